@@ -20,14 +20,14 @@
  * Library code: never prints, never exits. Thread-safe (no global state).
  */
 
-#define HV_CTL_MAX_MSG      (1u << 20)
+#define HV_CTL_MAX_MSG	    (1u << 20)
 #define HV_CTL_DEFAULT_PATH "/run/hvnet/hvnetd.sock"
 
 struct hv_ctl_request {
 	json_int_t id;
 	const char *cmd; /* points into @root */
-	json_t *args;    /* borrowed from @root; an empty object when absent */
-	json_t *root;    /* owned: json_decref() it (hv_ctl_request_clear) */
+	json_t *args;	 /* borrowed from @root; an empty object when absent */
+	json_t *root;	 /* owned: json_decref() it (hv_ctl_request_clear) */
 };
 
 /*

@@ -7,10 +7,9 @@ static const struct {
 	const char *name;
 	const char *stage;
 	const char *help;
-} drop_info[HV_DROP_MAX] = {
-	[HV_DROP_NONE] = {"none", "none", "not dropped"},
+} drop_info[HV_DROP_MAX] = {[HV_DROP_NONE] = {"none", "none", "not dropped"},
 #define HV_DROP_INFO_(sym, n, s, h) [HV_DROP_##sym] = {n, s, h},
-	HV_DROP_REASONS(HV_DROP_INFO_)
+			    HV_DROP_REASONS(HV_DROP_INFO_)
 #undef HV_DROP_INFO_
 };
 

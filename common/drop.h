@@ -12,55 +12,55 @@
  * Columns: enum suffix, stable name (shown to users, used in JSON), stage,
  * one-line explanation.
  */
-#define HV_DROP_REASONS(X)                                                                        \
+#define HV_DROP_REASONS(X)                                                                         \
 	/* parse: packet/ */                                                                       \
-	X(ETH_TRUNCATED, "eth_truncated", "parse", "frame shorter than an Ethernet header")       \
+	X(ETH_TRUNCATED, "eth_truncated", "parse", "frame shorter than an Ethernet header")        \
 	X(VLAN_TRUNCATED, "vlan_truncated", "parse", "802.1Q tag cut short")                       \
-	X(VLAN_TOO_DEEP, "vlan_too_deep", "parse", "more than two stacked VLAN tags")             \
+	X(VLAN_TOO_DEEP, "vlan_too_deep", "parse", "more than two stacked VLAN tags")              \
 	X(ARP_TRUNCATED, "arp_truncated", "parse", "ARP header cut short")                         \
-	X(ARP_MALFORMED, "arp_malformed", "parse", "ARP with wrong hardware/protocol type or length") \
+	X(ARP_MALFORMED, "arp_malformed", "parse",                                                 \
+	  "ARP with wrong hardware/protocol type or length")                                       \
 	X(IPV4_TRUNCATED, "ipv4_truncated", "parse", "IPv4 header cut short")                      \
-	X(IPV4_BAD_VERSION, "ipv4_bad_version", "parse", "IPv4 ethertype with version != 4")      \
-	X(IPV4_BAD_IHL, "ipv4_bad_ihl", "parse", "IPv4 header length below 20 or past the frame") \
+	X(IPV4_BAD_VERSION, "ipv4_bad_version", "parse", "IPv4 ethertype with version != 4")       \
+	X(IPV4_BAD_IHL, "ipv4_bad_ihl", "parse", "IPv4 header length below 20 or past the frame")  \
 	X(IPV4_BAD_TOTAL_LEN, "ipv4_bad_total_len", "parse",                                       \
-	  "IPv4 total length below the header length or past the frame")                          \
-	X(IPV4_BAD_OPTIONS, "ipv4_bad_options", "parse", "IPv4 option list malformed")            \
+	  "IPv4 total length below the header length or past the frame")                           \
+	X(IPV4_BAD_OPTIONS, "ipv4_bad_options", "parse", "IPv4 option list malformed")             \
 	X(IPV4_BAD_FRAGMENT, "ipv4_bad_fragment", "parse",                                         \
-	  "IPv4 fragment past 65535 bytes or a tiny overlapping TCP fragment")                   \
+	  "IPv4 fragment past 65535 bytes or a tiny overlapping TCP fragment")                     \
 	X(IPV6_TRUNCATED, "ipv6_truncated", "parse", "IPv6 header cut short")                      \
-	X(IPV6_BAD_VERSION, "ipv6_bad_version", "parse", "IPv6 ethertype with version != 6")      \
-	X(IPV6_BAD_PAYLOAD_LEN, "ipv6_bad_payload_len", "parse", "IPv6 payload length past the frame") \
-	X(IPV6_EXT_TRUNCATED, "ipv6_ext_truncated", "parse", "IPv6 extension header cut short")   \
+	X(IPV6_BAD_VERSION, "ipv6_bad_version", "parse", "IPv6 ethertype with version != 6")       \
+	X(IPV6_BAD_PAYLOAD_LEN, "ipv6_bad_payload_len", "parse",                                   \
+	  "IPv6 payload length past the frame")                                                    \
+	X(IPV6_EXT_TRUNCATED, "ipv6_ext_truncated", "parse", "IPv6 extension header cut short")    \
 	X(IPV6_EXT_TOO_MANY, "ipv6_ext_too_many", "parse", "IPv6 extension header chain too long") \
 	X(IPV6_EXT_MALFORMED, "ipv6_ext_malformed", "parse",                                       \
 	  "IPv6 extension header out of order or repeated")                                        \
-	X(IPV6_BAD_FRAGMENT, "ipv6_bad_fragment", "parse", "IPv6 fragment header malformed")      \
+	X(IPV6_BAD_FRAGMENT, "ipv6_bad_fragment", "parse", "IPv6 fragment header malformed")       \
 	X(TCP_TRUNCATED, "tcp_truncated", "parse", "TCP header cut short")                         \
-	X(TCP_BAD_DOFF, "tcp_bad_doff", "parse", "TCP data offset below 5 or past the packet")    \
+	X(TCP_BAD_DOFF, "tcp_bad_doff", "parse", "TCP data offset below 5 or past the packet")     \
 	X(UDP_TRUNCATED, "udp_truncated", "parse", "UDP header cut short")                         \
-	X(UDP_BAD_LEN, "udp_bad_len", "parse", "UDP length below 8 or past the packet")           \
+	X(UDP_BAD_LEN, "udp_bad_len", "parse", "UDP length below 8 or past the packet")            \
 	X(ICMP_TRUNCATED, "icmp_truncated", "parse", "ICMP header cut short")                      \
 	X(ICMP6_TRUNCATED, "icmp6_truncated", "parse", "ICMPv6 header cut short")                  \
 	/* ingress: vswitch/ */                                                                    \
-	X(SRC_MAC_INVALID, "src_mac_invalid", "ingress", "source MAC is multicast or all-zero")   \
-	X(VLAN_NOT_ALLOWED, "vlan_not_allowed", "ingress",                                          \
+	X(SRC_MAC_INVALID, "src_mac_invalid", "ingress", "source MAC is multicast or all-zero")    \
+	X(VLAN_NOT_ALLOWED, "vlan_not_allowed", "ingress",                                         \
 	  "guest sent a VLAN-tagged frame on a port that does not allow it")                       \
-	X(PORT_NOT_READY, "port_not_ready", "ingress", "frame from a port being added or removed") \
 	/* forward: vswitch/ */                                                                    \
-	X(HAIRPIN, "hairpin", "forward", "destination MAC is on the port the frame came from")    \
-	X(NO_DESTINATION, "no_destination", "forward",                                              \
+	X(HAIRPIN, "hairpin", "forward", "destination MAC is on the port the frame came from")     \
+	X(NO_DESTINATION, "no_destination", "forward",                                             \
 	  "flooded frame with no other port in its segment")                                       \
-	X(CLONE_FAILED, "clone_failed", "forward", "no mbuf for a flood copy")                    \
+	X(CLONE_FAILED, "clone_failed", "forward", "no mbuf for a flood copy")                     \
 	/* tx: vswitch/ */                                                                         \
-	X(TX_FULL, "tx_full", "tx", "destination port's transmit queue was full")                  \
-	X(TX_PORT_GONE, "tx_port_gone", "tx", "destination port was removed")
+	X(TX_FULL, "tx_full", "tx", "destination port's transmit queue was full")
 
 enum hv_drop_reason {
 	HV_DROP_NONE = 0,
 #define HV_DROP_ENUM_(sym, name, stage, help) HV_DROP_##sym,
 	HV_DROP_REASONS(HV_DROP_ENUM_)
 #undef HV_DROP_ENUM_
-		HV_DROP_MAX
+	HV_DROP_MAX
 };
 
 /* Stable user-facing name of @r ("eth_truncated"); "none" for HV_DROP_NONE. */

@@ -33,11 +33,11 @@ enum hv_l3 {
 };
 
 /* hv_pkt_meta.flags */
-#define HV_PKT_F_VLAN       (1u << 0) /* at least one VLAN tag */
+#define HV_PKT_F_VLAN	    (1u << 0) /* at least one VLAN tag */
 #define HV_PKT_F_IP_OPTIONS (1u << 1) /* IPv4 options present */
-#define HV_PKT_F_FRAG       (1u << 2) /* IPv4/IPv6 fragment (first or later) */
+#define HV_PKT_F_FRAG	    (1u << 2) /* IPv4/IPv6 fragment (first or later) */
 #define HV_PKT_F_FRAG_LATER (1u << 3) /* non-first fragment: no L4 header */
-#define HV_PKT_F_L4         (1u << 4) /* l4 fields (ports / icmp type) are valid */
+#define HV_PKT_F_L4	    (1u << 4) /* l4 fields (ports / icmp type) are valid */
 #define HV_PKT_F_DST_BCAST  (1u << 5) /* destination MAC ff:ff:ff:ff:ff:ff */
 #define HV_PKT_F_DST_MCAST  (1u << 6) /* destination MAC multicast (incl. broadcast) */
 #define HV_PKT_F_IPV6_EXT   (1u << 7) /* IPv6 extension headers present */
@@ -45,25 +45,25 @@ enum hv_l3 {
 struct hv_pkt_meta {
 	uint8_t dst_mac[6];
 	uint8_t src_mac[6];
-	uint16_t ethertype; /* innermost, after any VLAN tags */
+	uint16_t ethertype;		     /* innermost, after any VLAN tags */
 	uint16_t vlan_tci[HV_PKT_MAX_VLANS]; /* outermost first */
 	uint8_t n_vlans;
-	uint8_t l3;       /* enum hv_l3 */
-	uint8_t l4_proto; /* IP protocol / IPv6 next header of the L4 (after ext headers) */
-	uint8_t ttl;      /* IPv4 TTL or IPv6 hop limit */
-	uint16_t flags;   /* HV_PKT_F_* */
-	uint16_t l3_off;  /* offset of the ARP/IP header from the frame start */
-	uint16_t l4_off;  /* offset of the L4 header (valid with HV_PKT_F_L4 or a fragment) */
-	uint16_t l3_len;  /* IPv4 total length / 40 + IPv6 payload length; ARP: 28 */
+	uint8_t l3;	      /* enum hv_l3 */
+	uint8_t l4_proto;     /* IP protocol / IPv6 next header of the L4 (after ext headers) */
+	uint8_t ttl;	      /* IPv4 TTL or IPv6 hop limit */
+	uint16_t flags;	      /* HV_PKT_F_* */
+	uint16_t l3_off;      /* offset of the ARP/IP header from the frame start */
+	uint16_t l4_off;      /* offset of the L4 header (valid with HV_PKT_F_L4 or a fragment) */
+	uint16_t l3_len;      /* IPv4 total length / 40 + IPv6 payload length; ARP: 28 */
 	uint16_t payload_off; /* offset of the L4 payload (valid with HV_PKT_F_L4) */
-	uint8_t src_ip[16]; /* IPv4 in the first 4 bytes; ARP: sender protocol address */
-	uint8_t dst_ip[16]; /* IPv4 in the first 4 bytes; ARP: target protocol address */
-	uint16_t sport;     /* TCP/UDP; ICMP echo: identifier */
-	uint16_t dport;     /* TCP/UDP; ICMP echo: identifier too, so flows are symmetric */
-	uint8_t icmp_type;  /* ICMP / ICMPv6 */
+	uint8_t src_ip[16];   /* IPv4 in the first 4 bytes; ARP: sender protocol address */
+	uint8_t dst_ip[16];   /* IPv4 in the first 4 bytes; ARP: target protocol address */
+	uint16_t sport;	      /* TCP/UDP; ICMP echo: identifier */
+	uint16_t dport;	      /* TCP/UDP; ICMP echo: identifier too, so flows are symmetric */
+	uint8_t icmp_type;    /* ICMP / ICMPv6 */
 	uint8_t icmp_code;
-	uint8_t tcp_flags;  /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ... */
-	uint8_t arp_op;     /* ARP opcode (1 request, 2 reply) when l3 == HV_L3_ARP */
+	uint8_t tcp_flags; /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ... */
+	uint8_t arp_op;	   /* ARP opcode (1 request, 2 reply) when l3 == HV_L3_ARP */
 	uint32_t tcp_seq;
 	uint32_t tcp_ack;
 	uint16_t tcp_win;

@@ -30,32 +30,32 @@ struct rte_rcu_qsbr;
 #define HV_MAC_MAX_SEGMENTS 4096
 
 enum hv_mac_learn_result {
-	HV_MAC_REFRESHED = 0,  /* known on this port; timestamp updated */
-	HV_MAC_LEARNED,        /* new entry */
-	HV_MAC_MOVED,          /* known on another port of the segment; now on this one */
-	HV_MAC_LIMIT_PORT,     /* not learned: the port is at its limit */
-	HV_MAC_LIMIT_SEGMENT,  /* not learned: the segment is at its limit */
-	HV_MAC_LIMIT_TABLE,    /* not learned: the table is full */
+	HV_MAC_REFRESHED = 0,	/* known on this port; timestamp updated */
+	HV_MAC_LEARNED,		/* new entry */
+	HV_MAC_MOVED,		/* known on another port of the segment; now on this one */
+	HV_MAC_LIMIT_PORT,	/* not learned: the port is at its limit */
+	HV_MAC_LIMIT_SEGMENT,	/* not learned: the segment is at its limit */
+	HV_MAC_LIMIT_TABLE,	/* not learned: the table is full */
 	HV_MAC_STATIC_CONFLICT, /* not moved: the MAC is a static entry of another port */
 };
 
 #define HV_MAC_F_STATIC (1u << 0) /* configured, never aged or moved */
 
 struct hv_mac_table_conf {
-	uint32_t capacity;         /* total entries, all segments */
-	uint32_t port_limit;       /* default per-port limit for ports with none set */
-	uint32_t segment_limit;    /* default per-segment limit for segments with none set */
-	int socket_id;             /* NUMA socket for the hash, SOCKET_ID_ANY is fine */
+	uint32_t capacity;	   /* total entries, all segments */
+	uint32_t port_limit;	   /* default per-port limit for ports with none set */
+	uint32_t segment_limit;	   /* default per-segment limit for segments with none set */
+	int socket_id;		   /* NUMA socket for the hash, SOCKET_ID_ANY is fine */
 	struct rte_rcu_qsbr *qsbr; /* the datapath's qsbr variable; required */
-	const char *name;          /* unique per process (rte_hash name) */
+	const char *name;	   /* unique per process (rte_hash name) */
 };
 
 struct hv_mac_entry {
 	uint16_t segment;
 	uint16_t port;
 	uint8_t mac[6];
-	uint8_t flags;             /* HV_MAC_F_* */
-	uint64_t age_ns;           /* time since last seen, filled by walk */
+	uint8_t flags;	 /* HV_MAC_F_* */
+	uint64_t age_ns; /* time since last seen, filled by walk */
 };
 
 struct hv_mac_table;

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker loop: rx burst -> parse -> ingress checks -> learn -> forward
+ * (unicast or flood inside the segment) -> tx burst. Fast path: no locks, no
+ * allocation, no logging. docs/datapath.md walks one packet through it.
+ */
+#include <errno.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+
+#include "packet/packet.h"
+#include "vswitch/vswitch.h"
+
+struct hv_switch *hv_sw;
+
+struct tx_buf {
+	uint16_t n;
+	struct rte_mbuf *pkts[HV_BURST];
+};
+
+/* Worker-private scratch state; lives as long as the worker loop. */
+struct worker_ctx {
+	struct hv_switch *sw;
+	struct hv_worker *w;
+	const struct hv_dp_state *st;
+	uint64_t now;
+	uint16_t n_dirty;
+	uint16_t dirty[HV_MAX_PORTS];
+	struct tx_buf tx[HV_MAX_PORTS];
+};
+
+static inline void
+count_drop(struct worker_ctx *c, uint16_t port, uint16_t seg, enum hv_drop_reason r)
+{
+	struct hv_worker *w = c->w;
+
+	HV_CNT_ADD(w->drops[r], 1);
+	HV_CNT_ADD(w->port[port].drops[r], 1);
+	HV_CNT_ADD(w->seg[seg].drops, 1);
+}
+
+static void
+tx_flush(struct worker_ctx *c, uint16_t port_id)
+{
+	struct tx_buf *b = &c->tx[port_id];
+	const struct hv_port *p = c->st->ports[port_id];
+	struct hv_worker *w = c->w;
+	uint16_t sent = 0;
+	uint64_t bytes = 0;
+
+	if (b->n == 0)
+		return;
+	if (likely(p != NULL)) {
+		uint16_t q = (uint16_t)(w->index % p->nb_txq);
+
+		for (uint16_t i = 0; i < b->n; i++)
+			bytes += rte_pktmbuf_pkt_len(b->pkts[i]);
+		sent = rte_eth_tx_burst(p->eth_port, q, b->pkts, b->n);
+		if (unlikely(sent < b->n)) {
+			for (uint16_t i = sent; i < b->n; i++)
+				bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
+		}
+		HV_CNT_ADD(w->port[port_id].tx_packets, sent);
+		HV_CNT_ADD(w->port[port_id].tx_bytes, bytes);
+		HV_CNT_ADD(w->seg[p->segment].tx_packets, sent);
+		HV_CNT_ADD(w->tx_packets, sent);
+	}
+	if (unlikely(sent < b->n)) {
+		uint16_t lost = (uint16_t)(b->n - sent);
+
+		/* Counted against the destination port: its queue was full. */
+		HV_CNT_ADD(w->drops[HV_DROP_TX_FULL], lost);
+		HV_CNT_ADD(w->port[port_id].drops[HV_DROP_TX_FULL], lost);
+		if (p != NULL)
+			HV_CNT_ADD(w->seg[p->segment].drops, lost);
+		rte_pktmbuf_free_bulk(&b->pkts[sent], lost);
+	}
+	b->n = 0;
+}
+
+static inline void
+tx_enqueue(struct worker_ctx *c, uint16_t port_id, struct rte_mbuf *m)
+{
+	struct tx_buf *b = &c->tx[port_id];
+
+	if (b->n == 0)
+		c->dirty[c->n_dirty++] = port_id;
+	b->pkts[b->n++] = m;
+	if (unlikely(b->n == HV_BURST)) {
+		tx_flush(c, port_id);
+		/* still listed as dirty; flushing an empty buffer is a no-op */
+	}
+}
+
+static void
+tx_flush_all(struct worker_ctx *c)
+{
+	for (uint16_t i = 0; i < c->n_dirty; i++)
+		tx_flush(c, c->dirty[i]);
+	c->n_dirty = 0;
+}
+
+/* Send @m to every port of @seg except @in_port. */
+static void
+flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m)
+{
+	const struct hv_dp_seg *seg = &c->st->segs[in->segment];
+	uint16_t copies = (uint16_t)(seg->n_ports - 1);
+
+	/* the ingress port is always a member of its own segment */
+	if (unlikely(seg->n_ports <= 1)) {
+		count_drop(c, in->id, in->segment, HV_DROP_NO_DESTINATION);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	HV_CNT_ADD(c->w->seg[in->segment].flooded, 1);
+	HV_CNT_ADD(c->w->stage.tx, copies);
+	/*
+	 * Every copy is the same mbuf with one reference per destination: the
+	 * software PMDs copy the data out on tx and never write to it.
+	 */
+	if (copies > 1)
+		rte_mbuf_refcnt_update(m, (int16_t)(copies - 1));
+	for (uint16_t i = 0; i < seg->n_ports; i++) {
+		uint16_t out = seg->ports[i];
+
+		if (out != in->id)
+			tx_enqueue(c, out, m);
+	}
+}
+
+static void
+rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct hv_worker *w = c->w;
+	struct hv_mac_table *macs = c->sw->macs;
+	struct hv_port_counters *pc = &w->port[in->id];
+	uint64_t bytes = 0;
+	uint16_t seg = in->segment;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct hv_pkt_meta meta;
+		enum hv_drop_reason r;
+		int dst;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		bytes += rte_pktmbuf_pkt_len(m);
+
+		/* parse */
+		r = hv_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+				 &meta);
+		if (unlikely(r != HV_DROP_NONE))
+			goto drop;
+
+		/* ingress checks */
+		HV_CNT_ADD(w->stage.ingress, 1);
+		if (unlikely(hv_mac_is_multicast(meta.src_mac) || hv_mac_is_zero(meta.src_mac))) {
+			r = HV_DROP_SRC_MAC_INVALID;
+			goto drop;
+		}
+		if (unlikely(meta.n_vlans != 0 && !in->allow_vlan)) {
+			r = HV_DROP_VLAN_NOT_ALLOWED;
+			goto drop;
+		}
+
+		/* learn */
+		HV_CNT_ADD(w->stage.learn, 1);
+		switch (hv_mac_table_learn(macs, seg, meta.src_mac, in->id, c->now)) {
+		case HV_MAC_REFRESHED:
+			break;
+		case HV_MAC_LEARNED:
+			HV_CNT_ADD(w->learn.learned, 1);
+			break;
+		case HV_MAC_MOVED:
+			HV_CNT_ADD(w->learn.moved, 1);
+			break;
+		case HV_MAC_LIMIT_PORT:
+			HV_CNT_ADD(w->learn.limit_port, 1);
+			break;
+		case HV_MAC_LIMIT_SEGMENT:
+			HV_CNT_ADD(w->learn.limit_segment, 1);
+			break;
+		case HV_MAC_LIMIT_TABLE:
+			HV_CNT_ADD(w->learn.limit_table, 1);
+			break;
+		case HV_MAC_STATIC_CONFLICT:
+			HV_CNT_ADD(w->learn.static_conflict, 1);
+			break;
+		}
+
+		/* forward */
+		HV_CNT_ADD(w->stage.forward, 1);
+		if (meta.flags & HV_PKT_F_DST_MCAST) {
+			flood(c, in, m);
+			continue;
+		}
+		dst = hv_mac_table_lookup(macs, seg, meta.dst_mac);
+		if (dst >= 0) {
+			const struct hv_port *out = c->st->ports[dst];
+
+			/*
+			 * An entry for a port that is gone, or (transiently, while a
+			 * deleted port's entries are flushed) for a port of another
+			 * segment, is treated as unknown: flood in the frame's own
+			 * segment, never leave it.
+			 */
+			if (likely(out != NULL && out->segment == seg)) {
+				if (unlikely(out == in)) {
+					r = HV_DROP_HAIRPIN;
+					goto drop;
+				}
+				HV_CNT_ADD(w->stage.tx, 1);
+				tx_enqueue(c, out->id, m);
+				continue;
+			}
+		}
+		flood(c, in, m);
+		continue;
+	drop:
+		count_drop(c, in->id, seg, r);
+		rte_pktmbuf_free(m);
+	}
+	HV_CNT_ADD(pc->rx_packets, n);
+	HV_CNT_ADD(pc->rx_bytes, bytes);
+	HV_CNT_ADD(w->seg[seg].rx_packets, n);
+	HV_CNT_ADD(w->rx_packets, n);
+	HV_CNT_ADD(w->stage.parse, n);
+}
+
+static void
+idle_sleep(uint32_t us)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+int
+hv_worker_main(void *arg)
+{
+	struct hv_worker *w = arg;
+	struct hv_switch *sw = hv_sw;
+	struct worker_ctx *c;
+	uint32_t sleep_us = 1;
+	uint32_t idle_streak = 0;
+	const bool adaptive = sw->conf.poll_mode == HV_POLL_ADAPTIVE;
+	const uint32_t max_sleep = sw->conf.max_sleep_us;
+
+	c = rte_zmalloc("hv_worker_ctx", sizeof(*c), RTE_CACHE_LINE_SIZE);
+	if (c == NULL)
+		return -ENOMEM;
+	c->sw = sw;
+	c->w = w;
+	/* nanosleep() of a few microseconds must not become 50 us of timer slack */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	rte_rcu_qsbr_thread_register(sw->qsbr, w->index);
+	rte_rcu_qsbr_thread_online(sw->qsbr, w->index);
+
+	while (!__atomic_load_n(&sw->stop, __ATOMIC_RELAXED)) {
+		const struct hv_dp_state *st;
+		const struct hv_dp_rx *rx;
+		uint64_t t0;
+		uint32_t total = 0;
+
+		/* Nothing from the previous iteration is referenced past here. */
+		rte_rcu_qsbr_quiescent(sw->qsbr, w->index);
+		st = __atomic_load_n(&sw->state, __ATOMIC_ACQUIRE);
+		c->st = st;
+		rx = &st->rx[w->index];
+		t0 = rte_rdtsc();
+		c->now = t0;
+
+		for (uint16_t i = 0; i < rx->n; i++) {
+			const struct hv_port *in = st->ports[rx->q[i].port];
+			struct rte_mbuf *pkts[HV_BURST];
+			uint16_t n;
+
+			n = rte_eth_rx_burst(in->eth_port, rx->q[i].queue, pkts, HV_BURST);
+			if (n == 0)
+				continue;
+			total += n;
+			rx_burst_process(c, in, pkts, n);
+		}
+		tx_flush_all(c);
+
+		if (total != 0) {
+			HV_CNT_ADD(w->busy_cycles, rte_rdtsc() - t0);
+			idle_streak = 0;
+			sleep_us = 1;
+			continue;
+		}
+		HV_CNT_ADD(w->idle_polls, 1);
+		if (!adaptive || ++idle_streak < 128)
+			continue;
+		/*
+		 * Idle: sleep, doubling up to max_sleep_us, so that an idle
+		 * daemon costs little CPU yet wakes within max_sleep_us of a
+		 * packet. The state pointer is re-read after the sleep.
+		 */
+		HV_CNT_ADD(w->sleeps, 1);
+		idle_sleep(sleep_us);
+		if (sleep_us < max_sleep)
+			sleep_us = sleep_us * 2 > max_sleep ? max_sleep : sleep_us * 2;
+	}
+
+	rte_rcu_qsbr_thread_offline(sw->qsbr, w->index);
+	rte_rcu_qsbr_thread_unregister(sw->qsbr, w->index);
+	rte_free(c);
+	return 0;
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef HV_VSWITCH_H
+#define HV_VSWITCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "common/drop.h"
+#include "vswitch/mac_table.h"
+
+struct rte_rcu_qsbr;
+struct rte_ring;
+
+/*
+ * The switch: ports, segments, the published datapath state and the
+ * per-worker counters. See docs/threading.md for the whole picture.
+ *
+ * Ownership in one paragraph: the control thread (the EAL main lcore) owns
+ * struct hv_switch, every struct hv_port and struct hv_segment, and is the
+ * only writer of the published struct hv_dp_state pointer. A worker lcore
+ * reads the current hv_dp_state once per poll iteration, between two
+ * quiescent-state reports on sw->qsbr; a state, and every port it points
+ * to, is immutable once published and is freed only after
+ * rte_rcu_qsbr_synchronize() has seen every worker pass a quiescent point.
+ * Each worker writes only its own struct hv_worker (counters); the control
+ * thread reads those counters with relaxed atomic loads.
+ */
+
+#define HV_MAX_PORTS	HV_MAC_MAX_PORTS
+#define HV_MAX_SEGMENTS 1024
+#define HV_MAX_WORKERS	16
+#define HV_MAX_RXQ	16 /* rx queues polled per worker */
+#define HV_NAME_MAX	32
+#define HV_BURST	32
+
+enum hv_port_kind {
+	HV_PORT_TAP = 0,
+	HV_PORT_VHOST_USER,
+	HV_PORT_AF_PACKET,
+	HV_PORT_PCAP,
+	HV_PORT_RING,
+	HV_PORT_NULL,
+	HV_PORT_KIND_MAX
+};
+
+enum hv_poll_mode {
+	HV_POLL_ADAPTIVE = 0, /* back off to short sleeps when idle */
+	HV_POLL_BUSY,	      /* spin: benchmarks */
+};
+
+/* Parsed "KEY=VALUE" options of a port, kept for `port show`. */
+#define HV_PORT_MAX_OPTS 16
+struct hv_port_opt {
+	char key[32];
+	char value[256];
+};
+
+/* What `port add` asks for; filled from a --port spec or a control request. */
+struct hv_port_spec {
+	char name[HV_NAME_MAX];
+	enum hv_port_kind kind;
+	char segment[HV_NAME_MAX];
+	unsigned n_opts;
+	struct hv_port_opt opts[HV_PORT_MAX_OPTS];
+};
+
+struct hv_port {
+	char name[HV_NAME_MAX];
+	char devname[64]; /* DPDK vdev name, unique per process */
+	enum hv_port_kind kind;
+	uint16_t id;	   /* hvnet port slot, index in hv_dp_state.ports */
+	uint16_t eth_port; /* DPDK ethdev port id */
+	uint16_t segment;  /* segment id */
+	uint16_t nb_rxq;
+	uint16_t nb_txq;
+	uint16_t mtu;
+	bool allow_vlan;
+	uint32_t mac_limit;
+	uint8_t mac[6];	 /* guest-side MAC where hvnet sets one (tap), else the ethdev's */
+	char netns[64];	 /* tap: namespace the interface was moved to */
+	char ifname[32]; /* tap: kernel interface name (inside netns if any) */
+	uint16_t rxq_worker[HV_MAX_RXQ]; /* worker polling each rx queue, fixed at add */
+	struct rte_ring *rings[2];	 /* ring ports: rx, tx */
+	struct hv_port_spec spec;
+};
+
+struct hv_segment {
+	char name[HV_NAME_MAX];
+	uint16_t id;
+	uint32_t mac_limit;
+	uint16_t n_ports;
+};
+
+/* Immutable once published; see the ownership paragraph above. */
+struct hv_dp_state {
+	uint64_t generation;
+	uint16_t n_workers;
+	struct hv_port *ports[HV_MAX_PORTS];
+	/* per segment: the member ports, the flood list */
+	struct hv_dp_seg {
+		uint16_t n_ports;
+		uint16_t *ports;
+	} segs[HV_MAX_SEGMENTS];
+	/* per worker: the (port, queue) pairs it polls */
+	struct hv_dp_rx {
+		uint16_t n;
+		struct {
+			uint16_t port; /* hvnet slot */
+			uint16_t queue;
+		} q[HV_MAX_RXQ];
+	} rx[HV_MAX_WORKERS];
+	uint16_t flood_storage[]; /* backing store for segs[].ports */
+};
+
+/* Per-port counters, one copy per worker. */
+struct hv_port_counters {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t drops[HV_DROP_MAX]; /* frames received on this port (or sent to it, tx) */
+};
+
+struct hv_seg_counters {
+	uint64_t rx_packets;
+	uint64_t tx_packets;
+	uint64_t flooded; /* frames flooded (counted once per frame) */
+	uint64_t drops;
+};
+
+struct hv_stage_counters {
+	uint64_t parse;	  /* frames that entered parse */
+	uint64_t ingress; /* frames that passed parse */
+	uint64_t learn;	  /* frames that passed ingress checks */
+	uint64_t forward; /* frames that reached forward */
+	uint64_t tx;	  /* copies handed to tx (after flood) */
+};
+
+struct hv_learn_counters {
+	uint64_t learned;
+	uint64_t moved;
+	uint64_t limit_port;
+	uint64_t limit_segment;
+	uint64_t limit_table;
+	uint64_t static_conflict;
+};
+
+struct hv_worker {
+	unsigned lcore;
+	unsigned index;
+	uint64_t rx_packets;
+	uint64_t tx_packets;
+	uint64_t busy_cycles; /* cycles spent in polls that returned packets */
+	uint64_t idle_polls;
+	uint64_t sleeps;
+	uint64_t drops[HV_DROP_MAX];
+	struct hv_stage_counters stage;
+	struct hv_learn_counters learn;
+	struct hv_port_counters port[HV_MAX_PORTS];
+	struct hv_seg_counters seg[HV_MAX_SEGMENTS];
+} __rte_cache_aligned;
+
+/* Counters are written by one worker and read by the control thread. */
+#define HV_CNT_ADD(c, n) __atomic_store_n(&(c), (c) + (n), __ATOMIC_RELAXED)
+#define HV_CNT_READ(c)	 __atomic_load_n(&(c), __ATOMIC_RELAXED)
+
+struct hv_switch_conf {
+	char instance[64];
+	char socket_path[108];
+	enum hv_poll_mode poll_mode;
+	unsigned n_workers;
+	uint32_t mbufs;
+	uint32_t mac_capacity;
+	uint32_t port_mac_limit;
+	uint32_t segment_mac_limit;
+	uint32_t mac_age_s;
+	uint32_t max_sleep_us; /* adaptive mode: longest idle sleep */
+};
+
+struct hv_switch {
+	struct hv_switch_conf conf;
+	struct rte_mempool *pool;
+	struct rte_rcu_qsbr *qsbr;
+	struct hv_mac_table *macs;
+	struct hv_dp_state *state; /* published; written by the control thread only */
+	uint64_t generation;
+	struct hv_port *ports[HV_MAX_PORTS];
+	struct hv_segment *segments[HV_MAX_SEGMENTS];
+	unsigned n_workers;
+	struct hv_worker *workers[HV_MAX_WORKERS];
+	volatile bool stop;
+	uint64_t vdev_seq;
+	/* baseline taken by `stats clear`, subtracted from what is shown */
+	struct hv_worker *baseline;
+};
+
+/* --- switch.c: control-thread operations (never from a worker) --- */
+
+int hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf);
+void hv_switch_fini(struct hv_switch *sw);
+/* Start the worker lcores. */
+int hv_switch_start(struct hv_switch *sw);
+/* Stop the worker lcores and wait for them. */
+void hv_switch_stop(struct hv_switch *sw);
+
+struct hv_segment *hv_segment_find(struct hv_switch *sw, const char *name);
+/* 0 or -errno with a message in @err. */
+int hv_segment_add(struct hv_switch *sw, const char *name, uint32_t mac_limit, char *err,
+		   size_t err_size);
+int hv_segment_del(struct hv_switch *sw, const char *name, char *err, size_t err_size);
+
+struct hv_port *hv_port_find(struct hv_switch *sw, const char *name);
+/* Create, start and publish a port. 0 or -errno with a message in @err. */
+int hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, size_t err_size);
+/* Unpublish, wait for the workers, stop and free a port. @flushed: MACs removed. */
+int hv_port_del(struct hv_switch *sw, const char *name, uint32_t *flushed, char *err,
+		size_t err_size);
+
+/* Rebuild and publish the datapath state after a port/segment change. */
+int hv_switch_publish(struct hv_switch *sw);
+
+/* Sum of the workers' counters, less the baseline. */
+void hv_switch_counters(struct hv_switch *sw, struct hv_worker *sum);
+void hv_switch_counters_clear(struct hv_switch *sw);
+
+/* Periodic control work (MAC aging); call about once a second. */
+void hv_switch_tick(struct hv_switch *sw);
+
+/* "tap" -> HV_PORT_TAP; -1 when unknown. */
+int hv_port_kind_parse(const char *s);
+const char *hv_port_kind_name(enum hv_port_kind k);
+/* Value of option @key in @spec, or NULL. */
+const char *hv_port_spec_opt(const struct hv_port_spec *spec, const char *key);
+/*
+ * Parse "NAME:KIND:SEGMENT[:KEY=VALUE,...]" (the --port syntax) into @spec.
+ * 0 or -EINVAL with a message naming the bad part in @err.
+ */
+int hv_port_spec_parse(const char *s, struct hv_port_spec *spec, char *err, size_t err_size);
+
+/* --- port.c: ethdev life cycle of one port --- */
+
+/* Create the ethdev for @p (fields from spec already set), configure and start it. */
+int hv_port_open(struct hv_switch *sw, struct hv_port *p, char *err, size_t err_size);
+/* Stop, close and remove the ethdev of @p. */
+void hv_port_close(struct hv_switch *sw, struct hv_port *p);
+/* Link state of @p: 1 up, 0 down. */
+int hv_port_link_up(const struct hv_port *p);
+
+/* --- port_netns.c: kernel side of tap ports (netlink over libmnl) --- */
+
+/*
+ * Move kernel interface @ifname into network namespace @netns (a name under
+ * /run/netns), rename it @new_name there (NULL keeps the name), set @mtu
+ * (0 keeps it) and bring it up. 0 or -errno with a message in @err.
+ */
+int hv_netns_move_link(const char *ifname, const char *netns, const char *new_name, unsigned mtu,
+		       char *err, size_t err_size);
+
+/* --- pipeline.c: the worker loop --- */
+
+/* lcore entry point; @arg is the struct hv_worker of that lcore. */
+int hv_worker_main(void *arg);
+/* The switch the workers run; set before hv_switch_start. */
+extern struct hv_switch *hv_sw;
+
+/* --- control.c: the control socket --- */
+
+struct hv_control;
+/* Listen on conf.socket_path (mode 0660, directory created). NULL + errno. */
+struct hv_control *hv_control_open(struct hv_switch *sw, char *err, size_t err_size);
+void hv_control_close(struct hv_control *c);
+/* Run the control loop until SIGINT/SIGTERM (or sw->stop). */
+int hv_control_run(struct hv_control *c);
+
+#endif
