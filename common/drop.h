@@ -51,7 +51,6 @@
 	X(HAIRPIN, "hairpin", "forward", "destination MAC is on the port the frame came from")     \
 	X(NO_DESTINATION, "no_destination", "forward",                                             \
 	  "flooded frame with no other port in its segment")                                       \
-	X(CLONE_FAILED, "clone_failed", "forward", "no mbuf for a flood copy")                     \
 	/* tx: vswitch/ */                                                                         \
 	X(TX_FULL, "tx_full", "tx", "destination port's transmit queue was full")
 

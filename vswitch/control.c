@@ -507,8 +507,7 @@ h_stats(struct hv_control *c, json_t *args, struct reply_err *e)
 		(json_int_t)(sum->stage.ingress - sum->stage.learn), "stage", "learn", "packets",
 		(json_int_t)sum->stage.learn, "drops", (json_int_t)0, "stage", "forward", "packets",
 		(json_int_t)sum->stage.forward, "drops",
-		(json_int_t)(sum->drops[HV_DROP_HAIRPIN] + sum->drops[HV_DROP_NO_DESTINATION] +
-			     sum->drops[HV_DROP_CLONE_FAILED]),
+		(json_int_t)(sum->drops[HV_DROP_HAIRPIN] + sum->drops[HV_DROP_NO_DESTINATION]),
 		"stage", "tx", "packets", (json_int_t)sum->stage.tx, "drops",
 		(json_int_t)sum->drops[HV_DROP_TX_FULL]);
 	json_t *learn = json_pack(
