@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hvnetctl: the command-line client of hvnetd's control socket.
+ *
+ * Each invocation sends one request and prints the reply, as a table for
+ * people or, with --json, as the daemon's JSON result for scripts. Exit codes
+ * (stable, for scripts): 0 success, 1 the daemon refused the request, 2 bad
+ * usage, 3 cannot reach the daemon, 4 protocol error or timeout.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ctl.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONNECT = 3,
+	EXIT_PROTO = 4,
+};
+
+struct opts {
+	const char *socket;
+	bool json;
+	bool all;
+	int timeout_ms;
+};
+
+static const char usage_text[] =
+	"Usage: hvnetctl [OPTIONS] OBJECT COMMAND [ARGS...]\n"
+	"\n"
+	"Control a running hvnetd over its control socket.\n"
+	"\n"
+	"Options:\n"
+	"  -s, --socket PATH     control socket (default $HVNET_SOCKET, else " HV_CTL_DEFAULT_PATH
+	")\n"
+	"  -i, --instance NAME   the socket of instance NAME (/run/hvnet/NAME.sock)\n"
+	"  -j, --json            print the daemon's JSON result instead of tables\n"
+	"  -a, --all             stats: list every drop reason, zero or not\n"
+	"  -t, --timeout MS      how long to wait for a reply (default 5000)\n"
+	"  -h, --help            this text\n"
+	"\n"
+	"Commands:\n"
+	"  version                                 daemon version, instance, workers\n"
+	"  port list                               ports with state and counters\n"
+	"  port show NAME                          one port, with its drop reasons\n"
+	"  port add NAME KIND SEGMENT [KEY=VAL...]  add a port while traffic flows\n"
+	"        KIND: tap, vhost-user, af_packet, pcap, ring, null\n"
+	"        common keys: mac-limit=N allow-vlan=yes mtu=N\n"
+	"        tap: iface=IF netns=NS mac=MAC   vhost-user: path=SOCK mode=server|client\n"
+	"        af_packet: iface=IF             pcap: rx=FILE tx=FILE\n"
+	"  port del NAME                           remove a port (its MACs are flushed)\n"
+	"  segment list                            segments with ports, MACs, counters\n"
+	"  segment show NAME\n"
+	"  segment add NAME [mac-limit=N]\n"
+	"  segment del NAME                        only when no port is in it\n"
+	"  mac show [SEGMENT]                      the learned MAC table\n"
+	"  mac flush [SEGMENT] [port=NAME]         forget learned MACs\n"
+	"  stats [--all]                           per port, segment, stage, drop reason\n"
+	"  stats clear                             zero the counters\n"
+	"  raw CMD [JSON-ARGS]                     send any request (see docs/control.md)\n"
+	"\n"
+	"Exit status: 0 ok, 1 the daemon refused the request, 2 usage error,\n"
+	"3 cannot connect to the daemon, 4 protocol error or timeout.\n";
+
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hvnetctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'hvnetctl --help'.\n");
+	exit(EXIT_USAGE);
+}
+
+/* ---- reading results ---- */
+
+static const char *
+s_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "-";
+}
+
+static long long
+i_of(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* ---- printers ---- */
+
+static void
+print_drop_reasons(json_t *reasons, const char *indent)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(reasons, k, v) {
+		printf("%s%-24s %lld\n", indent, k, (long long)json_integer_value(v));
+	}
+}
+
+static void
+print_ports(json_t *ports)
+{
+	size_t i;
+	json_t *p;
+
+	printf("%-16s %-10s %-12s %-5s %-17s %5s %5s %12s %12s %9s\n", "NAME", "KIND", "SEGMENT",
+	       "STATE", "MAC", "MTU", "MACS", "RX-PKTS", "TX-PKTS", "DROPS");
+	json_array_foreach(ports, i, p) {
+		printf("%-16s %-10s %-12s %-5s %-17s %5lld %5lld %12lld %12lld %9lld\n",
+		       s_of(p, "name"), s_of(p, "kind"), s_of(p, "segment"), s_of(p, "state"),
+		       s_of(p, "mac"), i_of(p, "mtu"), i_of(p, "macs"), i_of(p, "rx_packets"),
+		       i_of(p, "tx_packets"), i_of(p, "drops"));
+	}
+}
+
+static void
+print_port(json_t *p)
+{
+	json_t *opts = json_object_get(p, "options");
+	const char *k;
+	json_t *v;
+
+	printf("port %s (id %lld)\n", s_of(p, "name"), i_of(p, "id"));
+	printf("  kind:       %s\n", s_of(p, "kind"));
+	printf("  segment:    %s\n", s_of(p, "segment"));
+	printf("  state:      %s\n", s_of(p, "state"));
+	printf("  mac:        %s   mtu %lld\n", s_of(p, "mac"), i_of(p, "mtu"));
+	if (strcmp(s_of(p, "ifname"), "") != 0 && strcmp(s_of(p, "ifname"), "-") != 0)
+		printf("  interface:  %s%s%s\n", s_of(p, "ifname"),
+		       strcmp(s_of(p, "netns"), "") ? " in netns " : "",
+		       strcmp(s_of(p, "netns"), "") ? s_of(p, "netns") : "");
+	printf("  vlan tags:  %s\n",
+	       json_is_true(json_object_get(p, "allow_vlan")) ? "allowed" : "dropped");
+	printf("  macs:       %lld learned (limit %lld%s)\n", i_of(p, "macs"), i_of(p, "mac_limit"),
+	       i_of(p, "mac_limit") ? "" : ": the daemon default");
+	if (json_object_size(opts) > 0) {
+		printf("  options:   ");
+		json_object_foreach(opts, k, v) {
+			printf(" %s=%s", k, json_string_value(v));
+		}
+		printf("\n");
+	}
+	printf("  rx:         %lld packets, %lld bytes\n", i_of(p, "rx_packets"),
+	       i_of(p, "rx_bytes"));
+	printf("  tx:         %lld packets, %lld bytes\n", i_of(p, "tx_packets"),
+	       i_of(p, "tx_bytes"));
+	printf("  drops:      %lld\n", i_of(p, "drops"));
+	print_drop_reasons(json_object_get(p, "drop_reasons"), "    ");
+}
+
+static void
+print_segments(json_t *segs)
+{
+	size_t i, j;
+	json_t *s, *pn;
+
+	printf("%-12s %5s %6s %6s %12s %12s %10s %9s  %s\n", "NAME", "ID", "MACS", "LIMIT",
+	       "RX-PKTS", "TX-PKTS", "FLOODED", "DROPS", "PORTS");
+	json_array_foreach(segs, i, s) {
+		printf("%-12s %5lld %6lld %6lld %12lld %12lld %10lld %9lld  ", s_of(s, "name"),
+		       i_of(s, "id"), i_of(s, "macs"), i_of(s, "mac_limit"), i_of(s, "rx_packets"),
+		       i_of(s, "tx_packets"), i_of(s, "flooded"), i_of(s, "drops"));
+		json_array_foreach(json_object_get(s, "ports"), j, pn) {
+			printf("%s%s", j ? "," : "", json_string_value(pn));
+		}
+		printf("\n");
+	}
+}
+
+static void
+print_segment(json_t *s)
+{
+	json_t *arr = json_array();
+
+	json_array_append(arr, s);
+	print_segments(arr);
+	json_decref(arr);
+	if (json_object_size(json_object_get(s, "drop_reasons")) > 0) {
+		printf("drop reasons:\n");
+		print_drop_reasons(json_object_get(s, "drop_reasons"), "  ");
+	}
+}
+
+static void
+print_macs(json_t *macs)
+{
+	size_t i;
+	json_t *m;
+
+	printf("%-12s %-17s %-16s %8s  %s\n", "SEGMENT", "MAC", "PORT", "AGE(s)", "TYPE");
+	json_array_foreach(macs, i, m) {
+		printf("%-12s %-17s %-16s %8.1f  %s\n", s_of(m, "segment"), s_of(m, "mac"),
+		       s_of(m, "port"), json_number_value(json_object_get(m, "age_s")),
+		       json_is_true(json_object_get(m, "static")) ? "static" : "learned");
+	}
+	printf("%zu entries\n", json_array_size(macs));
+}
+
+static void
+print_stats(json_t *r, bool all)
+{
+	json_t *v, *learn = json_object_get(r, "mac_learn");
+	size_t i;
+
+	printf("Ports\n");
+	print_ports(json_object_get(r, "ports"));
+	printf("\nSegments\n");
+	print_segments(json_object_get(r, "segments"));
+	printf("\nStages\n%-10s %14s %12s\n", "STAGE", "PACKETS", "DROPS");
+	json_array_foreach(json_object_get(r, "stages"), i, v) {
+		printf("%-10s %14lld %12lld\n", s_of(v, "stage"), i_of(v, "packets"),
+		       i_of(v, "drops"));
+	}
+	printf("\nDrops by reason%s\n%-22s %-8s %12s  %s\n",
+	       all ? "" : " (non-zero; --all for every reason)", "REASON", "STAGE", "COUNT",
+	       "MEANING");
+	json_array_foreach(json_object_get(r, "drops"), i, v) {
+		if (!all && i_of(v, "count") == 0)
+			continue;
+		printf("%-22s %-8s %12lld  %s\n", s_of(v, "reason"), s_of(v, "stage"),
+		       i_of(v, "count"), s_of(v, "help"));
+	}
+	printf("\nMAC learning: %lld entries, %lld learned, %lld moved, refused: %lld port limit, "
+	       "%lld segment limit, %lld table full, %lld static\n",
+	       i_of(learn, "entries"), i_of(learn, "learned"), i_of(learn, "moved"),
+	       i_of(learn, "limit_port"), i_of(learn, "limit_segment"), i_of(learn, "limit_table"),
+	       i_of(learn, "static_conflict"));
+	printf("\n%-6s %14s %14s %10s %14s\n", "LCORE", "RX-PKTS", "TX-PKTS", "CYC/PKT", "SLEEPS");
+	json_array_foreach(json_object_get(r, "lcores"), i, v) {
+		printf("%-6lld %14lld %14lld %10.1f %14lld\n", i_of(v, "lcore"),
+		       i_of(v, "rx_packets"), i_of(v, "tx_packets"),
+		       json_number_value(json_object_get(v, "cycles_per_packet")),
+		       i_of(v, "sleeps"));
+	}
+}
+
+static void
+print_version(json_t *r)
+{
+	printf("hvnetd %s (pid %lld), instance %s, %lld worker(s), %s polling, %s, socket %s\n",
+	       s_of(r, "version"), i_of(r, "pid"), s_of(r, "instance"), i_of(r, "workers"),
+	       s_of(r, "poll_mode"),
+	       json_is_true(json_object_get(r, "hugepages")) ? "hugepages" : "no hugepages",
+	       s_of(r, "socket"));
+}
+
+/* ---- building requests ---- */
+
+/* KEY=VAL into @obj (KEY with '-' mapped to '_' when @underscore). */
+static void
+add_kv(json_t *obj, const char *arg, bool underscore, const char *what)
+{
+	const char *eq = strchr(arg, '=');
+	char key[64];
+	size_t n;
+
+	if (eq == NULL || eq == arg)
+		usage_error("%s '%s' is not KEY=VALUE", what, arg);
+	n = (size_t)(eq - arg);
+	if (n >= sizeof(key))
+		usage_error("%s key in '%s' is too long", what, arg);
+	memcpy(key, arg, n);
+	key[n] = '\0';
+	for (char *c = key; underscore && *c; c++)
+		if (*c == '-')
+			*c = '_';
+	json_object_set_new(obj, key, json_string(eq + 1));
+}
+
+struct request {
+	const char *cmd;
+	json_t *args;
+	void (*print)(json_t *result);
+};
+
+static void
+print_ok(json_t *r)
+{
+	(void)r;
+}
+
+static void
+print_flushed(json_t *r)
+{
+	printf("%lld entries flushed\n", i_of(r, "flushed"));
+}
+
+static void
+print_port_del(json_t *r)
+{
+	printf("port %s removed, %lld MAC entries flushed\n", s_of(r, "name"),
+	       i_of(r, "flushed_macs"));
+}
+
+static void
+print_raw(json_t *r)
+{
+	char *s = json_dumps(r, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (s != NULL)
+		printf("%s\n", s);
+	free(s);
+}
+
+static bool g_all;
+
+static void
+print_stats_cb(json_t *r)
+{
+	print_stats(r, g_all);
+}
+
+static void
+need(int argc, int min, int max, const char *what)
+{
+	if (argc < min)
+		usage_error("'%s' needs more arguments", what);
+	if (max >= 0 && argc > max)
+		usage_error("'%s' takes at most %d argument(s)", what, max - 2);
+}
+
+static struct request
+parse_command(int argc, char **argv)
+{
+	struct request rq = {.args = json_object(), .print = print_raw};
+	const char *obj = argv[0], *verb = argc > 1 ? argv[1] : NULL;
+
+	if (strcmp(obj, "version") == 0) {
+		need(argc, 1, 1, "version");
+		rq.cmd = "version";
+		rq.print = print_version;
+	} else if (strcmp(obj, "port") == 0) {
+		if (verb == NULL)
+			usage_error("'port' needs a command: list, show, add, del");
+		if (strcmp(verb, "list") == 0) {
+			need(argc, 2, 2, "port list");
+			rq.cmd = "port.list";
+			rq.print = print_ports;
+		} else if (strcmp(verb, "show") == 0) {
+			need(argc, 3, 3, "port show NAME");
+			rq.cmd = "port.show";
+			json_object_set_new(rq.args, "name", json_string(argv[2]));
+			rq.print = print_port;
+		} else if (strcmp(verb, "add") == 0) {
+			json_t *opts = json_object();
+
+			need(argc, 5, -1, "port add NAME KIND SEGMENT");
+			rq.cmd = "port.add";
+			json_object_set_new(rq.args, "name", json_string(argv[2]));
+			json_object_set_new(rq.args, "kind", json_string(argv[3]));
+			json_object_set_new(rq.args, "segment", json_string(argv[4]));
+			for (int i = 5; i < argc; i++)
+				add_kv(opts, argv[i], false, "port option");
+			json_object_set_new(rq.args, "options", opts);
+			rq.print = print_port;
+		} else if (strcmp(verb, "del") == 0) {
+			need(argc, 3, 3, "port del NAME");
+			rq.cmd = "port.del";
+			json_object_set_new(rq.args, "name", json_string(argv[2]));
+			rq.print = print_port_del;
+		} else {
+			usage_error("unknown port command '%s' (list, show, add, del)", verb);
+		}
+	} else if (strcmp(obj, "segment") == 0) {
+		if (verb == NULL)
+			usage_error("'segment' needs a command: list, show, add, del");
+		if (strcmp(verb, "list") == 0) {
+			need(argc, 2, 2, "segment list");
+			rq.cmd = "segment.list";
+			rq.print = print_segments;
+		} else if (strcmp(verb, "show") == 0 || strcmp(verb, "add") == 0 ||
+			   strcmp(verb, "del") == 0) {
+			need(argc, 3, verb[0] == 'a' ? 4 : 3, "segment show|add|del NAME");
+			rq.cmd = verb[0] == 's'	  ? "segment.show"
+				 : verb[0] == 'a' ? "segment.add"
+						  : "segment.del";
+			json_object_set_new(rq.args, "name", json_string(argv[2]));
+			if (argc == 4) {
+				const char *v = argv[3];
+				char *end;
+				unsigned long n;
+
+				if (strncmp(v, "mac-limit=", 10) != 0)
+					usage_error(
+						"segment add: unknown option '%s' (mac-limit=N)",
+						v);
+				errno = 0;
+				n = strtoul(v + 10, &end, 10);
+				if (errno || *end || end == v + 10 || n > UINT32_MAX)
+					usage_error("segment add: '%s' is not a number", v + 10);
+				json_object_set_new(rq.args, "mac_limit",
+						    json_integer((json_int_t)n));
+			}
+			rq.print = verb[0] == 'd' ? print_ok : print_segment;
+		} else {
+			usage_error("unknown segment command '%s' (list, show, add, del)", verb);
+		}
+	} else if (strcmp(obj, "mac") == 0) {
+		if (verb == NULL)
+			usage_error("'mac' needs a command: show, flush");
+		if (strcmp(verb, "show") == 0) {
+			need(argc, 2, 3, "mac show [SEGMENT]");
+			rq.cmd = "mac.show";
+			if (argc == 3)
+				json_object_set_new(rq.args, "segment", json_string(argv[2]));
+			rq.print = print_macs;
+		} else if (strcmp(verb, "flush") == 0) {
+			need(argc, 2, 4, "mac flush [SEGMENT] [port=NAME]");
+			rq.cmd = "mac.flush";
+			for (int i = 2; i < argc; i++) {
+				if (strncmp(argv[i], "port=", 5) == 0)
+					json_object_set_new(rq.args, "port",
+							    json_string(argv[i] + 5));
+				else if (strchr(argv[i], '=') == NULL)
+					json_object_set_new(rq.args, "segment",
+							    json_string(argv[i]));
+				else
+					usage_error("mac flush: unknown option '%s'", argv[i]);
+			}
+			rq.print = print_flushed;
+		} else {
+			usage_error("unknown mac command '%s' (show, flush)", verb);
+		}
+	} else if (strcmp(obj, "stats") == 0) {
+		if (verb != NULL && strcmp(verb, "clear") == 0) {
+			need(argc, 2, 2, "stats clear");
+			rq.cmd = "stats.clear";
+			rq.print = print_ok;
+		} else {
+			need(argc, 1, 1, "stats");
+			rq.cmd = "stats";
+			rq.print = print_stats_cb;
+		}
+	} else if (strcmp(obj, "raw") == 0) {
+		need(argc, 2, 3, "raw CMD [JSON-ARGS]");
+		rq.cmd = argv[1];
+		if (argc == 3) {
+			json_error_t jerr;
+
+			json_decref(rq.args);
+			rq.args = json_loads(argv[2], 0, &jerr);
+			if (rq.args == NULL)
+				usage_error("raw: JSON-ARGS: column %d: %s", jerr.column,
+					    jerr.text);
+		}
+	} else {
+		usage_error("unknown object '%s' (version, port, segment, mac, stats, raw)", obj);
+	}
+	return rq;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"instance", required_argument, NULL, 'i'},
+		{"json", no_argument, NULL, 'j'},
+		{"all", no_argument, NULL, 'a'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct opts o = {.socket = getenv("HVNET_SOCKET"), .timeout_ms = 5000};
+	static char inst_path[108];
+	struct request rq;
+	json_t *reply = NULL, *err;
+	int c, fd, rc;
+
+	if (o.socket == NULL || o.socket[0] == '\0')
+		o.socket = HV_CTL_DEFAULT_PATH;
+	/* '+': options stop at the first command word, except --json/--all anywhere (below). */
+	while ((c = getopt_long(argc, argv, "+s:i:jat:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'i':
+			if (snprintf(inst_path, sizeof(inst_path), "/run/hvnet/%s.sock", optarg) >=
+			    (int)sizeof(inst_path))
+				usage_error("instance name '%s' is too long", optarg);
+			o.socket = inst_path;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'a':
+			o.all = true;
+			break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v <= 0 || v > 3600000)
+				usage_error("--timeout '%s' is not a number of milliseconds",
+					    optarg);
+			o.timeout_ms = (int)v;
+			break;
+		}
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try 'hvnetctl --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	/* Accept --json / --all / -j / -a after the command words too. */
+	int n = 0;
+	char **words = argv + optind;
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			o.json = true;
+		else if (strcmp(argv[i], "--all") == 0 || strcmp(argv[i], "-a") == 0)
+			o.all = true;
+		else
+			words[n++] = argv[i];
+	}
+	if (n == 0)
+		usage_error("no command given");
+	g_all = o.all;
+	rq = parse_command(n, words);
+
+	fd = hv_ctl_connect(o.socket);
+	if (fd < 0) {
+		fprintf(stderr, "hvnetctl: cannot connect to %s: %s\n", o.socket, strerror(-fd));
+		if (fd == -ENOENT || fd == -ECONNREFUSED)
+			fprintf(stderr, "  hint: is hvnetd running? (-s PATH or -i INSTANCE picks "
+					"another daemon)\n");
+		json_decref(rq.args);
+		return EXIT_CONNECT;
+	}
+	rc = hv_ctl_call(fd, rq.cmd, rq.args, o.timeout_ms, &reply);
+	close(fd);
+	if (rc != 0) {
+		fprintf(stderr, "hvnetctl: %s: %s\n", rq.cmd,
+			rc == -ETIMEDOUT ? "no reply from hvnetd (timed out)"
+			: rc == -EPROTO	 ? "hvnetd sent a reply that is not JSON"
+					 : strerror(-rc));
+		return EXIT_PROTO;
+	}
+	if (!json_is_boolean(json_object_get(reply, "ok"))) {
+		fprintf(stderr, "hvnetctl: %s: reply without 'ok'\n", rq.cmd);
+		json_decref(reply);
+		return EXIT_PROTO;
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		err = json_object_get(reply, "error");
+		if (o.json) {
+			char *s = json_dumps(err, JSON_INDENT(2));
+
+			fprintf(stderr, "%s\n", s ? s : "{}");
+			free(s);
+		}
+		fprintf(stderr, "hvnetctl: %s: %s (%s)\n", rq.cmd, s_of(err, "message"),
+			s_of(err, "code"));
+		if (json_is_string(json_object_get(err, "hint")))
+			fprintf(stderr, "  hint: %s\n", s_of(err, "hint"));
+		json_decref(reply);
+		return EXIT_REFUSED;
+	}
+	if (o.json)
+		print_raw(json_object_get(reply, "result"));
+	else
+		rq.print(json_object_get(reply, "result"));
+	json_decref(reply);
+	return EXIT_OK;
+}
