@@ -48,7 +48,7 @@ usage(FILE *f)
 		"                           af_packet  iface=\n"
 		"                           pcap       rx=FILE tx=FILE\n"
 		"                           ring, null (benchmarks)\n"
-		"                         every kind: allow_vlan=yes|no mac_limit=N\n"
+		"                         every kind: allow-vlan=yes|no mac-limit=N mtu=N\n"
 		"  --poll adaptive|busy   adaptive (default) sleeps when idle and wakes within\n"
 		"                         --max-sleep-us; busy spins (benchmarks)\n"
 		"  --max-sleep-us N       longest idle sleep in adaptive mode (default 200)\n"

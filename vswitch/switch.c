@@ -51,11 +51,21 @@ hv_port_kind_name(enum hv_port_kind k)
 	return (unsigned)k < HV_PORT_KIND_MAX ? kind_names[k] : "unknown";
 }
 
+/* Option keys match with '-' and '_' equal: mac-limit and mac_limit are one key. */
+static bool
+opt_key_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+			return false;
+	return *a == *b;
+}
+
 const char *
 hv_port_spec_opt(const struct hv_port_spec *spec, const char *key)
 {
 	for (unsigned i = 0; i < spec->n_opts; i++)
-		if (strcmp(spec->opts[i].key, key) == 0)
+		if (opt_key_eq(spec->opts[i].key, key))
 			return spec->opts[i].value;
 	return NULL;
 }
@@ -444,7 +454,7 @@ parse_bool_opt(const struct hv_port_spec *spec, const char *key, bool *out, char
 }
 
 /* The options each kind takes, besides the common ones. */
-static const char *const common_opts[] = {"allow_vlan", "mac_limit", "mtu", NULL};
+static const char *const common_opts[] = {"allow-vlan", "mac-limit", "mtu", NULL};
 static const char *const kind_opts[HV_PORT_KIND_MAX][8] = {
 	[HV_PORT_TAP] = {"iface", "netns", "ifname", "mac", NULL},
 	[HV_PORT_VHOST_USER] = {"path", "mode", "queues", NULL},
@@ -462,9 +472,9 @@ check_opts(const struct hv_port_spec *spec, char *err, size_t err_size)
 		bool ok = false;
 
 		for (unsigned j = 0; common_opts[j] != NULL && !ok; j++)
-			ok = strcmp(k, common_opts[j]) == 0;
+			ok = opt_key_eq(k, common_opts[j]);
 		for (unsigned j = 0; kind_opts[spec->kind][j] != NULL && !ok; j++)
-			ok = strcmp(k, kind_opts[spec->kind][j]) == 0;
+			ok = opt_key_eq(k, kind_opts[spec->kind][j]);
 		if (!ok) {
 			char known[256] = "";
 			size_t n = 0;
@@ -474,7 +484,7 @@ check_opts(const struct hv_port_spec *spec, char *err, size_t err_size)
 						      kind_opts[spec->kind][j]);
 			snprintf(
 				err, err_size,
-				"port '%s': %s ports take no option '%s' (they take: %sallow_vlan, mac_limit, mtu)",
+				"port '%s': %s ports take no option '%s' (they take: %sallow-vlan, mac-limit, mtu)",
 				spec->name, hv_port_kind_name(spec->kind), k, known);
 			return -EINVAL;
 		}
