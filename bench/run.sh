@@ -1,0 +1,115 @@
+#!/bin/bash
+# make bench: hvnetd against dpdk-testpmd --forward-mode=io on the same two
+# vhost-user ports, alternating in one run, driven by hvgen. The generator
+# runs on CPU 0 and the switch under test on CPU 1 (ENVIRONMENT.md: exactly
+# two busy threads on a 2-core machine); only one switch is alive at a time.
+#
+# Usage: bench/run.sh [BUILD] ; env ROUNDS (3), SECONDS_PER_RUN (10), MACS (1000),
+#        FLOWS (1000), SIZE (64), HUGE (no|yes)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build-bench}
+ROUNDS=${ROUNDS:-3}
+SECS=${SECONDS_PER_RUN:-10}
+MACS=${MACS:-1000}
+FLOWS=${FLOWS:-1000}
+SIZE=${SIZE:-64}
+HUGE=${HUGE:-no}
+OUT=bench/out/$(date +%Y%m%d-%H%M%S)
+DIR=/tmp/hvbench$$
+mkdir -p "$OUT" "$DIR"
+HVNETD=$BUILD/vswitch/hvnetd
+HVNETCTL=$BUILD/cli/hvnetctl
+HVGEN=$BUILD/bench/hvgen
+MEMARGS="--no-huge -m 1024"
+[ "$HUGE" = yes ] && MEMARGS="-m 1024"
+swpid=
+
+cleanup() {
+	[ -n "$swpid" ] && kill -INT "$swpid" 2>/dev/null && sleep 1 && kill -9 "$swpid" 2>/dev/null
+	pkill -f "file-prefix hvb-" 2>/dev/null
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+gen() { # label
+	taskset -c 0 "$HVGEN" -l 0 --no-pci $MEMARGS --file-prefix hvb-gen --no-telemetry \
+		--log-level=error -- --sock0 "$DIR/s0.sock" --sock1 "$DIR/s1.sock" \
+		--seconds "$SECS" --macs "$MACS" --flows "$FLOWS" --size "$SIZE" --json \
+		2>>"$OUT/$1.log" | tail -1
+}
+
+run_testpmd() {
+	rm -f "$DIR"/s*.sock
+	(tail -f /dev/null | dpdk-testpmd -l 0,1 --no-pci $MEMARGS --file-prefix hvb-tp --no-telemetry \
+		--vdev "net_vhost0,iface=$DIR/s0.sock,queues=1" \
+		--vdev "net_vhost1,iface=$DIR/s1.sock,queues=1" -- \
+		--forward-mode=io --auto-start --nb-cores=1 --total-num-mbufs=16384 \
+		--record-core-cycles >"$OUT/testpmd-$1.log" 2>&1) &
+	wait_sock "$DIR/s1.sock" || { echo "testpmd did not start" >&2; return 1; }
+	sleep 1
+	r=$(gen "testpmd-$1")
+	pkill -INT -f "file-prefix hvb-tp"
+	for _ in $(seq 50); do pgrep -f "file-prefix hvb-tp" >/dev/null || break; sleep 0.1; done
+	cpp=$(grep -o 'CPU cycles/packet=[0-9.]*' "$OUT/testpmd-$1.log" | tail -1 | cut -d= -f2)
+	echo "$r" | python3 -c "import json,sys; r=json.load(sys.stdin); r['switch']='testpmd'; r['cycles_per_packet']=float('${cpp:-0}' or 0); print(json.dumps(r))"
+}
+
+run_hvnetd() {
+	rm -f "$DIR"/s*.sock
+	"$HVNETD" --instance hvb-sw --socket "$DIR/ctl.sock" --cpus 0,1 --poll busy \
+		--hugepages "$HUGE" --mem 1024 --segment bench \
+		--port "s0:vhost-user:bench:path=$DIR/s0.sock" \
+		--port "s1:vhost-user:bench:path=$DIR/s1.sock" >"$OUT/hvnetd-$1.log" 2>&1 &
+	swpid=$!
+	wait_sock "$DIR/s1.sock" || { echo "hvnetd did not start" >&2; cat "$OUT/hvnetd-$1.log" >&2; return 1; }
+	sleep 1
+	"$HVNETCTL" -s "$DIR/ctl.sock" stats clear >/dev/null
+	r=$(gen "hvnetd-$1")
+	"$HVNETCTL" -s "$DIR/ctl.sock" --json stats >"$OUT/hvnetd-stats-$1.json"
+	kill -INT "$swpid"
+	wait "$swpid" 2>/dev/null
+	swpid=
+	echo "$r" | python3 -c "
+import json,sys
+r=json.load(sys.stdin); s=json.load(open('$OUT/hvnetd-stats-$1.json'))
+r['switch']='hvnetd'
+lc=s['lcores'][0]
+r['cycles_per_packet']=lc['cycles_per_packet']
+r['macs_learned']=s['mac_learn']['entries']
+r['drops']={d['reason']:d['count'] for d in s['drops'] if d['count']}
+r['flooded']=sum(g['flooded'] for g in s['segments'])
+print(json.dumps(r))"
+}
+
+echo "bench: $ROUNDS rounds x (testpmd io, hvnetd busy), ${SECS}s each, $MACS MACs, $FLOWS flows, ${SIZE}B, hugepages=$HUGE"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+: >"$OUT/results.jsonl"
+for i in $(seq "$ROUNDS"); do
+	for sw in testpmd hvnetd; do
+		line=$(run_$sw "$i") || exit 1
+		echo "$line" >>"$OUT/results.jsonl"
+		echo "$line" | python3 -c "import json,sys; r=json.load(sys.stdin); print('round $i %-8s %6.2f Mpps  loss %5.2f%%  %6.1f cycles/pkt' % (r['switch'], r['rx_pps']/1e6, 100*r['loss'], r['cycles_per_packet']))"
+	done
+done
+python3 - "$OUT/results.jsonl" <<'PY'
+import json, sys, statistics
+rs = [json.loads(l) for l in open(sys.argv[1])]
+tp = [r["rx_pps"] for r in rs if r["switch"] == "testpmd"]
+hv = [r["rx_pps"] for r in rs if r["switch"] == "hvnetd"]
+ratios = [h / t for h, t in zip(hv, tp)]
+hvr = [r for r in rs if r["switch"] == "hvnetd"]
+print()
+print("| round | testpmd io Mpps | hvnetd Mpps | hvnetd/testpmd | testpmd cyc/pkt | hvnetd cyc/pkt | MACs learned | hvnetd drops |")
+print("|---|---|---|---|---|---|---|---|")
+for i, (t, h) in enumerate(zip([r for r in rs if r["switch"] == "testpmd"], hvr), 1):
+    print("| %d | %.2f | %.2f | %.3f | %.0f | %.0f | %d | %s |" % (
+        i, t["rx_pps"] / 1e6, h["rx_pps"] / 1e6, h["rx_pps"] / t["rx_pps"],
+        t["cycles_per_packet"], h["cycles_per_packet"], h["macs_learned"], h["drops"] or "none"))
+print()
+print("median ratio hvnetd/testpmd: %.3f (min %.3f, max %.3f)" % (
+    statistics.median(ratios), min(ratios), max(ratios)))
+PY
+echo "raw results: $OUT/results.jsonl"
