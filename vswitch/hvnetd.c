@@ -381,13 +381,26 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Refuse early, before EAL takes its lock, when this instance is already up. */
+	{
+		int fd = hv_ctl_connect(o.conf.socket_path);
+
+		if (fd >= 0) {
+			close(fd);
+			HV_ERR("another hvnetd is listening on %s; give this one its own --instance or "
+			       "--socket",
+			       o.conf.socket_path);
+			return 1;
+		}
+	}
 	HV_INFO("starting instance '%s' (%s, lcores %s, %u MB)", o.conf.instance,
 		huge ? "hugepages" : "no hugepages", lcores, o.mem_mb);
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
-		HV_ERR("EAL init failed: %s%s", rte_strerror(rte_errno),
-		       rte_errno == EALREADY || rte_errno == EBUSY
-			       ? " (another process uses this --instance; pick another name)"
-			       : "");
+		/* EAL reports a held file-prefix lock with rte_errno unset */
+		HV_ERR("EAL init failed: %s (is another process using instance '%s'? each "
+		       "instance needs its own --instance name)",
+		       rte_errno ? rte_strerror(rte_errno) : "see the EAL messages above",
+		       o.conf.instance);
 		return 1;
 	}
 

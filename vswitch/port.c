@@ -153,8 +153,12 @@ port_devargs(struct hv_switch *sw, struct hv_port *p, char *args, size_t size, c
 			return -EINVAL;
 		}
 		snprintf(p->devname, sizeof(p->devname), "net_pcap_hv%" PRIu64, seq);
-		n = snprintf(args, size, "rx_pcap=%s,tx_pcap=%s", rx ? rx : "/dev/null",
-			     tx ? tx : "/dev/null");
+		/* without rx_pcap net_pcap receives nothing; without a tx file, discard */
+		if (rx != NULL)
+			n = snprintf(args, size, "rx_pcap=%s,tx_pcap=%s", rx,
+				     tx ? tx : "/dev/null");
+		else
+			n = snprintf(args, size, "tx_pcap=%s", tx);
 		p->nb_txq = 1;
 		break;
 	}

@@ -557,9 +557,9 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	if (rc == 0)
 		rc = parse_u32_opt(spec, "mtu", 68, 9000, &mtu, err, err_size);
 	if (rc == 0)
-		rc = parse_u32_opt(spec, "mac_limit", 0, 1u << 24, &mac_limit, err, err_size);
+		rc = parse_u32_opt(spec, "mac-limit", 0, 1u << 24, &mac_limit, err, err_size);
 	if (rc == 0)
-		rc = parse_bool_opt(spec, "allow_vlan", &allow_vlan, err, err_size);
+		rc = parse_bool_opt(spec, "allow-vlan", &allow_vlan, err, err_size);
 	if (rc != 0)
 		return rc;
 	if (mtu + RTE_ETHER_HDR_LEN + 8 > RTE_MBUF_DEFAULT_DATAROOM) {

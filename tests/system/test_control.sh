@@ -27,7 +27,7 @@ expect_refused "segment 'nowhere' does not exist" port add x null nowhere
 expect_refused "take no option 'colour'" port add x null app colour=red
 expect_refused "port 'p1' exists" port add p1 null app
 expect_refused "mac-limit=lots" port add x null app mac-limit=lots
-expect_refused "in use" segment del app
+expect_refused "still has 1 port" segment del app
 hv_assert_eq "p1" "$(hv_json one '" ".join(p["name"] for p in r)' port list)" "ports after refused requests"
 hv_pass "refused requests exit 1 with the reason; port list unchanged"
 

