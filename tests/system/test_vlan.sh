@@ -20,8 +20,8 @@ sendp([Ether(src=me, dst="ff:ff:ff:ff:ff:ff") / Dot1Q(vlan=10) / IP(src="10.31.0
        for _ in range(4)], iface="eth0")
 PY
 }
-tagged_seen() { # pcap
-	tcpdump -r "$1" -n -e vlan 2>/dev/null | wc -l
+tagged_seen() { # pcap from-guest
+	tcpdump -r "$1" -n -e "ether src $(hv_mac_of "$2") and vlan" 2>/dev/null | wc -l
 }
 
 hv_in v1 ping -c 2 -W 1 10.30.0.2 >/dev/null || hv_fail "untagged v1 -> v2"
@@ -36,12 +36,12 @@ sleep 1
 kill $c1 $c2
 wait $c1 $c2 2>/dev/null
 
-hv_assert_eq 0 "$(tagged_seen "$HV_TMP/v2.pcap")" "tagged frames from v1 seen at v2"
+hv_assert_eq 0 "$(tagged_seen "$HV_TMP/v2.pcap" v1)" "tagged frames from v1 seen at v2"
 drops=$(hv_json sw 'r["drop_reasons"].get("vlan_not_allowed", 0)' port show v1)
 hv_assert_eq 4 "$drops" "VLAN_NOT_ALLOWED on v1"
 hv_pass "v1 (tags not allowed): untagged ping works; 4 tagged frames dropped, VLAN_NOT_ALLOWED=$drops"
 
-hv_assert_eq 4 "$(tagged_seen "$HV_TMP/t2.pcap")" "tagged frames from t1 seen at t2"
+hv_assert_eq 4 "$(tagged_seen "$HV_TMP/t2.pcap" t1)" "tagged frames from t1 seen at t2"
 tdrops=$(hv_json sw 'r["drop_reasons"].get("vlan_not_allowed", 0)' port show t1)
 hv_assert_eq 0 "$tdrops" "VLAN_NOT_ALLOWED on t1"
 hv_pass "t1 (allow-vlan=yes): its 4 tagged frames reach t2"
