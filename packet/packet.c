@@ -117,7 +117,8 @@ parse_l4(struct cursor *c, struct hv_pkt_meta *m, bool v6)
 		if (h == NULL)
 			return HV_DROP_UDP_TRUNCATED;
 		ulen = rd16(h + 4);
-		if (ulen < 8 || ulen - 8u > c->end - c->off)
+		/* a first fragment holds only part of the datagram the length covers */
+		if (ulen < 8 || (!(m->flags & HV_PKT_F_FRAG) && ulen - 8u > c->end - c->off))
 			return HV_DROP_UDP_BAD_LEN;
 		m->sport = rd16(h);
 		m->dport = rd16(h + 2);
