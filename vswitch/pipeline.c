@@ -128,7 +128,9 @@ flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m)
 	 * software PMDs copy the data out on tx and never write to it.
 	 */
 	if (copies > 1)
-		rte_mbuf_refcnt_update(m, (int16_t)(copies - 1));
+		/* a chained mbuf (a jumbo frame) needs the reference on every segment */
+		for (struct rte_mbuf *s = m; s != NULL; s = s->next)
+			rte_mbuf_refcnt_update(s, (int16_t)(copies - 1));
 	for (uint16_t i = 0; i < seg->n_ports; i++) {
 		uint16_t out = seg->ports[i];
 

@@ -638,25 +638,17 @@ truncation_sweep(void **state)
 }
 
 /* Every frame of the real-world captures in ../shared/corpus parses safely. */
+/* Parse every frame of the Ethernet captures in @dir; counts into the arguments. */
 static void
-corpus(void **state)
+parse_captures(const char *dir, unsigned *files, unsigned *frames, unsigned *dropped,
+	       unsigned *by_reason)
 {
-	const char *dir = getenv("HV_CORPUS_DIR");
 	char path[4096], errbuf[PCAP_ERRBUF_SIZE];
-	unsigned files = 0, frames = 0, dropped = 0;
-	unsigned by_reason[HV_DROP_MAX] = {0};
 	struct dirent *de;
-	DIR *d;
+	DIR *d = opendir(dir);
 
-	(void)state;
-	if (dir == NULL)
-		skip();
-	snprintf(path, sizeof(path), "%s/tcpdump", dir);
-	d = opendir(path);
-	if (d == NULL) {
-		print_message("corpus: %s not found, skipped\n", path);
-		skip();
-	}
+	if (d == NULL)
+		return;
 	while ((de = readdir(d)) != NULL) {
 		struct pcap_pkthdr *h;
 		const u_char *data;
@@ -664,7 +656,7 @@ corpus(void **state)
 
 		if (strstr(de->d_name, ".pcap") == NULL)
 			continue;
-		snprintf(path, sizeof(path), "%s/tcpdump/%s", dir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		p = pcap_open_offline(path, errbuf);
 		if (p == NULL)
 			continue;
@@ -672,7 +664,7 @@ corpus(void **state)
 			pcap_close(p);
 			continue;
 		}
-		files++;
+		(*files)++;
 		while (pcap_next_ex(p, &h, &data) == 1) {
 			struct hv_pkt_meta m;
 			uint8_t *copy = malloc(h->caplen ? h->caplen : 1);
@@ -682,20 +674,67 @@ corpus(void **state)
 			r = hv_pkt_parse(copy, h->caplen, &m);
 			free(copy);
 			assert_true((unsigned)r < HV_DROP_MAX);
-			frames++;
+			(*frames)++;
 			if (r != HV_DROP_NONE) {
-				dropped++;
+				(*dropped)++;
 				by_reason[r]++;
 			}
 		}
 		pcap_close(p);
 	}
 	closedir(d);
-	print_message("corpus: %u files, %u frames, %u dropped\n", files, frames, dropped);
+}
+
+static void
+print_summary(const char *what, unsigned files, unsigned frames, unsigned dropped,
+	      const unsigned *by_reason)
+{
+	print_message("%s: %u files, %u frames, %u dropped\n", what, files, frames, dropped);
 	for (unsigned r = 1; r < HV_DROP_MAX; r++)
 		if (by_reason[r])
 			print_message("  %-22s %u\n", hv_drop_name((enum hv_drop_reason)r),
 				      by_reason[r]);
+}
+
+/* The malformed captures kept in tests/unit/data/corpus: always present. */
+static void
+bundled_captures(void **state)
+{
+	const char *data = getenv("HV_TEST_DATA");
+	unsigned files = 0, frames = 0, dropped = 0, by_reason[HV_DROP_MAX] = {0};
+	char dir[4096];
+
+	(void)state;
+	assert_non_null(data);
+	snprintf(dir, sizeof(dir), "%s/corpus", data);
+	parse_captures(dir, &files, &frames, &dropped, by_reason);
+	print_summary("bundled", files, frames, dropped, by_reason);
+	assert_int_equal(files, 8);
+	assert_true(dropped > 0); /* they are malformed on purpose */
+	assert_true(by_reason[HV_DROP_ARP_MALFORMED] > 0);
+}
+
+/* Every frame of the real-world captures in ../shared/corpus parses safely. */
+static void
+shared_corpus(void **state)
+{
+	const char *root = getenv("HV_CORPUS_DIR");
+	unsigned files = 0, frames = 0, dropped = 0, by_reason[HV_DROP_MAX] = {0};
+	char dir[4096];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/tcpdump", root ? root : "../shared/corpus");
+	{
+		DIR *d = opendir(dir);
+
+		if (d == NULL) {
+			print_message("shared corpus: %s not found, skipped\n", dir);
+			skip();
+		}
+		closedir(d);
+	}
+	parse_captures(dir, &files, &frames, &dropped, by_reason);
+	print_summary("shared corpus", files, frames, dropped, by_reason);
 	assert_true(files > 50);
 	assert_true(frames > 1000);
 	/* real traffic is mostly well formed; the malformed captures are a minority */
@@ -719,7 +758,8 @@ main(void)
 		cmocka_unit_test(unknown_ethertype),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(truncation_sweep),
-		cmocka_unit_test(corpus),
+		cmocka_unit_test(bundled_captures),
+		cmocka_unit_test(shared_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
