@@ -125,6 +125,19 @@ drop_object(const uint64_t *drops, uint64_t *total)
 	return o;
 }
 
+/*
+ * The link state as the PMD reports it. net_tap reads its interface's flags
+ * in hvnetd's own namespace, so once the interface has moved into a guest's
+ * namespace the PMD cannot see it: say so rather than report it down.
+ */
+static const char *
+port_state(const struct hv_port *p)
+{
+	if (hv_port_link_up(p))
+		return "up";
+	return p->kind == HV_PORT_TAP && p->netns[0] != '\0' ? "unknown" : "down";
+}
+
 static json_t *
 port_json(struct hv_switch *sw, const struct hv_port *p, const struct hv_worker *sum)
 {
@@ -141,7 +154,7 @@ port_json(struct hv_switch *sw, const struct hv_port *p, const struct hv_worker 
 			 "s:I, s:I, s:o, s:s, s:s, s:i}",
 			 "name", p->name, "id", p->id, "kind", hv_port_kind_name(p->kind),
 			 "segment", sw->segments[p->segment]->name, "state",
-			 hv_port_link_up(p) ? "up" : "down", "mac", mac, "mtu", p->mtu,
+			 port_state(p), "mac", mac, "mtu", p->mtu,
 			 "allow_vlan", p->allow_vlan, "mac_limit", p->mac_limit, "macs",
 			 hv_mac_table_port_count(sw->macs, p->id), "options", opts, "rx_packets",
 			 (json_int_t)pc->rx_packets, "rx_bytes", (json_int_t)pc->rx_bytes,
