@@ -329,6 +329,59 @@ hv_mac_table_learn(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[6
 	return HV_MAC_MOVED;
 }
 
+void
+hv_mac_table_lookup_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
+			 unsigned n, int ports[])
+{
+	struct mac_key keys[HV_MAC_BULK_MAX];
+	const void *kp[HV_MAC_BULK_MAX];
+	void *data[HV_MAC_BULK_MAX];
+	uint64_t hits = 0;
+
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		make_key(&keys[i], segment, macs[i]);
+		kp[i] = &keys[i];
+	}
+	rte_hash_lookup_bulk_data(t->hash, kp, n, &hits, data);
+	for (unsigned i = 0; i < n; i++)
+		ports[i] = (hits >> i) & 1 ? (int)(uintptr_t)data[i] : -ENOENT;
+}
+
+void
+hv_mac_table_learn_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
+			unsigned n, uint16_t port, uint64_t now_tsc, uint8_t res[])
+{
+	struct mac_key keys[HV_MAC_BULK_MAX];
+	const void *kp[HV_MAC_BULK_MAX];
+	int32_t pos[HV_MAC_BULK_MAX];
+
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		make_key(&keys[i], segment, macs[i]);
+		kp[i] = &keys[i];
+	}
+	rte_hash_lookup_bulk(t->hash, kp, n, pos);
+	for (unsigned i = 0; i < n; i++) {
+		const struct mac_slot *s;
+
+		/* known here and fully learned: a refresh, at most one store a millisecond */
+		if (likely(pos[i] >= 0 && (uint32_t)pos[i] < t->n_slots)) {
+			s = &t->slots[pos[i]];
+			if (likely(__atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE) == SLOT_READY &&
+				   LOAD(&s->port) == port)) {
+				if (unlikely(now_tsc - LOAD(&s->last_tsc) > t->refresh_cycles))
+					STORE(&t->slots[pos[i]].last_tsc, now_tsc);
+				res[i] = HV_MAC_REFRESHED;
+				continue;
+			}
+		}
+		res[i] = (uint8_t)hv_mac_table_learn(t, segment, macs[i], port, now_tsc);
+	}
+}
+
 int
 hv_mac_table_add_static(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[6],
 			uint16_t port)

@@ -87,6 +87,22 @@ int hv_mac_table_lookup(struct hv_mac_table *t, uint16_t segment, const uint8_t 
 enum hv_mac_learn_result hv_mac_table_learn(struct hv_mac_table *t, uint16_t segment,
 					    const uint8_t mac[6], uint16_t port, uint64_t now_tsc);
 
+/*
+ * Datapath, a burst at once (n <= HV_MAC_BULK_MAX): ports[i] is the port of
+ * macs[i] in @segment, or -ENOENT. Same RCU rule as lookup.
+ */
+#define HV_MAC_BULK_MAX 64
+void hv_mac_table_lookup_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
+			      unsigned n, int ports[]);
+
+/*
+ * Datapath, a burst at once: hv_mac_table_learn() for macs[i] seen on @port,
+ * result in res[i]. Known MACs on @port (the common case) cost one bulk
+ * lookup for the whole burst; the rest take the single-MAC path.
+ */
+void hv_mac_table_learn_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
+			     unsigned n, uint16_t port, uint64_t now_tsc, uint8_t res[]);
+
 /* Control: add or replace a static entry. 0, -ENOSPC (table full), -EINVAL. */
 int hv_mac_table_add_static(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[6],
 			    uint16_t port);

@@ -139,76 +139,109 @@ flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m)
 	}
 }
 
+static inline void
+count_learn(struct hv_worker *w, uint8_t res)
+{
+	switch ((enum hv_mac_learn_result)res) {
+	case HV_MAC_REFRESHED:
+		break;
+	case HV_MAC_LEARNED:
+		HV_CNT_ADD(w->learn.learned, 1);
+		break;
+	case HV_MAC_MOVED:
+		HV_CNT_ADD(w->learn.moved, 1);
+		break;
+	case HV_MAC_LIMIT_PORT:
+		HV_CNT_ADD(w->learn.limit_port, 1);
+		break;
+	case HV_MAC_LIMIT_SEGMENT:
+		HV_CNT_ADD(w->learn.limit_segment, 1);
+		break;
+	case HV_MAC_LIMIT_TABLE:
+		HV_CNT_ADD(w->learn.limit_table, 1);
+		break;
+	case HV_MAC_STATIC_CONFLICT:
+		HV_CNT_ADD(w->learn.static_conflict, 1);
+		break;
+	}
+}
+
+/*
+ * One rx burst of one port, stage by stage over the whole burst, so that the
+ * MAC table is probed with one bulk lookup for the sources and one for the
+ * destinations instead of two lookups per frame.
+ */
 static void
 rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct hv_worker *w = c->w;
 	struct hv_mac_table *macs = c->sw->macs;
 	struct hv_port_counters *pc = &w->port[in->id];
+	const uint16_t seg = in->segment;
+	struct hv_pkt_meta meta[HV_BURST];
+	const uint8_t *src[HV_BURST], *dst[HV_BURST];
+	uint16_t idx[HV_BURST], uidx[HV_BURST];
+	uint8_t learn_res[HV_BURST];
+	int dst_port[HV_BURST];
+	uint16_t n_parsed = 0, n_ok = 0, n_uni = 0;
 	uint64_t bytes = 0;
-	uint16_t seg = in->segment;
 
+	/* parse and ingress checks */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		struct hv_pkt_meta meta;
+		struct hv_pkt_meta *pm = &meta[n_ok];
 		enum hv_drop_reason r;
-		int dst;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		bytes += rte_pktmbuf_pkt_len(m);
-
-		/* parse */
-		r = hv_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-				 &meta);
-		if (unlikely(r != HV_DROP_NONE))
-			goto drop;
-
-		/* ingress checks */
-		HV_CNT_ADD(w->stage.ingress, 1);
-		if (unlikely(hv_mac_is_multicast(meta.src_mac) || hv_mac_is_zero(meta.src_mac))) {
-			r = HV_DROP_SRC_MAC_INVALID;
-			goto drop;
+		r = hv_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), pm);
+		if (likely(r == HV_DROP_NONE)) {
+			n_parsed++;
+			if (unlikely(hv_mac_is_multicast(pm->src_mac) ||
+				     hv_mac_is_zero(pm->src_mac)))
+				r = HV_DROP_SRC_MAC_INVALID;
+			else if (unlikely(pm->n_vlans != 0 && !in->allow_vlan))
+				r = HV_DROP_VLAN_NOT_ALLOWED;
 		}
-		if (unlikely(meta.n_vlans != 0 && !in->allow_vlan)) {
-			r = HV_DROP_VLAN_NOT_ALLOWED;
-			goto drop;
-		}
-
-		/* learn */
-		HV_CNT_ADD(w->stage.learn, 1);
-		switch (hv_mac_table_learn(macs, seg, meta.src_mac, in->id, c->now)) {
-		case HV_MAC_REFRESHED:
-			break;
-		case HV_MAC_LEARNED:
-			HV_CNT_ADD(w->learn.learned, 1);
-			break;
-		case HV_MAC_MOVED:
-			HV_CNT_ADD(w->learn.moved, 1);
-			break;
-		case HV_MAC_LIMIT_PORT:
-			HV_CNT_ADD(w->learn.limit_port, 1);
-			break;
-		case HV_MAC_LIMIT_SEGMENT:
-			HV_CNT_ADD(w->learn.limit_segment, 1);
-			break;
-		case HV_MAC_LIMIT_TABLE:
-			HV_CNT_ADD(w->learn.limit_table, 1);
-			break;
-		case HV_MAC_STATIC_CONFLICT:
-			HV_CNT_ADD(w->learn.static_conflict, 1);
-			break;
-		}
-
-		/* forward */
-		HV_CNT_ADD(w->stage.forward, 1);
-		if (meta.flags & HV_PKT_F_DST_MCAST) {
-			flood(c, in, m);
+		if (unlikely(r != HV_DROP_NONE)) {
+			count_drop(c, in->id, seg, r);
+			rte_pktmbuf_free(m);
 			continue;
 		}
-		dst = hv_mac_table_lookup(macs, seg, meta.dst_mac);
-		if (dst >= 0) {
-			const struct hv_port *out = c->st->ports[dst];
+		src[n_ok] = pm->src_mac;
+		idx[n_ok++] = i;
+	}
+	/* each stage counts the frames that entered it (docs/datapath.md) */
+	HV_CNT_ADD(w->stage.parse, n);
+	HV_CNT_ADD(w->stage.ingress, n_parsed);
+	HV_CNT_ADD(w->stage.learn, n_ok);
+	HV_CNT_ADD(w->stage.forward, n_ok);
+
+	/* learn: one bulk probe for the burst's sources */
+	hv_mac_table_learn_bulk(macs, seg, src, n_ok, in->id, c->now, learn_res);
+	for (uint16_t k = 0; k < n_ok; k++) {
+		if (unlikely(learn_res[k] != HV_MAC_REFRESHED))
+			count_learn(w, learn_res[k]);
+		if (!(meta[k].flags & HV_PKT_F_DST_MCAST)) {
+			dst[n_uni] = meta[k].dst_mac;
+			uidx[n_uni++] = k;
+		}
+	}
+
+	/* forward: one bulk probe for the unicast destinations */
+	hv_mac_table_lookup_bulk(macs, seg, dst, n_uni, dst_port);
+	for (uint16_t k = 0, u = 0; k < n_ok; k++) {
+		struct rte_mbuf *m = pkts[idx[k]];
+		int d;
+
+		if (u == n_uni || uidx[u] != k) {
+			flood(c, in, m); /* broadcast or multicast */
+			continue;
+		}
+		d = dst_port[u++];
+		if (d >= 0) {
+			const struct hv_port *out = c->st->ports[d];
 
 			/*
 			 * An entry for a port that is gone, or (transiently, while a
@@ -218,8 +251,9 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 			 */
 			if (likely(out != NULL && out->segment == seg)) {
 				if (unlikely(out == in)) {
-					r = HV_DROP_HAIRPIN;
-					goto drop;
+					count_drop(c, in->id, seg, HV_DROP_HAIRPIN);
+					rte_pktmbuf_free(m);
+					continue;
 				}
 				HV_CNT_ADD(w->stage.tx, 1);
 				tx_enqueue(c, out->id, m);
@@ -227,16 +261,11 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 			}
 		}
 		flood(c, in, m);
-		continue;
-	drop:
-		count_drop(c, in->id, seg, r);
-		rte_pktmbuf_free(m);
 	}
 	HV_CNT_ADD(pc->rx_packets, n);
 	HV_CNT_ADD(pc->rx_bytes, bytes);
 	HV_CNT_ADD(w->seg[seg].rx_packets, n);
 	HV_CNT_ADD(w->rx_packets, n);
-	HV_CNT_ADD(w->stage.parse, n);
 }
 
 static void
