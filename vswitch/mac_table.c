@@ -30,6 +30,7 @@
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_atomic.h>
 #include <rte_pause.h>
 #include <rte_rcu_qsbr.h>
 
@@ -66,6 +67,7 @@ struct hv_mac_table {
 	uint32_t n_slots;
 	uint32_t capacity;
 	uint32_t count; /* every entry, static included */
+	uint64_t gen;	/* bumped by every delete, move and static change (caches) */
 	uint32_t default_port_limit;
 	uint32_t default_segment_limit;
 	uint64_t refresh_cycles;
@@ -321,6 +323,7 @@ hv_mac_table_learn(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[6
 		return HV_MAC_LIMIT_PORT;
 	STORE(&s->last_tsc, now_tsc);
 	STORE(&s->port, port);
+	__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
 	if (rte_hash_add_key_data(t->hash, &k, port_data(port)) != 0) {
 		SUB(&t->port_count[port], 1);
 		return HV_MAC_LIMIT_TABLE;
@@ -329,52 +332,182 @@ hv_mac_table_learn(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[6
 	return HV_MAC_MOVED;
 }
 
-void
-hv_mac_table_lookup_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
-			 unsigned n, int ports[])
-{
-	struct mac_key keys[HV_MAC_BULK_MAX];
-	const void *kp[HV_MAC_BULK_MAX];
-	void *data[HV_MAC_BULK_MAX];
-	uint64_t hits = 0;
+/* ---- the per-lcore exact-match cache ---- */
 
-	if (n == 0)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		make_key(&keys[i], segment, macs[i]);
-		kp[i] = &keys[i];
-	}
-	rte_hash_lookup_bulk_data(t->hash, kp, n, &hits, data);
-	for (unsigned i = 0; i < n; i++)
-		ports[i] = (hits >> i) & 1 ? (int)(uintptr_t)data[i] : -ENOENT;
+#ifndef HV_MAC_CACHE_ORDER
+#define HV_MAC_CACHE_ORDER 12
+#endif
+#define CACHE_ENTRIES (1u << HV_MAC_CACHE_ORDER) /* 16 bytes each: 64 KiB by default */
+
+struct cache_entry {
+	uint64_t key;  /* 1 << 63 | segment << 48 | MAC; 0 = empty */
+	uint32_t slot; /* position in the table, to refresh the timestamp */
+	uint16_t port;
+	uint16_t stamp; /* coarse time of the last refresh through this entry */
+};
+
+/* Refresh through a cache entry once per 2^26 TSC cycles (tens of ms): enough for aging in seconds. */
+#define CACHE_STAMP(tsc) ((uint16_t)((tsc) >> 26))
+
+struct hv_mac_cache {
+	uint64_t gen;
+	struct cache_entry e[CACHE_ENTRIES];
+};
+
+static inline uint64_t
+cache_key(uint16_t segment, const uint8_t *mac)
+{
+	/* bit 63 marks a used entry: a zeroed entry matches no key */
+	return 1ull << 63 | (uint64_t)segment << 48 | (uint64_t)mac[0] << 40 |
+	       (uint64_t)mac[1] << 32 | (uint64_t)mac[2] << 24 | (uint64_t)mac[3] << 16 |
+	       (uint64_t)mac[4] << 8 | mac[5];
+}
+
+static inline struct cache_entry *
+cache_slot(struct hv_mac_cache *c, uint64_t key)
+{
+	return &c->e[rte_hash_crc_8byte(key, 0) & (CACHE_ENTRIES - 1)];
+}
+
+struct hv_mac_cache *
+hv_mac_cache_create(int socket_id)
+{
+	return rte_zmalloc_socket("hv_mac_cache", sizeof(struct hv_mac_cache), RTE_CACHE_LINE_SIZE,
+				  socket_id);
 }
 
 void
-hv_mac_table_learn_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
-			unsigned n, uint16_t port, uint64_t now_tsc, uint8_t res[])
+hv_mac_cache_free(struct hv_mac_cache *c)
+{
+	rte_free(c);
+}
+
+void
+hv_mac_cache_sync(const struct hv_mac_table *t, struct hv_mac_cache *c)
+{
+	uint64_t gen;
+
+	/*
+	 * The caller has just reported quiescence; this load must not be done
+	 * before that store, or a grace period could end while this lcore still
+	 * trusts entries a delete has invalidated.
+	 */
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+	gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
+	if (likely(gen == c->gen))
+		return;
+	memset(c->e, 0, sizeof(c->e));
+	c->gen = gen;
+}
+
+void
+hv_mac_table_lookup_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uint16_t segment,
+			 const uint8_t *const macs[], unsigned n, int ports[])
 {
 	struct mac_key keys[HV_MAC_BULK_MAX];
 	const void *kp[HV_MAC_BULK_MAX];
 	int32_t pos[HV_MAC_BULK_MAX];
+	unsigned miss[HV_MAC_BULK_MAX];
+	unsigned n_miss = 0;
 
-	if (n == 0)
-		return;
 	for (unsigned i = 0; i < n; i++) {
-		make_key(&keys[i], segment, macs[i]);
-		kp[i] = &keys[i];
+		if (cache != NULL) {
+			uint64_t key = cache_key(segment, macs[i]);
+			const struct cache_entry *e = cache_slot(cache, key);
+
+			if (e->key == key) {
+				ports[i] = e->port;
+				continue;
+			}
+		}
+		make_key(&keys[n_miss], segment, macs[i]);
+		kp[n_miss] = &keys[n_miss];
+		miss[n_miss++] = i;
 	}
-	rte_hash_lookup_bulk(t->hash, kp, n, pos);
-	for (unsigned i = 0; i < n; i++) {
+	if (n_miss == 0)
+		return;
+	rte_hash_lookup_bulk(t->hash, kp, n_miss, pos);
+	for (unsigned j = 0; j < n_miss; j++) {
+		unsigned i = miss[j];
 		const struct mac_slot *s;
 
-		/* known here and fully learned: a refresh, at most one store a millisecond */
-		if (likely(pos[i] >= 0 && (uint32_t)pos[i] < t->n_slots)) {
-			s = &t->slots[pos[i]];
+		ports[i] = -ENOENT;
+		if (pos[j] < 0 || (uint32_t)pos[j] >= t->n_slots)
+			continue;
+		s = &t->slots[pos[j]];
+		/* the slot mirrors the hash data once READY; before that ask the hash */
+		if (__atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE) == SLOT_READY) {
+			ports[i] = LOAD(&s->port);
+			if (cache != NULL) {
+				uint64_t key = cache_key(segment, macs[i]);
+				struct cache_entry *e = cache_slot(cache, key);
+
+				e->key = key;
+				e->slot = (uint32_t)pos[j];
+				e->port = (uint16_t)ports[i];
+				e->stamp =
+					(uint16_t)~0u; /* never refreshed through: refresh on first source hit */
+			}
+		} else {
+			ports[i] = hv_mac_table_lookup(t, segment, macs[i]);
+		}
+	}
+}
+
+void
+hv_mac_table_learn_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uint16_t segment,
+			const uint8_t *const macs[], unsigned n, uint16_t port, uint64_t now_tsc,
+			uint8_t res[])
+{
+	struct mac_key keys[HV_MAC_BULK_MAX];
+	const void *kp[HV_MAC_BULK_MAX];
+	int32_t pos[HV_MAC_BULK_MAX];
+	unsigned miss[HV_MAC_BULK_MAX];
+	unsigned n_miss = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (cache != NULL) {
+			uint64_t key = cache_key(segment, macs[i]);
+			const struct cache_entry *e = cache_slot(cache, key);
+
+			/* known here: a refresh, at most one store a millisecond */
+			if (e->key == key && e->port == port) {
+				/* the slot's line is written only when the entry's stamp is old */
+				if (unlikely(e->stamp != CACHE_STAMP(now_tsc))) {
+					STORE(&t->slots[e->slot].last_tsc, now_tsc);
+					((struct cache_entry *)e)->stamp = CACHE_STAMP(now_tsc);
+				}
+				res[i] = HV_MAC_REFRESHED;
+				continue;
+			}
+		}
+		make_key(&keys[n_miss], segment, macs[i]);
+		kp[n_miss] = &keys[n_miss];
+		miss[n_miss++] = i;
+	}
+	if (n_miss == 0)
+		return;
+	rte_hash_lookup_bulk(t->hash, kp, n_miss, pos);
+	for (unsigned j = 0; j < n_miss; j++) {
+		unsigned i = miss[j];
+		struct mac_slot *s;
+
+		if (likely(pos[j] >= 0 && (uint32_t)pos[j] < t->n_slots)) {
+			s = &t->slots[pos[j]];
 			if (likely(__atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE) == SLOT_READY &&
 				   LOAD(&s->port) == port)) {
 				if (unlikely(now_tsc - LOAD(&s->last_tsc) > t->refresh_cycles))
-					STORE(&t->slots[pos[i]].last_tsc, now_tsc);
+					STORE(&s->last_tsc, now_tsc);
 				res[i] = HV_MAC_REFRESHED;
+				if (cache != NULL) {
+					uint64_t key = cache_key(segment, macs[i]);
+					struct cache_entry *e = cache_slot(cache, key);
+
+					e->key = key;
+					e->slot = (uint32_t)pos[j];
+					e->port = port;
+					e->stamp = CACHE_STAMP(now_tsc);
+				}
 				continue;
 			}
 		}
@@ -403,6 +536,7 @@ hv_mac_table_add_static(struct hv_mac_table *t, uint16_t segment, const uint8_t 
 		}
 		STORE(&s->flags, HV_MAC_F_STATIC);
 		STORE(&s->port, port);
+		__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
 		return rte_hash_add_key_data(t->hash, &k, port_data(port)) == 0 ? 0 : -ENOSPC;
 	}
 	if (!reserve(&t->count, t->capacity))
@@ -449,6 +583,8 @@ remove_matching(struct hv_mac_table *t, bool (*match)(const struct mac_slot *, c
 		dead[n++] = i;
 	}
 	if (n > 0) {
+		/* caches drop their copies at their next sync, within the grace period */
+		__atomic_add_fetch(&t->gen, 1, __ATOMIC_SEQ_CST);
 		rte_rcu_qsbr_synchronize(t->qsbr, RTE_QSBR_THRID_INVALID);
 		for (uint32_t i = 0; i < n; i++) {
 			__atomic_store_n(&t->slots[dead[i]].in_use, SLOT_FREE, __ATOMIC_RELEASE);

@@ -88,20 +88,35 @@ enum hv_mac_learn_result hv_mac_table_learn(struct hv_mac_table *t, uint16_t seg
 					    const uint8_t mac[6], uint16_t port, uint64_t now_tsc);
 
 /*
+ * A per-lcore exact-match cache in front of the table (the idea of OVS's
+ * EMC): a direct-mapped array of recent (segment, MAC) -> port answers, so
+ * that a steady flow of known MACs costs a CRC and one cache line instead of
+ * a cuckoo-hash probe. The table keeps a generation number that every
+ * delete, move and static change bumps; hv_mac_cache_sync() empties the cache
+ * when it changed. Call it once per poll-loop iteration, after the RCU
+ * quiescent report. A cache belongs to one lcore; pass NULL for none.
+ */
+struct hv_mac_cache;
+struct hv_mac_cache *hv_mac_cache_create(int socket_id);
+void hv_mac_cache_free(struct hv_mac_cache *c);
+void hv_mac_cache_sync(const struct hv_mac_table *t, struct hv_mac_cache *c);
+
+/*
  * Datapath, a burst at once (n <= HV_MAC_BULK_MAX): ports[i] is the port of
  * macs[i] in @segment, or -ENOENT. Same RCU rule as lookup.
  */
 #define HV_MAC_BULK_MAX 64
-void hv_mac_table_lookup_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
-			      unsigned n, int ports[]);
+void hv_mac_table_lookup_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uint16_t segment,
+			      const uint8_t *const macs[], unsigned n, int ports[]);
 
 /*
  * Datapath, a burst at once: hv_mac_table_learn() for macs[i] seen on @port,
  * result in res[i]. Known MACs on @port (the common case) cost one bulk
  * lookup for the whole burst; the rest take the single-MAC path.
  */
-void hv_mac_table_learn_bulk(struct hv_mac_table *t, uint16_t segment, const uint8_t *const macs[],
-			     unsigned n, uint16_t port, uint64_t now_tsc, uint8_t res[]);
+void hv_mac_table_learn_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uint16_t segment,
+			     const uint8_t *const macs[], unsigned n, uint16_t port,
+			     uint64_t now_tsc, uint8_t res[]);
 
 /* Control: add or replace a static entry. 0, -ENOSPC (table full), -EINVAL. */
 int hv_mac_table_add_static(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[6],

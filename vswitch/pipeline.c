@@ -30,6 +30,7 @@ struct tx_buf {
 struct worker_ctx {
 	struct hv_switch *sw;
 	struct hv_worker *w;
+	struct hv_mac_cache *mac_cache;
 	const struct hv_dp_state *st;
 	uint64_t now;
 	uint16_t n_dirty;
@@ -219,7 +220,7 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	HV_CNT_ADD(w->stage.forward, n_ok);
 
 	/* learn: one bulk probe for the burst's sources */
-	hv_mac_table_learn_bulk(macs, seg, src, n_ok, in->id, c->now, learn_res);
+	hv_mac_table_learn_bulk(macs, c->mac_cache, seg, src, n_ok, in->id, c->now, learn_res);
 	for (uint16_t k = 0; k < n_ok; k++) {
 		if (unlikely(learn_res[k] != HV_MAC_REFRESHED))
 			count_learn(w, learn_res[k]);
@@ -230,7 +231,7 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	}
 
 	/* forward: one bulk probe for the unicast destinations */
-	hv_mac_table_lookup_bulk(macs, seg, dst, n_uni, dst_port);
+	hv_mac_table_lookup_bulk(macs, c->mac_cache, seg, dst, n_uni, dst_port);
 	for (uint16_t k = 0, u = 0; k < n_ok; k++) {
 		struct rte_mbuf *m = pkts[idx[k]];
 		int d;
@@ -292,6 +293,11 @@ hv_worker_main(void *arg)
 		return -ENOMEM;
 	c->sw = sw;
 	c->w = w;
+	c->mac_cache = hv_mac_cache_create((int)rte_socket_id());
+	if (c->mac_cache == NULL) {
+		rte_free(c);
+		return -ENOMEM;
+	}
 	/* nanosleep() of a few microseconds must not become 50 us of timer slack */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	rte_rcu_qsbr_thread_register(sw->qsbr, w->index);
@@ -305,6 +311,7 @@ hv_worker_main(void *arg)
 
 		/* Nothing from the previous iteration is referenced past here. */
 		rte_rcu_qsbr_quiescent(sw->qsbr, w->index);
+		hv_mac_cache_sync(sw->macs, c->mac_cache);
 		st = __atomic_load_n(&sw->state, __ATOMIC_ACQUIRE);
 		c->st = st;
 		rx = &st->rx[w->index];
@@ -346,6 +353,7 @@ hv_worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_offline(sw->qsbr, w->index);
 	rte_rcu_qsbr_thread_unregister(sw->qsbr, w->index);
+	hv_mac_cache_free(c->mac_cache);
 	rte_free(c);
 	return 0;
 }

@@ -331,6 +331,67 @@ flush_and_walk(void **state)
 	hv_mac_table_free(t);
 }
 
+static void
+bulk_and_cache(void **state)
+{
+	struct hv_mac_table *t = table(1024, 0, 0);
+	struct hv_mac_cache *cache = hv_mac_cache_create(SOCKET_ID_ANY);
+	uint64_t now = rte_get_tsc_cycles();
+	uint8_t m[40][6], zero[6] = {0};
+	const uint8_t *p[41];
+	uint8_t res[41];
+	int ports[41];
+
+	(void)state;
+	assert_non_null(cache);
+	for (unsigned i = 0; i < 40; i++) {
+		mac(m[i], 1000 + i);
+		p[i] = m[i];
+	}
+	p[40] = zero; /* an all-zero destination is never a hit, not even on an empty cache entry */
+	hv_mac_cache_sync(t, cache);
+	hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now, res);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(res[i], HV_MAC_LEARNED);
+	/* twice: the first fills the cache from the table, the second answers from it */
+	for (int round = 0; round < 2; round++) {
+		hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now, res);
+		hv_mac_table_lookup_bulk(t, cache, 1, p, 41, ports);
+		for (unsigned i = 0; i < 40; i++) {
+			assert_int_equal(res[i], HV_MAC_REFRESHED);
+			assert_int_equal(ports[i], 5);
+		}
+		assert_int_equal(ports[40], -ENOENT);
+	}
+	/* other segments do not see them */
+	hv_mac_table_lookup_bulk(t, cache, 2, p, 40, ports);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(ports[i], -ENOENT);
+	/* a move from another lcore: after a sync the cache gives the new port */
+	assert_int_equal(hv_mac_table_learn(t, 1, m[3], 6, now), HV_MAC_MOVED);
+	hv_mac_cache_sync(t, cache);
+	hv_mac_table_lookup_bulk(t, cache, 1, p, 40, ports);
+	assert_int_equal(ports[3], 6);
+	assert_int_equal(ports[4], 5);
+	hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now, res);
+	assert_int_equal(res[3], HV_MAC_MOVED);
+	/* a flush: after a sync nothing is answered from the cache */
+	assert_int_equal(hv_mac_table_flush(t, 1, -1, false), 40);
+	hv_mac_cache_sync(t, cache);
+	hv_mac_table_lookup_bulk(t, cache, 1, p, 40, ports);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(ports[i], -ENOENT);
+	/* refreshes through the cache keep entries from aging */
+	hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now, res);
+	hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now, res);
+	hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now + 200 * rte_get_tsc_hz(), res);
+	assert_int_equal(hv_mac_table_age(t, now + 250 * rte_get_tsc_hz(), 100ull * 1000000000), 0);
+	assert_int_equal(hv_mac_table_age(t, now + 301 * rte_get_tsc_hz(), 100ull * 1000000000),
+			 40);
+	hv_mac_cache_free(cache);
+	hv_mac_table_free(t);
+}
+
 /* ---- concurrency: datapath threads learning while the control thread deletes ---- */
 
 struct worker {
@@ -344,31 +405,42 @@ static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
-	uint8_t a[6];
+	struct hv_mac_cache *cache;
+	uint8_t m[32][6], res[32];
+	const uint8_t *p[32];
+	int ports[32];
 	uint32_t i = 0;
 
 	rte_thread_register(); /* rte_hash's per-lcore caches need an lcore id */
+	cache = hv_mac_cache_create(SOCKET_ID_ANY);
 	rte_rcu_qsbr_thread_register(qsbr, w->id);
 	rte_rcu_qsbr_thread_online(qsbr, w->id);
+	for (unsigned k = 0; k < 32; k++)
+		p[k] = m[k];
+	/* the datapath's way: quiescent, sync the cache, a burst of bulk calls */
 	while (!*w->stop) {
-		uint16_t port = (uint16_t)(w->id * 10 + i % 4);
-		int found;
+		uint16_t port = (uint16_t)(w->id * 10 + (i / 32) % 4);
 
-		mac(a, (w->id << 16) | (i % 10000));
-		if (hv_mac_table_learn(w->t, (uint16_t)w->id, a, port, rte_get_tsc_cycles()) ==
-		    HV_MAC_LEARNED)
-			w->learned++;
-		found = hv_mac_table_lookup(w->t, (uint16_t)w->id, a);
-		/* present on this thread's ports, or already flushed: never someone else's */
-		if (found != -ENOENT && (found < (int)w->id * 10 || found >= (int)w->id * 10 + 4))
-			w->bad++;
-		w->lookups++;
-		i++;
-		if ((i & 63) == 0)
-			rte_rcu_qsbr_quiescent(qsbr, w->id);
+		rte_rcu_qsbr_quiescent(qsbr, w->id);
+		hv_mac_cache_sync(w->t, cache);
+		for (unsigned k = 0; k < 32; k++, i++)
+			mac(m[k], (w->id << 16) | (i % 10000));
+		hv_mac_table_learn_bulk(w->t, cache, (uint16_t)w->id, p, 32, port,
+					rte_get_tsc_cycles(), res);
+		hv_mac_table_lookup_bulk(w->t, cache, (uint16_t)w->id, p, 32, ports);
+		for (unsigned k = 0; k < 32; k++) {
+			if (res[k] == HV_MAC_LEARNED)
+				w->learned++;
+			/* on this thread's ports, or flushed: never someone else's */
+			if (ports[k] != -ENOENT &&
+			    (ports[k] < (int)w->id * 10 || ports[k] >= (int)w->id * 10 + 4))
+				w->bad++;
+			w->lookups++;
+		}
 	}
 	rte_rcu_qsbr_thread_offline(qsbr, w->id);
 	rte_rcu_qsbr_thread_unregister(qsbr, w->id);
+	hv_mac_cache_free(cache);
 	rte_thread_unregister();
 	return NULL;
 }
@@ -450,6 +522,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(static_entries),
 		cmocka_unit_test(aging),
 		cmocka_unit_test(flush_and_walk),
+		cmocka_unit_test(bulk_and_cache),
 		cmocka_unit_test(concurrent_learn_and_delete),
 	};
 	size_t sz;
