@@ -153,14 +153,14 @@ port_json(struct hv_switch *sw, const struct hv_port *p, const struct hv_worker 
 	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:b, s:i, s:i, s:o, s:I, s:I, s:I, "
 			 "s:I, s:I, s:o, s:s, s:s, s:i}",
 			 "name", p->name, "id", p->id, "kind", hv_port_kind_name(p->kind),
-			 "segment", sw->segments[p->segment]->name, "state",
-			 port_state(p), "mac", mac, "mtu", p->mtu,
-			 "allow_vlan", p->allow_vlan, "mac_limit", p->mac_limit, "macs",
-			 hv_mac_table_port_count(sw->macs, p->id), "options", opts, "rx_packets",
-			 (json_int_t)pc->rx_packets, "rx_bytes", (json_int_t)pc->rx_bytes,
-			 "tx_packets", (json_int_t)pc->tx_packets, "tx_bytes",
-			 (json_int_t)pc->tx_bytes, "drops", (json_int_t)drops, "drop_reasons", dr,
-			 "netns", p->netns, "ifname", p->ifname, "ethdev", p->eth_port);
+			 "segment", sw->segments[p->segment]->name, "state", port_state(p), "mac",
+			 mac, "mtu", p->mtu, "allow_vlan", p->allow_vlan, "mac_limit", p->mac_limit,
+			 "macs", hv_mac_table_port_count(sw->macs, p->id), "options", opts,
+			 "rx_packets", (json_int_t)pc->rx_packets, "rx_bytes",
+			 (json_int_t)pc->rx_bytes, "tx_packets", (json_int_t)pc->tx_packets,
+			 "tx_bytes", (json_int_t)pc->tx_bytes, "drops", (json_int_t)drops,
+			 "drop_reasons", dr, "netns", p->netns, "ifname", p->ifname, "ethdev",
+			 p->eth_port);
 }
 
 static json_t *
