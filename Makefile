@@ -40,7 +40,7 @@ demo: build
 	./scripts/demo.sh
 
 bench: deps
-	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true
+	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true -Db_lto=true -Doptimization=3 -Dtests=disabled
 	ninja -C build-bench
 	./bench/run.sh build-bench
 
