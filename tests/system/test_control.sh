@@ -29,6 +29,9 @@ expect_refused "port 'p1' exists" port add p1 null app
 expect_refused "mac-limit=lots" port add x null app mac-limit=lots
 expect_refused "still has 1 port" segment del app
 hv_assert_eq "p1" "$(hv_json one '" ".join(p["name"] for p in r)' port list)" "ports after refused requests"
+hv_ctl one port add r1 ring app >/dev/null || hv_fail "add a ring port"
+hv_assert_eq "ring up" "$(hv_json one 'r["kind"] + " " + r["state"]' port show r1)" "ring port r1"
+hv_ctl one port del r1 >/dev/null || hv_fail "del r1"
 hv_pass "refused requests exit 1 with the reason; port list unchanged"
 
 hv_ctl one port >/dev/null 2>&1

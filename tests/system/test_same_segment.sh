@@ -7,7 +7,13 @@ hv_setup
 
 hv_start sw --segment app
 hv_guest sw g1 app 10.10.0.1/24
-hv_guest sw g2 app 10.10.0.2/24
+hv_guest sw g2 app 10.10.0.2/24 mac=02:aa:bb:cc:dd:02 mtu=1400
+
+# the tap's name, MAC and MTU as asked for, inside the guest's namespace
+link=$(hv_in g2 ip -br link show eth0)
+echo "$link" | grep -q "02:aa:bb:cc:dd:02" || hv_fail "g2 eth0 MAC: $link"
+hv_assert_eq 1400 "$(hv_in g2 cat /sys/class/net/eth0/mtu)" "g2 eth0 MTU"
+hv_pass "tap g2 in its namespace: eth0, 02:aa:bb:cc:dd:02, MTU 1400"
 
 hv_in g1 ping -c 3 -i 0.2 -W 2 10.10.0.2 >"$HV_TMP/ping.txt" || { cat "$HV_TMP/ping.txt"; hv_fail "g1 cannot ping g2"; }
 hv_pass "g1 pings g2: $(grep -o '[0-9]* received' "$HV_TMP/ping.txt")"
