@@ -300,7 +300,8 @@ parse_ipv6(struct cursor *c, struct hv_pkt_meta *m)
 enum hv_drop_reason
 hv_pkt_parse(const uint8_t *data, uint32_t len, struct hv_pkt_meta *m)
 {
-	struct cursor c = {.data = data, .off = 0, .end = len};
+	/* offsets in hv_pkt_meta are 16 bits: a longer buffer is read on its first 64 KiB */
+	struct cursor c = {.data = data, .off = 0, .end = len > UINT16_MAX ? UINT16_MAX : len};
 	const uint8_t *h;
 	uint16_t type;
 
