@@ -66,7 +66,7 @@ rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static enum hv_drop_reason
+static inline __attribute__((always_inline)) enum hv_drop_reason
 parse_arp(struct cursor *c, struct hv_pkt_meta *m)
 {
 	const uint8_t *a;
@@ -86,7 +86,7 @@ parse_arp(struct cursor *c, struct hv_pkt_meta *m)
 	return HV_DROP_NONE;
 }
 
-static enum hv_drop_reason
+static inline __attribute__((always_inline)) enum hv_drop_reason
 parse_l4(struct cursor *c, struct hv_pkt_meta *m, bool v6)
 {
 	const uint8_t *h;
@@ -146,7 +146,7 @@ parse_l4(struct cursor *c, struct hv_pkt_meta *m, bool v6)
 }
 
 /* Walk IPv4 options: EOL ends, NOP is one byte, others are TLVs of length >= 2. */
-static bool
+static inline bool
 ipv4_options_valid(const uint8_t *o, uint32_t n)
 {
 	uint32_t i = 0;
@@ -165,7 +165,7 @@ ipv4_options_valid(const uint8_t *o, uint32_t n)
 	return true;
 }
 
-static enum hv_drop_reason
+static inline __attribute__((always_inline)) enum hv_drop_reason
 parse_ipv4(struct cursor *c, struct hv_pkt_meta *m)
 {
 	uint32_t start = c->off, ihl, total;
@@ -218,7 +218,7 @@ parse_ipv4(struct cursor *c, struct hv_pkt_meta *m)
 	return parse_l4(c, m, false);
 }
 
-static enum hv_drop_reason
+static inline __attribute__((always_inline)) enum hv_drop_reason
 parse_ipv6(struct cursor *c, struct hv_pkt_meta *m)
 {
 	uint32_t start = c->off, plen;

@@ -357,10 +357,14 @@ struct hv_mac_cache {
 static inline uint64_t
 cache_key(uint16_t segment, const uint8_t *mac)
 {
+	uint32_t hi;
+	uint16_t lo;
+
+	/* two loads, host order: the key only has to be unique, not ordered */
+	memcpy(&hi, mac, 4);
+	memcpy(&lo, mac + 4, 2);
 	/* bit 63 marks a used entry: a zeroed entry matches no key */
-	return 1ull << 63 | (uint64_t)segment << 48 | (uint64_t)mac[0] << 40 |
-	       (uint64_t)mac[1] << 32 | (uint64_t)mac[2] << 24 | (uint64_t)mac[3] << 16 |
-	       (uint64_t)mac[4] << 8 | mac[5];
+	return 1ull << 63 | (uint64_t)segment << 48 | (uint64_t)hi << 16 | lo;
 }
 
 static inline struct cache_entry *
@@ -408,13 +412,17 @@ hv_mac_table_lookup_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uin
 	const void *kp[HV_MAC_BULK_MAX];
 	int32_t pos[HV_MAC_BULK_MAX];
 	unsigned miss[HV_MAC_BULK_MAX];
+	struct cache_entry *ce[HV_MAC_BULK_MAX];
+	uint64_t ck[HV_MAC_BULK_MAX];
 	unsigned n_miss = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		if (cache != NULL) {
 			uint64_t key = cache_key(segment, macs[i]);
-			const struct cache_entry *e = cache_slot(cache, key);
+			struct cache_entry *e = cache_slot(cache, key);
 
+			ck[i] = key;
+			ce[i] = e;
 			if (e->key == key) {
 				ports[i] = e->port;
 				continue;
@@ -439,10 +447,9 @@ hv_mac_table_lookup_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uin
 		if (__atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE) == SLOT_READY) {
 			ports[i] = LOAD(&s->port);
 			if (cache != NULL) {
-				uint64_t key = cache_key(segment, macs[i]);
-				struct cache_entry *e = cache_slot(cache, key);
+				struct cache_entry *e = ce[i];
 
-				e->key = key;
+				e->key = ck[i];
 				e->slot = (uint32_t)pos[j];
 				e->port = (uint16_t)ports[i];
 				e->stamp =
@@ -463,19 +470,23 @@ hv_mac_table_learn_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uint
 	const void *kp[HV_MAC_BULK_MAX];
 	int32_t pos[HV_MAC_BULK_MAX];
 	unsigned miss[HV_MAC_BULK_MAX];
+	struct cache_entry *ce[HV_MAC_BULK_MAX];
+	uint64_t ck[HV_MAC_BULK_MAX];
 	unsigned n_miss = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		if (cache != NULL) {
 			uint64_t key = cache_key(segment, macs[i]);
-			const struct cache_entry *e = cache_slot(cache, key);
+			struct cache_entry *e = cache_slot(cache, key);
 
+			ck[i] = key;
+			ce[i] = e;
 			/* known here: a refresh, at most one store a millisecond */
 			if (e->key == key && e->port == port) {
 				/* the slot's line is written only when the entry's stamp is old */
 				if (unlikely(e->stamp != CACHE_STAMP(now_tsc))) {
 					STORE(&t->slots[e->slot].last_tsc, now_tsc);
-					((struct cache_entry *)e)->stamp = CACHE_STAMP(now_tsc);
+					e->stamp = CACHE_STAMP(now_tsc);
 				}
 				res[i] = HV_MAC_REFRESHED;
 				continue;
@@ -500,10 +511,9 @@ hv_mac_table_learn_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uint
 					STORE(&s->last_tsc, now_tsc);
 				res[i] = HV_MAC_REFRESHED;
 				if (cache != NULL) {
-					uint64_t key = cache_key(segment, macs[i]);
-					struct cache_entry *e = cache_slot(cache, key);
+					struct cache_entry *e = ce[i];
 
-					e->key = key;
+					e->key = ck[i];
 					e->slot = (uint32_t)pos[j];
 					e->port = port;
 					e->stamp = CACHE_STAMP(now_tsc);
