@@ -24,13 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_atomic.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
-#include <rte_atomic.h>
 #include <rte_pause.h>
 #include <rte_rcu_qsbr.h>
 
@@ -49,14 +49,16 @@ struct mac_key {
 enum {
 	SLOT_FREE = 0,
 	SLOT_READY = 1,
-	SLOT_FILLING = 2
+	SLOT_FILLING = 2,
+	SLOT_BUSY = 3, /* a move, a static change or a delete decision holds it */
+	SLOT_DEAD = 4  /* key deleted, position waiting for the grace period */
 };
 
 struct mac_slot {
 	struct mac_key key;
 	uint16_t port;	   /* mirror of the hash data, for the control thread */
 	uint8_t flags;	   /* HV_MAC_F_* */
-	uint8_t in_use;	   /* SLOT_*: READY (release) once filled; FREE after a grace period */
+	uint8_t in_use;	   /* SLOT_*: FREE > FILLING > READY <> BUSY > DEAD > FREE */
 	uint64_t last_tsc; /* refreshed by the datapath at most once per refresh_cycles */
 };
 
@@ -206,6 +208,33 @@ hv_mac_table_lookup(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[
 	return (int)(uintptr_t)data;
 }
 
+/*
+ * Take the slot of an entry that is in the hash, so that no other lcore moves
+ * it and the control thread does not delete it meanwhile (a few stores and one
+ * hash update). Waits out a slot being filled or held; false when the slot is
+ * not (or no longer) a live entry: FREE or DEAD.
+ */
+static inline bool
+slot_lock(struct mac_slot *s)
+{
+	for (;;) {
+		uint8_t st = SLOT_READY;
+
+		if (__atomic_compare_exchange_n(&s->in_use, &st, SLOT_BUSY, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_ACQUIRE))
+			return true;
+		if (st == SLOT_FREE || st == SLOT_DEAD)
+			return false;
+		rte_pause();
+	}
+}
+
+static inline void
+slot_unlock(struct mac_slot *s)
+{
+	__atomic_store_n(&s->in_use, SLOT_READY, __ATOMIC_RELEASE);
+}
+
 static inline uint32_t
 limit_of(uint32_t set, uint32_t dflt)
 {
@@ -245,7 +274,7 @@ learn_new(struct hv_mac_table *t, const struct mac_key *k, uint16_t port, uint64
 		res = HV_MAC_LIMIT_PORT;
 		goto unreserve_segment;
 	}
-	/* publish key and port in one step: a lookup never sees the key without its port */
+	/* key and port in one step: a lookup never sees the key without its port */
 	if (rte_hash_add_key_data(t->hash, k, port_data(port)) != 0) {
 		res = HV_MAC_LIMIT_TABLE; /* buckets full before capacity: rare */
 		goto unreserve_port;
@@ -264,12 +293,16 @@ learn_new(struct hv_mac_table *t, const struct mac_key *k, uint16_t port, uint64
 			/*
 			 * Another lcore learned the same MAC at the same moment and owns
 			 * the slot; our add may have overwritten its port: put it back
-			 * once the owner has filled the slot (a few stores away).
+			 * once the owner has filled the slot (a few stores away). Under
+			 * the slot lock, so that the key cannot have been deleted (the
+			 * add would resurrect it) and no move is half done. A DEAD slot
+			 * is being deleted: nothing to put back.
 			 */
-			while (__atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE) == SLOT_FILLING)
-				rte_pause();
-			if (LOAD(&s->port) != port)
-				rte_hash_add_key_data(t->hash, k, port_data(LOAD(&s->port)));
+			if (slot_lock(s)) {
+				if (s->port != port)
+					rte_hash_add_key_data(t->hash, k, port_data(s->port));
+				slot_unlock(s);
+			}
 			res = HV_MAC_REFRESHED;
 			goto unreserve_port;
 		}
@@ -316,18 +349,36 @@ hv_mac_table_learn(struct hv_mac_table *t, uint16_t segment, const uint8_t mac[6
 			STORE(&s->last_tsc, now_tsc);
 		return HV_MAC_REFRESHED;
 	}
-	if (LOAD(&s->flags) & HV_MAC_F_STATIC)
+	/*
+	 * A move rewrites the hash data, which would re-insert the key if the
+	 * control thread had deleted it meanwhile (an entry no walk, age or
+	 * flush could see again), and two lcores moving the same MAC would both
+	 * give back the old port's place: the slot lock excludes both. A slot
+	 * that is not live (being deleted, or not yet claimed by the lcore that
+	 * added the key) takes the new-MAC path, which copes with both.
+	 */
+	if (!slot_lock(s))
+		return learn_new(t, &k, port, now_tsc);
+	old = s->port; /* under the lock the slot, not the hash, is the truth */
+	if (old == port) {
+		slot_unlock(s);
+		return HV_MAC_REFRESHED;
+	}
+	if (s->flags & HV_MAC_F_STATIC) {
+		slot_unlock(s);
 		return HV_MAC_STATIC_CONFLICT;
+	}
 	if (!reserve(&t->port_count[port],
-		     limit_of(LOAD(&t->port_limit[port]), t->default_port_limit)))
+		     limit_of(LOAD(&t->port_limit[port]), t->default_port_limit))) {
+		slot_unlock(s);
 		return HV_MAC_LIMIT_PORT;
+	}
 	STORE(&s->last_tsc, now_tsc);
 	STORE(&s->port, port);
 	__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
-	if (rte_hash_add_key_data(t->hash, &k, port_data(port)) != 0) {
-		SUB(&t->port_count[port], 1);
-		return HV_MAC_LIMIT_TABLE;
-	}
+	/* the key is in the hash (the lock keeps it there): this updates its data */
+	rte_hash_add_key_data(t->hash, &k, port_data(port));
+	slot_unlock(s);
 	SUB(&t->port_count[old], 1);
 	return HV_MAC_MOVED;
 }
@@ -346,7 +397,7 @@ struct cache_entry {
 	uint16_t stamp; /* coarse time of the last refresh through this entry */
 };
 
-/* Refresh through a cache entry once per 2^26 TSC cycles (tens of ms): enough for aging in seconds. */
+/* Refresh through a cache entry once per 2^26 TSC cycles (tens of ms). */
 #define CACHE_STAMP(tsc) ((uint16_t)((tsc) >> 26))
 
 struct hv_mac_cache {
@@ -452,8 +503,7 @@ hv_mac_table_lookup_bulk(struct hv_mac_table *t, struct hv_mac_cache *cache, uin
 				e->key = ck[i];
 				e->slot = (uint32_t)pos[j];
 				e->port = (uint16_t)ports[i];
-				e->stamp =
-					(uint16_t)~0u; /* never refreshed through: refresh on first source hit */
+				e->stamp = (uint16_t)~0u; /* refresh on the first source hit */
 			}
 		} else {
 			ports[i] = hv_mac_table_lookup(t, segment, macs[i]);
@@ -538,7 +588,12 @@ hv_mac_table_add_static(struct hv_mac_table *t, uint16_t segment, const uint8_t 
 	make_key(&k, segment, mac);
 	pos = rte_hash_lookup(t->hash, &k);
 	if (pos >= 0 && (uint32_t)pos < t->n_slots) {
+		int rc;
+
 		s = &t->slots[pos];
+		/* FREE: an lcore added the key and is about to claim the slot */
+		while (!slot_lock(s))
+			rte_pause();
 		if (!(s->flags & HV_MAC_F_STATIC)) {
 			/* a learned entry becomes static: it leaves the learn counts */
 			SUB(&t->port_count[s->port], 1);
@@ -547,7 +602,9 @@ hv_mac_table_add_static(struct hv_mac_table *t, uint16_t segment, const uint8_t 
 		STORE(&s->flags, HV_MAC_F_STATIC);
 		STORE(&s->port, port);
 		__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
-		return rte_hash_add_key_data(t->hash, &k, port_data(port)) == 0 ? 0 : -ENOSPC;
+		rc = rte_hash_add_key_data(t->hash, &k, port_data(port)) == 0 ? 0 : -ENOSPC;
+		slot_unlock(s);
+		return rc;
 	}
 	if (!reserve(&t->count, t->capacity))
 		return -ENOSPC;
@@ -580,11 +637,19 @@ remove_matching(struct hv_mac_table *t, bool (*match)(const struct mac_slot *, c
 		return 0;
 	for (uint32_t i = 0; i < t->n_slots; i++) {
 		struct mac_slot *s = &t->slots[i];
+		uint8_t st = __atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE);
 
-		if (__atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE) != SLOT_READY || !match(s, arg))
+		if ((st != SLOT_READY && st != SLOT_BUSY) || !match(s, arg))
 			continue;
-		if (rte_hash_del_key(t->hash, &s->key) != (int32_t)i)
-			continue; /* not in the hash any more (or never fully added) */
+		/* decide under the slot lock: no move is half done, none starts */
+		if (!slot_lock(s))
+			continue;
+		if (!match(s, arg) || rte_hash_del_key(t->hash, &s->key) != (int32_t)i) {
+			slot_unlock(s);
+			continue;
+		}
+		/* lcores that still find the position see DEAD and leave the slot alone */
+		__atomic_store_n(&s->in_use, SLOT_DEAD, __ATOMIC_RELEASE);
 		if (!(s->flags & HV_MAC_F_STATIC)) {
 			SUB(&t->port_count[LOAD(&s->port)], 1);
 			SUB(&t->segment_count[s->key.segment], 1);
@@ -682,9 +747,10 @@ hv_mac_table_walk(struct hv_mac_table *t, int segment, uint64_t now_tsc,
 		return -ENOMEM;
 	for (uint32_t i = 0; i < t->n_slots && n < LOAD(&t->count) + 64; i++) {
 		const struct mac_slot *s = &t->slots[i];
+		uint8_t st = __atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE);
 		uint64_t seen;
 
-		if (__atomic_load_n(&s->in_use, __ATOMIC_ACQUIRE) != SLOT_READY)
+		if (st != SLOT_READY && st != SLOT_BUSY)
 			continue;
 		if (segment >= 0 && s->key.segment != segment)
 			continue;

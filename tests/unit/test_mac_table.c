@@ -348,12 +348,12 @@ bulk_and_cache(void **state)
 		mac(m[i], 1000 + i);
 		p[i] = m[i];
 	}
-	p[40] = zero; /* an all-zero destination is never a hit, not even on an empty cache entry */
+	p[40] = zero; /* an all-zero MAC never hits, not even an empty entry */
 	hv_mac_cache_sync(t, cache);
 	hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now, res);
 	for (unsigned i = 0; i < 40; i++)
 		assert_int_equal(res[i], HV_MAC_LEARNED);
-	/* twice: the first fills the cache from the table, the second answers from it */
+	/* twice: the first fills the cache, the second answers from it */
 	for (int round = 0; round < 2; round++) {
 		hv_mac_table_learn_bulk(t, cache, 1, p, 40, 5, now, res);
 		hv_mac_table_lookup_bulk(t, cache, 1, p, 41, ports);
@@ -392,7 +392,7 @@ bulk_and_cache(void **state)
 	hv_mac_table_free(t);
 }
 
-/* ---- concurrency: datapath threads learning while the control thread deletes ---- */
+/* ---- concurrency: datapath threads learn while the control thread deletes ---- */
 
 struct worker {
 	struct hv_mac_table *t;
@@ -451,6 +451,101 @@ count_cb(const struct hv_mac_entry *e, void *arg)
 	(void)e;
 	(*(uint32_t *)arg)++;
 	return 0;
+}
+
+/*
+ * A MAC that moves between two ports on one lcore while the control thread
+ * flushes and ages it: a move must never re-insert a key a delete removed
+ * (an entry no walk, age or flush sees again) nor give back a place twice.
+ */
+struct mover {
+	struct hv_mac_table *t;
+	volatile bool *stop;
+	uint64_t moves;
+};
+
+static void *
+mover_main(void *arg)
+{
+	struct mover *mv = arg;
+	uint8_t m[6];
+
+	rte_thread_register();
+	rte_rcu_qsbr_thread_register(qsbr, 3);
+	rte_rcu_qsbr_thread_online(qsbr, 3);
+	for (uint64_t it = 0; !*mv->stop; it++) {
+		rte_rcu_qsbr_quiescent(qsbr, 3);
+		for (uint32_t i = 0; i < 64; i++) {
+			mac(m, 5000 + i);
+			if (hv_mac_table_learn(mv->t, 1, m, (uint16_t)(1 + (it & 1)),
+					       rte_get_tsc_cycles()) == HV_MAC_MOVED)
+				mv->moves++;
+		}
+	}
+	rte_rcu_qsbr_thread_offline(qsbr, 3);
+	rte_rcu_qsbr_thread_unregister(qsbr, 3);
+	rte_thread_unregister();
+	return NULL;
+}
+
+static int
+port_count_cb(const struct hv_mac_entry *e, void *arg)
+{
+	((uint32_t *)arg)[e->port]++;
+	return 0;
+}
+
+static void
+move_racing_delete(void **state)
+{
+	struct hv_mac_table *t = table(1024, 0, 0);
+	volatile bool stop = false;
+	struct mover mv = {.t = t, .stop = &stop};
+	uint32_t walked[3] = {0};
+	uint8_t m[6];
+	pthread_t th;
+
+	(void)state;
+	/*
+	 * The EAL pinned this thread to lcore 0 and a new thread inherits that:
+	 * let the mover run on any CPU, or every grace period waits for a
+	 * scheduler tick.
+	 */
+	{
+		pthread_attr_t attr;
+		cpu_set_t all;
+
+		CPU_ZERO(&all);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &all);
+		pthread_attr_init(&attr);
+		pthread_attr_setaffinity_np(&attr, sizeof(all), &all);
+		assert_int_equal(pthread_create(&th, &attr, mover_main, &mv), 0);
+		pthread_attr_destroy(&attr);
+	}
+	for (int round = 0; round < 400; round++) {
+		if (round % 2)
+			hv_mac_table_flush(t, 1, 1 + round % 4 / 2, false);
+		else
+			hv_mac_table_age(t, rte_get_tsc_cycles(), 2000); /* 2 us */
+		usleep(200);
+	}
+	stop = true;
+	pthread_join(th, NULL);
+	assert_true(mv.moves > 0);
+	hv_mac_table_walk(t, -1, rte_get_tsc_cycles(), port_count_cb, walked);
+	assert_int_equal(hv_mac_table_port_count(t, 1), walked[1]);
+	assert_int_equal(hv_mac_table_port_count(t, 2), walked[2]);
+	assert_int_equal(hv_mac_table_count(t), walked[1] + walked[2]);
+	/* after a flush of everything, nothing is left behind in the hash */
+	hv_mac_table_flush(t, -1, -1, true);
+	assert_int_equal(hv_mac_table_count(t), 0);
+	assert_int_equal(hv_mac_table_port_count(t, 1) + hv_mac_table_port_count(t, 2), 0);
+	for (uint32_t i = 0; i < 64; i++) {
+		mac(m, 5000 + i);
+		assert_int_equal(hv_mac_table_lookup(t, 1, m), -ENOENT);
+	}
+	hv_mac_table_free(t);
 }
 
 static void
@@ -523,6 +618,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(aging),
 		cmocka_unit_test(flush_and_walk),
 		cmocka_unit_test(bulk_and_cache),
+		cmocka_unit_test(move_racing_delete),
 		cmocka_unit_test(concurrent_learn_and_delete),
 	};
 	size_t sz;
