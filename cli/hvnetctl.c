@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/policy.h"
 #include "common/ctl.h"
 
 enum {
@@ -67,6 +68,11 @@ static const char usage_text[] =
 	"  stats [--all]                           per port, segment, stage, drop reason\n"
 	"  stats clear                             zero the counters\n"
 	"  raw CMD [JSON-ARGS]                     send any request (see docs/control.md)\n"
+	"\n"
+	"Offline (no daemon; see 'hvnetctl policy help' and docs/language.md):\n"
+	"  policy check [--strict] FILE...         errors and warnings, file:line:column\n"
+	"  policy show [--ir] FILE                 canonical form, or the flat rule list\n"
+	"  policy trace FILE 'PACKET'              which rule decides a packet, and why\n"
 	"\n"
 	"Exit status: 0 ok, 1 the daemon refused the request, 2 usage error,\n"
 	"3 cannot connect to the daemon, 4 protocol error or timeout.\n";
@@ -533,6 +539,9 @@ main(int argc, char **argv)
 	}
 	if (n == 0)
 		usage_error("no command given");
+	/* offline commands: no daemon */
+	if (strcmp(words[0], "policy") == 0)
+		return hv_cli_policy(n, words, o.json);
 	g_all = o.all;
 	rq = parse_command(n, words);
 
