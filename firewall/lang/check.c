@@ -331,6 +331,8 @@ addr_use_cmp(const void *a, const void *b)
 static void
 report_dups(struct checker *c, struct addr_use *u, size_t n, const char *what)
 {
+	if (n < 2)
+		return;
 	qsort(u, n, sizeof(*u), addr_use_cmp);
 	for (size_t i = 1; i < n; i++) {
 		if (u[i].len != u[i - 1].len || memcmp(u[i].key, u[i - 1].key, u[i].len) != 0)
@@ -865,7 +867,10 @@ check_policy(struct checker *c)
 		}
 		if (r->broken)
 			continue;
-		bool ok = resolve_endpoint(c, &r->from) & resolve_endpoint(c, &r->to);
+		/* both sides, so that both report their errors */
+		bool ok_from = resolve_endpoint(c, &r->from);
+		bool ok_to = resolve_endpoint(c, &r->to);
+		bool ok = ok_from && ok_to;
 		check_rule_refs(c, r);
 		if (!ok)
 			continue;

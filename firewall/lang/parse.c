@@ -507,6 +507,7 @@ nic_item(struct parser *p, const struct tok *kw, void *obj)
 		if (n->segment.name)
 			dup_setting(p, kw);
 		free(n->segment.name);
+		n->segment.name = NULL;
 		return take_ref(p, "segment", &n->segment);
 	}
 	if (strcmp(k, "mac") == 0) {
@@ -1075,12 +1076,14 @@ overlay_item(struct parser *p, const struct tok *kw, void *obj)
 		o->has_local = true;
 		if (accept_word(p, "dev")) {
 			free(o->dev);
+			o->dev = NULL;
 			return take_name(p, "device", &o->dev, NULL);
 		}
 		return true;
 	}
 	if (strcmp(k, "dev") == 0) {
 		free(o->dev);
+		o->dev = NULL;
 		return take_name(p, "device", &o->dev, NULL);
 	}
 	if (strcmp(k, "port") == 0) {
