@@ -167,6 +167,115 @@ undefined(struct checker *c, const struct hv_ref *r, const char *kind, const str
 
 /* ---- topology ---- */
 
+struct seg_prefix {
+	const struct hv_segment *seg;
+	const struct hv_loc_prefix *lp;
+};
+
+static int
+seg_prefix_cmp(const void *x, const void *y)
+{
+	const struct hv_prefix *a = &((const struct seg_prefix *)x)->lp->p;
+	const struct hv_prefix *b = &((const struct seg_prefix *)y)->lp->p;
+	int r;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	r = memcmp(a->a, b->a, 16);
+	if (r)
+		return r;
+	return a->plen < b->plen ? -1 : a->plen > b->plen;
+}
+
+/*
+ * Overlapping subnets, within and across segments, in O(n log n): sorted by
+ * address then length, a prefix overlaps an earlier one only if one of the
+ * chain of prefixes still "open" (containing it) does.
+ */
+static void
+check_overlaps(struct checker *c)
+{
+	const struct hv_prog *g = c->g;
+	HV_VEC(struct seg_prefix) all = {0};
+	struct seg_prefix *stack;
+	size_t depth = 0;
+
+	for (size_t i = 0; i < g->segments.n; i++)
+		for (size_t k = 0; k < g->segments.v[i].subnets.n; k++)
+			*VEC_PUSH(&all) = (struct seg_prefix){&g->segments.v[i],
+							      &g->segments.v[i].subnets.v[k]};
+	if (all.n < 2) {
+		VEC_FREE(&all);
+		return;
+	}
+	qsort(all.v, all.n, sizeof(*all.v), seg_prefix_cmp);
+	stack = hv_xcalloc(all.n, sizeof(*stack));
+	for (size_t i = 0; i < all.n; i++) {
+		const struct seg_prefix *b = &all.v[i];
+		while (depth && !hv_prefix_contains(&stack[depth - 1].lp->p, &b->lp->p))
+			depth--;
+		if (depth) {
+			const struct seg_prefix *a = &stack[depth - 1];
+			char pa[64], pb[64], where[256], *hint;
+			hv_prefix_format(&a->lp->p, pa, sizeof(pa));
+			hv_prefix_format(&b->lp->p, pb, sizeof(pb));
+			loc_str(a->lp->loc, where, sizeof(where));
+			hint = hv_asprintf(
+				"segments are isolated: give each its own subnet (%s is at %s)", pa,
+				where);
+			if (a->seg == b->seg)
+				hv_diag_add(c->d, HV_DIAG_ERROR, b->lp->loc, hint,
+					    "subnet %s overlaps %s of the same segment '%s'", pb,
+					    pa, a->seg->name);
+			else
+				hv_diag_add(c->d, HV_DIAG_ERROR, b->lp->loc, hint,
+					    "subnet %s of segment '%s' overlaps %s of segment '%s'",
+					    pb, b->seg->name, pa, a->seg->name);
+			free(hint);
+		}
+		stack[depth++] = *b;
+	}
+	free(stack);
+	VEC_FREE(&all);
+}
+
+static int
+seg_vni_cmp(const void *x, const void *y)
+{
+	const struct hv_segment *a = *(const struct hv_segment *const *)x;
+	const struct hv_segment *b = *(const struct hv_segment *const *)y;
+
+	if (a->vni != b->vni)
+		return a->vni < b->vni ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* duplicate VNIs, by sorting */
+static void
+check_vnis(struct checker *c)
+{
+	const struct hv_prog *g = c->g;
+	const struct hv_segment **v = hv_xcalloc(g->segments.n, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->segments.n; i++)
+		if (g->segments.v[i].has_vni)
+			v[n++] = &g->segments.v[i];
+	if (n > 1)
+		qsort(v, n, sizeof(*v), seg_vni_cmp);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (v[i]->vni != v[first]->vni) {
+			first = i;
+			continue;
+		}
+		/* reported against the first segment with that VNI */
+		hv_diag_add(c->d, HV_DIAG_ERROR, v[i]->loc, "each segment needs its own VNI",
+			    "segment '%s' has VNI %u, as does segment '%s'", v[i]->name, v[i]->vni,
+			    v[first]->name);
+	}
+	free(v);
+}
+
 static void
 check_segments(struct checker *c)
 {
@@ -180,47 +289,10 @@ check_segments(struct checker *c)
 	if (g->segments.n >= HV_SEG_ANY)
 		hv_diag_add(c->d, HV_DIAG_ERROR, g->segments.v[HV_SEG_ANY - 1].loc, NULL,
 			    "more than %d segments", HV_SEG_ANY - 1);
-	/* overlapping subnets, within and across segments; duplicate VNIs */
+	check_overlaps(c);
+	check_vnis(c);
 	for (size_t i = 0; i < g->segments.n; i++) {
 		struct hv_segment *a = &g->segments.v[i];
-		for (size_t k = 0; k < a->subnets.n; k++) {
-			for (size_t j = i; j < g->segments.n; j++) {
-				struct hv_segment *b = &g->segments.v[j];
-				for (size_t l = (j == i ? k + 1 : 0); l < b->subnets.n; l++) {
-					if (!hv_prefix_overlap(&a->subnets.v[k].p,
-							       &b->subnets.v[l].p))
-						continue;
-					char pa[64], pb[64], where[256], *hint;
-					hv_prefix_format(&a->subnets.v[k].p, pa, sizeof(pa));
-					hv_prefix_format(&b->subnets.v[l].p, pb, sizeof(pb));
-					loc_str(a->subnets.v[k].loc, where, sizeof(where));
-					hint = hv_asprintf(
-						"segments are isolated: give each its own subnet (%s is at %s)",
-						pa, where);
-					if (i == j)
-						hv_diag_add(
-							c->d, HV_DIAG_ERROR, b->subnets.v[l].loc,
-							hint,
-							"subnet %s overlaps %s of the same segment '%s'",
-							pb, pa, a->name);
-					else
-						hv_diag_add(
-							c->d, HV_DIAG_ERROR, b->subnets.v[l].loc,
-							hint,
-							"subnet %s of segment '%s' overlaps %s of segment '%s'",
-							pb, b->name, pa, a->name);
-					free(hint);
-				}
-			}
-		}
-		for (size_t j = i + 1; a->has_vni && j < g->segments.n; j++) {
-			struct hv_segment *b = &g->segments.v[j];
-			if (b->has_vni && b->vni == a->vni)
-				hv_diag_add(c->d, HV_DIAG_ERROR, b->loc,
-					    "each segment needs its own VNI",
-					    "segment '%s' has VNI %u, as does segment '%s'",
-					    b->name, b->vni, a->name);
-		}
 		/* a gateway inside one of the segment's subnets */
 		for (size_t k = 0; k < a->gateways.n; k++) {
 			bool in = false;

@@ -419,8 +419,10 @@ seg_item(struct parser *p, const struct tok *kw, void *obj)
 	if (strcmp(k, "vni") == 0) {
 		if (s->has_vni)
 			dup_setting(p, kw);
+		if (!take_u32(p, "a VNI", 1, (1u << 24) - 1, &s->vni))
+			return false;
 		s->has_vni = true;
-		return take_u32(p, "a VNI", 1, (1u << 24) - 1, &s->vni);
+		return true;
 	}
 	if (strcmp(k, "subnet") == 0)
 		return list(p, subnet_item, s);
