@@ -1042,7 +1042,8 @@ mirror_item(struct parser *p, const struct tok *kw, void *obj)
 	if (strcmp(k, "sample") == 0) {
 		/* "sample 10" or "sample 1/10": one packet in ten */
 		if (t->kind == T_WORD && strncmp(t->text, "1/", 2) == 0 &&
-		    hv_parse_u32(t->text + 2, &m->sample) && m->sample >= 1) {
+		    hv_parse_u32(t->text + 2, &m->sample) && m->sample >= 1 &&
+		    m->sample <= 1u << 30) {
 			next(p);
 			return true;
 		}
