@@ -86,15 +86,6 @@ guest_named(const struct hv_prog *g, const char *name)
 	return false;
 }
 
-static bool
-segment_named(const struct hv_prog *g, const char *name)
-{
-	for (size_t i = 0; i < g->segments.n; i++)
-		if (strcmp(g->segments.v[i].name, name) == 0)
-			return true;
-	return false;
-}
-
 static void
 print_endpoint(FILE *f, const struct hv_prog *g, const struct hv_endpoint *e)
 {
@@ -392,7 +383,6 @@ hv_prog_print(FILE *f, const struct hv_prog *g)
 			fputc('\n', f);
 		print_overlay(f, &g->overlay);
 	}
-	(void)segment_named;
 }
 
 static void
