@@ -51,6 +51,33 @@
 	X(HAIRPIN, "hairpin", "forward", "destination MAC is on the port the frame came from")     \
 	X(NO_DESTINATION, "no_destination", "forward",                                             \
 	  "flooded frame with no other port in its segment")                                       \
+	/* firewall: firewall/ */                                                                  \
+	X(HANDOFF_FULL, "handoff_full", "firewall",                                                \
+	  "the worker that owns the packet's connection had a full queue")                         \
+	X(FW_BLOCK, "fw_block", "firewall", "blocked by a policy rule or the default")             \
+	X(FW_REJECT, "fw_reject", "firewall",                                                      \
+	  "rejected by a policy rule (a RST or unreachable was sent)")                             \
+	X(FW_NON_IP, "fw_non_ip", "firewall",                                                      \
+	  "a frame that is neither IP nor ARP, under a policy whose default is not allow")         \
+	X(CT_TCP_FLAGS, "ct_tcp_flags", "firewall",                                                \
+	  "INVALID: TCP flag combination no stack sends")                                          \
+	X(CT_TCP_NO_CONN, "ct_tcp_no_conn", "firewall",                                            \
+	  "INVALID: a TCP segment other than a SYN with no connection")                            \
+	X(CT_TCP_WINDOW, "ct_tcp_window", "firewall",                                              \
+	  "INVALID: TCP sequence or acknowledgement number outside the window")                    \
+	X(CT_TCP_STATE, "ct_tcp_state", "firewall",                                                \
+	  "INVALID: TCP segment not valid in the connection's state")                              \
+	X(CT_ICMP_NO_CONN, "ct_icmp_no_conn", "firewall",                                          \
+	  "INVALID: ICMP echo reply or ICMP error with no connection")                             \
+	X(CT_ICMP_QUOTE, "ct_icmp_quote", "firewall",                                              \
+	  "INVALID: ICMP error whose quoted header is cut short")                                  \
+	X(CT_POLICY_CUT, "ct_policy_cut", "firewall",                                              \
+	  "connection that the policy applied since no longer allows")                             \
+	X(CT_LIMIT_TABLE, "ct_limit_table", "firewall", "connection table full")                   \
+	X(CT_LIMIT_RESERVE, "ct_limit_reserve", "firewall",                                        \
+	  "connection table full except the management reserve")                                   \
+	X(CT_LIMIT_SEGMENT, "ct_limit_segment", "firewall", "segment's connection limit reached")  \
+	X(CT_LIMIT_PORT, "ct_limit_port", "firewall", "port's connection limit reached")           \
 	/* tx: vswitch/ */                                                                         \
 	X(TX_FULL, "tx_full", "tx", "destination port's transmit queue was full")
 
