@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,6 +68,17 @@ static const char usage_text[] =
 	"  mac flush [SEGMENT] [port=NAME]         forget learned MACs\n"
 	"  stats [--all]                           per port, segment, stage, drop reason\n"
 	"  stats clear                             zero the counters\n"
+	"  policy apply FILE                       check, compile and put FILE in force atomically;\n"
+	"                                          reports rules added/removed/changed and the\n"
+	"                                          live connections it cuts\n"
+	"  policy rollback                         put the policy before the last apply back\n"
+	"  policy status                           the policy in force and the previous one\n"
+	"  policy trace 'PACKET'                   the live verdict: connection table, then rules\n"
+	"  fw show                                 rules in force with their hit counters\n"
+	"  ct list [FILTER...]                     tracked connections (FILTER: segment=S port=P\n"
+	"                                          proto=tcp|udp|icmp|icmpv6|N host=ADDR limit=N)\n"
+	"  ct stats                                connection table use, limits and timeouts\n"
+	"  ct flush [FILTER...]                    forget connections (their next packet is new)\n"
 	"  raw CMD [JSON-ARGS]                     send any request (see docs/control.md)\n"
 	"\n"
 	"Offline (no daemon; see 'hvnetctl policy help' and docs/language.md):\n"
@@ -340,6 +352,176 @@ need(int argc, int min, int max, const char *what)
 		usage_error("'%s' takes at most %d argument(s)", what, max - 2);
 }
 
+static void
+print_names(const char *what, json_t *a)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(a) == 0)
+		return;
+	printf("  %s:", what);
+	json_array_foreach(a, i, v)
+		printf("%s %s", i ? "," : "", json_string_value(v));
+	putchar('\n');
+}
+
+static void
+print_policy_change(json_t *r)
+{
+	size_t i;
+	json_t *v;
+
+	printf("policy %s in force (epoch %lld): %lld rules, %lld classifier entries\n",
+	       s_of(r, "path"), i_of(r, "epoch"), i_of(r, "rules"), i_of(r, "entries"));
+	print_names("added", json_object_get(r, "added"));
+	print_names("removed", json_object_get(r, "removed"));
+	print_names("changed", json_object_get(r, "changed"));
+	printf("  %lld live connection(s) no longer allowed: cut on their next packet\n",
+	       i_of(r, "connections_cut"));
+	json_array_foreach(json_object_get(r, "warnings"), i, v)
+		printf("  warning: %s:%lld:%lld: %s\n", s_of(v, "file"), i_of(v, "line"),
+		       i_of(v, "column"), s_of(v, "message"));
+}
+
+static void
+print_policy_brief(const char *what, json_t *p)
+{
+	if (!json_is_object(p)) {
+		printf("%-9s none\n", what);
+		return;
+	}
+	printf("%-9s %s (epoch %lld): %lld rules, %lld entries (%lld IPv4, %lld IPv6), default %s%s\n",
+	       what, s_of(p, "path"), i_of(p, "epoch"), i_of(p, "rules"), i_of(p, "entries"),
+	       i_of(p, "entries_ipv4"), i_of(p, "entries_ipv6"), s_of(p, "default"),
+	       json_is_true(json_object_get(p, "default_log")) ? " log" : "");
+}
+
+static void
+print_policy_status(json_t *r)
+{
+	print_policy_brief("current", json_object_get(r, "current"));
+	print_policy_brief("previous", json_object_get(r, "previous"));
+}
+
+static void
+print_fw_show(json_t *r)
+{
+	size_t i;
+	json_t *v;
+
+	print_policy_brief("policy", json_object_get(r, "policy"));
+	printf("%-32s %-7s %-4s %8s %12s %14s\n", "RULE", "ACTION", "LOG", "ENTRIES", "PACKETS",
+	       "BYTES");
+	json_array_foreach(json_object_get(r, "rules"), i, v)
+		printf("%-32s %-7s %-4s %8lld %12lld %14lld\n", s_of(v, "id"), s_of(v, "action"),
+		       json_is_true(json_object_get(v, "log")) ? "yes" : "-", i_of(v, "entries"),
+		       i_of(v, "packets"), i_of(v, "bytes"));
+}
+
+static void
+endpoint(char *buf, size_t len, json_t *c, const char *addr, const char *port)
+{
+	const char *a = s_of(c, addr);
+	bool v6 = strchr(a, ':') != NULL;
+
+	if (json_object_get(c, port))
+		snprintf(buf, len, v6 ? "[%s]:%lld" : "%s:%lld", a, i_of(c, port));
+	else
+		snprintf(buf, len, "%s", a);
+}
+
+static void
+print_ct_list(json_t *r)
+{
+	size_t i;
+	json_t *c;
+
+	printf("%-6s %-30s %-30s %-17s %-11s %-11s %-16s %8s %8s\n", "PROTO", "SOURCE",
+	       "DESTINATION", "SEGMENTS", "STATE", "CT", "RULE", "EXPIRES", "PACKETS");
+	json_array_foreach(json_object_get(r, "connections"), i, c) {
+		char src[64], dst[64], segs[80];
+
+		endpoint(src, sizeof(src), c, "src", "sport");
+		endpoint(dst, sizeof(dst), c, "dst", "dport");
+		snprintf(segs, sizeof(segs), "%s>%s", s_of(c, "src_segment"),
+			 s_of(c, "dst_segment"));
+		printf("%-6s %-30s %-30s %-17s %-11s %-11s %-16s %7.0fs %8lld\n", s_of(c, "proto"),
+		       src, dst, segs, s_of(c, "state"), s_of(c, "ct_state"), s_of(c, "rule"),
+		       json_real_value(json_object_get(c, "expires_in_s")),
+		       i_of(c, "packets_orig") + i_of(c, "packets_reply"));
+	}
+	printf("%lld connection(s)%s\n", i_of(r, "total"),
+	       json_is_true(json_object_get(r, "truncated")) ? " (list truncated: limit=N)" : "");
+}
+
+static void
+print_ct_stats(json_t *r)
+{
+	const char *k;
+	json_t *v;
+
+	printf("connections %lld of %lld (management reserve %lld), port limit %lld\n",
+	       i_of(r, "connections"), i_of(r, "capacity"), i_of(r, "mgmt_reserve"),
+	       i_of(r, "port_limit"));
+	printf("created %lld, deleted %lld, expired %lld, early drops %lld, related %lld, "
+	       "cut by policy %lld, reopened %lld\n",
+	       i_of(r, "created"), i_of(r, "deleted"), i_of(r, "expired"), i_of(r, "early_drops"),
+	       i_of(r, "related"), i_of(r, "policy_cut"), i_of(r, "reopened"));
+	printf("timeouts (s):");
+	json_object_foreach(json_object_get(r, "timeouts_s"), k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\nrefusals and INVALID packets: hvnetctl stats (firewall stage)\n");
+}
+
+static void
+print_ct_flush(json_t *r)
+{
+	printf("%lld connection(s) flushed\n", i_of(r, "flushed"));
+}
+
+static void
+print_live_trace(json_t *r)
+{
+	json_t *c = json_object_get(r, "connection");
+
+	fputs(s_of(r, "explain"), stdout);
+	if (json_is_object(c))
+		printf("connection: %s %s state %s (%s), worker %lld: the packet belongs to it\n",
+		       s_of(c, "proto"), s_of(c, "src"), s_of(c, "state"), s_of(c, "ct_state"),
+		       i_of(c, "worker"));
+	else
+		printf("connection: none tracked; the rules decide (a TCP packet other than a SYN "
+		       "would be INVALID)\n");
+	printf("live verdict: %s (compiled classifier: rule %s)\n", s_of(r, "verdict"),
+	       s_of(r, "rule"));
+}
+
+static void
+add_filters(json_t *args, int argc, char **argv, int from, const char *what)
+{
+	for (int i = from; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL || (strncmp(argv[i], "segment=", 8) &&
+				   strncmp(argv[i], "port=", 5) && strncmp(argv[i], "proto=", 6) &&
+				   strncmp(argv[i], "host=", 5) && strncmp(argv[i], "limit=", 6)))
+			usage_error("%s: unknown filter '%s' (segment= port= proto= host= limit=)",
+				    what, argv[i]);
+		if (strncmp(argv[i], "limit=", 6) == 0) {
+			char *end;
+			long v = strtol(eq + 1, &end, 10);
+
+			if (*end || v <= 0)
+				usage_error("%s: limit '%s' is not a positive number", what,
+					    eq + 1);
+			json_object_set_new(args, "limit", json_integer(v));
+			continue;
+		}
+		add_kv(args, argv[i], false, what);
+	}
+}
+
 static struct request
 parse_command(int argc, char **argv)
 {
@@ -452,6 +634,60 @@ parse_command(int argc, char **argv)
 			rq.cmd = "stats";
 			rq.print = print_stats_cb;
 		}
+	} else if (strcmp(obj, "policy") == 0) {
+		if (verb == NULL)
+			usage_error("'policy' needs a command");
+		if (strcmp(verb, "apply") == 0) {
+			char abs[PATH_MAX];
+
+			need(argc, 3, 3, "policy apply FILE");
+			/* the daemon reads the file: give it a path that does not depend on our cwd */
+			if (realpath(argv[2], abs) == NULL)
+				usage_error("policy apply: %s: %s", argv[2], strerror(errno));
+			rq.cmd = "policy.apply";
+			json_object_set_new(rq.args, "path", json_string(abs));
+			rq.print = print_policy_change;
+		} else if (strcmp(verb, "rollback") == 0) {
+			need(argc, 2, 2, "policy rollback");
+			rq.cmd = "policy.rollback";
+			rq.print = print_policy_change;
+		} else if (strcmp(verb, "status") == 0) {
+			need(argc, 2, 2, "policy status");
+			rq.cmd = "policy.status";
+			rq.print = print_policy_status;
+		} else if (strcmp(verb, "trace") == 0) {
+			need(argc, 3, 3, "policy trace 'PACKET'");
+			rq.cmd = "policy.trace";
+			json_object_set_new(rq.args, "packet", json_string(argv[2]));
+			rq.print = print_live_trace;
+		} else {
+			usage_error("unknown policy command '%s'", verb);
+		}
+	} else if (strcmp(obj, "fw") == 0) {
+		if (verb == NULL || strcmp(verb, "show") != 0)
+			usage_error("'fw' has one command: show");
+		need(argc, 2, 2, "fw show");
+		rq.cmd = "fw.show";
+		rq.print = print_fw_show;
+	} else if (strcmp(obj, "ct") == 0) {
+		if (verb == NULL)
+			usage_error("'ct' needs a command: list, stats, flush");
+		if (strcmp(verb, "list") == 0) {
+			rq.cmd = "ct.list";
+			add_filters(rq.args, argc, argv, 2, "ct list");
+			rq.print = print_ct_list;
+		} else if (strcmp(verb, "stats") == 0) {
+			need(argc, 2, 2, "ct stats");
+			rq.cmd = "ct.stats";
+			rq.print = print_ct_stats;
+		} else if (strcmp(verb, "flush") == 0) {
+			rq.cmd = "ct.flush";
+			add_filters(rq.args, argc, argv, 2, "ct flush");
+			json_object_del(rq.args, "limit");
+			rq.print = print_ct_flush;
+		} else {
+			usage_error("unknown ct command '%s' (list, stats, flush)", verb);
+		}
 	} else if (strcmp(obj, "raw") == 0) {
 		need(argc, 2, 3, "raw CMD [JSON-ARGS]");
 		rq.cmd = argv[1];
@@ -540,7 +776,10 @@ main(int argc, char **argv)
 	if (n == 0)
 		usage_error("no command given");
 	/* offline commands: no daemon */
-	if (strcmp(words[0], "policy") == 0)
+	if (strcmp(words[0], "policy") == 0 &&
+	    !(n >= 2 &&
+	      (strcmp(words[1], "apply") == 0 || strcmp(words[1], "rollback") == 0 ||
+	       strcmp(words[1], "status") == 0 || (strcmp(words[1], "trace") == 0 && n == 3))))
 		return hv_cli_policy(n, words, o.json);
 	g_all = o.all;
 	rq = parse_command(n, words);

@@ -19,6 +19,7 @@
 #include <rte_malloc.h>
 
 #include "firewall/classify.h"
+#include "firewall/lang/lang.h"
 
 #define FW_LOG_RATE_DEFAULT  10 /* lines per second per rule and worker */
 #define FW_LOG_BURST_DEFAULT 20
@@ -277,7 +278,7 @@ copy_rule(struct hv_fw_rule *fr, const struct hv_rule *r, const char *id, enum h
 	  bool log)
 {
 	snprintf(fr->id, sizeof(fr->id), "%s", id);
-	fr->action = a;
+	fr->action = (uint8_t)a;
 	fr->log = log;
 	fr->log_rate = r && r->log_rate ? r->log_rate : FW_LOG_RATE_DEFAULT;
 	fr->log_burst = r && r->log_burst ? r->log_burst : FW_LOG_BURST_DEFAULT;

@@ -28,17 +28,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "firewall/lang/lang.h"
-
 struct rte_acl_ctx;
+struct hv_prog;
+struct hv_ir;
+
+/* actions: the values of enum hv_action of firewall/lang/lang.h */
+#define HV_FW_ALLOW  0
+#define HV_FW_BLOCK  1
+#define HV_FW_REJECT 2
 
 #define HV_FW_MAX_WORKERS 16
 #define HV_FW_SEG_ABSENT  0xfffe /* a policy segment the switch does not have */
+#define HV_FW_SEG_UNNAMED 0xfffd /* a switch segment the policy does not name */
 #define HV_FW_MAX_SEGS	  1024	 /* switch segment ids are below this */
 
 struct hv_fw_rule {
 	char id[64];	       /* the rule's label, or file:line; "default" */
-	enum hv_action action; /* allow, block, reject */
+	uint8_t action;	       /* HV_FW_ALLOW, HV_FW_BLOCK, HV_FW_REJECT */
 	bool log;
 	uint32_t log_rate; /* per second */
 	uint32_t log_burst;

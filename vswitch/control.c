@@ -26,6 +26,7 @@
 
 #include "common/ctl.h"
 #include "common/log.h"
+#include "vswitch/control.h"
 #include "vswitch/vswitch.h"
 
 #define MAX_CLIENTS 64
@@ -44,15 +45,6 @@ struct hv_control {
 	struct client clients[MAX_CLIENTS];
 	char path[108];
 };
-
-/* What a handler reports back besides its result. */
-struct reply_err {
-	int err; /* positive errno; 0 = ok */
-	char msg[512];
-	const char *hint;
-};
-
-typedef json_t *(*handler_fn)(struct hv_control *c, json_t *args, struct reply_err *e);
 
 static json_t *fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -164,7 +156,7 @@ port_json(struct hv_switch *sw, const struct hv_port *p, const struct hv_worker 
 }
 
 static json_t *
-segment_json(struct hv_switch *sw, const struct hv_segment *seg, const struct hv_worker *sum)
+segment_json(struct hv_switch *sw, const struct hv_sw_segment *seg, const struct hv_worker *sum)
 {
 	const struct hv_seg_counters *sc = &sum->seg[seg->id];
 	uint64_t reasons[HV_DROP_MAX] = {0}, total;
@@ -346,7 +338,7 @@ static json_t *
 h_segment_show(struct hv_control *c, json_t *args, struct reply_err *e)
 {
 	const char *name = arg_str(args, "name", true, e);
-	struct hv_segment *seg;
+	struct hv_sw_segment *seg;
 	struct hv_worker *sum;
 	json_t *r;
 
@@ -406,7 +398,7 @@ static int
 mac_walk_cb(const struct hv_mac_entry *m, void *arg)
 {
 	struct mac_walk *mw = arg;
-	const struct hv_segment *seg = mw->sw->segments[m->segment];
+	const struct hv_sw_segment *seg = mw->sw->segments[m->segment];
 	const struct hv_port *p = mw->sw->ports[m->port];
 	char mac[18];
 
@@ -422,7 +414,7 @@ static int
 segment_arg(struct hv_control *c, json_t *args, int *seg_id, struct reply_err *e)
 {
 	const char *name = arg_str(args, "segment", false, e);
-	struct hv_segment *seg;
+	struct hv_sw_segment *seg;
 
 	*seg_id = -1;
 	if (name == NULL)
@@ -544,10 +536,38 @@ h_stats_clear(struct hv_control *c, json_t *args, struct reply_err *e)
 	return json_object();
 }
 
-static const struct {
-	const char *cmd;
-	handler_fn fn;
-} handlers[] = {
+json_t *
+ctl_fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->err = err;
+	e->hint = hint;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return NULL;
+}
+
+const char *
+ctl_arg_str(json_t *args, const char *key, bool required, struct reply_err *e)
+{
+	return arg_str(args, key, required, e);
+}
+
+int
+ctl_arg_u32(json_t *args, const char *key, uint32_t *out, struct reply_err *e)
+{
+	return arg_u32(args, key, out, e);
+}
+
+struct hv_switch *
+ctl_switch(struct hv_control *c)
+{
+	return c->sw;
+}
+
+static const struct hv_ctl_handler handlers[] = {
 	{"version", h_version},		  {"port.list", h_port_list},
 	{"port.show", h_port_show},	  {"port.add", h_port_add},
 	{"port.del", h_port_del},	  {"segment.list", h_segment_list},
@@ -580,9 +600,22 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 		hv_ctl_request_clear(&req);
 		return reply;
 	}
+	for (size_t i = 0; i < hv_fw_n_handlers; i++) {
+		if (strcmp(hv_fw_handlers[i].cmd, req.cmd) != 0)
+			continue;
+		result = hv_fw_handlers[i].fn(c, req.args, &e);
+		if (result == NULL && e.err == 0)
+			fail(&e, ENOMEM, NULL, "out of memory");
+		reply = e.err ? hv_ctl_reply_error(req.id, e.err, e.hint, "%s", e.msg)
+			      : hv_ctl_reply_ok(req.id, result);
+		if (e.err)
+			HV_DEBUG("%s: %s", req.cmd, e.msg);
+		hv_ctl_request_clear(&req);
+		return reply;
+	}
 	reply = hv_ctl_reply_error(
 		req.id, EOPNOTSUPP,
-		"commands: version, port.*, segment.*, mac.show, mac.flush, stats",
+		"commands: version, port.*, segment.*, mac.show, mac.flush, stats, policy.*, fw.show, ct.*",
 		"unknown command '%s'", req.cmd);
 	hv_ctl_request_clear(&req);
 	return reply;

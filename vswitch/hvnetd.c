@@ -20,6 +20,7 @@
 
 #include "common/ctl.h"
 #include "common/log.h"
+#include "vswitch/control.h"
 #include "vswitch/vswitch.h"
 
 #define MAX_CLI_ITEMS 256
@@ -62,6 +63,17 @@ usage(FILE *f)
 		"  --mac-age SECONDS      MAC aging time, 0 = never (default 300)\n"
 		"  --port-mac-limit N     default MACs learned per port (default 1024)\n"
 		"  --segment-mac-limit N  default MACs learned per segment (default 8192)\n"
+		"  --policy FILE          put the policy of FILE in force once the ports are up\n"
+		"                         (later: hvnetctl policy apply FILE)\n"
+		"  --ct-max N             connections tracked, all workers together (default 65536)\n"
+		"  --ct-mgmt-reserve PCT  share of the table only management-segment connections\n"
+		"                         may use (default 10)\n"
+		"  --port-conn-limit N    connections opened per port, 0 = no limit (default 0)\n"
+		"  --ct-timeout NAME=SECONDS\n"
+		"                         a connection timeout (repeatable): tcp_syn_sent,\n"
+		"                         tcp_syn_recv, tcp_established, tcp_fin_wait,\n"
+		"                         tcp_close_wait, tcp_last_ack, tcp_time_wait, tcp_close,\n"
+		"                         udp, udp_stream, icmp, generic\n"
 		"  --log-level err|warn|info|debug\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -84,6 +96,7 @@ struct opts {
 	int eal_extra_argc;
 	char **eal_extra_argv;
 	enum hv_log_level log_level;
+	const char *policy;
 };
 
 static int
@@ -129,6 +142,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		O_SEG_LIMIT,
 		O_LOG,
 		O_MAX_SLEEP,
+		O_POLICY,
+		O_CT_MAX,
+		O_CT_RESERVE,
+		O_PORT_CONN,
+		O_CT_TIMEOUT,
 	};
 	static const struct option longopts[] = {
 		{"instance", required_argument, NULL, O_INSTANCE},
@@ -146,6 +164,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"segment-mac-limit", required_argument, NULL, O_SEG_LIMIT},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"max-sleep-us", required_argument, NULL, O_MAX_SLEEP},
+		{"policy", required_argument, NULL, O_POLICY},
+		{"ct-max", required_argument, NULL, O_CT_MAX},
+		{"ct-mgmt-reserve", required_argument, NULL, O_CT_RESERVE},
+		{"port-conn-limit", required_argument, NULL, O_PORT_CONN},
+		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -162,6 +185,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->conf.segment_mac_limit = 8192;
 	o->conf.mac_age_s = 300;
 	o->conf.max_sleep_us = 200;
+	o->conf.ct_max = 65536;
+	o->conf.ct_mgmt_reserve_pct = 10;
 	o->mem_mb = 512;
 	o->hugepages = -1;
 	o->log_level = HV_LOG_INFO;
@@ -237,6 +262,37 @@ parse_opts(int argc, char **argv, struct opts *o)
 			rc = parse_uint("--max-sleep-us", optarg, 1, 100000, &v);
 			o->conf.max_sleep_us = v;
 			break;
+		case O_POLICY:
+			o->policy = optarg;
+			break;
+		case O_CT_MAX:
+			rc = parse_uint("--ct-max", optarg, 64, 1u << 26, &o->conf.ct_max);
+			break;
+		case O_CT_RESERVE:
+			rc = parse_uint("--ct-mgmt-reserve", optarg, 0, 90,
+					&o->conf.ct_mgmt_reserve_pct);
+			break;
+		case O_PORT_CONN:
+			rc = parse_uint("--port-conn-limit", optarg, 0, 1u << 26,
+					&o->conf.port_conn_limit);
+			break;
+		case O_CT_TIMEOUT: {
+			char name[32];
+			const char *eq = strchr(optarg, '=');
+			int t;
+
+			if (eq == NULL || (size_t)(eq - optarg) >= sizeof(name))
+				return bad_arg("--ct-timeout", optarg, "NAME=SECONDS");
+			memcpy(name, optarg, (size_t)(eq - optarg));
+			name[eq - optarg] = '\0';
+			t = hv_ct_timeout_from_name(name);
+			if (t < 0)
+				return bad_arg("--ct-timeout", optarg,
+					       "a timeout name (see hvnetd --help)");
+			rc = parse_uint("--ct-timeout", eq + 1, 1, 86400 * 30,
+					&o->conf.ct_timeouts[t]);
+			break;
+		}
 		case O_LOG:
 			if (hv_log_level_parse(optarg, &o->log_level) != 0)
 				return bad_arg("--log-level", optarg, "err, warn, info or debug");
@@ -448,6 +504,20 @@ main(int argc, char **argv)
 			HV_ERR("--port %s: %s", o.ports[i], err);
 			goto stop;
 		}
+	}
+	if (o.policy != NULL) {
+		struct reply_err e = {0};
+		json_t *r = hv_fw_apply_file(&sw, o.policy, &e);
+
+		if (r == NULL) {
+			HV_ERR("--policy %s", e.msg);
+			rc = -EINVAL;
+			goto stop;
+		}
+		HV_INFO("policy %s in force: %lld rules, epoch %lld", o.policy,
+			(long long)json_integer_value(json_object_get(r, "rules")),
+			(long long)json_integer_value(json_object_get(r, "epoch")));
+		json_decref(r);
 	}
 	HV_INFO("ready: %u worker(s), %s polling, control socket %s", sw.n_workers,
 		o.conf.poll_mode == HV_POLL_BUSY ? "busy" : "adaptive", o.conf.socket_path);

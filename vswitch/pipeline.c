@@ -15,6 +15,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "packet/packet.h"
 #include "vswitch/vswitch.h"
@@ -30,6 +31,7 @@ struct tx_buf {
 struct worker_ctx {
 	struct hv_switch *sw;
 	struct hv_worker *w;
+	struct hv_ct *ct;
 	struct hv_mac_cache *mac_cache;
 	const struct hv_dp_state *st;
 	uint64_t now;
@@ -167,13 +169,263 @@ count_learn(struct hv_worker *w, uint8_t res)
 	}
 }
 
+/* ---- the firewall stage (docs/firewall.md) ---- */
+
+static inline void
+drop_pkt(struct worker_ctx *c, uint16_t port, uint16_t seg, enum hv_drop_reason r,
+	 struct rte_mbuf *m)
+{
+	count_drop(c, port, seg, r);
+	rte_pktmbuf_free(m);
+}
+
+/* Neighbour discovery and MLD pass like ARP: the policy is about IP traffic. */
+static inline bool
+fw_bypass(const struct hv_pkt_meta *m)
+{
+	if (m->l3 == HV_L3_ARP)
+		return true;
+	if (m->l3 == HV_L3_IPV6 && m->l4_proto == 58 && (m->flags & HV_PKT_F_L4)) {
+		uint8_t t = m->icmp_type;
+
+		return (t >= 133 && t <= 137) || (t >= 130 && t <= 132) || t == 143;
+	}
+	return false;
+}
+
+/* What the classifier sees of a packet that arrived in policy segment PSEG. */
+static inline void
+fw_pkt_of(const struct hv_pkt_meta *m, uint16_t pseg, struct hv_fw_pkt *k)
+{
+	k->family = m->l3 == HV_L3_IPV4 ? 4 : 6;
+	k->proto = m->l4_proto;
+	k->src_seg = k->dst_seg = pseg;
+	memcpy(k->src, m->src_ip, 16);
+	memcpy(k->dst, m->dst_ip, 16);
+	k->sport = k->dport = 0;
+	if (!(m->flags & HV_PKT_F_L4))
+		return;
+	if (m->l4_proto == 6 || m->l4_proto == 17) {
+		k->sport = m->sport;
+		k->dport = m->dport;
+	} else if (m->l4_proto == 1 || m->l4_proto == 58) {
+		k->dport = (uint16_t)(m->icmp_type << 8 | m->icmp_code);
+	}
+}
+
+/* The opening packet of connection E, as the classifier sees it, under ST. */
+static void
+fw_pkt_of_entry(const struct hv_dp_state *st, const struct hv_ct_entry *e, struct hv_fw_pkt *k)
+{
+	const struct hv_ct_end *o = (e->flags & HV_CT_F_ORIG_B) ? &e->key.b : &e->key.a;
+	const struct hv_ct_end *r = (e->flags & HV_CT_F_ORIG_B) ? &e->key.a : &e->key.b;
+
+	k->family = e->key.family;
+	k->proto = e->key.proto;
+	k->src_seg = o->seg < HV_MAX_SEGMENTS ? st->seg_pol[o->seg] : HV_FW_SEG_UNNAMED;
+	k->dst_seg = r->seg < HV_MAX_SEGMENTS ? st->seg_pol[r->seg] : HV_FW_SEG_UNNAMED;
+	memcpy(k->src, o->addr, 16);
+	memcpy(k->dst, r->addr, 16);
+	k->sport = k->dport = 0;
+	if (k->proto == 6 || k->proto == 17) {
+		k->sport = o->port;
+		k->dport = r->port;
+	} else if (k->proto == 1 || k->proto == 58) {
+		k->dport = (uint16_t)((k->proto == 1 ? 8 : 128) << 8); /* an echo request */
+	}
+}
+
+/*
+ * A connection admitted under an older policy: still allowed by the one in
+ * force? Re-stamps it when it is.
+ */
+static bool
+fw_recheck(struct worker_ctx *c, const struct hv_fw *fw, uint32_t slot)
+{
+	struct hv_ct_entry *e = &c->ct->e[slot];
+	struct hv_fw_pkt k;
+	const struct hv_fw_pkt *kp = &k;
+	uint32_t rule;
+
+	fw_pkt_of_entry(c->st, e, &k);
+	hv_fw_classify(fw, &kp, 1, &rule);
+	if (fw->rules[rule].action != HV_FW_ALLOW)
+		return false;
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->rule = rule;
+	e->epoch = fw->epoch;
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+static void
+send_reject(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
+	    const struct hv_pkt_meta *pm)
+{
+	(void)c;
+	(void)in;
+	(void)m;
+	(void)pm;
+}
+
+#define FW_OPEN	     1 /* allowed: open a connection */
+#define FW_STATELESS 2 /* allowed: pass without one */
+
+/*
+ * Decide the N packets PKTS (metadata META, connection keys CP) that
+ * arrived on IN; KEEP[k] says which go on to forward. Dropped ones are
+ * freed and counted here.
+ */
+static void
+fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *in,
+	 struct rte_mbuf **pkts, const struct hv_pkt_meta *meta, struct hv_ct_pkt *cp, uint16_t n,
+	 bool *keep)
+{
+	struct hv_fw *fw = (struct hv_fw *)(uintptr_t)fw_c; /* its counters only */
+	struct hv_worker *w = c->w;
+	struct hv_ct *ct = c->ct;
+	const uint16_t seg = in->segment, pseg = c->st->seg_pol[seg];
+	const bool mgmt = pseg < HV_FW_MAX_SEGS && fw->seg_mgmt[pseg];
+	uint32_t seg_limit = 0;
+	const struct hv_ct_pkt *trp[HV_BURST];
+	uint16_t tr[HV_BURST], cls[HV_BURST];
+	uint8_t mode[HV_BURST];
+	int32_t slot[HV_BURST];
+	uint16_t n_tr = 0, n_cls = 0, n_ip = 0;
+	struct hv_fw_pkt fk[HV_BURST];
+	const struct hv_fw_pkt *fkp[HV_BURST];
+	uint32_t res[HV_BURST];
+
+	if (pseg < HV_FW_MAX_SEGS && fw->seg_conn_limit[pseg])
+		seg_limit = (fw->seg_conn_limit[pseg] + c->st->n_workers - 1) / c->st->n_workers;
+	for (uint16_t k = 0; k < n; k++) {
+		const struct hv_pkt_meta *m = &meta[k];
+
+		keep[k] = true;
+		if (fw_bypass(m)) {
+			HV_CNT_ADD(w->fw.bypass, 1);
+			continue;
+		}
+		if (m->l3 == HV_L3_NONE) {
+			if (fw->rules[fw->n_rules].action != HV_FW_ALLOW) {
+				keep[k] = false;
+				drop_pkt(c, in->id, seg, HV_DROP_FW_NON_IP, pkts[k]);
+			}
+			continue;
+		}
+		n_ip++;
+		if (cp[k].kind == HV_CT_K_NONE || cp[k].kind == HV_CT_K_ICMP_OTHER) {
+			mode[k] = FW_STATELESS;
+			cls[n_cls++] = k;
+			continue;
+		}
+		trp[n_tr] = &cp[k];
+		tr[n_tr++] = k;
+	}
+	HV_CNT_ADD(w->fw.checked, n_ip);
+	hv_ct_lookup_bulk(ct, trp, n_tr, c->now, slot);
+	for (uint16_t i = 0; i < n_tr; i++) {
+		const uint16_t k = tr[i];
+		const struct hv_pkt_meta *m = &meta[k];
+		struct rte_mbuf *mb = pkts[k];
+		enum hv_drop_reason r;
+		bool reopen = false;
+
+		if (slot[i] >= 0) {
+			uint32_t s = (uint32_t)slot[i];
+
+			if (unlikely(ct->e[s].epoch != fw->epoch) && !fw_recheck(c, fw, s)) {
+				hv_ct_delete(ct, s);
+				ct->stats.policy_cut++;
+				keep[k] = false;
+				drop_pkt(c, in->id, seg, HV_DROP_CT_POLICY_CUT, mb);
+				continue;
+			}
+			r = hv_ct_track(ct, s, &cp[k], m, rte_pktmbuf_mtod(mb, const uint8_t *),
+					rte_pktmbuf_data_len(mb), c->now, &reopen);
+			if (unlikely(r != HV_DROP_NONE)) {
+				keep[k] = false;
+				drop_pkt(c, in->id, seg, r, mb);
+				continue;
+			}
+			if (likely(!reopen)) {
+				if (cp[k].kind == HV_CT_K_ICMP_ERROR)
+					HV_CNT_ADD(w->fw.related, 1);
+				else
+					HV_CNT_ADD(w->fw.established, 1);
+				continue;
+			}
+		}
+		r = hv_ct_may_open(&cp[k], m);
+		if (r != HV_DROP_NONE) {
+			keep[k] = false;
+			drop_pkt(c, in->id, seg, r, mb);
+			continue;
+		}
+		mode[k] = FW_OPEN;
+		cls[n_cls++] = k;
+	}
+	if (n_cls == 0)
+		return;
+	for (uint16_t i = 0; i < n_cls; i++) {
+		fw_pkt_of(&meta[cls[i]], pseg, &fk[i]);
+		fkp[i] = &fk[i];
+	}
+	hv_fw_classify(fw, fkp, n_cls, res);
+	for (uint16_t i = 0; i < n_cls; i++) {
+		const uint16_t k = cls[i];
+		const struct hv_fw_rule *fr = &fw->rules[res[i]];
+		struct rte_mbuf *mb = pkts[k];
+
+		hv_fw_count(fw, w->index, res[i], rte_pktmbuf_pkt_len(mb));
+		if (fr->action == HV_FW_ALLOW) {
+			enum hv_drop_reason why = HV_DROP_NONE;
+
+			if (mode[k] == FW_STATELESS) {
+				HV_CNT_ADD(w->fw.stateless, 1);
+				continue;
+			}
+			if (hv_ct_open(ct, &cp[k], &meta[k], rte_pktmbuf_mtod(mb, const uint8_t *),
+				       rte_pktmbuf_data_len(mb), in->id, seg, mgmt, seg_limit,
+				       res[i], fw->epoch, c->now, &why) < 0) {
+				keep[k] = false;
+				drop_pkt(c, in->id, seg, why, mb);
+				continue;
+			}
+			HV_CNT_ADD(w->fw.new_allowed, 1);
+			continue;
+		}
+		keep[k] = false;
+		if (fr->action == HV_FW_REJECT) {
+			send_reject(c, in, mb, &meta[k]);
+			drop_pkt(c, in->id, seg, HV_DROP_FW_REJECT, mb);
+		} else {
+			drop_pkt(c, in->id, seg, HV_DROP_FW_BLOCK, mb);
+		}
+	}
+}
+
+/* Hand M to worker OWNER, which tracks its connection. */
+static void
+handoff(struct worker_ctx *c, const struct hv_port *in, unsigned owner, struct rte_mbuf *m)
+{
+	*RTE_MBUF_DYNFIELD(m, hv_mbuf_in_port_off, uint16_t *) = in->id;
+	if (unlikely(rte_ring_mp_enqueue(c->sw->handoff[owner], m) != 0)) {
+		drop_pkt(c, in->id, in->segment, HV_DROP_HANDOFF_FULL, m);
+		return;
+	}
+	HV_CNT_ADD(c->w->fw.handoff_out, 1);
+}
+
 /*
  * One rx burst of one port, stage by stage over the whole burst, so that the
  * MAC table is probed with one bulk lookup for the sources and one for the
  * destinations instead of two lookups per frame.
  */
 static void
-rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf **pkts, uint16_t n)
+rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf **pkts, uint16_t n,
+		 bool handed)
 {
 	struct hv_worker *w = c->w;
 	struct hv_mac_table *macs = c->sw->macs;
@@ -186,6 +438,10 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	int dst_port[HV_BURST];
 	uint16_t n_parsed = 0, n_ok = 0, n_uni = 0;
 	uint64_t bytes = 0;
+	const struct hv_fw *fw = c->st->fw;
+	struct hv_ct_pkt cp[HV_BURST];
+	struct rte_mbuf *okp[HV_BURST];
+	bool keep[HV_BURST];
 
 	/* parse and ingress checks */
 	for (uint16_t i = 0; i < n; i++) {
@@ -205,12 +461,27 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 			else if (unlikely(pm->n_vlans != 0 && !in->allow_vlan))
 				r = HV_DROP_VLAN_NOT_ALLOWED;
 		}
+		if (likely(r == HV_DROP_NONE) && fw != NULL) {
+			r = hv_ct_pkt_build(pm, rte_pktmbuf_mtod(m, const uint8_t *),
+					    rte_pktmbuf_data_len(m), seg, seg, &cp[n_ok]);
+			/* both directions of a connection are tracked by one worker */
+			if (r == HV_DROP_NONE && cp[n_ok].kind != HV_CT_K_NONE &&
+			    c->st->n_workers > 1 && !handed) {
+				unsigned owner = cp[n_ok].hash % c->st->n_workers;
+
+				if (owner != w->index) {
+					handoff(c, in, owner, m);
+					continue;
+				}
+			}
+		}
 		if (unlikely(r != HV_DROP_NONE)) {
 			count_drop(c, in->id, seg, r);
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		src[n_ok] = pm->src_mac;
+		okp[n_ok] = m;
 		idx[n_ok++] = i;
 	}
 	/* each stage counts the frames that entered it (docs/datapath.md) */
@@ -221,9 +492,13 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 
 	/* learn: one bulk probe for the burst's sources */
 	hv_mac_table_learn_bulk(macs, c->mac_cache, seg, src, n_ok, in->id, c->now, learn_res);
+	if (fw != NULL)
+		fw_stage(c, fw, in, okp, meta, cp, n_ok, keep);
 	for (uint16_t k = 0; k < n_ok; k++) {
 		if (unlikely(learn_res[k] != HV_MAC_REFRESHED))
 			count_learn(w, learn_res[k]);
+		if (fw != NULL && !keep[k])
+			continue;
 		if (!(meta[k].flags & HV_PKT_F_DST_MCAST)) {
 			dst[n_uni] = meta[k].dst_mac;
 			uidx[n_uni++] = k;
@@ -236,6 +511,8 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		struct rte_mbuf *m = pkts[idx[k]];
 		int d;
 
+		if (fw != NULL && !keep[k])
+			continue;
 		if (u == n_uni || uidx[u] != k) {
 			flood(c, in, m); /* broadcast or multicast */
 			continue;
@@ -263,10 +540,45 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		}
 		flood(c, in, m);
 	}
+	if (handed) {
+		HV_CNT_ADD(w->fw.handoff_in, n);
+		return; /* counted as received by the worker that received it */
+	}
 	HV_CNT_ADD(pc->rx_packets, n);
 	HV_CNT_ADD(pc->rx_bytes, bytes);
 	HV_CNT_ADD(w->seg[seg].rx_packets, n);
 	HV_CNT_ADD(w->rx_packets, n);
+}
+
+/* Packets other workers handed over: processed in runs of one ingress port. */
+static uint32_t
+handoff_drain(struct worker_ctx *c)
+{
+	struct rte_ring *r = c->sw->handoff[c->w->index];
+	struct rte_mbuf *pkts[HV_BURST];
+	unsigned n, i = 0;
+
+	if (r == NULL)
+		return 0;
+	n = rte_ring_sc_dequeue_burst(r, (void **)pkts, HV_BURST, NULL);
+	while (i < n) {
+		uint16_t port = *RTE_MBUF_DYNFIELD(pkts[i], hv_mbuf_in_port_off, uint16_t *);
+		const struct hv_port *in = port < HV_MAX_PORTS ? c->st->ports[port] : NULL;
+		unsigned j = i + 1;
+
+		while (j < n &&
+		       *RTE_MBUF_DYNFIELD(pkts[j], hv_mbuf_in_port_off, uint16_t *) == port)
+			j++;
+		if (in == NULL) {
+			/* the port went away meanwhile */
+			HV_CNT_ADD(c->w->drops[HV_DROP_NO_DESTINATION], j - i);
+			rte_pktmbuf_free_bulk(&pkts[i], j - i);
+		} else {
+			rx_burst_process(c, in, &pkts[i], (uint16_t)(j - i), true);
+		}
+		i = j;
+	}
+	return n;
 }
 
 static void
@@ -293,6 +605,7 @@ hv_worker_main(void *arg)
 		return -ENOMEM;
 	c->sw = sw;
 	c->w = w;
+	c->ct = sw->ct[w->index];
 	c->mac_cache = hv_mac_cache_create((int)rte_socket_id());
 	if (c->mac_cache == NULL) {
 		rte_free(c);
@@ -327,9 +640,12 @@ hv_worker_main(void *arg)
 			if (n == 0)
 				continue;
 			total += n;
-			rx_burst_process(c, in, pkts, n);
+			rx_burst_process(c, in, pkts, n, false);
 		}
+		total += handoff_drain(c);
 		tx_flush_all(c);
+		hv_ct_age(c->ct, t0, 8);
+		hv_ct_mailbox_poll(c->ct);
 
 		if (total != 0) {
 			HV_CNT_ADD(w->busy_cycles, rte_rdtsc() - t0);

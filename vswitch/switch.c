@@ -17,9 +17,12 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "common/log.h"
+#include "firewall/lang/lang.h"
 #include "vswitch/vswitch.h"
 
 static const char *const kind_names[HV_PORT_KIND_MAX] = {
@@ -163,6 +166,105 @@ hv_port_spec_parse(const char *s, struct hv_port_spec *spec, char *err, size_t e
 	return 0;
 }
 
+int hv_mbuf_in_port_off = -1;
+
+/* Per-worker connection tables and hand-off rings, the mbuf field. */
+static int
+switch_fw_init(struct hv_switch *sw)
+{
+	static const struct rte_mbuf_dynfield in_port = {
+		.name = "hvnet_in_port",
+		.size = sizeof(uint16_t),
+		.align = __alignof__(uint16_t),
+	};
+	uint32_t per = (sw->conf.ct_max + sw->n_workers - 1) / sw->n_workers;
+	char err[256];
+
+	hv_mbuf_in_port_off = rte_mbuf_dynfield_register(&in_port);
+	if (hv_mbuf_in_port_off < 0) {
+		HV_ERR("cannot register an mbuf field: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	if (per < 64)
+		per = 64;
+	for (unsigned i = 0; i < sw->n_workers; i++) {
+		struct hv_ct_conf cc = {
+			.socket_id = (int)rte_lcore_to_socket_id(sw->workers[i]->lcore),
+			.capacity = per,
+			.mgmt_reserve =
+				(uint32_t)((uint64_t)per * sw->conf.ct_mgmt_reserve_pct / 100),
+			.port_limit = sw->conf.port_conn_limit
+					      ? (sw->conf.port_conn_limit + sw->n_workers - 1) /
+							sw->n_workers
+					      : 0,
+			.hz = rte_get_tsc_hz(),
+		};
+		char name[32];
+
+		memcpy(cc.timeouts, sw->conf.ct_timeouts, sizeof(cc.timeouts));
+		snprintf(name, sizeof(name), "hv_ct_%u", i);
+		cc.name = name;
+		sw->ct[i] = hv_ct_create(&cc, err, sizeof(err));
+		if (sw->ct[i] == NULL) {
+			HV_ERR("%s (lower --ct-max, or give more memory with --mem)", err);
+			return -1;
+		}
+		if (sw->n_workers > 1) {
+			snprintf(name, sizeof(name), "hv_handoff_%u", i);
+			sw->handoff[i] = rte_ring_create(name, 4096, cc.socket_id, RING_F_SC_DEQ);
+			if (sw->handoff[i] == NULL) {
+				HV_ERR("cannot create ring %s: %s", name, rte_strerror(rte_errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+uint16_t
+hv_switch_policy_seg(const struct hv_switch *sw, const struct hv_fw *fw, uint16_t seg)
+{
+	const struct hv_prog *prog;
+
+	if (fw == NULL || seg >= HV_MAX_SEGMENTS || sw->segments[seg] == NULL)
+		return HV_FW_SEG_UNNAMED;
+	prog = fw->prog;
+	for (size_t i = 0; i < prog->segments.n && i < HV_FW_MAX_SEGS; i++)
+		if (strcmp(prog->segments.v[i].name, sw->segments[seg]->name) == 0)
+			return (uint16_t)i;
+	return HV_FW_SEG_UNNAMED;
+}
+
+int
+hv_switch_seg_of_policy(const struct hv_switch *sw, const struct hv_fw *fw, uint16_t pol_seg)
+{
+	const struct hv_sw_segment *s;
+
+	if (fw == NULL || pol_seg >= fw->prog->segments.n)
+		return -1;
+	s = hv_segment_find((struct hv_switch *)(uintptr_t)sw, fw->prog->segments.v[pol_seg].name);
+	return s ? s->id : -1;
+}
+
+int
+hv_switch_set_policy(struct hv_switch *sw, struct hv_fw *fw)
+{
+	struct hv_fw *drop = sw->fw_prev;
+	int rc;
+
+	sw->fw_prev = sw->fw;
+	sw->fw = fw;
+	rc = hv_switch_publish(sw); /* synchronizes: no worker reads what it replaced */
+	if (rc != 0) {
+		sw->fw = sw->fw_prev;
+		sw->fw_prev = drop;
+		return rc;
+	}
+	if (drop != fw && drop != sw->fw_prev)
+		hv_fw_free(drop);
+	return 0;
+}
+
 int
 hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 {
@@ -224,6 +326,8 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 		w->index = i;
 		sw->workers[i++] = w;
 	}
+	if (switch_fw_init(sw) != 0)
+		return -ENOMEM;
 	hv_sw = sw;
 	return hv_switch_publish(sw);
 }
@@ -268,6 +372,12 @@ hv_switch_fini(struct hv_switch *sw)
 	}
 	hv_mac_table_free(sw->macs);
 	rte_free(sw->state);
+	hv_fw_free(sw->fw);
+	hv_fw_free(sw->fw_prev);
+	for (unsigned i = 0; i < HV_MAX_WORKERS; i++) {
+		hv_ct_free(sw->ct[i]);
+		rte_ring_free(sw->handoff[i]);
+	}
 	for (unsigned i = 0; i < sw->n_workers; i++)
 		rte_free(sw->workers[i]);
 	rte_free(sw->baseline);
@@ -291,6 +401,9 @@ hv_switch_publish(struct hv_switch *sw)
 		return -ENOMEM;
 	st->generation = ++sw->generation;
 	st->n_workers = (uint16_t)sw->n_workers;
+	st->fw = sw->fw;
+	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++)
+		st->seg_pol[s] = hv_switch_policy_seg(sw, sw->fw, (uint16_t)s);
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++) {
 		if (sw->segments[s] == NULL)
 			continue;
@@ -326,7 +439,7 @@ hv_switch_publish(struct hv_switch *sw)
 	return 0;
 }
 
-struct hv_segment *
+struct hv_sw_segment *
 hv_segment_find(struct hv_switch *sw, const char *name)
 {
 	for (unsigned i = 0; i < HV_MAX_SEGMENTS; i++)
@@ -348,7 +461,7 @@ int
 hv_segment_add(struct hv_switch *sw, const char *name, uint32_t mac_limit, char *err,
 	       size_t err_size)
 {
-	struct hv_segment *seg;
+	struct hv_sw_segment *seg;
 	unsigned id;
 	int rc;
 
@@ -392,7 +505,7 @@ hv_segment_add(struct hv_switch *sw, const char *name, uint32_t mac_limit, char 
 int
 hv_segment_del(struct hv_switch *sw, const char *name, char *err, size_t err_size)
 {
-	struct hv_segment *seg = hv_segment_find(sw, name);
+	struct hv_sw_segment *seg = hv_segment_find(sw, name);
 	int rc;
 
 	if (seg == NULL) {
@@ -527,7 +640,7 @@ assign_rx_queues(struct hv_switch *sw, struct hv_port *p, char *err, size_t err_
 int
 hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, size_t err_size)
 {
-	struct hv_segment *seg;
+	struct hv_sw_segment *seg;
 	struct hv_port *p;
 	unsigned id;
 	uint32_t mtu = 1500, mac_limit = 0;
@@ -630,7 +743,7 @@ int
 hv_port_del(struct hv_switch *sw, const char *name, uint32_t *flushed, char *err, size_t err_size)
 {
 	struct hv_port *p = hv_port_find(sw, name);
-	struct hv_segment *seg;
+	struct hv_sw_segment *seg;
 	int rc;
 
 	if (p == NULL) {

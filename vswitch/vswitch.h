@@ -8,6 +8,8 @@
 #include <rte_mbuf.h>
 
 #include "common/drop.h"
+#include "firewall/classify.h"
+#include "firewall/conntrack.h"
 #include "vswitch/mac_table.h"
 
 struct rte_rcu_qsbr;
@@ -18,7 +20,7 @@ struct rte_ring;
  * per-worker counters. See docs/threading.md for the whole picture.
  *
  * Ownership in one paragraph: the control thread (the EAL main lcore) owns
- * struct hv_switch, every struct hv_port and struct hv_segment, and is the
+ * struct hv_switch, every struct hv_port and struct hv_sw_segment, and is the
  * only writer of the published struct hv_dp_state pointer. A worker lcore
  * reads the current hv_dp_state once per poll iteration, between two
  * quiescent-state reports on sw->qsbr; a state, and every port it points
@@ -86,7 +88,7 @@ struct hv_port {
 	struct hv_port_spec spec;
 };
 
-struct hv_segment {
+struct hv_sw_segment {
 	char name[HV_NAME_MAX];
 	uint16_t id;
 	uint32_t mac_limit;
@@ -103,6 +105,10 @@ struct hv_dp_state {
 		uint16_t n_ports;
 		uint16_t *ports;
 	} segs[HV_MAX_SEGMENTS];
+	/* the policy in force (NULL: none, everything passes) and, per switch
+	 * segment, its id in that policy (HV_FW_SEG_UNNAMED when it has none) */
+	struct hv_fw *fw;
+	uint16_t seg_pol[HV_MAX_SEGMENTS];
 	/* per worker: the (port, queue) pairs it polls */
 	struct hv_dp_rx {
 		uint16_t n;
@@ -147,6 +153,21 @@ struct hv_learn_counters {
 	uint64_t static_conflict;
 };
 
+/* What the firewall stage decided, per worker (drops are counted by reason). */
+struct hv_fw_stage_counters {
+	uint64_t checked;     /* IP packets that entered the stage */
+	uint64_t established; /* belonged to a tracked connection */
+	uint64_t related;     /* ICMP errors of a tracked connection */
+	uint64_t new_allowed; /* opened a connection */
+	uint64_t stateless;   /* allowed by a rule without a connection (fragments, ICMP info) */
+	uint64_t bypass;      /* ARP, neighbour discovery: not subject to the policy */
+	uint64_t handoff_out; /* sent to the worker owning the connection */
+	uint64_t handoff_in;
+	uint64_t rejects_sent;
+	uint64_t log_submitted;
+	uint64_t log_ratelimited;
+};
+
 struct hv_worker {
 	unsigned lcore;
 	unsigned index;
@@ -158,6 +179,7 @@ struct hv_worker {
 	uint64_t drops[HV_DROP_MAX];
 	struct hv_stage_counters stage;
 	struct hv_learn_counters learn;
+	struct hv_fw_stage_counters fw;
 	struct hv_port_counters port[HV_MAX_PORTS];
 	struct hv_seg_counters seg[HV_MAX_SEGMENTS];
 } __rte_cache_aligned;
@@ -176,7 +198,11 @@ struct hv_switch_conf {
 	uint32_t port_mac_limit;
 	uint32_t segment_mac_limit;
 	uint32_t mac_age_s;
-	uint32_t max_sleep_us; /* adaptive mode: longest idle sleep */
+	uint32_t max_sleep_us;		    /* adaptive mode: longest idle sleep */
+	uint32_t ct_max;		    /* connections tracked, all workers together */
+	uint32_t ct_mgmt_reserve_pct;	    /* share kept for management connections */
+	uint32_t port_conn_limit;	    /* per port, 0 = none */
+	uint32_t ct_timeouts[HV_CT_TO_MAX]; /* seconds, 0 = default */
 };
 
 struct hv_switch {
@@ -187,11 +213,16 @@ struct hv_switch {
 	struct hv_dp_state *state; /* published; written by the control thread only */
 	uint64_t generation;
 	struct hv_port *ports[HV_MAX_PORTS];
-	struct hv_segment *segments[HV_MAX_SEGMENTS];
+	struct hv_sw_segment *segments[HV_MAX_SEGMENTS];
 	unsigned n_workers;
 	struct hv_worker *workers[HV_MAX_WORKERS];
 	volatile bool stop;
 	uint64_t vdev_seq;
+	/* the firewall: the policy in force, the one before it (rollback) */
+	struct hv_fw *fw, *fw_prev;
+	uint64_t fw_epoch;
+	struct hv_ct *ct[HV_MAX_WORKERS];	  /* one connection table per worker */
+	struct rte_ring *handoff[HV_MAX_WORKERS]; /* packets for the worker owning their flow */
 	/* baseline taken by `stats clear`, subtracted from what is shown */
 	struct hv_worker *baseline;
 };
@@ -205,7 +236,7 @@ int hv_switch_start(struct hv_switch *sw);
 /* Stop the worker lcores and wait for them. */
 void hv_switch_stop(struct hv_switch *sw);
 
-struct hv_segment *hv_segment_find(struct hv_switch *sw, const char *name);
+struct hv_sw_segment *hv_segment_find(struct hv_switch *sw, const char *name);
 /* 0 or -errno with a message in @err. */
 int hv_segment_add(struct hv_switch *sw, const char *name, uint32_t mac_limit, char *err,
 		   size_t err_size);
@@ -224,6 +255,19 @@ int hv_switch_publish(struct hv_switch *sw);
 /* Sum of the workers' counters, less the baseline. */
 void hv_switch_counters(struct hv_switch *sw, struct hv_worker *sum);
 void hv_switch_counters_clear(struct hv_switch *sw);
+
+/*
+ * Make FW (built with hv_fw_build, epoch set) the policy in force: publish,
+ * wait a grace period, keep the previous one for rollback and free the one
+ * before it. FW NULL removes the policy.
+ */
+int hv_switch_set_policy(struct hv_switch *sw, struct hv_fw *fw);
+/* Switch segment id of policy segment POL_SEG of FW, or -1. */
+int hv_switch_seg_of_policy(const struct hv_switch *sw, const struct hv_fw *fw, uint16_t pol_seg);
+/* Policy segment id of switch segment SEG under FW, or HV_FW_SEG_UNNAMED. */
+uint16_t hv_switch_policy_seg(const struct hv_switch *sw, const struct hv_fw *fw, uint16_t seg);
+/* mbuf field carrying the ingress port of a packet handed to another worker */
+extern int hv_mbuf_in_port_off;
 
 /* Periodic control work (MAC aging); call about once a second. */
 void hv_switch_tick(struct hv_switch *sw);

@@ -26,6 +26,7 @@
 #include <rte_eal.h>
 
 #include "firewall/classify.h"
+#include "firewall/lang/lang.h"
 
 /* --- a small deterministic generator --- */
 
