@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The reply builders: TCP RST and ICMP / ICMPv6 errors sent back to a guest.
+ *
+ * The original frame is hostile guest input and @m is only as good as the
+ * caller's bookkeeping, so the offsets in @m are checked against the frame
+ * before they are used, and every byte taken from the frame (VLAN tags, the
+ * quoted datagram) comes through frame_bytes(), which returns NULL rather
+ * than a pointer to bytes past the frame's end. Every write is checked
+ * against @out_size once, up front, against the reply's exact length.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "packet/reply.h"
+
+#define ETH_P_IPV4 0x0800
+#define ETH_P_IPV6 0x86dd
+
+#define IPPROTO_ICMP_	1
+#define IPPROTO_TCP_	6
+#define IPPROTO_ICMPV6_ 58
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+#define IPV4_HDR       20
+#define IPV6_HDR       40
+#define TCP_HDR	       20
+#define ICMP_HDR       8
+#define REPLY_TTL      64
+#define ICMP4_TOS      0xc0 /* internetwork control, what Linux sends its ICMP errors with */
+#define IPV4_DF	       0x4000
+#define ICMP6_PTB      2
+#define ICMP6_PARM     4
+#define ICMP6_REDIRECT 137
+
+/* Bytes [off, off + n) of the frame, or NULL when any of them lies past its end. */
+static inline const uint8_t *
+frame_bytes(const uint8_t *frame, uint32_t len, uint32_t off, uint32_t n)
+{
+	if (off > len || n > len - off)
+		return NULL;
+	return frame + off;
+}
+
+static inline void
+wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+/* RFC 1071 one's-complement sum of @n bytes, added to @sum (not yet folded). */
+static uint32_t
+csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+	for (; n >= 2; p += 2, n -= 2)
+		sum += (uint32_t)p[0] << 8 | p[1];
+	if (n)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t
+csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The sum of the IPv4 (RFC 793) or IPv6 (RFC 8200 8.1) pseudo-header. */
+static uint32_t
+pseudo_sum(bool v6, const uint8_t *src, const uint8_t *dst, uint8_t proto, uint32_t l4_len)
+{
+	size_t alen = v6 ? 16 : 4;
+	uint32_t sum;
+
+	sum = csum_add(0, src, alen);
+	sum = csum_add(sum, dst, alen);
+	return sum + proto + (l4_len >> 16) + (l4_len & 0xffff);
+}
+
+static bool
+ip6_is_zero_upto(const uint8_t *a, unsigned n)
+{
+	uint8_t acc = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		acc |= a[i];
+	return acc == 0;
+}
+
+/*
+ * May @a stand for a single host, as a source? Not IPv4 0/8 ("this host"),
+ * 127/8 (loopback: never on a wire), 224/4 (multicast) or 240/4 (class E and
+ * the limited broadcast); not IPv6 ::, ::1 or ff00::/8.
+ */
+static bool
+ip_is_host(bool v6, const uint8_t *a)
+{
+	if (!v6)
+		return a[0] != 0 && a[0] != 127 && a[0] < 224;
+	if (a[0] == 0xff)
+		return false;
+	return !ip6_is_zero_upto(a, 15) || (a[15] != 0 && a[15] != 1);
+}
+
+/* Is @a an IPv4 multicast, class E or broadcast address, or an IPv6 multicast one? */
+static bool
+ip_is_group(bool v6, const uint8_t *a)
+{
+	return v6 ? a[0] == 0xff : a[0] >= 224;
+}
+
+/*
+ * Checks both builders make of the original, and the reply's L2 header
+ * length (0: no reply). @m must agree with the frame about where the IP
+ * datagram is, and the whole datagram must lie inside the frame.
+ */
+static uint32_t
+reply_l2_len(uint32_t len, const struct hv_pkt_meta *m)
+{
+	bool v6 = m->l3 == HV_L3_IPV6;
+	uint32_t l2;
+
+	if (m->l3 != HV_L3_IPV4 && m->l3 != HV_L3_IPV6)
+		return 0;
+	if (m->n_vlans > HV_PKT_MAX_VLANS)
+		return 0;
+	l2 = 14 + 4u * m->n_vlans;
+	if (m->l3_off != l2 || m->l3_len < (v6 ? IPV6_HDR : IPV4_HDR))
+		return 0;
+	if (m->l3_off > len || m->l3_len > len - m->l3_off)
+		return 0;
+	/* an answer to a multicast source MAC would go to a group */
+	if (hv_mac_is_multicast(m->src_mac) || !ip_is_host(v6, m->src_ip))
+		return 0;
+	return l2;
+}
+
+/*
+ * Write the reply's Ethernet header: MACs swapped, the original's VLAN tags
+ * (TPID and TCI, outermost first) copied from the frame, then @ethertype.
+ * Returns false when the tags are not inside the frame.
+ */
+static bool
+reply_write_l2(uint8_t *out, const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+	       uint16_t ethertype)
+{
+	uint32_t tags = 4u * m->n_vlans;
+	const uint8_t *t = frame_bytes(frame, len, 12, tags);
+
+	if (t == NULL)
+		return false;
+	memcpy(out, m->src_mac, 6);
+	memcpy(out + 6, m->dst_mac, 6);
+	memcpy(out + 12, t, tags);
+	wr16(out + 12 + tags, ethertype);
+	return true;
+}
+
+static void
+reply_write_ipv4(uint8_t *h, uint8_t tos, uint16_t total, uint8_t proto, const uint8_t *src,
+		 const uint8_t *dst)
+{
+	h[0] = 0x45;
+	h[1] = tos;
+	wr16(h + 2, total);
+	wr16(h + 4, 0); /* ID 0 is fine with DF set (RFC 6864 4.1) */
+	wr16(h + 6, IPV4_DF);
+	h[8] = REPLY_TTL;
+	h[9] = proto;
+	wr16(h + 10, 0);
+	memcpy(h + 12, src, 4);
+	memcpy(h + 16, dst, 4);
+	wr16(h + 10, csum_fold(csum_add(0, h, IPV4_HDR)));
+}
+
+static void
+reply_write_ipv6(uint8_t *h, uint16_t plen, uint8_t next, const uint8_t *src, const uint8_t *dst)
+{
+	wr32(h, 0x60000000); /* version 6, traffic class 0, flow label 0 */
+	wr16(h + 4, plen);
+	h[6] = next;
+	h[7] = REPLY_TTL;
+	memcpy(h + 8, src, 16);
+	memcpy(h + 24, dst, 16);
+}
+
+size_t
+hv_reply_tcp_rst(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, uint8_t *out,
+		 size_t out_size)
+{
+	bool v6 = m->l3 == HV_L3_IPV6;
+	uint32_t l2 = reply_l2_len(len, m), iph = v6 ? IPV6_HDR : IPV4_HDR;
+	uint32_t seg_end, payload, seq, ack;
+	uint8_t flags, *ip, *th;
+	size_t need;
+
+	if (l2 == 0)
+		return 0;
+	if (m->l4_proto != IPPROTO_TCP_ || !(m->flags & HV_PKT_F_L4) || (m->tcp_flags & TCP_RST))
+		return 0;
+	/* the RST comes from the original's destination: it must be one host */
+	if (hv_mac_is_multicast(m->dst_mac) || !ip_is_host(v6, m->dst_ip))
+		return 0;
+	seg_end = (uint32_t)m->l3_off + m->l3_len;
+	if (m->l4_off < m->l3_off + iph || m->payload_off < m->l4_off + TCP_HDR ||
+	    m->payload_off > seg_end)
+		return 0;
+	payload = seg_end - m->payload_off;
+	/* a fragment's length is not the segment's: only an ACK-based RST is exact */
+	if ((m->flags & HV_PKT_F_FRAG) && !(m->tcp_flags & TCP_ACK))
+		return 0;
+	need = l2 + iph + TCP_HDR;
+	if (out_size < need)
+		return 0;
+
+	if (m->tcp_flags & TCP_ACK) {
+		seq = m->tcp_ack;
+		ack = 0;
+		flags = TCP_RST;
+	} else {
+		seq = 0;
+		ack = m->tcp_seq + payload + !!(m->tcp_flags & TCP_SYN) +
+		      !!(m->tcp_flags & TCP_FIN);
+		flags = TCP_RST | TCP_ACK;
+	}
+
+	if (!reply_write_l2(out, frame, len, m, v6 ? ETH_P_IPV6 : ETH_P_IPV4))
+		return 0;
+	ip = out + l2;
+	th = ip + iph;
+	wr16(th, m->dport);
+	wr16(th + 2, m->sport);
+	wr32(th + 4, seq);
+	wr32(th + 8, ack);
+	th[12] = (TCP_HDR / 4) << 4;
+	th[13] = flags;
+	wr16(th + 14, 0); /* window */
+	wr16(th + 16, 0); /* checksum, below */
+	wr16(th + 18, 0); /* urgent pointer */
+	wr16(th + 16,
+	     csum_fold(csum_add(pseudo_sum(v6, m->dst_ip, m->src_ip, IPPROTO_TCP_, TCP_HDR), th,
+				TCP_HDR)));
+	if (v6)
+		reply_write_ipv6(ip, TCP_HDR, IPPROTO_TCP_, m->dst_ip, m->src_ip);
+	else
+		reply_write_ipv4(ip, 0, IPV4_HDR + TCP_HDR, IPPROTO_TCP_, m->dst_ip, m->src_ip);
+	return need;
+}
+
+static bool
+icmp_type_is_error(bool v6, uint8_t type)
+{
+	if (v6)
+		return type >= 1 && type <= 4;
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/* RFC 1122 3.2.2, RFC 4443 2.4(e): never answer an ICMP error (or an ICMPv6 redirect). */
+static bool
+orig_is_icmp_error(bool v6, const struct hv_pkt_meta *m)
+{
+	if (m->l4_proto != (v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_))
+		return false;
+	if (!(m->flags & HV_PKT_F_L4))
+		return true; /* its type is unknown: assume the worst */
+	if (v6)
+		return m->icmp_type < 128 || m->icmp_type == ICMP6_REDIRECT;
+	switch (m->icmp_type) {
+	case 0:	 /* echo reply */
+	case 8:	 /* echo */
+	case 13: /* timestamp */
+	case 14: /* timestamp reply */
+	case 15: /* information request */
+	case 16: /* information reply */
+	case 17: /* address mask request */
+	case 18: /* address mask reply */
+		return false;
+	default:
+		return true;
+	}
+}
+
+size_t
+hv_reply_icmp_error(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, uint8_t type,
+		    uint8_t code, uint32_t info, const uint8_t *src_ip, uint8_t *out,
+		    size_t out_size)
+{
+	bool v6 = m->l3 == HV_L3_IPV6;
+	uint32_t l2 = reply_l2_len(len, m), iph = v6 ? IPV6_HDR : IPV4_HDR;
+	uint32_t cap, qlen, msg_len, sum;
+	const uint8_t *src, *quote;
+	uint8_t *ip, *icmp;
+	bool group_ok;
+	size_t need;
+
+	if (l2 == 0 || !icmp_type_is_error(v6, type))
+		return 0;
+	if ((m->flags & HV_PKT_F_FRAG_LATER) || m->frag_off != 0)
+		return 0;
+	if (orig_is_icmp_error(v6, m))
+		return 0;
+	/* RFC 4443 2.4(e.3): path MTU discovery works for multicast too */
+	group_ok = v6 && (type == ICMP6_PTB || (type == ICMP6_PARM && code == 2));
+	if (!group_ok && (hv_mac_is_multicast(m->dst_mac) || ip_is_group(v6, m->dst_ip)))
+		return 0;
+	src = src_ip != NULL ? src_ip : m->dst_ip;
+	if (!ip_is_host(v6, src))
+		return 0;
+
+	cap = (v6 ? HV_REPLY_ICMP6_MAX : HV_REPLY_ICMP4_MAX) - iph - ICMP_HDR;
+	qlen = m->l3_len < cap ? m->l3_len : cap;
+	quote = frame_bytes(frame, len, m->l3_off, qlen);
+	if (quote == NULL)
+		return 0;
+	msg_len = ICMP_HDR + qlen;
+	need = l2 + iph + msg_len;
+	if (out_size < need)
+		return 0;
+
+	if (!reply_write_l2(out, frame, len, m, v6 ? ETH_P_IPV6 : ETH_P_IPV4))
+		return 0;
+	ip = out + l2;
+	icmp = ip + iph;
+	icmp[0] = type;
+	icmp[1] = code;
+	wr16(icmp + 2, 0);
+	wr32(icmp + 4, info);
+	memcpy(icmp + ICMP_HDR, quote, qlen);
+	if (v6) {
+		reply_write_ipv6(ip, (uint16_t)msg_len, IPPROTO_ICMPV6_, src, m->src_ip);
+		sum = pseudo_sum(true, src, m->src_ip, IPPROTO_ICMPV6_, msg_len);
+	} else {
+		reply_write_ipv4(ip, ICMP4_TOS, (uint16_t)(iph + msg_len), IPPROTO_ICMP_, src,
+				 m->src_ip);
+		sum = 0;
+	}
+	wr16(icmp + 2, csum_fold(csum_add(sum, icmp, msg_len)));
+	return need;
+}

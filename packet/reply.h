@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef HV_REPLY_H
+#define HV_REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet/packet.h"
+
+/*
+ * Builders for the packets hvnet sends back to a guest on its own behalf: a
+ * TCP RST when a firewall rule says `reject` for TCP, and ICMP / ICMPv6
+ * errors for `reject` of other traffic, TTL expiry and MTU problems.
+ *
+ * Common contract:
+ *  - @frame is the original frame (@len bytes) and @m what hv_pkt_parse()
+ *    made of it with HV_DROP_NONE. The frame is hostile guest input: every
+ *    byte read from it is bounds-checked against @len, and offsets in @m that
+ *    do not fit the frame make the builder refuse, never read outside it.
+ *  - The reply is a complete Ethernet frame written to @out (@out_size
+ *    bytes, not overlapping @frame): destination MAC = the original's source MAC, source MAC = the
+ *    original's destination MAC (the reply appears to come from the host the
+ *    guest addressed), and the original's VLAN tags, TPIDs included, in the
+ *    same order. It is not padded to 60 bytes (NICs pad on transmit; virtio
+ *    guests take short frames).
+ *  - The return value is the reply's length, or 0 when no reply may be sent
+ *    (the rules are listed per builder) or @out is too small for it. Nothing
+ *    is written past @out + @out_size; on 0 the contents of @out are
+ *    unspecified.
+ *  - The reply's IP header: IPv4 with IHL 5, ID 0, DF, TTL 64; IPv6 with
+ *    traffic class 0, flow label 0, hop limit 64. Its destination is the
+ *    original's source.
+ *  - No source may be answered that is not a single host: IPv4 0/8, 127/8,
+ *    224/4 and 240/4 (class D, class E and 255.255.255.255); IPv6 ::, ::1 and
+ *    ff00::/8; and a multicast source MAC.
+ *  - Pure functions of their arguments: thread-safe, no allocation, no DPDK.
+ */
+
+#define HV_REPLY_ICMP4_MAX 576	/* RFC 1812 4.3.2.3: an ICMPv4 error's IP datagram, at most */
+#define HV_REPLY_ICMP6_MAX 1280 /* RFC 4443 2.4(c): an ICMPv6 error's IPv6 packet, at most */
+#define HV_REPLY_L2_MAX	   (14 + 4 * HV_PKT_MAX_VLANS)
+/* an @out of this size always holds any reply the builders make */
+#define HV_REPLY_FRAME_MAX (HV_REPLY_L2_MAX + HV_REPLY_ICMP6_MAX)
+
+/*
+ * Build a TCP RST answering the TCP segment @frame, per RFC 9293 3.10.7.1:
+ * if the original has ACK, the RST has seq = its ack, no ACK flag, ack 0;
+ * otherwise seq 0, ACK set, ack = its seq + payload length (+1 for SYN, +1
+ * for FIN). Ports and addresses swapped, data offset 5, window 0. IP source is
+ * the original's destination; TOS / traffic class 0.
+ *
+ * Returns 0 (no RST) when @m is not TCP over IPv4/IPv6 with HV_PKT_F_L4, the
+ * original has RST set, the original's destination MAC or IP is multicast or
+ * broadcast (or its IP is 0.0.0.0 / ::, which the RST could not come from),
+ * its source is not a single host (see above), it is a fragment without ACK
+ * (the segment's length is unknown), or @out is too small.
+ */
+size_t hv_reply_tcp_rst(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+			uint8_t *out, size_t out_size);
+
+/*
+ * Build an ICMPv4 error (when @m is IPv4) or ICMPv6 error (when IPv6) of
+ * @type/@code answering @frame. @info is the 32-bit field after the checksum,
+ * written big-endian: the next-hop MTU in its low 16 bits for ICMPv4
+ * "fragmentation needed", the MTU for ICMPv6 "packet too big", the pointer
+ * for parameter problems, 0 otherwise.
+ *
+ * The message quotes the original IP datagram from its IP header on, cut so
+ * that the reply's IP datagram is at most HV_REPLY_ICMP4_MAX (IPv4) or
+ * HV_REPLY_ICMP6_MAX (IPv6) bytes, and never past the original's IP length or
+ * the frame's end. The reply's IP source is @src_ip (4 or 16 bytes as the
+ * family goes) when not NULL, e.g. a router's own address for "time
+ * exceeded", else the original's destination. ICMPv4 errors go with TOS 0xc0
+ * (internetwork control, as Linux sends them); ICMPv6 with traffic class 0.
+ *
+ * Returns 0 (no error) when @type is not an error type (ICMPv4: 3, 4, 5, 11,
+ * 12; ICMPv6: 1 to 4) or, per RFC 1122 3.2.2, RFC 1812 4.3.2.7 and RFC 4443
+ * 2.4(e), when the original is:
+ *  - an ICMP error itself (ICMPv4: any type but echo, echo reply, timestamp,
+ *    information and address mask request / reply; ICMPv6: types below 128)
+ *    or an ICMPv6 redirect;
+ *  - a non-first fragment;
+ *  - to a multicast or broadcast MAC or IP, except ICMPv6 "packet too big"
+ *    and "parameter problem" code 2, which RFC 4443 allows for multicast
+ *    (those then need @src_ip, a multicast address being no source);
+ *  - from a source that is not a single host (see above);
+ * and when the reply's source would be unspecified, multicast or broadcast,
+ * or @out is too small (HV_REPLY_FRAME_MAX always suffices).
+ */
+size_t hv_reply_icmp_error(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+			   uint8_t type, uint8_t code, uint32_t info, const uint8_t *src_ip,
+			   uint8_t *out, size_t out_size);
+
+#endif
