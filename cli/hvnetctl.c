@@ -258,6 +258,20 @@ print_stats(json_t *r, bool all)
 	       i_of(learn, "entries"), i_of(learn, "learned"), i_of(learn, "moved"),
 	       i_of(learn, "limit_port"), i_of(learn, "limit_segment"), i_of(learn, "limit_table"),
 	       i_of(learn, "static_conflict"));
+	{
+		json_t *fw = json_object_get(r, "firewall");
+
+		if (json_is_true(json_object_get(fw, "policy")) || i_of(fw, "checked"))
+			printf("Firewall: %lld IP packets checked: %lld established, %lld related, "
+			       "%lld opened a connection, %lld allowed without one, %lld ARP/ND "
+			       "passed; %lld rejects sent; hand-off %lld out, %lld in; log %lld "
+			       "lines, %lld over the rate\n",
+			       i_of(fw, "checked"), i_of(fw, "established"), i_of(fw, "related"),
+			       i_of(fw, "new_allowed"), i_of(fw, "stateless"), i_of(fw, "bypass"),
+			       i_of(fw, "rejects_sent"), i_of(fw, "handoff_out"),
+			       i_of(fw, "handoff_in"), i_of(fw, "log_submitted"),
+			       i_of(fw, "log_ratelimited"));
+	}
 	printf("\n%-6s %14s %14s %10s %14s\n", "LCORE", "RX-PKTS", "TX-PKTS", "CYC/PKT", "SLEEPS");
 	json_array_foreach(json_object_get(r, "lcores"), i, v) {
 		printf("%-6lld %14lld %14lld %10.1f %14lld\n", i_of(v, "lcore"),

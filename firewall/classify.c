@@ -15,6 +15,7 @@
 #include <rte_acl.h>
 #include <rte_byteorder.h>
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
@@ -322,8 +323,14 @@ hv_fw_build(struct hv_prog *prog, struct hv_ir *ir, const uint16_t *seg_map, uns
 		fw->cnt[w] =
 			rte_zmalloc("hv_fw_cnt", sizeof(struct hv_fw_counter) * (fw->n_rules + 1),
 				    RTE_CACHE_LINE_SIZE);
-		if (fw->cnt[w] == NULL)
+		fw->bucket[w] = rte_zmalloc("hv_fw_bucket",
+					    sizeof(struct hv_fwlog_bucket) * (fw->n_rules + 1),
+					    RTE_CACHE_LINE_SIZE);
+		if (fw->cnt[w] == NULL || fw->bucket[w] == NULL)
 			goto nomem_fw;
+		for (uint32_t r = 0; r <= fw->n_rules; r++)
+			hv_fwlog_bucket_init(&fw->bucket[w][r], rte_rdtsc(), rte_get_tsc_hz(),
+					     fw->rules[r].log_burst);
 	}
 	for (unsigned i = 0; i < HV_FW_MAX_SEGS; i++)
 		fw->seg_map[i] = HV_FW_SEG_ABSENT;
@@ -363,8 +370,11 @@ hv_fw_free(struct hv_fw *fw)
 		return;
 	rte_acl_free(fw->acl4);
 	rte_acl_free(fw->acl6);
-	for (unsigned w = 0; w < HV_FW_MAX_WORKERS; w++)
+	hv_fwlog_close(fw->log);
+	for (unsigned w = 0; w < HV_FW_MAX_WORKERS; w++) {
 		rte_free(fw->cnt[w]);
+		rte_free(fw->bucket[w]);
+	}
 	free(fw->rules);
 	free(fw->entry_rule);
 	hv_ir_free(fw->ir);
@@ -438,4 +448,12 @@ hv_fw_rule_counters(const struct hv_fw *fw, uint32_t r, struct hv_fw_counter *ou
 		out->packets += __atomic_load_n(&fw->cnt[w][r].packets, __ATOMIC_RELAXED);
 		out->bytes += __atomic_load_n(&fw->cnt[w][r].bytes, __ATOMIC_RELAXED);
 	}
+}
+
+const char *
+hv_fw_segment_name(const struct hv_fw *fw, uint16_t pseg)
+{
+	if (fw->prog == NULL || pseg >= fw->prog->segments.n)
+		return "-";
+	return fw->prog->segments.v[pseg].name;
 }

@@ -28,6 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "firewall/fwlog.h"
+
 struct rte_acl_ctx;
 struct hv_prog;
 struct hv_ir;
@@ -43,8 +45,8 @@ struct hv_ir;
 #define HV_FW_MAX_SEGS	  1024	 /* switch segment ids are below this */
 
 struct hv_fw_rule {
-	char id[64];	       /* the rule's label, or file:line; "default" */
-	uint8_t action;	       /* HV_FW_ALLOW, HV_FW_BLOCK, HV_FW_REJECT */
+	char id[64];	/* the rule's label, or file:line; "default" */
+	uint8_t action; /* HV_FW_ALLOW, HV_FW_BLOCK, HV_FW_REJECT */
 	bool log;
 	uint32_t log_rate; /* per second */
 	uint32_t log_burst;
@@ -69,6 +71,10 @@ struct hv_fw {
 	/* per worker, n_rules + 1 counters; written by that worker only */
 	unsigned n_workers;
 	struct hv_fw_counter *cnt[HV_FW_MAX_WORKERS];
+	/* the verdict log (NULL: the policy names no log-file), owned; per worker
+	 * and rule, the log rate limiter */
+	struct hv_fwlog *log;
+	struct hv_fwlog_bucket *bucket[HV_FW_MAX_WORKERS];
 	/* the source, kept for `policy show`, `policy trace` and apply diffs */
 	struct hv_prog *prog;
 	struct hv_ir *ir;
@@ -103,6 +109,9 @@ void hv_fw_free(struct hv_fw *fw);
  */
 void hv_fw_classify(const struct hv_fw *fw, const struct hv_fw_pkt *const *pkts, unsigned n,
 		    uint32_t *res);
+
+/* Name of policy segment PSEG, or "-" (any thread, while FW is alive). */
+const char *hv_fw_segment_name(const struct hv_fw *fw, uint16_t pseg);
 
 /* Sum of the workers' counters of rule R. */
 void hv_fw_rule_counters(const struct hv_fw *fw, uint32_t r, struct hv_fw_counter *out);

@@ -628,7 +628,7 @@ writer_drain_round(struct hv_fwlog *l)
 				writer_flush(l, &l->jbuf, l->json_fd, &l->written);
 			json_format(&l->jbuf, &l->burst[i]);
 			l->jbuf.nrec++;
-			if (l->pcap_fd < 0)
+			if (l->pcap_fd < 0 || l->burst[i].no_pcap)
 				continue;
 			if (FWLOG_BUF_SIZE - l->pbuf.len < FWLOG_PCAP_REC_MAX)
 				writer_flush(l, &l->pbuf, l->pcap_fd, &l->pcap_written);

@@ -173,6 +173,39 @@ policy_diff(const struct hv_fw *old, const struct hv_fw *new)
 	return json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed, "changed", changed);
 }
 
+/* PATH as written in the policy file POLICY_PATH: relative to that file's directory. */
+static void
+path_near(char *out, size_t len, const char *policy_path, const char *path)
+{
+	const char *slash = strrchr(policy_path, '/');
+
+	if (path[0] == '/' || slash == NULL)
+		snprintf(out, len, "%s", path);
+	else
+		snprintf(out, len, "%.*s/%s", (int)(slash - policy_path), policy_path, path);
+}
+
+static int
+open_log(struct hv_switch *sw, struct hv_fw *fw, const char *policy_path,
+	 const struct hv_policy *pol, struct reply_err *e)
+{
+	char json[512], pcapng[512], err[512];
+	struct hv_fwlog_conf lc = {.json_path = json, .n_producers = sw->n_workers};
+
+	path_near(json, sizeof(json), policy_path, pol->log_file);
+	if (pol->log_pcapng != NULL) {
+		path_near(pcapng, sizeof(pcapng), policy_path, pol->log_pcapng);
+		lc.pcapng_path = pcapng;
+	}
+	fw->log = hv_fwlog_open(&lc, err, sizeof(err));
+	if (fw->log == NULL) {
+		ctl_fail(e, errno ? errno : EINVAL, NULL,
+			 "%s: log-file: %s; the policy in force is unchanged", policy_path, err);
+		return -1;
+	}
+	return 0;
+}
+
 json_t *
 hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 {
@@ -216,6 +249,12 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	}
 	fw->epoch = sw->fw_epoch + 1;
 	snprintf(fw->path, sizeof(fw->path), "%s", path);
+	if (ir->policy != NULL && ir->policy->log_file != NULL &&
+	    open_log(sw, fw, path, ir->policy, e) != 0) {
+		hv_fw_free(fw);
+		hv_diags_free(&d);
+		return NULL;
+	}
 	diff = policy_diff(sw->fw, fw);
 	cut = count_cut(sw, fw);
 	if (hv_switch_set_policy(sw, fw) != 0) {

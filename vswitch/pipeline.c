@@ -18,6 +18,7 @@
 #include <rte_ring.h>
 
 #include "packet/packet.h"
+#include "packet/reply.h"
 #include "vswitch/vswitch.h"
 
 struct hv_switch *hv_sw;
@@ -259,14 +260,82 @@ fw_recheck(struct worker_ctx *c, const struct hv_fw *fw, uint32_t slot)
 	return true;
 }
 
+/*
+ * Answer a rejected packet on the port it came from: a RST for TCP, ICMP
+ * port unreachable for UDP (what a closed port says), administratively
+ * prohibited for the rest. A reply that may not be sent (to a broadcast, about
+ * an ICMP error, ...) or finds no mbuf is skipped; the drop is counted anyway.
+ */
 static void
 send_reject(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
 	    const struct hv_pkt_meta *pm)
 {
-	(void)c;
-	(void)in;
-	(void)m;
-	(void)pm;
+	struct rte_mbuf *r = rte_pktmbuf_alloc(c->sw->pool);
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	bool v6 = pm->l3 == HV_L3_IPV6;
+	size_t n;
+
+	if (r == NULL)
+		return;
+	if (pm->l4_proto == 6 && (pm->flags & HV_PKT_F_L4))
+		n = hv_reply_tcp_rst(data, len, pm, rte_pktmbuf_mtod(r, uint8_t *),
+				     rte_pktmbuf_tailroom(r));
+	else
+		n = hv_reply_icmp_error(data, len, pm, v6 ? 1 : 3,
+					pm->l4_proto == 17 ? (v6 ? 4 : 3) : (v6 ? 1 : 13), 0, NULL,
+					rte_pktmbuf_mtod(r, uint8_t *), rte_pktmbuf_tailroom(r));
+	if (n == 0) {
+		rte_pktmbuf_free(r);
+		return;
+	}
+	r->data_len = (uint16_t)n;
+	r->pkt_len = (uint32_t)n;
+	HV_CNT_ADD(c->w->fw.rejects_sent, 1);
+	tx_enqueue(c, in->id, r);
+}
+
+/* One line in the policy's verdict log, within the rule's rate. */
+static void
+fw_log(struct worker_ctx *c, struct hv_fw *fw, uint32_t rule, uint8_t verdict, const char *reason,
+       const struct hv_port *in, uint16_t pseg, const struct hv_pkt_meta *m, struct rte_mbuf *mb)
+{
+	const struct hv_fw_rule *fr = &fw->rules[rule];
+	struct hv_worker *w = c->w;
+	struct hv_fwlog_rec rec;
+	struct timespec ts;
+
+	if (!hv_fwlog_bucket_take(&fw->bucket[w->index][rule], c->now, rte_get_tsc_hz(),
+				  fr->log_rate, fr->log_burst)) {
+		hv_fwlog_note_ratelimited(fw->log, w->index);
+		HV_CNT_ADD(w->fw.log_ratelimited, 1);
+		return;
+	}
+	memset(&rec, 0, offsetof(struct hv_fwlog_rec, snap));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rec.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	rec.verdict = verdict;
+	rec.family = m->l3 == HV_L3_IPV4 ? 4 : m->l3 == HV_L3_IPV6 ? 6 : 0;
+	rec.proto = m->l4_proto;
+	memcpy(rec.src_ip, m->src_ip, 16);
+	memcpy(rec.dst_ip, m->dst_ip, 16);
+	if (m->flags & HV_PKT_F_L4) {
+		rec.sport = m->sport;
+		rec.dport = m->dport;
+		rec.icmp_type = m->icmp_type;
+		rec.icmp_code = m->icmp_code;
+	}
+	snprintf(rec.rule, sizeof(rec.rule), "%s", fr->id);
+	snprintf(rec.reason, sizeof(rec.reason), "%s", reason);
+	snprintf(rec.segment, sizeof(rec.segment), "%s", hv_fw_segment_name(fw, pseg));
+	snprintf(rec.port, sizeof(rec.port), "%s", in->name);
+	rec.pkt_len = rte_pktmbuf_pkt_len(mb);
+	if (verdict == HV_FWLOG_ALLOW)
+		rec.no_pcap = 1;
+	else
+		hv_fwlog_rec_snap(&rec, mb);
+	if (hv_fwlog_submit(fw->log, w->index, &rec))
+		HV_CNT_ADD(w->fw.log_submitted, 1);
 }
 
 #define FW_OPEN	     1 /* allowed: open a connection */
@@ -379,6 +448,12 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 		struct rte_mbuf *mb = pkts[k];
 
 		hv_fw_count(fw, w->index, res[i], rte_pktmbuf_pkt_len(mb));
+		if (unlikely(fr->log) && fw->log != NULL)
+			fw_log(c, fw, res[i],
+			       fr->action == HV_FW_ALLOW   ? HV_FWLOG_ALLOW
+			       : fr->action == HV_FW_BLOCK ? HV_FWLOG_BLOCK
+							   : HV_FWLOG_REJECT,
+			       res[i] == fw->n_rules ? "default" : "rule", in, pseg, &meta[k], mb);
 		if (fr->action == HV_FW_ALLOW) {
 			enum hv_drop_reason why = HV_DROP_NONE;
 

@@ -68,6 +68,8 @@ port_devargs(struct hv_switch *sw, struct hv_port *p, char *args, size_t size, c
 			return -EEXIST;
 		}
 		snprintf(p->devname, sizeof(p->devname), "net_tap_hv%" PRIu64, seq);
+		/* the tap PMD wants as many rx queues as tx queues: every worker polls one */
+		p->nb_rxq = p->nb_txq;
 		n = snprintf(args, size, "iface=%s", p->ifname);
 		if (mac != NULL) {
 			if (parse_mac(mac, p->mac) != 0) {

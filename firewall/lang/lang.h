@@ -228,6 +228,8 @@ struct hv_policy {
 	HV_VEC(struct hv_rule) rules; /* without the default */
 	bool has_default;
 	struct hv_rule dflt;
+	char *log_file;	  /* log-file "PATH": JSON lines of logged verdicts; NULL: none */
+	char *log_pcapng; /* log-pcapng "PATH": the dropped packets that were logged */
 };
 
 enum hv_direction {

@@ -868,6 +868,22 @@ policy_block(struct parser *p, struct hv_policy *pol)
 			expected(p, w, NULL);
 			return;
 		}
+		if ((is_word(t, "log-file") || is_word(t, "log-pcapng")) &&
+		    peek2(p)->kind == T_STRING) {
+			char **dst = is_word(t, "log-file") ? &pol->log_file : &pol->log_pcapng;
+			const struct tok *kw = next(p), *v = next(p);
+
+			if (*dst != NULL)
+				hv_diag_add(p->d, HV_DIAG_ERROR, kw->loc, NULL,
+					    "'%s' is set twice in this policy", kw->text);
+			else if (v->text[0] == '\0')
+				hv_diag_add(p->d, HV_DIAG_ERROR, v->loc, NULL,
+					    "'%s' needs a file name", kw->text);
+			else
+				*dst = hv_strdup(v->text);
+			end_stmt(p);
+			continue;
+		}
 		if (rule(p, pol))
 			end_stmt(p);
 		else
@@ -1547,6 +1563,8 @@ hv_prog_free(struct hv_prog *g)
 	for (size_t i = 0; i < g->policies.n; i++) {
 		struct hv_policy *pol = &g->policies.v[i];
 		free(pol->name);
+		free(pol->log_file);
+		free(pol->log_pcapng);
 		for (size_t j = 0; j < pol->rules.n; j++)
 			free_rule(&pol->rules.v[j]);
 		VEC_FREE(&pol->rules);

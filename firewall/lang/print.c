@@ -361,6 +361,16 @@ hv_prog_print(FILE *f, const struct hv_prog *g)
 		if (sep)
 			fputc('\n', f);
 		fprintf(f, "policy%s%s {\n", pol->name ? " " : "", pol->name ? pol->name : "");
+		if (pol->log_file) {
+			fputs("\tlog-file ", f);
+			print_string(f, pol->log_file);
+			fputc('\n', f);
+		}
+		if (pol->log_pcapng) {
+			fputs("\tlog-pcapng ", f);
+			print_string(f, pol->log_pcapng);
+			fputc('\n', f);
+		}
 		for (size_t j = 0; j < pol->rules.n; j++) {
 			fputc('\t', f);
 			hv_rule_print(f, g, &pol->rules.v[j]);
