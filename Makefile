@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 CC       ?= cc
 MESON_OPTS ?=
 
-.PHONY: all deps build test unit-test asan-test system-test fuzz-test demo bench bench-lang clean format-check
+.PHONY: all deps build test unit-test asan-test system-test fuzz-test demo bench bench-lang bench-fw clean format-check
 
 all: build
 
@@ -48,6 +48,11 @@ bench-lang: deps
 	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true -Db_lto=true -Doptimization=3 -Dtests=disabled
 	ninja -C build-bench
 	./bench/lang/run.sh build-bench
+
+bench-fw: deps
+	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true -Db_lto=true -Doptimization=3 -Dtests=disabled
+	ninja -C build-bench
+	./bench/fw/run.sh build-bench
 
 format-check:
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror

@@ -10,8 +10,15 @@
  * switch has learned them all; then the generator sends as fast as it can on
  * both ports from one lcore, receives on both, and reports what came back.
  *
+ * Flow f is 10.1.0.0 + f / 60000 : 1024 + f % 60000 -> 10.0.0.2:9 over UDP,
+ * so up to 60,000 flows differ in the source port and more in the address
+ * too. With --reply, port 1 sends each flow's reverse (10.0.0.2:9 -> the
+ * flow's source), so that a stateful firewall sees every flow as one
+ * connection with traffic both ways; without it both ports send the forward
+ * tuple. IPv4 checksums are correct; UDP checksums are 0 (none).
+ *
  * Usage: hvgen [EAL args] -- --sock0 PATH --sock1 PATH [--macs N] [--flows N]
- *              [--seconds S] [--size BYTES] [--json]
+ *              [--seconds S] [--size BYTES] [--reply] [--json]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +45,7 @@ struct conf {
 	const char *sock[2];
 	unsigned macs; /* total, both sides */
 	unsigned flows;
+	bool reply;
 	double seconds;
 	unsigned size;
 	bool json;
@@ -108,26 +116,42 @@ port_setup(uint16_t port, struct rte_mempool *mp)
 	return rc;
 }
 
+#define FLOWS_PER_ADDR 60000
+
 static unsigned
 fill_burst(struct rte_mbuf **m, unsigned n, const uint8_t *tmpl, unsigned len, unsigned from,
 	   const struct rte_ether_addr *src, const struct rte_ether_addr *dst, unsigned per_side,
-	   unsigned flows, uint64_t *seq)
+	   unsigned flows, bool reply, uint64_t *seq)
 {
 	for (unsigned k = 0; k < n; k++) {
 		uint8_t *p = rte_pktmbuf_mtod(m[k], uint8_t *);
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + 14);
 		uint64_t s = (*seq)++;
 		unsigned i = (unsigned)(s % per_side);
 		unsigned j = (unsigned)((s * 7 + 3) % per_side);
-		uint16_t sport = (uint16_t)(1024 + s % flows);
+		unsigned f = (unsigned)(s % flows);
+		uint16_t fport = (uint16_t)(1024 + f % FLOWS_PER_ADDR);
+		uint32_t faddr = 0x0a010000u + f / FLOWS_PER_ADDR;
 
 		memcpy(p, tmpl, len);
 		memcpy(p, &dst[j], 6);
 		memcpy(p + 6, &src[i], 6);
-		p[34] = (uint8_t)(sport >> 8);
-		p[35] = (uint8_t)sport;
+		if (reply && from == 1) {
+			ip->src_addr = rte_cpu_to_be_32(0x0a000002);
+			ip->dst_addr = rte_cpu_to_be_32(faddr);
+			p[34] = 0;
+			p[35] = 9;
+			p[36] = (uint8_t)(fport >> 8);
+			p[37] = (uint8_t)fport;
+		} else {
+			ip->src_addr = rte_cpu_to_be_32(faddr);
+			p[34] = (uint8_t)(fport >> 8);
+			p[35] = (uint8_t)fport;
+		}
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		m[k]->data_len = (uint16_t)len;
 		m[k]->pkt_len = len;
-		(void)from;
 	}
 	return n;
 }
@@ -149,7 +173,7 @@ usage(void)
 {
 	fprintf(stderr,
 		"Usage: hvgen [EAL args] -- --sock0 PATH --sock1 PATH [--macs N] [--flows N]\n"
-		"             [--seconds S] [--size BYTES] [--json]\n");
+		"             [--seconds S] [--size BYTES] [--reply] [--json]\n");
 	exit(2);
 }
 
@@ -157,10 +181,15 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"sock0", required_argument, NULL, '0'},   {"sock1", required_argument, NULL, '1'},
-		{"macs", required_argument, NULL, 'm'},	   {"flows", required_argument, NULL, 'f'},
-		{"seconds", required_argument, NULL, 's'}, {"size", required_argument, NULL, 'z'},
-		{"json", no_argument, NULL, 'j'},	   {NULL, 0, NULL, 0},
+		{"sock0", required_argument, NULL, '0'},
+		{"sock1", required_argument, NULL, '1'},
+		{"macs", required_argument, NULL, 'm'},
+		{"flows", required_argument, NULL, 'f'},
+		{"seconds", required_argument, NULL, 's'},
+		{"size", required_argument, NULL, 'z'},
+		{"json", no_argument, NULL, 'j'},
+		{"reply", no_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
 	struct conf c = {.macs = 1000, .flows = 1000, .seconds = 10, .size = 64};
 	struct rte_ether_addr *mac[2];
@@ -198,6 +227,9 @@ main(int argc, char **argv)
 			break;
 		case 'j':
 			c.json = true;
+			break;
+		case 'r':
+			c.reply = true;
 			break;
 		default:
 			usage();
@@ -283,7 +315,7 @@ main(int argc, char **argv)
 
 			if (rte_pktmbuf_alloc_bulk(mp, m, BURST) == 0) {
 				fill_burst(m, BURST, tmpl, len, p, mac[p], mac[1 - p], per_side,
-					   c.flows, &seq[p]);
+					   c.flows, c.reply, &seq[p]);
 				sent = rte_eth_tx_burst((uint16_t)p, 0, m, BURST);
 				side[p].tx += sent;
 				side[p].tx_fail += BURST - sent;
