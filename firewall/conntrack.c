@@ -18,6 +18,7 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 #include "firewall/conntrack.h"
 
@@ -220,34 +221,61 @@ hv_ct_key_hash(const struct hv_ct_key *k)
 	return rte_hash_crc(k, sizeof(*k), 0x6876);
 }
 
+/* A strict total order on endpoints: <0, 0, >0. */
+static inline int
+end_cmp(const struct hv_ct_end *x, const struct hv_ct_end *y)
+{
+	uint64_t x0, y0, x1, y1;
+	uint32_t x2, y2;
+
+	memcpy(&x0, x->addr, 8);
+	memcpy(&y0, y->addr, 8);
+	if (x0 != y0)
+		return x0 < y0 ? -1 : 1;
+	memcpy(&x1, x->addr + 8, 8);
+	memcpy(&y1, y->addr + 8, 8);
+	if (x1 != y1)
+		return x1 < y1 ? -1 : 1;
+	memcpy(&x2, &x->seg, 4);
+	memcpy(&y2, &y->seg, 4);
+	return x2 == y2 ? 0 : x2 < y2 ? -1 : 1;
+}
+
+static inline void
+set_end(struct hv_ct_end *e, const uint8_t *addr, size_t alen, uint16_t seg, uint16_t port)
+{
+	if (alen == 4) {
+		memcpy(e->addr, addr, 4);
+		memset(e->addr + 4, 0, 12);
+	} else {
+		memcpy(e->addr, addr, 16);
+	}
+	e->seg = seg;
+	e->port = port;
+}
+
 static void
 make_key(struct hv_ct_pkt *p, uint8_t family, uint8_t proto, const uint8_t *src, const uint8_t *dst,
 	 uint16_t src_seg, uint16_t dst_seg, uint16_t sport, uint16_t dport)
 {
-	struct hv_ct_end x, y;
 	size_t alen = family == 4 ? 4 : 16;
+	struct hv_ct_key *k = &p->key;
 
-	memset(&x, 0, sizeof(x));
-	memset(&y, 0, sizeof(y));
-	memcpy(x.addr, src, alen);
-	memcpy(y.addr, dst, alen);
-	x.seg = src_seg;
-	y.seg = dst_seg;
-	x.port = sport;
-	y.port = dport;
-	memset(&p->key, 0, sizeof(p->key));
-	p->key.family = family;
-	p->key.proto = proto;
-	if (memcmp(&x, &y, sizeof(x)) <= 0) {
-		p->key.a = x;
-		p->key.b = y;
-		p->from_b = false;
-	} else {
-		p->key.a = y;
-		p->key.b = x;
+	set_end(&k->a, src, alen, src_seg, sport);
+	set_end(&k->b, dst, alen, dst_seg, dport);
+	p->from_b = false;
+	if (end_cmp(&k->a, &k->b) > 0) {
+		struct hv_ct_end t = k->a;
+
+		k->a = k->b;
+		k->b = t;
 		p->from_b = true;
 	}
-	p->hash = hv_ct_key_hash(&p->key);
+	k->family = family;
+	k->proto = proto;
+	k->pad = 0;
+	k->pad2 = 0;
+	p->hash = hv_ct_key_hash(k);
 }
 
 static inline uint16_t
@@ -433,6 +461,10 @@ hv_ct_lookup_bulk(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigne
 		sig[i] = pkts[i]->hash;
 	}
 	rte_hash_lookup_with_hash_bulk(ct->h, keys, sig, n, slot);
+	/* the entries are cold: ask for all of them before touching any */
+	for (unsigned i = 0; i < n; i++)
+		if (slot[i] >= 0 && (uint32_t)slot[i] < ct->capacity)
+			rte_prefetch0(&ct->e[slot[i]]);
 	for (unsigned i = 0; i < n; i++)
 		slot[i] = check_found(ct, slot[i], now);
 }

@@ -81,18 +81,24 @@ enum hv_ct_timeout {
 	HV_CT_TO_MAX
 };
 
-/* One endpoint of a connection; compared as bytes for the canonical order. */
+/* One endpoint of a connection (20 bytes, no padding). */
 struct hv_ct_end {
 	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
 	uint16_t seg;
 	uint16_t port; /* TCP/UDP port, ICMP echo identifier, 0 otherwise */
 };
 
+/*
+ * 48 bytes, so that rte_hash compares keys with its 48-byte vector compare.
+ * The canonical order puts the smaller endpoint first, comparing them as
+ * two 64-bit words and one 32-bit word (any fixed total order would do).
+ */
 struct hv_ct_key {
-	struct hv_ct_end a, b; /* a <= b (memcmp) */
+	struct hv_ct_end a, b;
 	uint8_t family;
 	uint8_t proto;
 	uint16_t pad;
+	uint32_t pad2;
 };
 
 /* entry flags */
@@ -113,22 +119,25 @@ struct hv_ct_tcp_dir {
 };
 
 struct hv_ct_entry {
+	/* first cache line: what every packet of an established connection touches */
 	uint32_t seq; /* odd while the worker writes the entry */
 	uint8_t used;
 	uint8_t state;	/* enum hv_ct_state */
 	uint8_t flags;	/* HV_CT_F_* */
 	uint8_t closer; /* TCP: direction of the first FIN */
-	struct hv_ct_key key;
-	uint16_t in_port; /* the initiator's port (hvnet slot) */
-	uint16_t seg;	  /* the initiator's segment */
-	uint32_t rule;	  /* index of the admitting rule in the policy of epoch */
+	uint32_t rule;	/* index of the admitting rule in the policy of epoch */
 	uint32_t hash;
 	uint64_t epoch;
-	uint64_t created, expire;      /* tsc */
+	uint64_t expire;	       /* tsc */
 	uint64_t packets[2], bytes[2]; /* original, reply */
+	/* the rest: TCP windows, the key, listing and limits */
 	struct hv_ct_tcp_dir td[2];
+	struct hv_ct_key key;
+	uint16_t in_port;    /* the initiator's port (hvnet slot) */
+	uint16_t seg;	     /* the initiator's segment */
+	uint64_t created;    /* tsc */
 	uint32_t prev, next; /* early-drop list */
-};
+} __attribute__((aligned(64)));
 
 struct hv_ct_conf {
 	const char *name;
