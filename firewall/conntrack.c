@@ -215,10 +215,23 @@ list_del(struct hv_ct *ct, uint32_t slot)
 
 /* ---- keys ---- */
 
+/*
+ * CRC32-C of the key's six 64-bit words. The words are copied out first:
+ * rte_hash_crc() reads the key through uint64_t pointers, and with the key
+ * just written as struct fields an optimizing compiler may move those stores
+ * past its loads (strict aliasing) and hash stale bytes.
+ */
 uint32_t
 hv_ct_key_hash(const struct hv_ct_key *k)
 {
-	return rte_hash_crc(k, sizeof(*k), 0x6876);
+	uint64_t w[sizeof(*k) / 8];
+	uint32_t h = 0x6876;
+
+	_Static_assert(sizeof(*k) % 8 == 0, "the key is hashed in 64-bit words");
+	memcpy(w, k, sizeof(w));
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		h = rte_hash_crc_8byte(w[i], h);
+	return h;
 }
 
 /* A strict total order on endpoints: <0, 0, >0. */
@@ -815,9 +828,9 @@ hv_ct_track(struct hv_ct *ct, uint32_t slot, const struct hv_ct_pkt *p, const st
 		e->state = HV_CT_REPLIED;
 		list_del(ct, slot);
 	}
-	if (dir == 1)
-		e->flags |= HV_CT_F_REPLIED;
 	if (r == HV_DROP_NONE && !*reopen) {
+		if (dir == 1)
+			e->flags |= HV_CT_F_REPLIED;
 		e->packets[dir]++;
 		e->bytes[dir] += len;
 		e->expire = now + ct->to[timeout_of(ct, e)];

@@ -95,7 +95,7 @@ static uint64_t
 count_cut(struct hv_switch *sw, const struct hv_fw *fw)
 {
 	uint16_t seg_pol[HV_MAX_SEGMENTS];
-	uint64_t cut = 0;
+	uint64_t cut = 0, now = rte_rdtsc();
 
 	if (fw == NULL)
 		return 0;
@@ -110,7 +110,7 @@ count_cut(struct hv_switch *sw, const struct hv_fw *fw)
 			uint32_t rule;
 
 			if (!__atomic_load_n(&ct->e[s].used, __ATOMIC_RELAXED) ||
-			    !hv_ct_snapshot(ct, s, &e))
+			    !hv_ct_snapshot(ct, s, &e) || e.expire <= now)
 				continue;
 			entry_fw_pkt(seg_pol, &e, &k);
 			hv_fw_classify(fw, &kp, 1, &rule);
@@ -141,35 +141,86 @@ rule_same(const struct hv_fw *a, uint32_t i, const struct hv_fw *b, uint32_t j)
 	return true;
 }
 
-static int32_t
-rule_find(const struct hv_fw *fw, const char *id)
+/* Rule ids of a policy, sorted, for lookups by id. */
+struct id_index {
+	const struct hv_fw *fw;
+	uint32_t *order; /* rule indexes sorted by id */
+};
+
+static const struct hv_fw *sort_fw;
+
+static int
+by_id(const void *a, const void *b)
 {
+	return strcmp(sort_fw->rules[*(const uint32_t *)a].id,
+		      sort_fw->rules[*(const uint32_t *)b].id);
+}
+
+static int
+index_build(struct id_index *x, const struct hv_fw *fw)
+{
+	x->fw = fw;
+	x->order = malloc(sizeof(uint32_t) * (fw->n_rules + 1));
+	if (x->order == NULL)
+		return -1;
 	for (uint32_t i = 0; i < fw->n_rules; i++)
-		if (strcmp(fw->rules[i].id, id) == 0)
-			return (int32_t)i;
+		x->order[i] = i;
+	sort_fw = fw; /* control thread only */
+	qsort(x->order, fw->n_rules, sizeof(uint32_t), by_id);
+	return 0;
+}
+
+static int32_t
+rule_find(const struct id_index *x, const char *id)
+{
+	size_t lo = 0, hi = x->fw->n_rules;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(x->fw->rules[x->order[mid]].id, id);
+
+		if (c == 0)
+			return (int32_t)x->order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 
-/* Rules added, removed and changed from OLD to NEW, by id. */
+/* Rules added, removed and changed from OLD to NEW, by id; n log n. */
 static json_t *
 policy_diff(const struct hv_fw *old, const struct hv_fw *new)
 {
 	json_t *added = json_array(), *removed = json_array(), *changed = json_array();
+	struct id_index xo = {0}, xn = {0};
 
+	if ((old && index_build(&xo, old) != 0) || index_build(&xn, new) != 0) {
+		free(xo.order);
+		json_decref(added);
+		json_decref(removed);
+		json_decref(changed);
+		return NULL;
+	}
 	for (uint32_t i = 0; i < new->n_rules; i++) {
-		int32_t j = old ? rule_find(old, new->rules[i].id) : -1;
+		int32_t j = old ? rule_find(&xo, new->rules[i].id) : -1;
 
 		if (j < 0)
 			json_array_append_new(added, json_string(new->rules[i].id));
-		else if (!rule_same(new, i, old, (uint32_t)j))
+		else if (!rule_same(new, i, old, (uint32_t)j) ||
+			 new->rules[i].log_rate != old->rules[j].log_rate ||
+			 new->rules[i].log_burst != old->rules[j].log_burst)
 			json_array_append_new(changed, json_string(new->rules[i].id));
 	}
 	for (uint32_t i = 0; old && i < old->n_rules; i++)
-		if (rule_find(new, old->rules[i].id) < 0)
+		if (rule_find(&xn, old->rules[i].id) < 0)
 			json_array_append_new(removed, json_string(old->rules[i].id));
 	if (old && (old->rules[old->n_rules].action != new->rules[new->n_rules].action ||
 		    old->rules[old->n_rules].log != new->rules[new->n_rules].log))
 		json_array_append_new(changed, json_string("default"));
+	free(xo.order);
+	free(xn.order);
 	return json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed, "changed", changed);
 }
 
@@ -256,6 +307,11 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		return NULL;
 	}
 	diff = policy_diff(sw->fw, fw);
+	if (diff == NULL) {
+		hv_fw_free(fw);
+		hv_diags_free(&d);
+		return ctl_fail(e, ENOMEM, NULL, "out of memory; the policy in force is unchanged");
+	}
 	cut = count_cut(sw, fw);
 	if (hv_switch_set_policy(sw, fw) != 0) {
 		json_decref(diff);
@@ -298,6 +354,8 @@ h_policy_rollback(struct hv_control *c, json_t *args, struct reply_err *e)
 		return ctl_fail(e, ENOENT, "rollback restores the policy before the last apply",
 				"there is no previous policy");
 	diff = policy_diff(sw->fw, prev);
+	if (diff == NULL)
+		return ctl_fail(e, ENOMEM, NULL, "out of memory; unchanged");
 	cut = count_cut(sw, prev);
 	prev->epoch = sw->fw_epoch + 1; /* not published now: safe to write */
 	if (hv_switch_set_policy(sw, prev) != 0) {

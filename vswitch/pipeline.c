@@ -406,7 +406,8 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 
 			if (unlikely(ct->e[s].epoch != fw->epoch) && !fw_recheck(c, fw, s)) {
 				hv_ct_delete(ct, s);
-				ct->stats.policy_cut++;
+				__atomic_store_n(&ct->stats.policy_cut, ct->stats.policy_cut + 1,
+						 __ATOMIC_RELAXED);
 				keep[k] = false;
 				drop_pkt(c, in->id, seg, HV_DROP_CT_POLICY_CUT, mb);
 				continue;
@@ -447,20 +448,10 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 		const struct hv_fw_rule *fr = &fw->rules[res[i]];
 		struct rte_mbuf *mb = pkts[k];
 
-		hv_fw_count(fw, w->index, res[i], rte_pktmbuf_pkt_len(mb));
-		if (unlikely(fr->log) && fw->log != NULL)
-			fw_log(c, fw, res[i],
-			       fr->action == HV_FW_ALLOW   ? HV_FWLOG_ALLOW
-			       : fr->action == HV_FW_BLOCK ? HV_FWLOG_BLOCK
-							   : HV_FWLOG_REJECT,
-			       res[i] == fw->n_rules ? "default" : "rule", in, pseg, &meta[k], mb);
-		if (fr->action == HV_FW_ALLOW) {
+		if (fr->action == HV_FW_ALLOW && mode[k] == FW_OPEN) {
 			enum hv_drop_reason why = HV_DROP_NONE;
 
-			if (mode[k] == FW_STATELESS) {
-				HV_CNT_ADD(w->fw.stateless, 1);
-				continue;
-			}
+			/* a connection the limits refuse is not the rule's: counted by reason */
 			if (hv_ct_open(ct, &cp[k], &meta[k], rte_pktmbuf_mtod(mb, const uint8_t *),
 				       rte_pktmbuf_data_len(mb), in->id, seg, mgmt, seg_limit,
 				       res[i], fw->epoch, c->now, &why) < 0) {
@@ -469,8 +460,18 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 				continue;
 			}
 			HV_CNT_ADD(w->fw.new_allowed, 1);
-			continue;
+		} else if (fr->action == HV_FW_ALLOW) {
+			HV_CNT_ADD(w->fw.stateless, 1);
 		}
+		hv_fw_count(fw, w->index, res[i], rte_pktmbuf_pkt_len(mb));
+		if (unlikely(fr->log) && fw->log != NULL)
+			fw_log(c, fw, res[i],
+			       fr->action == HV_FW_ALLOW   ? HV_FWLOG_ALLOW
+			       : fr->action == HV_FW_BLOCK ? HV_FWLOG_BLOCK
+							   : HV_FWLOG_REJECT,
+			       res[i] == fw->n_rules ? "default" : "rule", in, pseg, &meta[k], mb);
+		if (fr->action == HV_FW_ALLOW)
+			continue;
 		keep[k] = false;
 		if (fr->action == HV_FW_REJECT) {
 			send_reject(c, in, mb, &meta[k]);
