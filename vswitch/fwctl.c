@@ -300,6 +300,14 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	}
 	fw->epoch = sw->fw_epoch + 1;
 	snprintf(fw->path, sizeof(fw->path), "%s", path);
+	if (ir->policy != NULL && ir->policy->log_pcapng != NULL && ir->policy->log_file == NULL) {
+		hv_fw_free(fw);
+		hv_diags_free(&d);
+		return ctl_fail(e, EINVAL, "add log-file \"PATH\" to the policy block",
+				"%s: log-pcapng needs a log-file beside it; the policy in force is "
+				"unchanged",
+				path);
+	}
 	if (ir->policy != NULL && ir->policy->log_file != NULL &&
 	    open_log(sw, fw, path, ir->policy, e) != 0) {
 		hv_fw_free(fw);

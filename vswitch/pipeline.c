@@ -560,9 +560,15 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		okp[n_ok] = m;
 		idx[n_ok++] = i;
 	}
-	/* each stage counts the frames that entered it (docs/datapath.md) */
-	HV_CNT_ADD(w->stage.parse, n);
-	HV_CNT_ADD(w->stage.ingress, n_parsed);
+	/*
+	 * Each stage counts the frames that entered it (docs/datapath.md). A
+	 * frame handed to the worker owning its connection was counted at parse
+	 * and ingress by the worker that received it, from learn on by its owner.
+	 */
+	if (!handed) {
+		HV_CNT_ADD(w->stage.parse, n);
+		HV_CNT_ADD(w->stage.ingress, n_parsed);
+	}
 	HV_CNT_ADD(w->stage.learn, n_ok);
 	HV_CNT_ADD(w->stage.forward, n_ok);
 
