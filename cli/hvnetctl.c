@@ -431,6 +431,14 @@ print_fw_show(json_t *r)
 		printf("%-32s %-7s %-4s %8lld %12lld %14lld\n", s_of(v, "id"), s_of(v, "action"),
 		       json_is_true(json_object_get(v, "log")) ? "yes" : "-", i_of(v, "entries"),
 		       i_of(v, "packets"), i_of(v, "bytes"));
+	if (json_is_object(json_object_get(r, "log"))) {
+		json_t *l = json_object_get(r, "log");
+
+		printf("log: %lld lines written, %lld packets to pcapng; dropped: %lld queue full, "
+		       "%lld over the rate; %lld write errors\n",
+		       i_of(l, "written"), i_of(l, "pcap_written"), i_of(l, "dropped_full"),
+		       i_of(l, "rate_limited"), i_of(l, "write_errors"));
+	}
 }
 
 static void

@@ -547,6 +547,20 @@ h_stats_clear(struct hv_control *c, json_t *args, struct reply_err *e)
 	return json_object();
 }
 
+/* SIGHUP: the verdict log files of the policy in force are reopened (logrotate). */
+static void
+reopen_logs(struct hv_switch *sw)
+{
+	char err[256];
+
+	if (sw->fw == NULL || sw->fw->log == NULL)
+		return;
+	if (hv_fwlog_reopen(sw->fw->log, err, sizeof(err)) != 0)
+		HV_ERR("SIGHUP: cannot reopen the verdict log: %s", err);
+	else
+		HV_INFO("SIGHUP: verdict log files reopened");
+}
+
 json_t *
 ctl_fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
 {
@@ -813,6 +827,7 @@ hv_control_open(struct hv_switch *sw, char *err, size_t err_size)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	c->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	c->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -878,10 +893,14 @@ hv_control_run(struct hv_control *c)
 			} else if (id == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 
-				if (read(c->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-					HV_INFO("signal %u: shutting down", si.ssi_signo);
-					return 0;
+				if (read(c->signal_fd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reopen_logs(c->sw);
+					continue;
 				}
+				HV_INFO("signal %u: shutting down", si.ssi_signo);
+				return 0;
 			} else if (id == EV_TIMER) {
 				uint64_t ticks;
 

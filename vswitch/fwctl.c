@@ -408,7 +408,7 @@ h_fw_show(struct hv_control *c, json_t *args, struct reply_err *e)
 {
 	struct hv_switch *sw = ctl_switch(c);
 	const struct hv_fw *fw = sw->fw;
-	json_t *rules;
+	json_t *rules, *res;
 
 	(void)args;
 	if (fw == NULL)
@@ -427,7 +427,21 @@ h_fw_show(struct hv_control *c, json_t *args, struct reply_err *e)
 				  i < fw->n_rules ? (int)fw->ir->rules[i].count : 0, "packets",
 				  (json_int_t)cnt.packets, "bytes", (json_int_t)cnt.bytes));
 	}
-	return json_pack("{s:o, s:o}", "policy", policy_brief(fw), "rules", rules);
+	res = json_pack("{s:o, s:o}", "policy", policy_brief(fw), "rules", rules);
+	if (fw->log != NULL) {
+		struct hv_fwlog_stats ls;
+
+		hv_fwlog_stats(fw->log, &ls);
+		json_object_set_new(res, "log",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "submitted",
+					      (json_int_t)ls.submitted, "dropped_full",
+					      (json_int_t)ls.dropped_full, "rate_limited",
+					      (json_int_t)ls.rate_limited, "written",
+					      (json_int_t)ls.written, "pcap_written",
+					      (json_int_t)ls.pcap_written, "write_errors",
+					      (json_int_t)ls.write_errors));
+	}
+	return res;
 }
 
 /* ---- connections ---- */

@@ -88,6 +88,18 @@ n=$(tcpdump -r "$HV_TMP/fw.pcapng" -n 'tcp dst port 22 and src host 10.10.0.20' 
 hv_assert_ge "$n" 1 "blocked SYNs in the log's pcapng"
 hv_pass "log-pcapng holds $n blocked SYN(s) from m2"
 
+written=$(hv_json sw 'r["log"]["written"]' fw show)
+hv_assert_ge "$written" 1 "log lines written (fw show)"
+# rotation: move the file away, SIGHUP, and the next line goes to a new file
+mv "$HV_TMP/fw.log" "$HV_TMP/fw.log.1"
+kill -HUP "$(hv_pid sw)"
+sleep 0.5
+probe m2 tcp 10.10.0.10 22 1 >/dev/null
+sleep 1
+[ -s "$HV_TMP/fw.log" ] || hv_fail "no new log file after SIGHUP"
+grep -q '"src":"10.10.0.20"' "$HV_TMP/fw.log" || hv_fail "rotated log lacks the new line"
+hv_pass "fw show: $written log line(s) written; SIGHUP reopened the log after rotation"
+
 ssh_hits=$(hv_json sw '[x["packets"] for x in r["rules"] if x["id"]=="admin-ssh"][0]' fw show)
 hv_assert_ge "$ssh_hits" 1 "admin-ssh hit counter"
 hv_pass "fw show: admin-ssh decided $ssh_hits packet(s)"
