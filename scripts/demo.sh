@@ -20,7 +20,10 @@ cleanup() {
 	echo
 	echo "== tearing down"
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	for g in $GUESTS; do ip netns del "$INST-${g%%:*}" 2>/dev/null; done
+	for g in $GUESTS; do
+		ip netns pids "$INST-${g%%:*}" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$INST-${g%%:*}" 2>/dev/null
+	done
 	rm -f "$LOG"
 	echo "hvnetd stopped, namespaces removed"
 }
@@ -82,5 +85,46 @@ echo
 echo "== counters"
 ctl segment list
 echo
-ctl stats | sed -n '/^Stages/,$p'
+ctl stats | sed -n '/^Stages/,/^MAC learning/p'
+echo
+echo "== the firewall: a policy for the lab, put in force while it runs"
+POL=/tmp/$INST.hvnet
+cat >"$POL" <<EOF
+segment app { class application }    # one subnet for both: only the switch keeps them apart
+segment db  { class infrastructure }
+policy demo {
+	log-file "/tmp/$INST-fw.log"
+	web:  allow app -> app tcp/8080
+	ping: allow app -> app icmp/echo-request
+	db:   reject log db -> db tcp/8080
+	default block log
+}
+EOF
+sed 's/^/    /' "$POL"
+ctl policy apply "$POL" || bad=1
+ip netns exec "$INST-web2" python3 -m http.server 8080 --bind 10.0.0.12 >/dev/null 2>&1 &
+ip netns exec "$INST-db2" python3 -m http.server 8080 --bind 10.0.0.22 >/dev/null 2>&1 &
+sleep 1
+try() { # GUEST DESCRIPTION WANT command...
+	local g=$1 what=$2 want=$3 got
+	shift 3
+	if ip netns exec "$INST-$g" timeout 5 "$@" >/dev/null 2>&1; then got=passes; else got=refused; fi
+	printf "  %-44s %s\n" "$what" "$got"
+	[ "$got" = "$want" ] || bad=1
+}
+echo
+try web1 "web1 -> web2 http (rule web)" passes python3 -c "import urllib.request as u; u.urlopen('http://10.0.0.12:8080/', timeout=3)"
+try web1 "web1 -> web2 ping (rule ping)" passes ping -c 1 -W 1 10.0.0.12
+try web2 "web2 -> web1 port 22 (default block)" refused bash -c "exec 3<>/dev/tcp/10.0.0.11/22"
+try db1 "db1 -> db2 http (rule db: reject, RST)" refused python3 -c "import urllib.request as u; u.urlopen('http://10.0.0.22:8080/', timeout=3)"
+try db1 "db1 -> db2 ping (default block)" refused ping -c 1 -W 1 10.0.0.22
+echo
+ctl fw show
+echo
+ctl ct list
+sleep 0.5
+echo
+echo "verdict log ($(wc -l <"/tmp/$INST-fw.log") lines), the first:"
+head -1 "/tmp/$INST-fw.log" | sed 's/^/  /'
+rm -f "$POL" "/tmp/$INST-fw.log"
 exit $bad
