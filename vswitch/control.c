@@ -523,13 +523,14 @@ h_stats(struct hv_control *c, json_t *args, struct reply_err *e)
 		(json_int_t)sum->learn.limit_table, "static_conflict",
 		(json_int_t)sum->learn.static_conflict, "entries", hv_mac_table_count(sw->macs));
 	json_t *fw = json_pack(
-		"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "policy",
+		"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "policy",
 		sw->fw != NULL, "checked", (json_int_t)sum->fw.checked, "established",
 		(json_int_t)sum->fw.established, "related", (json_int_t)sum->fw.related,
 		"new_allowed", (json_int_t)sum->fw.new_allowed, "stateless",
 		(json_int_t)sum->fw.stateless, "bypass", (json_int_t)sum->fw.bypass, "handoff_out",
 		(json_int_t)sum->fw.handoff_out, "handoff_in", (json_int_t)sum->fw.handoff_in,
-		"rejects_sent", (json_int_t)sum->fw.rejects_sent, "log_submitted",
+		"rejects_sent", (json_int_t)sum->fw.rejects_sent, "rejects_ratelimited",
+		(json_int_t)sum->fw.rejects_ratelimited, "log_submitted",
 		(json_int_t)sum->fw.log_submitted, "log_ratelimited",
 		(json_int_t)sum->fw.log_ratelimited);
 	rte_free(sum);

@@ -29,10 +29,14 @@ struct tx_buf {
 };
 
 /* Worker-private scratch state; lives as long as the worker loop. */
+#define REJECT_RATE  1000 /* answers to rejected packets, per second and worker */
+#define REJECT_BURST 100
+
 struct worker_ctx {
 	struct hv_switch *sw;
 	struct hv_worker *w;
 	struct hv_ct *ct;
+	struct hv_fwlog_bucket reject_bucket; /* a flood of rejected packets gets few answers */
 	struct hv_mac_cache *mac_cache;
 	const struct hv_dp_state *st;
 	uint64_t now;
@@ -270,12 +274,18 @@ static void
 send_reject(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
 	    const struct hv_pkt_meta *pm)
 {
-	struct rte_mbuf *r = rte_pktmbuf_alloc(c->sw->pool);
+	struct rte_mbuf *r;
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
 	bool v6 = pm->l3 == HV_L3_IPV6;
 	size_t n;
 
+	if (!hv_fwlog_bucket_take(&c->reject_bucket, c->now, rte_get_tsc_hz(), REJECT_RATE,
+				  REJECT_BURST)) {
+		HV_CNT_ADD(c->w->fw.rejects_ratelimited, 1);
+		return;
+	}
+	r = rte_pktmbuf_alloc(c->sw->pool);
 	if (r == NULL)
 		return;
 	if (pm->l4_proto == 6 && (pm->flags & HV_PKT_F_L4))
@@ -688,6 +698,7 @@ hv_worker_main(void *arg)
 	c->sw = sw;
 	c->w = w;
 	c->ct = sw->ct[w->index];
+	hv_fwlog_bucket_init(&c->reject_bucket, rte_rdtsc(), rte_get_tsc_hz(), REJECT_BURST);
 	c->mac_cache = hv_mac_cache_create((int)rte_socket_id());
 	if (c->mac_cache == NULL) {
 		rte_free(c);

@@ -164,6 +164,7 @@ struct hv_fw_stage_counters {
 	uint64_t handoff_out; /* sent to the worker owning the connection */
 	uint64_t handoff_in;
 	uint64_t rejects_sent;
+	uint64_t rejects_ratelimited; /* rejected packets not answered: over 1000/s per worker */
 	uint64_t log_submitted;
 	uint64_t log_ratelimited;
 };
