@@ -60,6 +60,21 @@ conn=$(hv_json sw '" ".join(c["rule"]+"/"+c["ct_state"] for c in r["connections"
 hv_assert_eq "admin-ssh/established" "$conn" "ct list: the ssh connection"
 hv_pass "ct list: ssh connection admitted by admin-ssh, established; $related RELATED"
 
+# IPv6: neighbour discovery passes the policy, the IPv6 classifier decides
+v6() { # GUEST ADDR: IPv6 on, the address, and wait out duplicate address detection
+	hv_in "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0
+	ip -n "$HV_ID-$1" addr add "$2/64" dev eth0 nodad
+}
+v6 admin1 fd00:10::10
+v6 m2 fd00:10::20
+hv_in m2 /usr/bin/python3 "$PROBE" serve fd00:10::20 22 >/dev/null 2>&1 &
+hv_in admin1 /usr/bin/python3 "$PROBE" serve fd00:10::10 22 >/dev/null 2>&1 &
+sleep 1
+expect echoed "IPv6: admin1 -> m2 ssh (admin-ssh: fd00:10::10 is in @admins)" admin1 tcp fd00:10::20 22
+expect timeout "IPv6: m2 -> admin1 ssh (default block)" m2 tcp fd00:10::10 22 2
+hv_in admin1 ping -6 -c 2 -i 0.2 -W 1 fd00:10::20 >/dev/null || hv_fail "IPv6 ping admin1 -> m2 (admin-ping)"
+hv_pass "IPv6: ping admin1 -> m2 answers (neighbour discovery bypasses the policy)"
+
 # a bare ACK with no connection is INVALID (needs scapy)
 if /usr/bin/python3 -c 'import scapy' 2>/dev/null; then
 	before=$(hv_json sw '[d["count"] for d in r["drops"] if d["reason"]=="ct_tcp_no_conn"][0]' stats)
