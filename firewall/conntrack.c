@@ -717,9 +717,9 @@ timeout_of(const struct hv_ct *ct, const struct hv_ct_entry *e)
 	default:
 		break;
 	}
-	if (e->key.proto == 17)
+	if (e->pclass == HV_CT_P_UDP)
 		return e->state == HV_CT_REPLIED ? HV_CT_TO_UDP_STREAM : HV_CT_TO_UDP;
-	if (e->key.proto == 1 || e->key.proto == 58)
+	if (e->pclass == HV_CT_P_ICMP)
 		return HV_CT_TO_ICMP;
 	return HV_CT_TO_GENERIC;
 }
@@ -887,7 +887,7 @@ early_drop(struct hv_ct *ct, unsigned l)
 int32_t
 hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_pkt_meta *m,
 	   const uint8_t *frame, uint32_t len, uint16_t in_port, uint16_t seg, bool mgmt,
-	   uint32_t seg_limit, uint32_t rule, uint64_t epoch, uint64_t now,
+	   uint32_t seg_limit, uint32_t rule, uint32_t epoch, uint64_t now,
 	   enum hv_drop_reason *why)
 {
 	struct hv_ct_entry *e;
@@ -928,6 +928,10 @@ hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_pkt_meta
 	e->seg = seg;
 	e->rule = rule;
 	e->epoch = epoch;
+	e->pclass = p->key.proto == 6				? HV_CT_P_TCP
+		    : p->key.proto == 17			? HV_CT_P_UDP
+		    : (p->key.proto == 1 || p->key.proto == 58) ? HV_CT_P_ICMP
+								: HV_CT_P_OTHER;
 	e->created = now;
 	e->packets[0] = 1;
 	e->bytes[0] = len;

@@ -101,6 +101,12 @@ struct hv_ct_key {
 	uint32_t pad2;
 };
 
+/* entry pclass */
+#define HV_CT_P_TCP   0
+#define HV_CT_P_UDP   1
+#define HV_CT_P_ICMP  2
+#define HV_CT_P_OTHER 3
+
 /* entry flags */
 #define HV_CT_F_ORIG_B	  0x01 /* the initiator is endpoint b */
 #define HV_CT_F_REPLIED	  0x02 /* a packet was seen in the reply direction */
@@ -127,7 +133,9 @@ struct hv_ct_entry {
 	uint8_t closer; /* TCP: direction of the first FIN */
 	uint32_t rule;	/* index of the admitting rule in the policy of epoch */
 	uint32_t hash;
-	uint64_t epoch;
+	uint32_t epoch; /* of the admitting policy, modulo 2^32 */
+	uint8_t pclass; /* HV_CT_P_*: which timeouts apply, without reading the key */
+	uint8_t pad[3];
 	uint64_t expire;	       /* tsc */
 	uint64_t packets[2], bytes[2]; /* original, reply */
 	/* the rest: TCP windows, the key, listing and limits */
@@ -272,7 +280,7 @@ enum hv_drop_reason hv_ct_may_open(const struct hv_ct_pkt *p, const struct hv_pk
  */
 int32_t hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_pkt_meta *m,
 		   const uint8_t *frame, uint32_t len, uint16_t in_port, uint16_t seg, bool mgmt,
-		   uint32_t seg_limit, uint32_t rule, uint64_t epoch, uint64_t now,
+		   uint32_t seg_limit, uint32_t rule, uint32_t epoch, uint64_t now,
 		   enum hv_drop_reason *why);
 
 void hv_ct_delete(struct hv_ct *ct, uint32_t slot);

@@ -542,7 +542,7 @@ entry_json(struct hv_switch *sw, unsigned worker, const struct hv_ct_entry *x, u
 
 	inet_ntop(af, o->addr, src, sizeof(src));
 	inet_ntop(af, r->addr, dst, sizeof(dst));
-	if (fw != NULL && x->epoch == fw->epoch && x->rule <= fw->n_rules)
+	if (fw != NULL && x->epoch == (uint32_t)fw->epoch && x->rule <= fw->n_rules)
 		rule = fw->rules[x->rule].id;
 	else if (fw != NULL)
 		rule = "(an earlier policy; re-checked on the next packet)";

@@ -259,7 +259,7 @@ fw_recheck(struct worker_ctx *c, const struct hv_fw *fw, uint32_t slot)
 	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	e->rule = rule;
-	e->epoch = fw->epoch;
+	e->epoch = (uint32_t)fw->epoch;
 	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
 	return true;
 }
@@ -414,7 +414,8 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 		if (slot[i] >= 0) {
 			uint32_t s = (uint32_t)slot[i];
 
-			if (unlikely(ct->e[s].epoch != fw->epoch) && !fw_recheck(c, fw, s)) {
+			if (unlikely(ct->e[s].epoch != (uint32_t)fw->epoch) &&
+			    !fw_recheck(c, fw, s)) {
 				hv_ct_delete(ct, s);
 				__atomic_store_n(&ct->stats.policy_cut, ct->stats.policy_cut + 1,
 						 __ATOMIC_RELAXED);
@@ -464,7 +465,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 			/* a connection the limits refuse is not the rule's: counted by reason */
 			if (hv_ct_open(ct, &cp[k], &meta[k], rte_pktmbuf_mtod(mb, const uint8_t *),
 				       rte_pktmbuf_data_len(mb), in->id, seg, mgmt, seg_limit,
-				       res[i], fw->epoch, c->now, &why) < 0) {
+				       res[i], (uint32_t)fw->epoch, c->now, &why) < 0) {
 				keep[k] = false;
 				drop_pkt(c, in->id, seg, why, mb);
 				continue;

@@ -207,6 +207,6 @@ if r2:
 PY
 echo
 echo "connection setup and memory (bench/fw/ctbench, one core):"
-taskset -c 1 "$BUILD/bench/ctbench" --no-huge -m 1024 --no-pci --file-prefix hvb-ct --no-telemetry \
+[ -n "${SKIP_CTBENCH:-}" ] || taskset -c 1 "$BUILD/bench/ctbench" --no-huge -m 1024 --no-pci --file-prefix hvb-ct --no-telemetry \
 	--log-level=error -- "$DIR/policy.hvnet" 1000000 | tee "$OUT/ctbench.txt"
 echo "raw results: $OUT/"
