@@ -480,8 +480,7 @@ check_found(struct hv_ct *ct, int32_t pos, uint64_t now)
 }
 
 void
-hv_ct_lookup_bulk(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n, uint64_t now,
-		  int32_t *slot)
+hv_ct_lookup_start(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n, int32_t *pos)
 {
 	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
 	hash_sig_t sig[RTE_HASH_LOOKUP_BULK_MAX];
@@ -494,11 +493,26 @@ hv_ct_lookup_bulk(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigne
 		keys[i] = &pkts[i]->key;
 		sig[i] = pkts[i]->hash;
 	}
-	rte_hash_lookup_with_hash_bulk(ct->h, keys, sig, n, slot);
+	rte_hash_lookup_with_hash_bulk(ct->h, keys, sig, n, pos);
 	/* the entries are cold: ask for all of them before touching any */
 	for (unsigned i = 0; i < n; i++)
-		if (slot[i] >= 0 && (uint32_t)slot[i] < ct->capacity)
-			rte_prefetch0(&ct->e[slot[i]]);
+		if (pos[i] >= 0 && (uint32_t)pos[i] < ct->capacity)
+			rte_prefetch0(&ct->e[pos[i]]);
+}
+
+int32_t
+hv_ct_lookup_finish(struct hv_ct *ct, int32_t pos, uint64_t now)
+{
+	return check_found(ct, pos, now);
+}
+
+void
+hv_ct_lookup_bulk(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n, uint64_t now,
+		  int32_t *slot)
+{
+	if (n > RTE_HASH_LOOKUP_BULK_MAX)
+		n = RTE_HASH_LOOKUP_BULK_MAX;
+	hv_ct_lookup_start(ct, pkts, n, slot);
 	for (unsigned i = 0; i < n; i++)
 		slot[i] = check_found(ct, slot[i], now);
 }

@@ -249,6 +249,15 @@ uint32_t hv_ct_key_hash(const struct hv_ct_key *k);
  */
 void hv_ct_lookup_bulk(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n,
 		       uint64_t now, int32_t *slot);
+/*
+ * The same in two halves, so that other work can hide the entries' cache
+ * misses: _start looks the keys up and prefetches the entries, POS[i] the
+ * raw position or a negative value; _finish turns one into an entry index
+ * or -1 (expired entries deleted). No table change may come in between.
+ */
+void hv_ct_lookup_start(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n,
+			int32_t *pos);
+int32_t hv_ct_lookup_finish(struct hv_ct *ct, int32_t pos, uint64_t now);
 /* Look up one key; entry index or -1 (expired ones deleted, as above). */
 int32_t hv_ct_lookup(struct hv_ct *ct, const struct hv_ct_pkt *p, uint64_t now);
 

@@ -356,10 +356,16 @@ fw_log(struct worker_ctx *c, struct hv_fw *fw, uint32_t rule, uint8_t verdict, c
  * arrived on IN; KEEP[k] says which go on to forward. Dropped ones are
  * freed and counted here.
  */
+static inline bool
+fw_tracked(const struct hv_ct_pkt *p)
+{
+	return p->kind != HV_CT_K_NONE && p->kind != HV_CT_K_ICMP_OTHER;
+}
+
 static void
 fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *in,
 	 struct rte_mbuf **pkts, const struct hv_pkt_meta *meta, struct hv_ct_pkt *cp, uint16_t n,
-	 bool *keep)
+	 const uint16_t *tr, uint16_t n_tr, int32_t *slot, bool *keep)
 {
 	struct hv_fw *fw = (struct hv_fw *)(uintptr_t)fw_c; /* its counters only */
 	struct hv_worker *w = c->w;
@@ -367,11 +373,9 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	const uint16_t seg = in->segment, pseg = c->st->seg_pol[seg];
 	const bool mgmt = pseg < HV_FW_MAX_SEGS && fw->seg_mgmt[pseg];
 	uint32_t seg_limit = 0;
-	const struct hv_ct_pkt *trp[HV_BURST];
-	uint16_t tr[HV_BURST], cls[HV_BURST];
+	uint16_t cls[HV_BURST];
 	uint8_t mode[HV_BURST];
-	int32_t slot[HV_BURST];
-	uint16_t n_tr = 0, n_cls = 0, n_ip = 0;
+	uint16_t n_cls = 0, n_ip = 0;
 	struct hv_fw_pkt fk[HV_BURST];
 	const struct hv_fw_pkt *fkp[HV_BURST];
 	uint32_t res[HV_BURST];
@@ -394,16 +398,15 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 			continue;
 		}
 		n_ip++;
-		if (cp[k].kind == HV_CT_K_NONE || cp[k].kind == HV_CT_K_ICMP_OTHER) {
+		if (!fw_tracked(&cp[k])) {
 			mode[k] = FW_STATELESS;
 			cls[n_cls++] = k;
-			continue;
 		}
-		trp[n_tr] = &cp[k];
-		tr[n_tr++] = k;
+		/* the tracked ones were looked up before learning (rx_burst_process) */
 	}
 	HV_CNT_ADD(w->fw.checked, n_ip);
-	hv_ct_lookup_bulk(ct, trp, n_tr, c->now, slot);
+	for (uint16_t i = 0; i < n_tr; i++)
+		slot[i] = hv_ct_lookup_finish(ct, slot[i], c->now);
 	for (uint16_t i = 0; i < n_tr; i++) {
 		const uint16_t k = tr[i];
 		const struct hv_pkt_meta *m = &meta[k];
@@ -411,6 +414,13 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 		enum hv_drop_reason r;
 		bool reopen = false;
 
+		/*
+		 * An earlier packet of this burst may have deleted the entry found
+		 * for this one (a reopen, a cut) and another reused its slot: look
+		 * such a packet up again.
+		 */
+		if (slot[i] >= 0 && unlikely(ct->e[slot[i]].hash != cp[tr[i]].hash))
+			slot[i] = hv_ct_lookup(ct, &cp[tr[i]], c->now);
 		if (slot[i] >= 0) {
 			uint32_t s = (uint32_t)slot[i];
 
@@ -529,6 +539,9 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	struct hv_ct_pkt cp[HV_BURST];
 	struct rte_mbuf *okp[HV_BURST];
 	bool keep[HV_BURST];
+	const struct hv_ct_pkt *trp[HV_BURST];
+	uint16_t tr[HV_BURST], n_tr = 0;
+	int32_t ct_pos[HV_BURST];
 
 	/* parse and ingress checks */
 	for (uint16_t i = 0; i < n; i++) {
@@ -583,10 +596,22 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	HV_CNT_ADD(w->stage.learn, n_ok);
 	HV_CNT_ADD(w->stage.forward, n_ok);
 
+	/*
+	 * Connections: look them up now and let learning run while their entries
+	 * come in from memory; the firewall stage below finishes the lookup.
+	 */
+	if (fw != NULL) {
+		for (uint16_t k = 0; k < n_ok; k++)
+			if (fw_tracked(&cp[k]) && !fw_bypass(&meta[k])) {
+				trp[n_tr] = &cp[k];
+				tr[n_tr++] = k;
+			}
+		hv_ct_lookup_start(c->ct, trp, n_tr, ct_pos);
+	}
 	/* learn: one bulk probe for the burst's sources */
 	hv_mac_table_learn_bulk(macs, c->mac_cache, seg, src, n_ok, in->id, c->now, learn_res);
 	if (fw != NULL)
-		fw_stage(c, fw, in, okp, meta, cp, n_ok, keep);
+		fw_stage(c, fw, in, okp, meta, cp, n_ok, tr, n_tr, ct_pos, keep);
 	for (uint16_t k = 0; k < n_ok; k++) {
 		if (unlikely(learn_res[k] != HV_MAC_REFRESHED))
 			count_learn(w, learn_res[k]);
