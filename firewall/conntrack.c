@@ -910,14 +910,15 @@ early_drop(struct hv_ct *ct, unsigned l)
 int32_t
 hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_pkt_meta *m,
 	   const uint8_t *frame, uint32_t len, uint16_t in_port, uint16_t seg, bool mgmt,
-	   uint32_t seg_limit, uint32_t rule, uint32_t epoch, uint64_t now,
+	   uint32_t seg_limit, uint32_t port_limit, uint32_t rule, uint32_t epoch, uint64_t now,
 	   enum hv_drop_reason *why)
 {
 	struct hv_ct_entry *e;
 	int32_t pos;
 
-	if (ct->port_limit && in_port < HV_CT_MAX_PORTS &&
-	    ct->port_count[in_port] >= ct->port_limit) {
+	if (port_limit == 0)
+		port_limit = ct->port_limit;
+	if (port_limit && in_port < HV_CT_MAX_PORTS && ct->port_count[in_port] >= port_limit) {
 		*why = HV_DROP_CT_LIMIT_PORT;
 		return -1;
 	}

@@ -284,13 +284,13 @@ enum hv_drop_reason hv_ct_may_open(const struct hv_ct_pkt *p, const struct hv_pk
  * Create the connection opened by packet P (which may_open accepted) on
  * port IN_PORT of segment SEG, admitted by RULE of policy EPOCH; MGMT when it
  * touches a management segment; SEG_LIMIT the segment's bound for this table
- * (0 none). Evicts an embryonic connection when the table is full. Returns
+ * (0 none); PORT_LIMIT the port's (0: the table's default, conf.port_limit). Evicts an embryonic connection when the table is full. Returns
  * the entry index (>= 0), or -1 with *WHY set to the limit that refused it.
  */
 int32_t hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_pkt_meta *m,
 		   const uint8_t *frame, uint32_t len, uint16_t in_port, uint16_t seg, bool mgmt,
-		   uint32_t seg_limit, uint32_t rule, uint32_t epoch, uint64_t now,
-		   enum hv_drop_reason *why);
+		   uint32_t seg_limit, uint32_t port_limit, uint32_t rule, uint32_t epoch,
+		   uint64_t now, enum hv_drop_reason *why);
 
 void hv_ct_delete(struct hv_ct *ct, uint32_t slot);
 

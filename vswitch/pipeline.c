@@ -380,8 +380,13 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	const struct hv_fw_pkt *fkp[HV_BURST];
 	uint32_t res[HV_BURST];
 
+	uint32_t port_limit = 0; /* 0: the table's default (--port-conn-limit) */
+
 	if (pseg < HV_FW_MAX_SEGS && fw->seg_conn_limit[pseg])
 		seg_limit = (fw->seg_conn_limit[pseg] + c->st->n_workers - 1) / c->st->n_workers;
+	if (c->st->port_conn_limit[in->id])
+		port_limit =
+			(c->st->port_conn_limit[in->id] + c->st->n_workers - 1) / c->st->n_workers;
 	for (uint16_t k = 0; k < n; k++) {
 		const struct hv_pkt_meta *m = &meta[k];
 
@@ -475,7 +480,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 			/* a connection the limits refuse is not the rule's: counted by reason */
 			if (hv_ct_open(ct, &cp[k], &meta[k], rte_pktmbuf_mtod(mb, const uint8_t *),
 				       rte_pktmbuf_data_len(mb), in->id, seg, mgmt, seg_limit,
-				       res[i], (uint32_t)fw->epoch, c->now, &why) < 0) {
+				       port_limit, res[i], (uint32_t)fw->epoch, c->now, &why) < 0) {
 				keep[k] = false;
 				drop_pkt(c, in->id, seg, why, mb);
 				continue;

@@ -246,6 +246,36 @@ hv_switch_seg_of_policy(const struct hv_switch *sw, const struct hv_fw *fw, uint
 	return s ? s->id : -1;
 }
 
+/*
+ * The conn-limit the policy gives the NIC behind port NAME: the NIC of
+ * guest G named N sits on the port named "G-N", or "G" when G has one NIC
+ * (what `hvnetctl lab up` creates). 0 when none.
+ */
+static uint32_t
+port_conn_limit(const struct hv_fw *fw, const char *name)
+{
+	const struct hv_prog *prog;
+
+	if (fw == NULL || fw->prog == NULL)
+		return 0;
+	prog = fw->prog;
+	for (size_t i = 0; i < prog->guests.n; i++) {
+		const struct hv_guest *g = &prog->guests.v[i];
+		size_t gl = strlen(g->name);
+
+		if (strncmp(name, g->name, gl) != 0)
+			continue;
+		for (size_t j = 0; j < g->nics.n; j++) {
+			const struct hv_nic *n = &g->nics.v[j];
+
+			if ((name[gl] == '-' && strcmp(name + gl + 1, n->name) == 0) ||
+			    (name[gl] == '\0' && g->nics.n == 1))
+				return n->conn_limit;
+		}
+	}
+	return 0;
+}
+
 int
 hv_switch_set_policy(struct hv_switch *sw, struct hv_fw *fw)
 {
@@ -404,6 +434,9 @@ hv_switch_publish(struct hv_switch *sw)
 	st->fw = sw->fw;
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++)
 		st->seg_pol[s] = hv_switch_policy_seg(sw, sw->fw, (uint16_t)s);
+	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
+		if (sw->ports[i] != NULL)
+			st->port_conn_limit[i] = port_conn_limit(sw->fw, sw->ports[i]->name);
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++) {
 		if (sw->segments[s] == NULL)
 			continue;

@@ -109,6 +109,8 @@ struct hv_dp_state {
 	 * segment, its id in that policy (HV_FW_SEG_UNNAMED when it has none) */
 	struct hv_fw *fw;
 	uint16_t seg_pol[HV_MAX_SEGMENTS];
+	/* per port: the policy file's conn-limit of its guest NIC, 0 none */
+	uint32_t port_conn_limit[HV_MAX_PORTS];
 	/* per worker: the (port, queue) pairs it polls */
 	struct hv_dp_rx {
 		uint16_t n;

@@ -115,7 +115,7 @@ open_all(struct hv_ct *ct, struct hv_fw *fw, const struct frame *fwd, uint32_t n
 			hv_fw_count(fw, 0, res[c], 42);
 			if (fw->rules[res[c]].action == HV_FW_ALLOW &&
 			    hv_ct_open(ct, &cp[j], &fwd[i + j].m, fwd[i + j].b, 42, 1, 0, false, 0,
-				       res[c], fw->epoch, now, &why) >= 0)
+				       0, res[c], fw->epoch, now, &why) >= 0)
 				(*opened)++;
 			else
 				(*refused)++;

@@ -158,6 +158,7 @@ struct hv_nic {
 	struct hv_loc mac_loc;
 	HV_VEC(struct hv_loc_prefix) ips; /* address + the subnet length written */
 	uint32_t mtu;
+	uint32_t conn_limit; /* connections its port may open; 0: the daemon's default */
 };
 
 enum hv_guest_kind {

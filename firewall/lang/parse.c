@@ -497,7 +497,7 @@ ip_item(struct parser *p, void *arg)
 	return true;
 }
 
-static const char *const nic_kw[] = {"segment", "mac", "ip", "mtu"};
+static const char *const nic_kw[] = {"segment", "mac", "ip", "mtu", "conn-limit"};
 
 static bool
 nic_item(struct parser *p, const struct tok *kw, void *obj)
@@ -533,6 +533,8 @@ nic_item(struct parser *p, const struct tok *kw, void *obj)
 	}
 	if (strcmp(k, "ip") == 0)
 		return list(p, ip_item, n);
+	if (strcmp(k, "conn-limit") == 0)
+		return take_u32(p, "a connection limit", 1, UINT32_MAX, &n->conn_limit);
 	return take_u32(p, "an MTU", 576, 65535, &n->mtu);
 }
 

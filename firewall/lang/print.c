@@ -221,6 +221,8 @@ print_guest(FILE *f, const struct hv_guest *gu)
 		}
 		if (n->mtu)
 			fprintf(f, "\t\tmtu %u\n", n->mtu);
+		if (n->conn_limit)
+			fprintf(f, "\t\tconn-limit %u\n", n->conn_limit);
 		fputs("\t}\n", f);
 	}
 	fputs("}\n", f);

@@ -116,8 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 			}
 			if ((s < 0 || reopen) && hv_ct_may_open(&p, &m) == HV_DROP_NONE)
-				hv_ct_open(ct, &p, &m, frame, len, port, seg, mgmt, 20, 0, 1, now,
-					   &why);
+				hv_ct_open(ct, &p, &m, frame, len, port, seg, mgmt, 20,
+					   flags & 4 ? 10 : 0, 0, 1, now, &why);
 		}
 		hv_ct_age(ct, now, 4);
 		check_books();

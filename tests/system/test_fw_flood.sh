@@ -2,7 +2,8 @@
 # A SYN flood from one guest fills only its own share of the connection
 # table: the port's limit refuses the rest (counted), while another guest of
 # the same segment and an administrator on the management segment still
-# connect. A second run without a port limit fills the table's
+# connect. The port's limit comes from hvnetd's --port-conn-limit, or from
+# the policy file (`conn-limit` of the guest's NIC). A second run without a port limit fills the table's
 # non-management share: embryonic connections are dropped early to admit new
 # ones, and the management reserve still lets the administrator in.
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +23,8 @@ run() { # run NAME hvnetd-options...
 	hv_guest sw flood app 10.30.0.66/24
 	hv_guest sw web1 app 10.30.0.11/24
 	hv_guest sw web2 app 10.30.0.12/24
-	hv_ctl sw policy apply "$HV_ROOT/policies/nist-800-125b.hvnet" >/dev/null || hv_fail "apply"
+	hv_ctl sw policy apply "${POLICY:-$HV_ROOT/policies/nist-800-125b.hvnet}" >/dev/null ||
+		hv_fail "apply"
 	hv_in m2 /usr/bin/python3 "$PROBE" serve 10.10.0.20 22 >/dev/null 2>&1 &
 	hv_in web2 /usr/bin/python3 "$PROBE" serve 10.30.0.12 80 >/dev/null 2>&1 &
 	# SYNs to an address nobody answers: every one stays SYN_SENT
@@ -67,4 +69,15 @@ hv_assert_eq echoed "$(probe admin1 tcp 10.10.0.20 22)" "admin1 -> m2 ssh during
 mgmt=$(hv_json sw 'r["total"]' ct list segment=mgmt)
 hv_assert_ge "$mgmt" 1 "management connections"
 hv_pass "reserve: table at $held of 256, $early early drops; web1 and admin1 connect"
+stop
+
+# 3: the limit from the policy file: guest flood's NIC has conn-limit 60
+POLICY=$HV_TMP/flood.hvnet
+cat "$HV_ROOT/policies/nist-800-125b.hvnet" >"$POLICY"
+echo 'guest flood { kind netns; nic eth0 { segment app; ip 10.30.0.66/24; conn-limit 60 } }' >>"$POLICY"
+run file --ct-max 256
+own=$(hv_json sw 'r["total"]' ct list port=flood)
+hv_assert_eq 60 "$own" "connections held by the flooding port (conn-limit 60 in the file)"
+hv_assert_eq echoed "$(probe web1 tcp 10.30.0.12 80)" "web1 -> web2 during the flood"
+hv_pass "policy file conn-limit: the flooder holds $own connections; web1 connects"
 stop

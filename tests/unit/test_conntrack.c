@@ -213,7 +213,7 @@ open_conn(struct frame *f)
 	build(f, &p, 1);
 	assert_int_equal(hv_ct_lookup(ct, &p, now), -1);
 	assert_int_equal(hv_ct_may_open(&p, &f->m), HV_DROP_NONE);
-	s = hv_ct_open(ct, &p, &f->m, f->b, f->len, 3, 1, false, 0, 0, 1, now, &why);
+	s = hv_ct_open(ct, &p, &f->m, f->b, f->len, 3, 1, false, 0, 0, 0, 1, now, &why);
 	assert_true(s >= 0);
 	return s;
 }
@@ -487,7 +487,8 @@ try_open(struct frame *f, uint16_t port, uint16_t seg, bool mgmt, uint32_t seg_l
 
 	build(f, &p, seg);
 	*why = HV_DROP_NONE;
-	return hv_ct_open(ct, &p, &f->m, f->b, f->len, port, seg, mgmt, seg_limit, 0, 1, now, why);
+	return hv_ct_open(ct, &p, &f->m, f->b, f->len, port, seg, mgmt, seg_limit, 0, 0, 1, now,
+			  why);
 }
 
 static void
