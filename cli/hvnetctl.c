@@ -73,6 +73,7 @@ static const char usage_text[] =
 	"                                          live connections it cuts\n"
 	"  policy rollback                         put the policy before the last apply back\n"
 	"  policy status                           the policy in force and the previous one\n"
+	"  policy clear                            no policy: every packet passes (rollback undoes)\n"
 	"  policy trace 'PACKET'                   the live verdict: connection table, then rules\n"
 	"  fw show                                 rules in force with their hit counters\n"
 	"  ct list [FILTER...]                     tracked connections (FILTER: segment=S port=P\n"
@@ -399,6 +400,14 @@ print_policy_change(json_t *r)
 }
 
 static void
+print_policy_cleared(json_t *r)
+{
+	printf("policy %s (epoch %lld) removed: every packet passes; `policy rollback` puts it "
+	       "back\n",
+	       s_of(r, "removed"), i_of(r, "epoch"));
+}
+
+static void
 print_policy_brief(const char *what, json_t *p)
 {
 	if (!json_is_object(p)) {
@@ -673,6 +682,10 @@ parse_command(int argc, char **argv)
 			need(argc, 2, 2, "policy rollback");
 			rq.cmd = "policy.rollback";
 			rq.print = print_policy_change;
+		} else if (strcmp(verb, "clear") == 0) {
+			need(argc, 2, 2, "policy clear");
+			rq.cmd = "policy.clear";
+			rq.print = print_policy_cleared;
 		} else if (strcmp(verb, "status") == 0) {
 			need(argc, 2, 2, "policy status");
 			rq.cmd = "policy.status";
@@ -799,9 +812,9 @@ main(int argc, char **argv)
 		usage_error("no command given");
 	/* offline commands: no daemon */
 	if (strcmp(words[0], "policy") == 0 &&
-	    !(n >= 2 &&
-	      (strcmp(words[1], "apply") == 0 || strcmp(words[1], "rollback") == 0 ||
-	       strcmp(words[1], "status") == 0 || (strcmp(words[1], "trace") == 0 && n == 3))))
+	    !(n >= 2 && (strcmp(words[1], "apply") == 0 || strcmp(words[1], "rollback") == 0 ||
+			 strcmp(words[1], "status") == 0 || strcmp(words[1], "clear") == 0 ||
+			 (strcmp(words[1], "trace") == 0 && n == 3))))
 		return hv_cli_policy(n, words, o.json);
 	g_all = o.all;
 	rq = parse_command(n, words);

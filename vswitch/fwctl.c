@@ -380,6 +380,24 @@ h_policy_rollback(struct hv_control *c, json_t *args, struct reply_err *e)
 	return diff;
 }
 
+/* No policy: every packet passes again; the one removed is kept for rollback. */
+static json_t *
+h_policy_clear(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	json_t *res;
+
+	(void)args;
+	if (sw->fw == NULL)
+		return ctl_fail(e, ENOENT, NULL, "no policy in force");
+	res = json_pack("{s:s, s:I}", "removed", sw->fw->path, "epoch", (json_int_t)sw->fw->epoch);
+	if (hv_switch_set_policy(sw, NULL) != 0) {
+		json_decref(res);
+		return ctl_fail(e, ENOMEM, NULL, "out of memory; unchanged");
+	}
+	return res;
+}
+
 static json_t *
 policy_brief(const struct hv_fw *fw)
 {
@@ -792,6 +810,7 @@ const struct hv_ctl_handler hv_fw_handlers[] = {
 	{"policy.rollback", h_policy_rollback},
 	{"policy.status", h_policy_status},
 	{"policy.trace", h_policy_trace},
+	{"policy.clear", h_policy_clear},
 	{"fw.show", h_fw_show},
 	{"ct.list", h_ct_list},
 	{"ct.stats", h_ct_stats},

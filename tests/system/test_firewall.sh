@@ -136,6 +136,15 @@ hv_ctl sw policy rollback >/dev/null || hv_fail "rollback"
 expect echoed "after rollback, web1 -> web2 tcp/80" web1 tcp 10.30.0.12 80
 hv_pass "deny-all cut $cut connection(s); rollback restored nist-800-125b"
 
+# clear: no policy, everything passes; rollback brings the policy back
+hv_ctl sw policy clear >/dev/null || hv_fail "policy clear"
+expect echoed "without a policy, m2 -> admin1 ssh" m2 tcp 10.10.0.10 22
+hv_ctl sw policy rollback >/dev/null || hv_fail "rollback after clear"
+hv_assert_eq "$HV_TMP/nist.hvnet" "$(hv_json sw 'r["current"]["path"]' policy status)" "policy after rollback"
+hv_ctl sw ct flush >/dev/null
+expect timeout "policy back: m2 -> admin1 ssh blocked again" m2 tcp 10.10.0.10 22 1
+hv_pass "policy clear lets everything pass; rollback puts nist-800-125b back"
+
 # reject: two-tier-web's db-out answers for the data segment
 hv_ctl sw segment add data >/dev/null || hv_fail "segment add data"
 hv_guest sw db data 192.168.120.21/24
