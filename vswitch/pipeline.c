@@ -508,16 +508,26 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	}
 }
 
-/* Hand M to worker OWNER, which tracks its connection. */
+/* Packets of one burst for other workers, sent once the burst is parsed. */
+struct handoff_buf {
+	uint16_t n[HV_MAX_WORKERS];
+	struct rte_mbuf *pkts[HV_MAX_WORKERS][HV_BURST];
+};
+
+/* Hand the collected packets to the workers that track their connections. */
 static void
-handoff(struct worker_ctx *c, const struct hv_port *in, unsigned owner, struct rte_mbuf *m)
+handoff_flush(struct worker_ctx *c, const struct hv_port *in, struct handoff_buf *hb)
 {
-	*RTE_MBUF_DYNFIELD(m, hv_mbuf_in_port_off, uint16_t *) = in->id;
-	if (unlikely(rte_ring_mp_enqueue(c->sw->handoff[owner], m) != 0)) {
-		drop_pkt(c, in->id, in->segment, HV_DROP_HANDOFF_FULL, m);
-		return;
+	for (unsigned o = 0; o < c->st->n_workers; o++) {
+		unsigned n = hb->n[o], sent;
+
+		if (n == 0)
+			continue;
+		sent = rte_ring_mp_enqueue_burst(c->sw->handoff[o], (void **)hb->pkts[o], n, NULL);
+		HV_CNT_ADD(c->w->fw.handoff_out, sent);
+		for (unsigned i = sent; i < n; i++)
+			drop_pkt(c, in->id, in->segment, HV_DROP_HANDOFF_FULL, hb->pkts[o][i]);
 	}
-	HV_CNT_ADD(c->w->fw.handoff_out, 1);
 }
 
 /*
@@ -547,7 +557,11 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	const struct hv_ct_pkt *trp[HV_BURST];
 	uint16_t tr[HV_BURST], n_tr = 0;
 	int32_t ct_pos[HV_BURST];
+	struct handoff_buf hb;
+	uint16_t n_handed = 0;
 
+	if (fw != NULL && c->st->n_workers > 1)
+		memset(hb.n, 0, sizeof(hb.n[0]) * c->st->n_workers);
 	/* parse and ingress checks */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -575,7 +589,10 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 				unsigned owner = cp[n_ok].hash % c->st->n_workers;
 
 				if (owner != w->index) {
-					handoff(c, in, owner, m);
+					*RTE_MBUF_DYNFIELD(m, hv_mbuf_in_port_off, uint16_t *) =
+						in->id;
+					hb.pkts[owner][hb.n[owner]++] = m;
+					n_handed++;
 					continue;
 				}
 			}
@@ -589,6 +606,8 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		okp[n_ok] = m;
 		idx[n_ok++] = i;
 	}
+	if (n_handed != 0)
+		handoff_flush(c, in, &hb);
 	/*
 	 * Each stage counts the frames that entered it (docs/datapath.md). A
 	 * frame handed to the worker owning its connection was counted at parse

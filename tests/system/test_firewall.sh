@@ -160,3 +160,12 @@ hv_assert_ge "$sent" 2 "rejects sent"
 hits=$(hv_json sw '[x["packets"] for x in r["rules"] if x["id"]=="db-out"][0]' fw show)
 hv_assert_ge "$hits" 2 "db-out hits"
 hv_pass "reject: $sent answer(s) sent, db-out decided $hits packet(s)"
+
+# two workers: packets whose connection another worker tracks were handed over
+out=$(hv_json sw 'r["firewall"]["handoff_out"]' stats)
+in=$(hv_json sw 'r["firewall"]["handoff_in"]' stats)
+full=$(hv_json sw '[d["count"] for d in r["drops"] if d["reason"]=="handoff_full"][0]' stats)
+hv_assert_ge "$out" 1 "packets handed to the owning worker"
+hv_assert_eq "$out" "$in" "handed out vs taken in"
+hv_assert_eq 0 "$full" "hand-off queue full drops"
+hv_pass "hand-off between the two workers: $out packets, none lost"
