@@ -1253,11 +1253,15 @@ status_print(json_t *o)
 					 (long long)json_integer_value(
 						 json_object_get(n, "tx_packets")));
 			}
-			printf("%-12s %-6s %-8s %-6s %-10s %-17s %5lld %-10s %10s %10s  ",
+			char mtu[16] = "-";
+
+			if (json_integer_value(json_object_get(n, "mtu")) > 0)
+				snprintf(mtu, sizeof(mtu), "%lld",
+					 (long long)json_integer_value(json_object_get(n, "mtu")));
+			printf("%-12s %-6s %-8s %-6s %-10s %-17s %5s %-10s %10s %10s  ",
 			       j ? "" : js(g, "name"), j ? "" : js(g, "kind"),
 			       j ? "" : js(g, "state"), js(n, "name"), js(n, "segment"),
-			       json_is_string(json_object_get(n, "mac")) ? js(n, "mac") : "-",
-			       (long long)json_integer_value(json_object_get(n, "mtu")),
+			       json_is_string(json_object_get(n, "mac")) ? js(n, "mac") : "-", mtu,
 			       js(n, "link"), rx, tx);
 			json_array_foreach(json_object_get(n, "addresses"), k, a) {
 				printf("%s%s", k ? ", " : "", json_string_value(a));
