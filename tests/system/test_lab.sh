@@ -165,9 +165,11 @@ hv_pass "kill -9 of hvnetd: lab status says so, lab down still removes everythin
 # ---- after lab up itself was killed halfway ----
 lab up --name "$HALF" "$FILE" >"$HV_TMP/half.out" 2>&1 &
 up=$!
-for _ in $(seq 100); do
-	pgrep -f -- "--instance lab-$HALF\$" >/dev/null && break
-	sleep 0.05
+# kill it once its first guest's namespace exists: hvnetd runs, a guest is
+# made, the rest is not (if it finishes first, lab down must still clean up)
+for _ in $(seq 200); do
+	[ -e "/run/netns/$HALF-web1" ] && break
+	sleep 0.02
 done
 kill -9 "$up" 2>/dev/null
 wait "$up" 2>/dev/null
