@@ -1588,6 +1588,7 @@ graph_render(const char *text, size_t len, const char *format, const char *out)
 	snprintf(fmt, sizeof(fmt), "-T%s", format);
 	pid = fork();
 	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
 		dup2(pfd[0], 0);
 		close(pfd[0]);
 		close(pfd[1]);
@@ -1705,10 +1706,11 @@ hv_cli_lab(int argc, char **argv, bool json)
 		fputs(lab_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	/* a hvnetd that dies mid-request must not kill lab up before its rollback */
-	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(argv[1], "exec") == 0)
 		return cmd_exec(argc - 2, argv + 2);
+	/* a hvnetd that dies mid-request must not kill lab up before its
+	 * rollback (not for exec: the command inherits the disposition) */
+	signal(SIGPIPE, SIG_IGN);
 	/* elsewhere --json / -j may stand anywhere */
 	rest = argv + 2;
 	for (int i = 2; i < argc; i++) {
