@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/lab.h"
 #include "cli/policy.h"
 #include "common/ctl.h"
 
@@ -86,6 +87,13 @@ static const char usage_text[] =
 	"  policy check [--strict] FILE...         errors and warnings, file:line:column\n"
 	"  policy show [--ir] FILE                 canonical form, or the flat rule list\n"
 	"  policy trace FILE 'PACKET'              which rule decides a packet, and why\n"
+	"\n"
+	"Labs (a private hvnetd per lab; see 'hvnetctl lab help' and docs/labs.md):\n"
+	"  lab up [--name NAME] FILE               start hvnetd, segments, guests, ports, policy\n"
+	"  lab down [NAME]                         remove all of it, also after a crash\n"
+	"  lab status [NAME]                       guests, NICs, addresses, links, counters\n"
+	"  lab exec [NAME] GUEST -- CMD [ARGS...]  run a command inside a guest\n"
+	"  lab graph [NAME|FILE] [--svg|--png OUT] the topology as Graphviz DOT\n"
 	"\n"
 	"Exit status: 0 ok, 1 the daemon refused the request, 2 usage error,\n"
 	"3 cannot connect to the daemon, 4 protocol error or timeout.\n";
@@ -736,7 +744,9 @@ parse_command(int argc, char **argv)
 					    jerr.text);
 		}
 	} else {
-		usage_error("unknown object '%s' (version, port, segment, mac, stats, raw)", obj);
+		usage_error("unknown object '%s' (version, port, segment, mac, stats, policy, fw, "
+			    "ct, lab, raw)",
+			    obj);
 	}
 	return rq;
 }
@@ -797,6 +807,9 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* lab parses its own words: lab exec hands them to a command as they are */
+	if (optind < argc && strcmp(argv[optind], "lab") == 0)
+		return hv_cli_lab(argc - optind, argv + optind, o.json);
 	/* Accept --json / --all / -j / -a after the command words too. */
 	int n = 0;
 	char **words = argv + optind;
