@@ -5,6 +5,7 @@
  * and ports given on the command line, starts the workers and serves the
  * control socket until SIGINT or SIGTERM.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -377,12 +378,33 @@ build_lcores(const char *cpus, char *out, size_t size)
 	return len < size ? 0 : -E2BIG;
 }
 
+/*
+ * EAL leaves its runtime directory (/var/run/dpdk/hvnet-INSTANCE: config,
+ * memory segment lists, the multi-process socket) behind at exit; with an
+ * instance per lab and per test they pile up. Nothing else uses ours.
+ */
+static void
+remove_runtime_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct hv_switch sw;
 	struct opts o;
 	char *eal_argv[64 + 32];
+	static char rundir[PATH_MAX];
 	char prefix[80], lcores[256], mem[16];
 	char err[512];
 	struct hv_control *ctl;
@@ -531,6 +553,8 @@ close_ctl:
 	hv_control_close(ctl);
 fail:
 	hv_switch_fini(&sw);
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	remove_runtime_dir(rundir);
 	return rc == 0 ? 0 : 1;
 }

@@ -432,7 +432,7 @@ seg_item(struct parser *p, const struct tok *kw, void *obj)
 		return take_u32(p, "a connection limit", 1, UINT32_MAX, &s->conn_limit);
 	if (strcmp(k, "mac-limit") == 0)
 		return take_u32(p, "a MAC limit", 1, UINT32_MAX, &s->mac_limit);
-	return take_u32(p, "an MTU", 576, 65535, &s->mtu);
+	return take_u32(p, "an MTU", 576, 9000, &s->mtu);
 }
 
 /* service */
@@ -535,7 +535,7 @@ nic_item(struct parser *p, const struct tok *kw, void *obj)
 		return list(p, ip_item, n);
 	if (strcmp(k, "conn-limit") == 0)
 		return take_u32(p, "a connection limit", 1, UINT32_MAX, &n->conn_limit);
-	return take_u32(p, "an MTU", 576, 65535, &n->mtu);
+	return take_u32(p, "an MTU", 576, 9000, &n->mtu);
 }
 
 static const char *const guest_kw[] = {"kind", "memory", "cpus", "image", "nic"};
