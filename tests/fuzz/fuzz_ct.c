@@ -11,6 +11,7 @@
  * entries, never more than the capacity. The table is emptied before each
  * input, so every input replays alone.
  */
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +27,26 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct hv_ct *ct;
+static char rundir[512];
+
+/* EAL leaves /var/run/dpdk/PREFIX behind; each run has its own prefix */
+static void
+cleanup(void)
+{
+	DIR *d;
+	struct dirent *de;
+
+	hv_ct_free(ct);
+	rte_eal_cleanup();
+	d = opendir(rundir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(rundir);
+}
 
 static void
 setup(void)
@@ -48,6 +69,8 @@ setup(void)
 	ct = hv_ct_create(&c, err, sizeof(err));
 	if (ct == NULL)
 		abort();
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+	atexit(cleanup);
 }
 
 static void
