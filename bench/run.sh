@@ -8,6 +8,7 @@
 #        FLOWS (1000), SIZE (64), HUGE (no|yes)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BUILD=${1:-build-bench}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_RUN:-10}
@@ -32,30 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 
-gen() { # label
-	taskset -c 0 "$HVGEN" -l 0 --no-pci $MEMARGS --file-prefix hvb-gen --no-telemetry \
-		--log-level=error -- --sock0 "$DIR/s0.sock" --sock1 "$DIR/s1.sock" \
-		--seconds "$SECS" --macs "$MACS" --flows "$FLOWS" --size "$SIZE" --json \
-		2>>"$OUT/$1.log" | tail -1
-}
 
-run_testpmd() {
-	rm -f "$DIR"/s*.sock
-	(tail -f /dev/null | dpdk-testpmd -l 0,1 --no-pci $MEMARGS --file-prefix hvb-tp --no-telemetry \
-		--vdev "net_vhost0,iface=$DIR/s0.sock,queues=1" \
-		--vdev "net_vhost1,iface=$DIR/s1.sock,queues=1" -- \
-		--forward-mode=io --auto-start --nb-cores=1 --total-num-mbufs=16384 \
-		--record-core-cycles >"$OUT/testpmd-$1.log" 2>&1) &
-	wait_sock "$DIR/s1.sock" || { echo "testpmd did not start" >&2; return 1; }
-	sleep 1
-	r=$(gen "testpmd-$1")
-	pkill -INT -f "file-prefix hvb-tp"
-	for _ in $(seq 50); do pgrep -f "file-prefix hvb-tp" >/dev/null || break; sleep 0.1; done
-	cpp=$(grep -o 'CPU cycles/packet=[0-9.]*' "$OUT/testpmd-$1.log" | tail -1 | cut -d= -f2)
-	echo "$r" | python3 -c "import json,sys; r=json.load(sys.stdin); r['switch']='testpmd'; r['cycles_per_packet']=float('${cpp:-0}' or 0); print(json.dumps(r))"
-}
 
 run_hvnetd() {
 	rm -f "$DIR"/s*.sock
@@ -85,7 +64,7 @@ print(json.dumps(r))"
 }
 
 echo "bench: $ROUNDS rounds x (testpmd io, hvnetd busy), ${SECS}s each, $MACS MACs, $FLOWS flows, ${SIZE}B, hugepages=$HUGE"
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+machine
 : >"$OUT/results.jsonl"
 for i in $(seq "$ROUNDS"); do
 	for sw in testpmd hvnetd; do

@@ -96,7 +96,7 @@ set_range(struct rte_acl_field *f, uint16_t lo, uint16_t hi)
 }
 
 static void
-set_seg(struct rte_acl_field *f, uint16_t ir_seg, const uint16_t *seg_map)
+set_seg(struct rte_acl_field *f, uint16_t ir_seg)
 {
 	uint16_t s;
 
@@ -104,7 +104,7 @@ set_seg(struct rte_acl_field *f, uint16_t ir_seg, const uint16_t *seg_map)
 		set_range(f, 0, UINT16_MAX);
 		return;
 	}
-	s = ir_seg < HV_FW_MAX_SEGS ? seg_map[ir_seg] : HV_FW_SEG_ABSENT;
+	s = ir_seg;
 	set_range(f, s, s);
 }
 
@@ -136,15 +136,15 @@ fill_common(const struct hv_ir_rule *e, uint32_t idx, struct rte_acl_rule_data *
 }
 
 static void
-fill4(struct acl4_rule *r, const struct hv_ir_rule *e, uint32_t idx, const uint16_t *seg_map)
+fill4(struct acl4_rule *r, const struct hv_ir_rule *e, uint32_t idx)
 {
 	uint16_t lo, hi;
 	uint32_t a;
 
 	memset(r, 0, sizeof(*r));
 	fill_common(e, idx, &r->data, &r->field[F4_PROTO]);
-	set_seg(&r->field[F4_SSEG], e->src_seg, seg_map);
-	set_seg(&r->field[F4_DSEG], e->dst_seg, seg_map);
+	set_seg(&r->field[F4_SSEG], e->src_seg);
+	set_seg(&r->field[F4_DSEG], e->dst_seg);
 	if (e->src.plen) {
 		memcpy(&a, e->src.a, 4);
 		r->field[F4_SRC].value.u32 = ntohl(a);
@@ -176,14 +176,14 @@ fill6_addr(struct rte_acl_field *f, const struct hv_prefix *p)
 }
 
 static void
-fill6(struct acl6_rule *r, const struct hv_ir_rule *e, uint32_t idx, const uint16_t *seg_map)
+fill6(struct acl6_rule *r, const struct hv_ir_rule *e, uint32_t idx)
 {
 	uint16_t lo, hi;
 
 	memset(r, 0, sizeof(*r));
 	fill_common(e, idx, &r->data, &r->field[F6_PROTO]);
-	set_seg(&r->field[F6_SSEG], e->src_seg, seg_map);
-	set_seg(&r->field[F6_DSEG], e->dst_seg, seg_map);
+	set_seg(&r->field[F6_SSEG], e->src_seg);
+	set_seg(&r->field[F6_DSEG], e->dst_seg);
 	if (e->src.plen)
 		fill6_addr(&r->field[F6_SRC0], &e->src);
 	if (e->dst.plen)
@@ -197,8 +197,8 @@ fill6(struct acl6_rule *r, const struct hv_ir_rule *e, uint32_t idx, const uint1
 
 /* Create and build the context of FAMILY; *out stays NULL when no entry has it. */
 static int
-build_ctx(const struct hv_ir *ir, const uint16_t *seg_map, int family, const char *name,
-	  struct rte_acl_ctx **out, uint32_t *count, char *err, size_t errlen)
+build_ctx(const struct hv_ir *ir, int family, const char *name, struct rte_acl_ctx **out,
+	  uint32_t *count, char *err, size_t errlen)
 {
 	static unsigned seq;
 	const size_t rsz = family == 4 ? sizeof(struct acl4_rule) : sizeof(struct acl6_rule);
@@ -240,9 +240,9 @@ build_ctx(const struct hv_ir *ir, const uint16_t *seg_map, int family, const cha
 		if (e->family != 0 && e->family != family)
 			continue;
 		if (family == 4)
-			fill4((struct acl4_rule *)(batch + nb * rsz), e, (uint32_t)i, seg_map);
+			fill4((struct acl4_rule *)(batch + nb * rsz), e, (uint32_t)i);
 		else
-			fill6((struct acl6_rule *)(batch + nb * rsz), e, (uint32_t)i, seg_map);
+			fill6((struct acl6_rule *)(batch + nb * rsz), e, (uint32_t)i);
 		if (++nb == ADD_BATCH || i + 1 == ir->n_entries) {
 			rc = rte_acl_add_rules(ctx, (const struct rte_acl_rule *)batch, nb);
 			if (rc != 0)
@@ -286,8 +286,8 @@ copy_rule(struct hv_fw_rule *fr, const struct hv_rule *r, const char *id, enum h
 }
 
 struct hv_fw *
-hv_fw_build(struct hv_prog *prog, struct hv_ir *ir, const uint16_t *seg_map, unsigned n_workers,
-	    const char *name, char *err, size_t errlen)
+hv_fw_build(struct hv_prog *prog, struct hv_ir *ir, unsigned n_workers, const char *name, char *err,
+	    size_t errlen)
 {
 	struct hv_fw *fw;
 
@@ -332,20 +332,12 @@ hv_fw_build(struct hv_prog *prog, struct hv_ir *ir, const uint16_t *seg_map, uns
 			hv_fwlog_bucket_init(&fw->bucket[w][r], rte_rdtsc(), rte_get_tsc_hz(),
 					     fw->rules[r].log_burst);
 	}
-	for (unsigned i = 0; i < HV_FW_MAX_SEGS; i++)
-		fw->seg_map[i] = HV_FW_SEG_ABSENT;
 	for (size_t i = 0; i < prog->segments.n && i < HV_FW_MAX_SEGS; i++) {
-		const struct hv_segment *s = &prog->segments.v[i];
-		uint16_t m = seg_map[i];
-
-		fw->seg_map[i] = m;
-		if (m >= HV_FW_MAX_SEGS)
-			continue;
-		fw->seg_conn_limit[m] = s->conn_limit;
-		fw->seg_mgmt[m] = s->cls == HV_CLASS_MANAGEMENT;
+		fw->seg_conn_limit[i] = prog->segments.v[i].conn_limit;
+		fw->seg_mgmt[i] = prog->segments.v[i].cls == HV_CLASS_MANAGEMENT;
 	}
-	if (build_ctx(ir, fw->seg_map, 4, name, &fw->acl4, &fw->n_entries4, err, errlen) != 0 ||
-	    build_ctx(ir, fw->seg_map, 6, name, &fw->acl6, &fw->n_entries6, err, errlen) != 0)
+	if (build_ctx(ir, 4, name, &fw->acl4, &fw->n_entries4, err, errlen) != 0 ||
+	    build_ctx(ir, 6, name, &fw->acl6, &fw->n_entries6, err, errlen) != 0)
 		goto fail;
 	fw->prog = prog;
 	fw->ir = ir;

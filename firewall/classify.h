@@ -18,7 +18,8 @@
  * order; a packet no entry matches gets the default (rule index n_rules).
  *
  * Classification key (what a packet is matched on): protocol, source and
- * destination segment (switch segment ids), addresses, and ports. TCP/UDP
+ * destination segment (the policy's segment ids: the datapath maps its own
+ * segments to them by name), addresses, and ports. TCP/UDP
  * carry their ports; ICMP and ICMPv6 carry (type << 8 | code) as the
  * destination port and 0 as the source port; everything else, non-first
  * fragments included, carries 0 and 0, so that a rule with a port range or
@@ -40,9 +41,8 @@ struct hv_ir;
 #define HV_FW_REJECT 2
 
 #define HV_FW_MAX_WORKERS 16
-#define HV_FW_SEG_ABSENT  0xfffe /* a policy segment the switch does not have */
 #define HV_FW_SEG_UNNAMED 0xfffd /* a switch segment the policy does not name */
-#define HV_FW_MAX_SEGS	  1024	 /* switch segment ids are below this */
+#define HV_FW_MAX_SEGS	  1024	 /* policy segment ids are below this */
 
 struct hv_fw_rule {
 	char id[64];	/* the rule's label, or file:line; "default" */
@@ -65,7 +65,7 @@ struct hv_fw {
 	uint32_t *entry_rule; /* ACL userdata - 1 -> rule index */
 	uint32_t n_entries;
 	uint32_t n_entries4, n_entries6;
-	/* per switch segment: connection limit (0 none), management class */
+	/* per policy segment: connection limit (0 none), management class */
 	uint32_t seg_conn_limit[HV_FW_MAX_SEGS];
 	uint8_t seg_mgmt[HV_FW_MAX_SEGS];
 	/* per worker, n_rules + 1 counters; written by that worker only */
@@ -78,7 +78,6 @@ struct hv_fw {
 	/* the source, kept for `policy show`, `policy trace` and apply diffs */
 	struct hv_prog *prog;
 	struct hv_ir *ir;
-	uint16_t seg_map[HV_FW_MAX_SEGS]; /* IR segment id -> switch id */
 	char path[256];
 };
 
@@ -86,20 +85,18 @@ struct hv_fw {
 struct hv_fw_pkt {
 	uint8_t family; /* 4 or 6 */
 	uint8_t proto;
-	uint16_t src_seg, dst_seg; /* switch segment ids */
+	uint16_t src_seg, dst_seg; /* policy segment ids, HV_FW_SEG_UNNAMED */
 	uint8_t src[16], dst[16];  /* network order; IPv4 in the first 4 bytes */
 	uint16_t sport, dport;	   /* see the key description above */
 };
 
 /*
- * Compile IR (whose program is PROG) for a switch whose segment named like
- * IR segment i has id SEG_MAP[i] (HV_FW_SEG_ABSENT when it has none), for
- * N_WORKERS workers. On success the returned object owns PROG and IR. On
+ * Compile IR (whose program is PROG) for N_WORKERS workers. On success the returned object owns PROG and IR. On
  * failure returns NULL with the reason in ERR and the caller keeps both.
  * Control thread only; may take a while (rte_acl_build).
  */
-struct hv_fw *hv_fw_build(struct hv_prog *prog, struct hv_ir *ir, const uint16_t *seg_map,
-			  unsigned n_workers, const char *name, char *err, size_t errlen);
+struct hv_fw *hv_fw_build(struct hv_prog *prog, struct hv_ir *ir, unsigned n_workers,
+			  const char *name, char *err, size_t errlen);
 void hv_fw_free(struct hv_fw *fw);
 
 /*

@@ -258,15 +258,6 @@ hash_words(const uint64_t *w)
 	return a ^ (b * 0x9e3779b1u);
 }
 
-uint32_t
-hv_ct_key_hash(const struct hv_ct_key *k)
-{
-	uint64_t w[6];
-
-	memcpy(w, k, sizeof(w));
-	return hash_words(w);
-}
-
 static void
 make_key(struct hv_ct_pkt *p, uint8_t family, uint8_t proto, const uint8_t *src, const uint8_t *dst,
 	 uint16_t src_seg, uint16_t dst_seg, uint16_t sport, uint16_t dport)
@@ -545,8 +536,8 @@ hv_ct_age(struct hv_ct *ct, uint64_t now, unsigned budget)
 	return done;
 }
 
-static bool
-filter_match(const struct hv_ct_entry *e, const struct hv_ct_filter *f)
+bool
+hv_ct_filter_match(const struct hv_ct_entry *e, const struct hv_ct_filter *f)
 {
 	size_t alen;
 
@@ -575,11 +566,22 @@ hv_ct_flush(struct hv_ct *ct, const struct hv_ct_filter *f)
 	uint32_t n = 0;
 
 	for (uint32_t s = 0; s < ct->capacity; s++)
-		if (ct->e[s].used && filter_match(&ct->e[s], f)) {
+		if (ct->e[s].used && hv_ct_filter_match(&ct->e[s], f)) {
 			hv_ct_delete(ct, s);
 			n++;
 		}
 	return n;
+}
+
+void
+hv_ct_restamp(struct hv_ct *ct, uint32_t slot, uint32_t rule, uint32_t epoch)
+{
+	struct hv_ct_entry *e = &ct->e[slot];
+
+	write_begin(e);
+	e->rule = rule;
+	e->epoch = epoch;
+	write_end(e);
 }
 
 void

@@ -238,8 +238,6 @@ struct hv_ct_pkt {
  */
 enum hv_drop_reason hv_ct_pkt_build(const struct hv_pkt_meta *m, const uint8_t *frame, uint32_t len,
 				    uint16_t src_seg, uint16_t dst_seg, struct hv_ct_pkt *p);
-/* The hash of a key (also what picks the owning worker); any thread. */
-uint32_t hv_ct_key_hash(const struct hv_ct_key *k);
 
 /* ---- the worker's operations ---- */
 
@@ -299,6 +297,12 @@ unsigned hv_ct_age(struct hv_ct *ct, uint64_t now, unsigned budget);
 
 /* Act on a pending control request, if any (worker, once per iteration). */
 void hv_ct_mailbox_poll(struct hv_ct *ct);
+
+/* A connection admitted by an older policy and still allowed: now RULE of EPOCH. */
+void hv_ct_restamp(struct hv_ct *ct, uint32_t slot, uint32_t rule, uint32_t epoch);
+
+/* Whether entry E matches F (any thread, on a snapshot). */
+bool hv_ct_filter_match(const struct hv_ct_entry *e, const struct hv_ct_filter *f);
 
 /* Delete the entries matching F; returns how many (worker). */
 uint32_t hv_ct_flush(struct hv_ct *ct, const struct hv_ct_filter *f);

@@ -68,7 +68,7 @@ struct hv_fwlog_rec {
 	uint8_t proto;	   /* IP protocol number */
 	uint8_t icmp_type; /* icmp/icmpv6 only */
 	uint8_t icmp_code;
-	uint8_t no_pcap; /* JSON only: the packet itself is not written to the pcapng file */
+	uint8_t no_pcap;    /* JSON only: the packet itself is not written to the pcapng file */
 	uint8_t src_ip[16]; /* network order; IPv4 in the first 4 bytes */
 	uint8_t dst_ip[16];
 	char rule[HV_FWLOG_RULE_MAX];	  /* "app-to-mgmt", "policy.hvnet:12" */

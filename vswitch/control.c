@@ -46,11 +46,8 @@ struct hv_control {
 	char path[108];
 };
 
-static json_t *fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static json_t *
-fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
+json_t *
+ctl_fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,25 +60,25 @@ fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
 }
 
 /* args.key as a string; NULL (and an error in @e) when present but not a string. */
-static const char *
-arg_str(json_t *args, const char *key, bool required, struct reply_err *e)
+const char *
+ctl_arg_str(json_t *args, const char *key, bool required, struct reply_err *e)
 {
 	json_t *v = json_object_get(args, key);
 
 	if (v == NULL) {
 		if (required)
-			fail(e, EINVAL, NULL, "missing argument '%s'", key);
+			ctl_fail(e, EINVAL, NULL, "missing argument '%s'", key);
 		return NULL;
 	}
 	if (!json_is_string(v)) {
-		fail(e, EINVAL, NULL, "argument '%s' must be a string", key);
+		ctl_fail(e, EINVAL, NULL, "argument '%s' must be a string", key);
 		return NULL;
 	}
 	return json_string_value(v);
 }
 
-static int
-arg_u32(json_t *args, const char *key, uint32_t *out, struct reply_err *e)
+int
+ctl_arg_u32(json_t *args, const char *key, uint32_t *out, struct reply_err *e)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -89,7 +86,7 @@ arg_u32(json_t *args, const char *key, uint32_t *out, struct reply_err *e)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > UINT32_MAX) {
-		fail(e, EINVAL, NULL, "argument '%s' must be a non-negative integer", key);
+		ctl_fail(e, EINVAL, NULL, "argument '%s' must be a non-negative integer", key);
 		return -EINVAL;
 	}
 	*out = (uint32_t)json_integer_value(v);
@@ -212,7 +209,7 @@ h_port_list(struct hv_control *c, json_t *args, struct reply_err *e)
 
 	(void)args;
 	if (sum == NULL)
-		return fail(e, ENOMEM, NULL, "out of memory");
+		return ctl_fail(e, ENOMEM, NULL, "out of memory");
 	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
 		if (c->sw->ports[i] != NULL)
 			json_array_append_new(a, port_json(c->sw, c->sw->ports[i], sum));
@@ -223,7 +220,7 @@ h_port_list(struct hv_control *c, json_t *args, struct reply_err *e)
 static json_t *
 h_port_show(struct hv_control *c, json_t *args, struct reply_err *e)
 {
-	const char *name = arg_str(args, "name", true, e);
+	const char *name = ctl_arg_str(args, "name", true, e);
 	struct hv_port *p;
 	struct hv_worker *sum;
 	json_t *r;
@@ -232,11 +229,11 @@ h_port_show(struct hv_control *c, json_t *args, struct reply_err *e)
 		return NULL;
 	p = hv_port_find(c->sw, name);
 	if (p == NULL)
-		return fail(e, ENOENT, "hvnetctl port list shows the ports",
-			    "port '%s' does not exist", name);
+		return ctl_fail(e, ENOENT, "hvnetctl port list shows the ports",
+				"port '%s' does not exist", name);
 	sum = counters(c->sw);
 	if (sum == NULL)
-		return fail(e, ENOMEM, NULL, "out of memory");
+		return ctl_fail(e, ENOMEM, NULL, "out of memory");
 	r = port_json(c->sw, p, sum);
 	rte_free(sum);
 	return r;
@@ -251,23 +248,24 @@ h_port_add(struct hv_control *c, json_t *args, struct reply_err *e)
 	int k, rc;
 
 	memset(&spec, 0, sizeof(spec));
-	name = arg_str(args, "name", true, e);
-	kind = name ? arg_str(args, "kind", true, e) : NULL;
-	segment = kind ? arg_str(args, "segment", true, e) : NULL;
+	name = ctl_arg_str(args, "name", true, e);
+	kind = name ? ctl_arg_str(args, "kind", true, e) : NULL;
+	segment = kind ? ctl_arg_str(args, "segment", true, e) : NULL;
 	if (segment == NULL)
 		return NULL;
 	k = hv_port_kind_parse(kind);
 	if (k < 0)
-		return fail(e, EINVAL, "kinds: tap, vhost-user, af_packet, pcap, ring, null",
-			    "unknown port kind '%s'", kind);
+		return ctl_fail(e, EINVAL, "kinds: tap, vhost-user, af_packet, pcap, ring, null",
+				"unknown port kind '%s'", kind);
 	if (strlen(name) >= sizeof(spec.name) || strlen(segment) >= sizeof(spec.segment))
-		return fail(e, ENAMETOOLONG, NULL, "names have at most %d bytes", HV_NAME_MAX - 1);
+		return ctl_fail(e, ENAMETOOLONG, NULL, "names have at most %d bytes",
+				HV_NAME_MAX - 1);
 	strcpy(spec.name, name);
 	strcpy(spec.segment, segment);
 	spec.kind = (enum hv_port_kind)k;
 	opts = json_object_get(args, "options");
 	if (opts != NULL && !json_is_object(opts))
-		return fail(e, EINVAL, NULL, "argument 'options' must be an object of strings");
+		return ctl_fail(e, EINVAL, NULL, "argument 'options' must be an object of strings");
 	json_object_foreach(opts, key, v) {
 		char num[32];
 		const char *val;
@@ -280,10 +278,10 @@ h_port_add(struct hv_control *c, json_t *args, struct reply_err *e)
 		} else if (json_is_boolean(v))
 			val = json_is_true(v) ? "yes" : "no";
 		else
-			return fail(e, EINVAL, NULL, "option '%s' must be a string", key);
+			return ctl_fail(e, EINVAL, NULL, "option '%s' must be a string", key);
 		if (spec.n_opts == HV_PORT_MAX_OPTS || strlen(key) >= sizeof(spec.opts[0].key) ||
 		    strlen(val) >= sizeof(spec.opts[0].value))
-			return fail(e, E2BIG, NULL, "too many or too long options");
+			return ctl_fail(e, E2BIG, NULL, "too many or too long options");
 		strcpy(spec.opts[spec.n_opts].key, key);
 		strcpy(spec.opts[spec.n_opts].value, val);
 		spec.n_opts++;
@@ -302,7 +300,7 @@ h_port_add(struct hv_control *c, json_t *args, struct reply_err *e)
 static json_t *
 h_port_del(struct hv_control *c, json_t *args, struct reply_err *e)
 {
-	const char *name = arg_str(args, "name", true, e);
+	const char *name = ctl_arg_str(args, "name", true, e);
 	uint32_t flushed = 0;
 	int rc;
 
@@ -326,7 +324,7 @@ h_segment_list(struct hv_control *c, json_t *args, struct reply_err *e)
 
 	(void)args;
 	if (sum == NULL)
-		return fail(e, ENOMEM, NULL, "out of memory");
+		return ctl_fail(e, ENOMEM, NULL, "out of memory");
 	for (unsigned i = 0; i < HV_MAX_SEGMENTS; i++)
 		if (c->sw->segments[i] != NULL)
 			json_array_append_new(a, segment_json(c->sw, c->sw->segments[i], sum));
@@ -337,7 +335,7 @@ h_segment_list(struct hv_control *c, json_t *args, struct reply_err *e)
 static json_t *
 h_segment_show(struct hv_control *c, json_t *args, struct reply_err *e)
 {
-	const char *name = arg_str(args, "name", true, e);
+	const char *name = ctl_arg_str(args, "name", true, e);
 	struct hv_sw_segment *seg;
 	struct hv_worker *sum;
 	json_t *r;
@@ -346,11 +344,11 @@ h_segment_show(struct hv_control *c, json_t *args, struct reply_err *e)
 		return NULL;
 	seg = hv_segment_find(c->sw, name);
 	if (seg == NULL)
-		return fail(e, ENOENT, "hvnetctl segment list shows the segments",
-			    "segment '%s' does not exist", name);
+		return ctl_fail(e, ENOENT, "hvnetctl segment list shows the segments",
+				"segment '%s' does not exist", name);
 	sum = counters(c->sw);
 	if (sum == NULL)
-		return fail(e, ENOMEM, NULL, "out of memory");
+		return ctl_fail(e, ENOMEM, NULL, "out of memory");
 	r = segment_json(c->sw, seg, sum);
 	rte_free(sum);
 	return r;
@@ -359,11 +357,11 @@ h_segment_show(struct hv_control *c, json_t *args, struct reply_err *e)
 static json_t *
 h_segment_add(struct hv_control *c, json_t *args, struct reply_err *e)
 {
-	const char *name = arg_str(args, "name", true, e);
+	const char *name = ctl_arg_str(args, "name", true, e);
 	uint32_t limit = 0;
 	int rc;
 
-	if (name == NULL || arg_u32(args, "mac_limit", &limit, e) != 0)
+	if (name == NULL || ctl_arg_u32(args, "mac_limit", &limit, e) != 0)
 		return NULL;
 	rc = hv_segment_add(c->sw, name, limit, e->msg, sizeof(e->msg));
 	if (rc != 0) {
@@ -376,7 +374,7 @@ h_segment_add(struct hv_control *c, json_t *args, struct reply_err *e)
 static json_t *
 h_segment_del(struct hv_control *c, json_t *args, struct reply_err *e)
 {
-	const char *name = arg_str(args, "name", true, e);
+	const char *name = ctl_arg_str(args, "name", true, e);
 	int rc;
 
 	if (name == NULL)
@@ -413,7 +411,7 @@ mac_walk_cb(const struct hv_mac_entry *m, void *arg)
 static int
 segment_arg(struct hv_control *c, json_t *args, int *seg_id, struct reply_err *e)
 {
-	const char *name = arg_str(args, "segment", false, e);
+	const char *name = ctl_arg_str(args, "segment", false, e);
 	struct hv_sw_segment *seg;
 
 	*seg_id = -1;
@@ -421,8 +419,8 @@ segment_arg(struct hv_control *c, json_t *args, int *seg_id, struct reply_err *e
 		return e->err ? -EINVAL : 0;
 	seg = hv_segment_find(c->sw, name);
 	if (seg == NULL) {
-		fail(e, ENOENT, "hvnetctl segment list shows the segments",
-		     "segment '%s' does not exist", name);
+		ctl_fail(e, ENOENT, "hvnetctl segment list shows the segments",
+			 "segment '%s' does not exist", name);
 		return -ENOENT;
 	}
 	*seg_id = seg->id;
@@ -446,7 +444,7 @@ h_mac_show(struct hv_control *c, json_t *args, struct reply_err *e)
 static json_t *
 h_mac_flush(struct hv_control *c, json_t *args, struct reply_err *e)
 {
-	const char *pname = arg_str(args, "port", false, e);
+	const char *pname = ctl_arg_str(args, "port", false, e);
 	int seg, port = -1;
 
 	if (e->err || segment_arg(c, args, &seg, e) != 0)
@@ -455,8 +453,8 @@ h_mac_flush(struct hv_control *c, json_t *args, struct reply_err *e)
 		struct hv_port *p = hv_port_find(c->sw, pname);
 
 		if (p == NULL)
-			return fail(e, ENOENT, "hvnetctl port list shows the ports",
-				    "port '%s' does not exist", pname);
+			return ctl_fail(e, ENOENT, "hvnetctl port list shows the ports",
+					"port '%s' does not exist", pname);
 		port = p->id;
 	}
 	return json_pack("{s:i}", "flushed", hv_mac_table_flush(c->sw->macs, seg, port, false));
@@ -472,7 +470,7 @@ h_stats(struct hv_control *c, json_t *args, struct reply_err *e)
 
 	(void)args;
 	if (sum == NULL)
-		return fail(e, ENOMEM, NULL, "out of memory");
+		return ctl_fail(e, ENOMEM, NULL, "out of memory");
 	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
 		if (sw->ports[i] != NULL)
 			json_array_append_new(ports, port_json(sw, sw->ports[i], sum));
@@ -562,31 +560,6 @@ reopen_logs(struct hv_switch *sw)
 		HV_INFO("SIGHUP: verdict log files reopened");
 }
 
-json_t *
-ctl_fail(struct reply_err *e, int err, const char *hint, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->err = err;
-	e->hint = hint;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return NULL;
-}
-
-const char *
-ctl_arg_str(json_t *args, const char *key, bool required, struct reply_err *e)
-{
-	return arg_str(args, key, required, e);
-}
-
-int
-ctl_arg_u32(json_t *args, const char *key, uint32_t *out, struct reply_err *e)
-{
-	return arg_u32(args, key, out, e);
-}
-
 struct hv_switch *
 ctl_switch(struct hv_control *c)
 {
@@ -606,6 +579,13 @@ static const struct hv_ctl_handler handlers[] = {
 static json_t *
 dispatch(struct hv_control *c, const char *line, size_t len)
 {
+	const struct {
+		const struct hv_ctl_handler *v;
+		size_t n;
+	} tables[] = {
+		{handlers, sizeof(handlers) / sizeof(handlers[0])},
+		{hv_fw_handlers, hv_fw_n_handlers},
+	};
 	struct hv_ctl_request req;
 	struct reply_err e = {0};
 	char err[512];
@@ -613,31 +593,22 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 
 	if (hv_ctl_request_parse(line, len, &req, err, sizeof(err)) != 0)
 		return hv_ctl_reply_error(0, EINVAL, "see docs/control.md", "bad request: %s", err);
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		if (strcmp(handlers[i].cmd, req.cmd) != 0)
-			continue;
-		result = handlers[i].fn(c, req.args, &e);
-		if (result == NULL && e.err == 0)
-			fail(&e, ENOMEM, NULL, "out of memory");
-		reply = e.err ? hv_ctl_reply_error(req.id, e.err, e.hint, "%s", e.msg)
-			      : hv_ctl_reply_ok(req.id, result);
-		if (e.err)
-			HV_DEBUG("%s: %s", req.cmd, e.msg);
-		hv_ctl_request_clear(&req);
-		return reply;
-	}
-	for (size_t i = 0; i < hv_fw_n_handlers; i++) {
-		if (strcmp(hv_fw_handlers[i].cmd, req.cmd) != 0)
-			continue;
-		result = hv_fw_handlers[i].fn(c, req.args, &e);
-		if (result == NULL && e.err == 0)
-			fail(&e, ENOMEM, NULL, "out of memory");
-		reply = e.err ? hv_ctl_reply_error(req.id, e.err, e.hint, "%s", e.msg)
-			      : hv_ctl_reply_ok(req.id, result);
-		if (e.err)
-			HV_DEBUG("%s: %s", req.cmd, e.msg);
-		hv_ctl_request_clear(&req);
-		return reply;
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (size_t i = 0; i < tables[t].n; i++) {
+			const struct hv_ctl_handler *h = &tables[t].v[i];
+
+			if (strcmp(h->cmd, req.cmd) != 0)
+				continue;
+			result = h->fn(c, req.args, &e);
+			if (result == NULL && e.err == 0)
+				ctl_fail(&e, ENOMEM, NULL, "out of memory");
+			reply = e.err ? hv_ctl_reply_error(req.id, e.err, e.hint, "%s", e.msg)
+				      : hv_ctl_reply_ok(req.id, result);
+			if (e.err)
+				HV_DEBUG("%s: %s", req.cmd, e.msg);
+			hv_ctl_request_clear(&req);
+			return reply;
+		}
 	}
 	reply = hv_ctl_reply_error(
 		req.id, EOPNOTSUPP,

@@ -68,28 +68,6 @@ seg_pol_of(const struct hv_switch *sw, const struct hv_fw *fw, uint16_t *seg_pol
 		seg_pol[s] = hv_switch_policy_seg(sw, fw, (uint16_t)s);
 }
 
-/* The opening packet of E for the classifier (as the datapath's recheck does). */
-static void
-entry_fw_pkt(const uint16_t *seg_pol, const struct hv_ct_entry *e, struct hv_fw_pkt *k)
-{
-	const struct hv_ct_end *o = (e->flags & HV_CT_F_ORIG_B) ? &e->key.b : &e->key.a;
-	const struct hv_ct_end *r = (e->flags & HV_CT_F_ORIG_B) ? &e->key.a : &e->key.b;
-
-	memset(k, 0, sizeof(*k));
-	k->family = e->key.family;
-	k->proto = e->key.proto;
-	k->src_seg = o->seg < HV_MAX_SEGMENTS ? seg_pol[o->seg] : HV_FW_SEG_UNNAMED;
-	k->dst_seg = r->seg < HV_MAX_SEGMENTS ? seg_pol[r->seg] : HV_FW_SEG_UNNAMED;
-	memcpy(k->src, o->addr, 16);
-	memcpy(k->dst, r->addr, 16);
-	if (k->proto == 6 || k->proto == 17) {
-		k->sport = o->port;
-		k->dport = r->port;
-	} else if (k->proto == 1 || k->proto == 58) {
-		k->dport = (uint16_t)((k->proto == 1 ? 8 : 128) << 8);
-	}
-}
-
 /* Live connections that FW would refuse. */
 static uint64_t
 count_cut(struct hv_switch *sw, const struct hv_fw *fw)
@@ -112,7 +90,7 @@ count_cut(struct hv_switch *sw, const struct hv_fw *fw)
 			if (!__atomic_load_n(&ct->e[s].used, __ATOMIC_RELAXED) ||
 			    !hv_ct_snapshot(ct, s, &e) || e.expire <= now)
 				continue;
-			entry_fw_pkt(seg_pol, &e, &k);
+			hv_fw_pkt_of_entry(seg_pol, &e, &k);
 			hv_fw_classify(fw, &kp, 1, &rule);
 			if (fw->rules[rule].action != HV_FW_ALLOW)
 				cut++;
@@ -264,7 +242,6 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	struct hv_prog *prog;
 	struct hv_ir *ir = NULL;
 	struct hv_fw *fw;
-	uint16_t map[HV_FW_MAX_SEGS];
 	char err[256];
 	json_t *diff, *warnings;
 	uint64_t cut;
@@ -288,9 +265,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		return NULL;
 	}
 	hv_lang_lint(ir, &d);
-	for (unsigned i = 0; i < HV_FW_MAX_SEGS; i++)
-		map[i] = (uint16_t)i;
-	fw = hv_fw_build(prog, ir, map, sw->n_workers, "pol", err, sizeof(err));
+	fw = hv_fw_build(prog, ir, sw->n_workers, "pol", err, sizeof(err));
 	if (fw == NULL) {
 		hv_ir_free(ir);
 		hv_prog_free(prog);
@@ -521,24 +496,6 @@ parse_filter(struct hv_switch *sw, json_t *args, struct hv_ct_filter *f, struct 
 	return e->err ? -1 : 0;
 }
 
-static bool
-entry_matches(const struct hv_ct_entry *x, const struct hv_ct_filter *f)
-{
-	size_t alen = x->key.family == 4 ? 4 : 16;
-
-	if (f->seg != HV_CT_ANY_SEG && x->key.a.seg != f->seg && x->key.b.seg != f->seg)
-		return false;
-	if (f->port != HV_CT_ANY_PORT && x->in_port != f->port)
-		return false;
-	if (f->proto && x->key.proto != f->proto)
-		return false;
-	if (f->has_host &&
-	    (x->key.family != f->family || (memcmp(x->key.a.addr, f->host.addr, alen) != 0 &&
-					    memcmp(x->key.b.addr, f->host.addr, alen) != 0)))
-		return false;
-	return true;
-}
-
 static const char *
 seg_name(struct hv_switch *sw, uint16_t id)
 {
@@ -604,7 +561,8 @@ h_ct_list(struct hv_control *c, json_t *args, struct reply_err *e)
 			struct hv_ct_entry x;
 
 			if (!__atomic_load_n(&ct->e[s].used, __ATOMIC_RELAXED) ||
-			    !hv_ct_snapshot(ct, s, &x) || !entry_matches(&x, &f) || x.expire <= now)
+			    !hv_ct_snapshot(ct, s, &x) || !hv_ct_filter_match(&x, &f) ||
+			    x.expire <= now)
 				continue;
 			total++;
 			if (n < limit) {

@@ -218,28 +218,6 @@ fw_pkt_of(const struct hv_pkt_meta *m, uint16_t pseg, struct hv_fw_pkt *k)
 	}
 }
 
-/* The opening packet of connection E, as the classifier sees it, under ST. */
-static void
-fw_pkt_of_entry(const struct hv_dp_state *st, const struct hv_ct_entry *e, struct hv_fw_pkt *k)
-{
-	const struct hv_ct_end *o = (e->flags & HV_CT_F_ORIG_B) ? &e->key.b : &e->key.a;
-	const struct hv_ct_end *r = (e->flags & HV_CT_F_ORIG_B) ? &e->key.a : &e->key.b;
-
-	k->family = e->key.family;
-	k->proto = e->key.proto;
-	k->src_seg = o->seg < HV_MAX_SEGMENTS ? st->seg_pol[o->seg] : HV_FW_SEG_UNNAMED;
-	k->dst_seg = r->seg < HV_MAX_SEGMENTS ? st->seg_pol[r->seg] : HV_FW_SEG_UNNAMED;
-	memcpy(k->src, o->addr, 16);
-	memcpy(k->dst, r->addr, 16);
-	k->sport = k->dport = 0;
-	if (k->proto == 6 || k->proto == 17) {
-		k->sport = o->port;
-		k->dport = r->port;
-	} else if (k->proto == 1 || k->proto == 58) {
-		k->dport = (uint16_t)((k->proto == 1 ? 8 : 128) << 8); /* an echo request */
-	}
-}
-
 /*
  * A connection admitted under an older policy: still allowed by the one in
  * force? Re-stamps it when it is.
@@ -247,20 +225,16 @@ fw_pkt_of_entry(const struct hv_dp_state *st, const struct hv_ct_entry *e, struc
 static bool
 fw_recheck(struct worker_ctx *c, const struct hv_fw *fw, uint32_t slot)
 {
-	struct hv_ct_entry *e = &c->ct->e[slot];
+	const struct hv_ct_entry *e = &c->ct->e[slot];
 	struct hv_fw_pkt k;
 	const struct hv_fw_pkt *kp = &k;
 	uint32_t rule;
 
-	fw_pkt_of_entry(c->st, e, &k);
+	hv_fw_pkt_of_entry(c->st->seg_pol, e, &k);
 	hv_fw_classify(fw, &kp, 1, &rule);
 	if (fw->rules[rule].action != HV_FW_ALLOW)
 		return false;
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	e->rule = rule;
-	e->epoch = (uint32_t)fw->epoch;
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+	hv_ct_restamp(c->ct, slot, rule, (uint32_t)fw->epoch);
 	return true;
 }
 

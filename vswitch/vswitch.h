@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_mbuf.h>
 
@@ -186,6 +187,32 @@ struct hv_worker {
 	struct hv_port_counters port[HV_MAX_PORTS];
 	struct hv_seg_counters seg[HV_MAX_SEGMENTS];
 } __rte_cache_aligned;
+
+/*
+ * The opening packet of connection E as the classifier sees it, SEG_POL
+ * mapping switch segments to policy segments: what a policy re-check
+ * (datapath) and the cut count of an apply (control) classify.
+ */
+static inline void
+hv_fw_pkt_of_entry(const uint16_t *seg_pol, const struct hv_ct_entry *e, struct hv_fw_pkt *k)
+{
+	const struct hv_ct_end *o = (e->flags & HV_CT_F_ORIG_B) ? &e->key.b : &e->key.a;
+	const struct hv_ct_end *r = (e->flags & HV_CT_F_ORIG_B) ? &e->key.a : &e->key.b;
+
+	k->family = e->key.family;
+	k->proto = e->key.proto;
+	k->src_seg = o->seg < HV_MAX_SEGMENTS ? seg_pol[o->seg] : HV_FW_SEG_UNNAMED;
+	k->dst_seg = r->seg < HV_MAX_SEGMENTS ? seg_pol[r->seg] : HV_FW_SEG_UNNAMED;
+	memcpy(k->src, o->addr, 16);
+	memcpy(k->dst, r->addr, 16);
+	k->sport = k->dport = 0;
+	if (k->proto == 6 || k->proto == 17) {
+		k->sport = o->port;
+		k->dport = r->port;
+	} else if (k->proto == 1 || k->proto == 58) {
+		k->dport = (uint16_t)((k->proto == 1 ? 8 : 128) << 8); /* an echo request */
+	}
+}
 
 /* Counters are written by one worker and read by the control thread. */
 #define HV_CNT_ADD(c, n) __atomic_store_n(&(c), (c) + (n), __ATOMIC_RELAXED)

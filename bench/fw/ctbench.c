@@ -131,7 +131,6 @@ main(int argc, char **argv)
 	struct hv_ir *ir;
 	struct hv_fw *fw;
 	struct hv_ct *ct;
-	uint16_t map[HV_FW_MAX_SEGS];
 	char err[256];
 	uint32_t n;
 	size_t before, after;
@@ -155,9 +154,7 @@ main(int argc, char **argv)
 		hv_diags_print(stderr, &d);
 		return 1;
 	}
-	for (unsigned i = 0; i < HV_FW_MAX_SEGS; i++)
-		map[i] = (uint16_t)i;
-	fw = hv_fw_build(prog, ir, map, 1, "ctb", err, sizeof(err));
+	fw = hv_fw_build(prog, ir, 1, "ctb", err, sizeof(err));
 	if (fw == NULL) {
 		fprintf(stderr, "ctbench: %s\n", err);
 		return 1;

@@ -15,6 +15,8 @@
 #        RULES (10000), FLOWS (100000), MACS (1000), SIZE (64), SKIP_OVS
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
+GEN_EXTRA=--reply
 BUILD=${1:-build-bench}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_RUN:-10}
@@ -46,35 +48,13 @@ if [ -z "${SKIP_OVS:-}" ] && [ ! -x "$OVSD" ]; then
 		openvswitch-switch-dpdk >/dev/null || { echo "cannot install OVS-DPDK; SKIP_OVS=1 runs without it" >&2; exit 1; }
 fi
 
-wait_sock() { for _ in $(seq 150); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 
-gen() { # label
-	taskset -c 0 "$HVGEN" -l 0 --no-pci $MEMARGS --file-prefix hvb-gen --no-telemetry \
-		--log-level=error -- --sock0 "$DIR/s0.sock" --sock1 "$DIR/s1.sock" \
-		--seconds "$SECS" --macs "$MACS" --flows "$FLOWS" --size "$SIZE" --reply --json \
-		2>>"$OUT/$1.log" | tail -1
-}
 
 tag() { # JSON-LINE SWITCH CYCLES [EXTRA-JSON]
 	python3 -c "import json,sys; r=json.loads(sys.argv[1]); r['switch']=sys.argv[2]; r['cycles_per_packet']=float(sys.argv[3] or 0); r.update(json.loads(sys.argv[4])); print(json.dumps(r))" \
 		"$1" "$2" "${3:-0}" "${4:-{\}}"
 }
 
-run_testpmd() {
-	rm -f "$DIR"/s*.sock
-	(tail -f /dev/null | dpdk-testpmd -l 0,1 --no-pci $MEMARGS --file-prefix hvb-tp --no-telemetry \
-		--vdev "net_vhost0,iface=$DIR/s0.sock,queues=1" \
-		--vdev "net_vhost1,iface=$DIR/s1.sock,queues=1" -- \
-		--forward-mode=io --auto-start --nb-cores=1 --total-num-mbufs=16384 \
-		--record-core-cycles >"$OUT/testpmd-$1.log" 2>&1) &
-	wait_sock "$DIR/s1.sock" || { echo "testpmd did not start" >&2; return 1; }
-	sleep 1
-	r=$(gen "testpmd-$1")
-	pkill -INT -f "file-prefix hvb-tp"
-	for _ in $(seq 50); do pgrep -f "file-prefix hvb-tp" >/dev/null || break; sleep 0.1; done
-	cpp=$(grep -o 'CPU cycles/packet=[0-9.]*' "$OUT/testpmd-$1.log" | tail -1 | cut -d= -f2)
-	tag "$r" testpmd "$cpp"
-}
 
 run_hvnetd() {
 	rm -f "$DIR"/s*.sock
@@ -170,7 +150,7 @@ cp "$DIR/policy.hvnet" "$OUT/policy.hvnet"
 switches=${SWITCHES:-testpmd hvnetd ovs}
 [ -n "${SKIP_OVS:-}" ] && switches="testpmd hvnetd"
 echo "bench-fw: $ROUNDS rounds x ($switches), ${SECS}s each, $RULES rules, $FLOWS flows both ways, $MACS MACs, ${SIZE}B"
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+machine
 : >"$OUT/results.jsonl"
 for i in $(seq "$ROUNDS"); do
 	for sw in $switches; do

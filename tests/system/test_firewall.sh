@@ -162,10 +162,14 @@ hv_assert_ge "$hits" 2 "db-out hits"
 hv_pass "reject: $sent answer(s) sent, db-out decided $hits packet(s)"
 
 # two workers: packets whose connection another worker tracks were handed over
-out=$(hv_json sw 'r["firewall"]["handoff_out"]' stats)
-in=$(hv_json sw 'r["firewall"]["handoff_in"]' stats)
-full=$(hv_json sw '[d["count"] for d in r["drops"] if d["reason"]=="handoff_full"][0]' stats)
+# one reading (IPv6 neighbour discovery keeps flowing meanwhile), after the
+# rings have drained
+sleep 0.5
+read -r out in full < <(hv_json sw '"%d %d %d" % (r["firewall"]["handoff_out"], r["firewall"]["handoff_in"], [d["count"] for d in r["drops"] if d["reason"]=="handoff_full"][0])' stats)
 hv_assert_ge "$out" 1 "packets handed to the owning worker"
-hv_assert_eq "$out" "$in" "handed out vs taken in"
+# the workers' counters are read one after the other while a packet or two
+# may cross: equal within a few
+d=$((out - in))
+[ "${d#-}" -le 4 ] || hv_fail "handed out $out, taken in $in"
 hv_assert_eq 0 "$full" "hand-off queue full drops"
 hv_pass "hand-off between the two workers: $out packets, none lost"

@@ -62,23 +62,22 @@ prefix_match(const struct hv_prefix *p, const uint8_t *a)
 }
 
 static bool
-seg_match(uint16_t ir_seg, const uint16_t *seg_map, uint16_t pkt_seg)
+seg_match(uint16_t ir_seg, uint16_t pkt_seg)
 {
 	if (ir_seg == HV_SEG_ANY)
 		return true;
-	return seg_map[ir_seg] == pkt_seg;
+	return ir_seg == pkt_seg;
 }
 
 static uint32_t
-linear(const struct hv_ir *ir, const uint16_t *seg_map, const struct hv_fw_pkt *p)
+linear(const struct hv_ir *ir, const struct hv_fw_pkt *p)
 {
 	for (size_t i = 0; i < ir->n_entries; i++) {
 		const struct hv_ir_rule *e = &ir->entries[i];
 
 		if (e->family != 0 && e->family != p->family)
 			continue;
-		if (!seg_match(e->src_seg, seg_map, p->src_seg) ||
-		    !seg_match(e->dst_seg, seg_map, p->dst_seg))
+		if (!seg_match(e->src_seg, p->src_seg) || !seg_match(e->dst_seg, p->dst_seg))
 			continue;
 		if (e->src.plen && (e->src.family != p->family || !prefix_match(&e->src, p->src)))
 			continue;
@@ -290,8 +289,13 @@ gen_pkt(const struct gen *g, struct hv_fw_pkt *p, unsigned n_switch_segs)
 	memset(p, 0, sizeof(*p));
 	p->family = pick(3) ? 4 : 6;
 	p->proto = protos[pick(sizeof(protos))];
+	/* a policy segment, or a switch segment the policy does not name */
 	p->src_seg = (uint16_t)pick(n_switch_segs);
 	p->dst_seg = pick(3) ? p->src_seg : (uint16_t)pick(n_switch_segs);
+	if (p->src_seg == N_SEGS)
+		p->src_seg = HV_FW_SEG_UNNAMED;
+	if (p->dst_seg == N_SEGS)
+		p->dst_seg = HV_FW_SEG_UNNAMED;
 	gen_addr(p, p->src);
 	gen_addr(p, p->dst);
 	if (p->proto == 6 || p->proto == 17) {
@@ -320,7 +324,6 @@ run_one(uint64_t seed, unsigned n_rules, unsigned n_pkts)
 	struct hv_prog *prog;
 	struct hv_ir *ir;
 	struct hv_fw *fw;
-	uint16_t seg_map[HV_FW_MAX_SEGS];
 	char err[256];
 	unsigned n_switch_segs = N_SEGS + 1;
 	unsigned mismatches = 0;
@@ -337,12 +340,7 @@ run_one(uint64_t seed, unsigned n_rules, unsigned n_pkts)
 			(unsigned long long)seed, text);
 		fail();
 	}
-	/* switch ids differ from policy ids; policy segment 3 is absent from the switch */
-	for (unsigned i = 0; i < HV_FW_MAX_SEGS; i++)
-		seg_map[i] = HV_FW_SEG_ABSENT;
-	for (unsigned i = 0; i < N_SEGS; i++)
-		seg_map[i] = i == 3 ? HV_FW_SEG_ABSENT : (uint16_t)((i * 2 + 1) % n_switch_segs);
-	fw = hv_fw_build(prog, ir, seg_map, 1, "test", err, sizeof(err));
+	fw = hv_fw_build(prog, ir, 1, "test", err, sizeof(err));
 	if (fw == NULL)
 		fprintf(stderr, "seed %llu: %s\n", (unsigned long long)seed, err);
 	assert_non_null(fw);
@@ -359,7 +357,7 @@ run_one(uint64_t seed, unsigned n_rules, unsigned n_pkts)
 		}
 		hv_fw_classify(fw, pp, n, res);
 		for (unsigned i = 0; i < n; i++) {
-			uint32_t want = linear(ir, seg_map, &pk[i]);
+			uint32_t want = linear(ir, &pk[i]);
 
 			if (res[i] != want && mismatches++ < 5) {
 				char s[64], t[64];
@@ -428,7 +426,6 @@ test_known_verdicts(void **state)
 	struct hv_diags d = {0};
 	struct hv_prog *prog = hv_lang_parse_buffer("k.hvnet", text, sizeof(text) - 1, false, &d);
 	struct hv_ir *ir = hv_lang_check(prog, &d);
-	uint16_t seg_map[HV_FW_MAX_SEGS] = {7, 9};
 	struct hv_fw *fw;
 	char err[128];
 	struct {
@@ -438,27 +435,30 @@ test_known_verdicts(void **state)
 		uint16_t sport, dport;
 		const char *want;
 	} cases[] = {
-		{4, 6, 7, 7, "10.10.0.10", "10.10.0.20", 40000, 22, "ssh"},
-		{4, 6, 7, 7, "10.10.0.11", "10.10.0.20", 40000, 22, "default"},
-		{6, 6, 7, 7, "fd00:10::10", "fd00:10::20", 40000, 22, "ssh"},
-		{4, 6, 7, 9, "10.10.0.10", "10.30.0.5", 1, 22, "ssh"},
-		{4, 6, 7, 9, "10.10.0.11", "10.30.0.5", 1, 8080, "web"},
-		{4, 6, 7, 9, "10.10.0.11", "10.30.0.5", 1, 8081, "default"},
-		{4, 17, 7, 9, "10.10.0.11", "10.30.0.5", 1, 80, "default"},
-		{4, 1, 9, 7, "10.30.0.5", "10.10.0.1", 0, 8 << 8, "ping"},
-		{4, 1, 9, 7, "10.30.0.5", "10.10.0.1", 0, 0 << 8, "default"},
-		{6, 58, 9, 7, "fd00:30::5", "fd00:10::1", 0, 128 << 8, "ping"},
-		{4, 47, 9, 7, "10.30.0.5", "10.10.0.1", 0, 0, "gre"},
-		{4, 47, 7, 9, "10.10.0.1", "10.30.0.5", 0, 0, "default"},
+		{4, 6, 0, 0, "10.10.0.10", "10.10.0.20", 40000, 22, "ssh"},
+		{4, 6, 0, 0, "10.10.0.11", "10.10.0.20", 40000, 22, "default"},
+		{6, 6, 0, 0, "fd00:10::10", "fd00:10::20", 40000, 22, "ssh"},
+		{4, 6, 0, 1, "10.10.0.10", "10.30.0.5", 1, 22, "ssh"},
+		{4, 6, 0, 1, "10.10.0.11", "10.30.0.5", 1, 8080, "web"},
+		{4, 6, 0, 1, "10.10.0.11", "10.30.0.5", 1, 8081, "default"},
+		{4, 17, 0, 1, "10.10.0.11", "10.30.0.5", 1, 80, "default"},
+		{4, 1, 1, 0, "10.30.0.5", "10.10.0.1", 0, 8 << 8, "ping"},
+		{4, 1, 1, 0, "10.30.0.5", "10.10.0.1", 0, 0 << 8, "default"},
+		{6, 58, 1, 0, "fd00:30::5", "fd00:10::1", 0, 128 << 8, "ping"},
+		{4, 47, 1, 0, "10.30.0.5", "10.10.0.1", 0, 0, "gre"},
+		{4, 47, 0, 1, "10.10.0.1", "10.30.0.5", 0, 0, "default"},
+		{4, 1, HV_FW_SEG_UNNAMED, HV_FW_SEG_UNNAMED, "10.99.0.1", "10.99.0.2", 0, 8 << 8,
+		 "ping"},
+		{4, 6, HV_FW_SEG_UNNAMED, 0, "10.10.0.10", "10.10.0.20", 1, 22, "default"},
 	};
 
 	(void)state;
 	assert_non_null(ir);
-	fw = hv_fw_build(prog, ir, seg_map, 2, "known", err, sizeof(err));
+	fw = hv_fw_build(prog, ir, 2, "known", err, sizeof(err));
 	assert_non_null(fw);
-	assert_int_equal(fw->seg_conn_limit[9], 100);
-	assert_int_equal(fw->seg_mgmt[7], 1);
-	assert_int_equal(fw->seg_mgmt[9], 0);
+	assert_int_equal(fw->seg_conn_limit[1], 100);
+	assert_int_equal(fw->seg_mgmt[0], 1);
+	assert_int_equal(fw->seg_mgmt[1], 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hv_fw_pkt p = {.family = cases[i].family,
 				      .proto = cases[i].proto,
@@ -483,8 +483,8 @@ test_known_verdicts(void **state)
 		struct hv_fw_counter c;
 
 		hv_fw_rule_counters(fw, fw->n_rules, &c); /* the default */
-		assert_int_equal(c.packets, 5);
-		assert_int_equal(c.bytes, 500);
+		assert_int_equal(c.packets, 6);
+		assert_int_equal(c.bytes, 600);
 		assert_int_equal(fw->rules[fw->n_rules].action, HV_BLOCK);
 		assert_true(fw->rules[fw->n_rules].log);
 		assert_int_equal(fw->rules[3].action, HV_REJECT);
