@@ -4,6 +4,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 pass=0 fail=0
+# logs go to a directory of this run, so that runs from two checkouts at once
+# do not write over each other
+LOGS=$(mktemp -d /tmp/hv-tests.XXXXXX)
 
 count() { # parse meson's "Ok: N" / "Fail: N" lines
 	local log=$1 ok f
@@ -13,20 +16,20 @@ count() { # parse meson's "Ok: N" / "Fail: N" lines
 }
 
 echo "== unit tests ($BUILD)"
-meson test -C "$BUILD" --suite unit --suite fuzz-regress --print-errorlogs | tee /tmp/hv-unit.log
-count /tmp/hv-unit.log
+meson test -C "$BUILD" --suite unit --suite fuzz-regress --print-errorlogs | tee "$LOGS/unit.log"
+count "$LOGS/unit.log"
 
 echo "== unit tests under ASan+UBSan (build-asan)"
 if [ ! -f build-asan/build.ninja ]; then
 	CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
-ninja -C build-asan >/dev/null && meson test -C build-asan --suite unit --suite fuzz-regress --print-errorlogs | tee /tmp/hv-asan.log
-count /tmp/hv-asan.log
+ninja -C build-asan >/dev/null && meson test -C build-asan --suite unit --suite fuzz-regress --print-errorlogs | tee "$LOGS/asan.log"
+count "$LOGS/asan.log"
 
 if [ -x tests/system/run.sh ]; then
 	echo "== system tests"
-	tests/system/run.sh "$BUILD" | tee /tmp/hv-system.log
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' /tmp/hv-system.log | tail -1)
+	tests/system/run.sh "$BUILD" | tee "$LOGS/system.log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$LOGS/system.log" | tail -1)
 	pass=$((pass + $(echo "$line" | awk '{print $1}')))
 	fail=$((fail + $(echo "$line" | awk '{print $3}')))
 fi
