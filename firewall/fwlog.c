@@ -34,6 +34,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "common/pcapng.h"
 #include "firewall/fwlog.h"
 
 /* One writer per counter; anyone may read. Same convention as vswitch.h. */
@@ -45,7 +46,6 @@
 #define FWLOG_BUF_SIZE	       (64 * 1024)
 #define FWLOG_JSON_LINE_MAX    2048 /* bound on one formatted line, see json_format() */
 #define FWLOG_PCAP_REC_MAX     1024 /* bound on one IDB + EPB, see pcap_format() */
-#define FWLOG_IFACE_HASH       (2 * HV_FWLOG_MAX_IFACES)
 #define FWLOG_DEFAULT_RING     1023
 #define FWLOG_DEFAULT_IDLE_US  10000
 #define FWLOG_IDLE_FIRST_DIV   8 /* first idle sleep: idle_us / 8, then doubling */
@@ -59,31 +59,12 @@ _Static_assert(sizeof(struct hv_fwlog_rec) % 4 == 0, "record size must be a mult
 _Static_assert(HV_FWLOG_SNAP <= UINT16_MAX, "snap_len is 16 bits");
 _Static_assert(HV_FWLOG_MAX_IFACES < UINT16_MAX, "iface hash stores ids in 16 bits");
 
-/* pcapng block types and option codes. */
-#define PCAPNG_SHB	   0x0A0D0D0Au
-#define PCAPNG_IDB	   0x00000001u
-#define PCAPNG_EPB	   0x00000006u
-#define PCAPNG_BOM	   0x1A2B3C4Du
-#define PCAPNG_OPT_END	   0
-#define PCAPNG_OPT_COMMENT 1
-#define PCAPNG_SHB_USERAPP 4
-#define PCAPNG_IF_NAME	   2
-#define PCAPNG_IF_TSRESOL  9
-#define LINKTYPE_ETHERNET  1
-
 struct fwlog_producer {
 	struct rte_ring *ring;
 	uint64_t submitted; /* written by the producer only */
 	uint64_t dropped_full;
 	uint64_t rate_limited;
 } __rte_cache_aligned;
-
-struct fwlog_buf {
-	uint8_t *data;
-	size_t cap;
-	size_t len;
-	unsigned nrec; /* records whose bytes are in data */
-};
 
 struct hv_fwlog {
 	struct fwlog_producer *prod;
@@ -95,12 +76,10 @@ struct hv_fwlog {
 	/* Writer-owned while the thread runs. */
 	int json_fd;
 	int pcap_fd; /* -1: no pcapng */
-	struct fwlog_buf jbuf;
-	struct fwlog_buf pbuf;
+	struct hv_wbuf jbuf;
+	struct hv_wbuf pbuf;
 	struct hv_fwlog_rec *burst; /* FWLOG_BURST records */
-	unsigned n_ifaces;
-	char (*iface_name)[HV_FWLOG_NAME_MAX];
-	uint16_t *iface_hash; /* FWLOG_IFACE_HASH slots: 0 empty, else id + 1 */
+	struct hv_pcapng_ifaces ifaces;
 
 	/* Written by the writer only. */
 	uint64_t written;
@@ -199,82 +178,6 @@ hv_fwlog_stats(const struct hv_fwlog *l, struct hv_fwlog_stats *s)
 	s->reopens = FWLOG_CNT_READ(l->reopens);
 }
 
-/* ---- byte buffers ---- */
-
-static void
-buf_put(struct fwlog_buf *b, const void *p, size_t n)
-{
-	/* Callers flush while FWLOG_*_MAX bytes remain, so this never truncates. */
-	if (n > b->cap - b->len)
-		n = b->cap - b->len;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static void
-buf_puts(struct fwlog_buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
-static void buf_printf(struct fwlog_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-buf_printf(struct fwlog_buf *b, const char *fmt, ...)
-{
-	size_t room = b->cap - b->len;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf((char *)b->data + b->len, room, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	b->len += (size_t)n < room ? (size_t)n : room - 1;
-}
-
-static void
-buf_u16(struct fwlog_buf *b, uint16_t v)
-{
-	buf_put(b, &v, sizeof(v));
-}
-
-static void
-buf_u32(struct fwlog_buf *b, uint32_t v)
-{
-	buf_put(b, &v, sizeof(v));
-}
-
-static void
-buf_pad4(struct fwlog_buf *b)
-{
-	static const uint8_t zero[4];
-
-	buf_put(b, zero, (4 - (b->len & 3)) & 3);
-}
-
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* ---- text helpers ---- */
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
 static size_t
 utf8_seq_len(const uint8_t *s, size_t n)
 {
@@ -311,56 +214,56 @@ utf8_seq_len(const uint8_t *s, size_t n)
  * that are not UTF-8 become U+FFFD. At most 6 output bytes per input byte.
  */
 static void
-json_str(struct fwlog_buf *b, const char *s, size_t max)
+json_str(struct hv_wbuf *b, const char *s, size_t max)
 {
 	const uint8_t *u = (const uint8_t *)s;
 	size_t n = strnlen(s, max);
 	char esc[8];
 
-	buf_put(b, "\"", 1);
+	hv_wbuf_put(b, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		size_t k = utf8_seq_len(u + i, n - i);
 
 		if (k == 0) {
-			buf_puts(b, "\\ufffd");
+			hv_wbuf_puts(b, "\\ufffd");
 			i++;
 			continue;
 		}
 		if (k == 1 && (u[i] == '"' || u[i] == '\\')) {
 			esc[0] = '\\';
 			esc[1] = (char)u[i];
-			buf_put(b, esc, 2);
+			hv_wbuf_put(b, esc, 2);
 		} else if (k == 1 && u[i] < 0x20) {
 			snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
-			buf_put(b, esc, 6);
+			hv_wbuf_put(b, esc, 6);
 		} else {
-			buf_put(b, u + i, k);
+			hv_wbuf_put(b, u + i, k);
 		}
 		i += k;
 	}
-	buf_put(b, "\"", 1);
+	hv_wbuf_put(b, "\"", 1);
 }
 
 /* A name for the pcapng comment: valid UTF-8 kept, anything else '?'. */
 static void
-comment_str(struct fwlog_buf *b, const char *s, size_t max)
+comment_str(struct hv_wbuf *b, const char *s, size_t max)
 {
 	const uint8_t *u = (const uint8_t *)s;
 	size_t n = strnlen(s, max);
 
 	if (n == 0) {
-		buf_put(b, "-", 1);
+		hv_wbuf_put(b, "-", 1);
 		return;
 	}
 	for (size_t i = 0; i < n;) {
 		size_t k = utf8_seq_len(u + i, n - i);
 
 		if (k == 0 || (k == 1 && (u[i] < 0x21 || u[i] == 0x7f))) {
-			buf_put(b, "?", 1);
+			hv_wbuf_put(b, "?", 1);
 			i++;
 			continue;
 		}
-		buf_put(b, u + i, k);
+		hv_wbuf_put(b, u + i, k);
 		i += k;
 	}
 }
@@ -390,7 +293,7 @@ proto_name(uint8_t proto)
  * and the fixed keys and numbers (< 300): well under FWLOG_JSON_LINE_MAX.
  */
 static void
-json_format(struct fwlog_buf *b, const struct hv_fwlog_rec *r)
+json_format(struct hv_wbuf *b, const struct hv_fwlog_rec *r)
 {
 	time_t sec = (time_t)(r->time_ns / 1000000000u);
 	unsigned usec = (unsigned)(r->time_ns % 1000000000u / 1000u);
@@ -400,15 +303,15 @@ json_format(struct fwlog_buf *b, const struct hv_fwlog_rec *r)
 
 	if (gmtime_r(&sec, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	buf_printf(b,
-		   "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\",\"rule\":", tm.tm_year + 1900,
-		   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+	hv_wbuf_printf(
+		b, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\",\"rule\":", tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
 	json_str(b, r->rule, sizeof(r->rule));
-	buf_printf(b, ",\"verdict\":\"%s\",\"reason\":", hv_fwlog_verdict_name(r->verdict));
+	hv_wbuf_printf(b, ",\"verdict\":\"%s\",\"reason\":", hv_fwlog_verdict_name(r->verdict));
 	json_str(b, r->reason, sizeof(r->reason));
-	buf_puts(b, ",\"segment\":");
+	hv_wbuf_puts(b, ",\"segment\":");
 	json_str(b, r->segment, sizeof(r->segment));
-	buf_puts(b, ",\"port\":");
+	hv_wbuf_puts(b, ",\"port\":");
 	json_str(b, r->port, sizeof(r->port));
 	if (r->family == 4 || r->family == 6) {
 		int af = r->family == 4 ? AF_INET : AF_INET6;
@@ -417,133 +320,22 @@ json_format(struct fwlog_buf *b, const struct hv_fwlog_rec *r)
 			strcpy(src, "?");
 		if (inet_ntop(af, r->dst_ip, dst, sizeof(dst)) == NULL)
 			strcpy(dst, "?");
-		buf_printf(b, ",\"family\":%u", r->family);
+		hv_wbuf_printf(b, ",\"family\":%u", r->family);
 		if (pn != NULL)
-			buf_printf(b, ",\"proto\":\"%s\"", pn);
+			hv_wbuf_printf(b, ",\"proto\":\"%s\"", pn);
 		else
-			buf_printf(b, ",\"proto\":%u", r->proto);
-		buf_printf(b, ",\"src\":\"%s\",\"dst\":\"%s\"", src, dst);
+			hv_wbuf_printf(b, ",\"proto\":%u", r->proto);
+		hv_wbuf_printf(b, ",\"src\":\"%s\",\"dst\":\"%s\"", src, dst);
 		if (r->proto == IPPROTO_TCP || r->proto == IPPROTO_UDP)
-			buf_printf(b, ",\"sport\":%u,\"dport\":%u", r->sport, r->dport);
+			hv_wbuf_printf(b, ",\"sport\":%u,\"dport\":%u", r->sport, r->dport);
 		else if (r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6)
-			buf_printf(b, ",\"icmp_type\":%u,\"icmp_code\":%u", r->icmp_type,
-				   r->icmp_code);
+			hv_wbuf_printf(b, ",\"icmp_type\":%u,\"icmp_code\":%u", r->icmp_type,
+				       r->icmp_code);
 	}
-	buf_printf(b, ",\"len\":%u}\n", r->pkt_len);
+	hv_wbuf_printf(b, ",\"len\":%u}\n", r->pkt_len);
 }
 
 /* ---- pcapng ---- */
-
-static void
-pcap_opt(struct fwlog_buf *b, uint16_t code, const void *v, uint16_t len)
-{
-	buf_u16(b, code);
-	buf_u16(b, len);
-	buf_put(b, v, len);
-	buf_pad4(b);
-}
-
-/* Patch the total length into both ends of the block that starts at start. */
-static void
-pcap_block_end(struct fwlog_buf *b, size_t start)
-{
-	uint32_t total = (uint32_t)(b->len - start + 4);
-
-	buf_u32(b, total);
-	memcpy(b->data + start + 4, &total, 4);
-}
-
-static void
-pcap_shb(struct fwlog_buf *b)
-{
-	static const char app[] = "hvnet fwlog";
-	size_t start = b->len;
-
-	buf_u32(b, PCAPNG_SHB);
-	buf_u32(b, 0); /* total length, patched */
-	buf_u32(b, PCAPNG_BOM);
-	buf_u16(b, 1);		/* major */
-	buf_u16(b, 0);		/* minor */
-	buf_u32(b, UINT32_MAX); /* section length: unknown (-1) */
-	buf_u32(b, UINT32_MAX);
-	pcap_opt(b, PCAPNG_SHB_USERAPP, app, sizeof(app) - 1);
-	pcap_opt(b, PCAPNG_OPT_END, NULL, 0);
-	pcap_block_end(b, start);
-}
-
-static void
-pcap_idb(struct fwlog_buf *b, const char *name)
-{
-	static const uint8_t tsresol = 9; /* timestamps in nanoseconds */
-	size_t start = b->len;
-	size_t n = strnlen(name, HV_FWLOG_NAME_MAX);
-
-	buf_u32(b, PCAPNG_IDB);
-	buf_u32(b, 0);
-	buf_u16(b, LINKTYPE_ETHERNET);
-	buf_u16(b, 0);
-	buf_u32(b, HV_FWLOG_SNAP);
-	if (n > 0)
-		pcap_opt(b, PCAPNG_IF_NAME, name, (uint16_t)n);
-	pcap_opt(b, PCAPNG_IF_TSRESOL, &tsresol, 1);
-	pcap_opt(b, PCAPNG_OPT_END, NULL, 0);
-	pcap_block_end(b, start);
-}
-
-static uint32_t
-iface_hash(const char *name, size_t n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)name[i]) * 16777619u;
-	return h;
-}
-
-/*
- * The interface id for a port name, writing its IDB on first sight. The
- * last id is kept for "(other)": once HV_FWLOG_MAX_IFACES - 1 names have
- * been seen in this section, new names share it (the comment still names
- * the port) and are counted in pcap_iface_overflow.
- */
-static uint32_t
-pcap_iface(struct hv_fwlog *l, const char *port)
-{
-	size_t n = strnlen(port, HV_FWLOG_NAME_MAX);
-	uint32_t h = iface_hash(port, n) & (FWLOG_IFACE_HASH - 1);
-	char name[HV_FWLOG_NAME_MAX] = {0};
-	uint16_t id;
-
-	memcpy(name, port, n);
-	for (;; h = (h + 1) & (FWLOG_IFACE_HASH - 1)) {
-		uint16_t slot = l->iface_hash[h];
-
-		if (slot == 0)
-			break;
-		if (memcmp(l->iface_name[slot - 1], name, HV_FWLOG_NAME_MAX) == 0)
-			return slot - 1u;
-	}
-	if (l->n_ifaces >= HV_FWLOG_MAX_IFACES - 1) {
-		FWLOG_CNT_ADD(l->pcap_iface_overflow, 1);
-		if (l->n_ifaces == HV_FWLOG_MAX_IFACES - 1) {
-			pcap_idb(&l->pbuf, FWLOG_OTHER_IFACE_NAME);
-			l->n_ifaces++;
-		}
-		return HV_FWLOG_MAX_IFACES - 1;
-	}
-	id = (uint16_t)l->n_ifaces++;
-	memcpy(l->iface_name[id], name, HV_FWLOG_NAME_MAX);
-	l->iface_hash[h] = (uint16_t)(id + 1);
-	pcap_idb(&l->pbuf, name);
-	return id;
-}
-
-static void
-pcap_iface_reset(struct hv_fwlog *l)
-{
-	l->n_ifaces = 0;
-	memset(l->iface_hash, 0, FWLOG_IFACE_HASH * sizeof(l->iface_hash[0]));
-}
 
 /*
  * An IDB (first sight of the port) plus one EPB. Size bound: IDB 52 bytes,
@@ -553,50 +345,35 @@ pcap_iface_reset(struct hv_fwlog *l)
 static void
 pcap_format(struct hv_fwlog *l, const struct hv_fwlog_rec *r)
 {
-	struct fwlog_buf *b = &l->pbuf;
+	struct hv_wbuf *b = &l->pbuf;
 	uint32_t caplen = r->snap_len > HV_FWLOG_SNAP ? HV_FWLOG_SNAP : r->snap_len;
 	uint32_t origlen = r->pkt_len > caplen ? r->pkt_len : caplen;
-	uint32_t ifid, optlen;
+	uint32_t ifid;
 	size_t start, copt;
 
-	ifid = pcap_iface(l, r->port); /* may write an IDB first */
-	start = b->len;
-	buf_u32(b, PCAPNG_EPB);
-	buf_u32(b, 0);
-	buf_u32(b, ifid);
-	buf_u32(b, (uint32_t)(r->time_ns >> 32));
-	buf_u32(b, (uint32_t)r->time_ns);
-	buf_u32(b, caplen);
-	buf_u32(b, origlen);
-	buf_put(b, r->snap, caplen);
-	buf_pad4(b);
-
-	/* opt_comment, built in place: header first, length patched after. */
-	copt = b->len;
-	buf_u16(b, PCAPNG_OPT_COMMENT);
-	buf_u16(b, 0);
-	buf_puts(b, "rule=");
+	ifid = hv_pcapng_iface(&l->ifaces, b, r->port,
+			       &l->pcap_iface_overflow); /* may write an IDB first */
+	start = hv_pcapng_epb_begin(b, ifid, r->time_ns, r->snap, caplen, origlen);
+	copt = hv_pcapng_comment_begin(b);
+	hv_wbuf_puts(b, "rule=");
 	comment_str(b, r->rule, sizeof(r->rule));
-	buf_printf(b, " verdict=%s reason=", hv_fwlog_verdict_name(r->verdict));
+	hv_wbuf_printf(b, " verdict=%s reason=", hv_fwlog_verdict_name(r->verdict));
 	comment_str(b, r->reason, sizeof(r->reason));
-	buf_puts(b, " segment=");
+	hv_wbuf_puts(b, " segment=");
 	comment_str(b, r->segment, sizeof(r->segment));
-	buf_puts(b, " port=");
+	hv_wbuf_puts(b, " port=");
 	comment_str(b, r->port, sizeof(r->port));
-	optlen = (uint32_t)(b->len - copt - 4);
-	memcpy(b->data + copt + 2, &(uint16_t){(uint16_t)optlen}, 2);
-	buf_pad4(b);
-	pcap_opt(b, PCAPNG_OPT_END, NULL, 0);
-	pcap_block_end(b, start);
+	hv_pcapng_comment_end(b, copt);
+	hv_pcapng_epb_end(b, start);
 }
 
 /* ---- writer ---- */
 
 static void
-writer_flush(struct hv_fwlog *l, struct fwlog_buf *b, int fd, uint64_t *ok_counter)
+writer_flush(struct hv_fwlog *l, struct hv_wbuf *b, int fd, uint64_t *ok_counter)
 {
 	if (b->len > 0) {
-		if (write_all(fd, b->data, b->len) == 0)
+		if (hv_wbuf_write(fd, b) == 0)
 			FWLOG_CNT_ADD(*ok_counter, b->nrec);
 		else
 			FWLOG_CNT_ADD(l->write_errors, 1);
@@ -656,7 +433,8 @@ writer_requests(struct hv_fwlog *l)
 			if (l->pcap_fd >= 0) {
 				close(l->pcap_fd);
 				l->pcap_fd = l->ctl.new_pcap_fd;
-				pcap_iface_reset(l); /* the new file starts a new section */
+				hv_pcapng_ifaces_reset(
+					&l->ifaces); /* the new file starts a new section */
 			}
 			l->ctl.reopen_pending = false;
 			FWLOG_CNT_ADD(l->reopens, 1);
@@ -759,7 +537,7 @@ static int
 open_files(const struct hv_fwlog *l, int *json_fd, int *pcap_fd, char *err, size_t errlen)
 {
 	uint8_t shb[64];
-	struct fwlog_buf b = {.data = shb, .cap = sizeof(shb)};
+	struct hv_wbuf b = {.data = shb, .cap = sizeof(shb)};
 	int rc;
 
 	*json_fd = open_file(l->json_path, "JSON log", err, errlen);
@@ -773,8 +551,8 @@ open_files(const struct hv_fwlog *l, int *json_fd, int *pcap_fd, char *err, size
 		rc = *pcap_fd;
 		goto close_json;
 	}
-	pcap_shb(&b);
-	rc = write_all(*pcap_fd, b.data, b.len);
+	hv_pcapng_shb(&b, "hvnet fwlog");
+	rc = hv_wbuf_write(*pcap_fd, &b);
 	if (rc < 0) {
 		snprintf(err, errlen, "fwlog: cannot write to pcapng log '%s': %s", l->pcap_path,
 			 strerror(-rc));
@@ -803,8 +581,7 @@ fwlog_free(struct hv_fwlog *l)
 	free(l->jbuf.data);
 	free(l->pbuf.data);
 	free(l->burst);
-	free(l->iface_name);
-	free(l->iface_hash);
+	hv_pcapng_ifaces_free(&l->ifaces);
 	free(l);
 }
 
@@ -856,12 +633,11 @@ hv_fwlog_open(const struct hv_fwlog_conf *conf, char *err, size_t errlen)
 	l->pbuf.data = malloc(FWLOG_BUF_SIZE);
 	l->pbuf.cap = FWLOG_BUF_SIZE;
 	l->burst = calloc(FWLOG_BURST, sizeof(l->burst[0]));
-	l->iface_name = calloc(HV_FWLOG_MAX_IFACES, sizeof(l->iface_name[0]));
-	l->iface_hash = calloc(FWLOG_IFACE_HASH, sizeof(l->iface_hash[0]));
+	rc = hv_pcapng_ifaces_init(&l->ifaces, HV_FWLOG_MAX_IFACES, HV_FWLOG_NAME_MAX,
+				   HV_FWLOG_SNAP, FWLOG_OTHER_IFACE_NAME);
 	if (l->prod == NULL || l->json_path == NULL ||
 	    (conf->pcapng_path != NULL && l->pcap_path == NULL) || l->jbuf.data == NULL ||
-	    l->pbuf.data == NULL || l->burst == NULL || l->iface_name == NULL ||
-	    l->iface_hash == NULL)
+	    l->pbuf.data == NULL || l->burst == NULL || rc != 0)
 		goto free_log;
 
 	for (unsigned i = 0; i < l->n_prod; i++) {
