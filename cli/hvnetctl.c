@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/lab.h"
+#include "cli/mirror.h"
 #include "cli/policy.h"
 #include "common/ctl.h"
 
@@ -81,6 +82,17 @@ static const char usage_text[] =
 	"                                          proto=tcp|udp|icmp|icmpv6|N host=ADDR limit=N)\n"
 	"  ct stats                                connection table use, limits and timeouts\n"
 	"  ct flush [FILTER...]                    forget connections (their next packet is new)\n"
+	"  mirror list                             mirror sessions with their counters\n"
+	"  mirror show NAME\n"
+	"  mirror add NAME [SELECT...] to DEST...  copy selected packets (docs/mirror.md):\n"
+	"        SELECT: segment S, port P (repeatable), direction in|out|both,\n"
+	"                verdict allowed|blocked|any, tap wire|delivered,\n"
+	"                filter 'EXPR' (tcpdump syntax), snaplen N, sample N\n"
+	"        DEST: pcap FILE [rotate SIZE] [every SECS] [keep N] | port NAME [vlan-tag]\n"
+	"  mirror del NAME                         stop a session, close its files\n"
+	"  capture PORT|SEGMENT [-f FILTER] [-c COUNT] [-s SNAPLEN] -w FILE|-\n"
+	"                                          ad hoc capture in pcap; '-w -' writes to\n"
+	"                                          stdout (| tcpdump -r -); Ctrl-C ends it\n"
 	"  raw CMD [JSON-ARGS]                     send any request (see docs/control.md)\n"
 	"\n"
 	"Offline (no daemon; see 'hvnetctl policy help' and docs/language.md):\n"
@@ -731,6 +743,28 @@ parse_command(int argc, char **argv)
 		} else {
 			usage_error("unknown ct command '%s' (list, stats, flush)", verb);
 		}
+	} else if (strcmp(obj, "mirror") == 0) {
+		if (verb == NULL)
+			usage_error("'mirror' needs a command: list, show, add, del");
+		rq.print = hv_cli_print_mirrors;
+		if (strcmp(verb, "list") == 0) {
+			need(argc, 2, 2, "mirror list");
+			rq.cmd = "mirror.list";
+		} else if (strcmp(verb, "show") == 0 || strcmp(verb, "del") == 0) {
+			need(argc, 3, 3, "mirror show|del NAME");
+			rq.cmd = verb[0] == 's' ? "mirror.show" : "mirror.del";
+			json_object_set_new(rq.args, "name", json_string(argv[2]));
+		} else if (strcmp(verb, "add") == 0) {
+			char err[256];
+
+			need(argc, 3, -1, "mirror add NAME ... to DEST");
+			rq.cmd = "mirror.add";
+			if (hv_cli_mirror_add_args(argc - 2, argv + 2, rq.args, err, sizeof(err)) !=
+			    0)
+				usage_error("%s", err);
+		} else {
+			usage_error("unknown mirror command '%s' (list, show, add, del)", verb);
+		}
 	} else if (strcmp(obj, "raw") == 0) {
 		need(argc, 2, 3, "raw CMD [JSON-ARGS]");
 		rq.cmd = argv[1];
@@ -745,7 +779,7 @@ parse_command(int argc, char **argv)
 		}
 	} else {
 		usage_error("unknown object '%s' (version, port, segment, mac, stats, policy, fw, "
-			    "ct, lab, raw)",
+			    "ct, mirror, capture, lab, raw)",
 			    obj);
 	}
 	return rq;
@@ -830,6 +864,9 @@ main(int argc, char **argv)
 			 (strcmp(words[1], "trace") == 0 && n == 3))))
 		return hv_cli_policy(n, words, o.json);
 	g_all = o.all;
+	/* capture keeps its connection open while hvnetd writes */
+	if (strcmp(words[0], "capture") == 0)
+		return hv_cli_capture(n, words, o.socket, o.json);
 	rq = parse_command(n, words);
 
 	fd = hv_ctl_connect(o.socket);

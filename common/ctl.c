@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,8 +306,43 @@ send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* The first bytes of a request, with PASS_FD alongside (SCM_RIGHTS). */
+static int
+send_fd(int fd, const char *p, size_t n, int pass_fd)
+{
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)p, .iov_len = n};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = &cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	ssize_t w;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &pass_fd, sizeof(int));
+	do
+		w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return -errno;
+	return send_all(fd, p + w, n - (size_t)w);
+}
+
 int
 hv_ctl_call(int fd, const char *cmd, json_t *args, int timeout_ms, json_t **reply)
+{
+	return hv_ctl_call_fd(fd, cmd, args, -1, timeout_ms, reply);
+}
+
+int
+hv_ctl_call_fd(int fd, const char *cmd, json_t *args, int pass_fd, int timeout_ms, json_t **reply)
 {
 	static _Atomic json_int_t next_id = 1;
 	json_int_t id = next_id++;
@@ -325,7 +361,7 @@ hv_ctl_call(int fd, const char *cmd, json_t *args, int timeout_ms, json_t **repl
 	json_decref(req);
 	if (out == NULL)
 		return -EMSGSIZE;
-	rc = send_all(fd, out, len);
+	rc = pass_fd >= 0 ? send_fd(fd, out, len, pass_fd) : send_all(fd, out, len);
 	free(out);
 	if (rc != 0)
 		return rc;

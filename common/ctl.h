@@ -87,6 +87,10 @@ int hv_ctl_connect(const char *path);
  */
 int hv_ctl_call(int fd, const char *cmd, json_t *args, int timeout_ms, json_t **reply);
 
+/* hv_ctl_call() passing descriptor PASS_FD with the request (SCM_RIGHTS); -1: none. */
+int hv_ctl_call_fd(int fd, const char *cmd, json_t *args, int pass_fd, int timeout_ms,
+		   json_t **reply);
+
 /* "ENOENT" for ENOENT, etc.; "E<number>" for errnos it does not name. */
 const char *hv_errno_name(int err);
 

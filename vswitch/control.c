@@ -33,6 +33,8 @@
 
 struct client {
 	int fd;
+	int id;	       /* unique while hvnetd runs: captures are owned by it */
+	int passed_fd; /* descriptor received with the last request (SCM_RIGHTS), -1 none */
 	struct hv_ctl_buf buf;
 };
 
@@ -43,6 +45,8 @@ struct hv_control {
 	int signal_fd;
 	int timer_fd;
 	struct client clients[MAX_CLIENTS];
+	struct client *cur; /* the client whose request is being served */
+	int next_client_id;
 	char path[108];
 };
 
@@ -566,6 +570,24 @@ ctl_switch(struct hv_control *c)
 	return c->sw;
 }
 
+int
+ctl_take_fd(struct hv_control *c)
+{
+	int fd;
+
+	if (c->cur == NULL)
+		return -1;
+	fd = c->cur->passed_fd;
+	c->cur->passed_fd = -1;
+	return fd;
+}
+
+int
+ctl_client_id(struct hv_control *c)
+{
+	return c->cur ? c->cur->id : -1;
+}
+
 static const struct hv_ctl_handler handlers[] = {
 	{"version", h_version},		  {"port.list", h_port_list},
 	{"port.show", h_port_show},	  {"port.add", h_port_add},
@@ -585,6 +607,7 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 	} tables[] = {
 		{handlers, sizeof(handlers) / sizeof(handlers[0])},
 		{hv_fw_handlers, hv_fw_n_handlers},
+		{hv_mirror_handlers, hv_mirror_n_handlers},
 	};
 	struct hv_ctl_request req;
 	struct reply_err e = {0};
@@ -612,7 +635,7 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 	}
 	reply = hv_ctl_reply_error(
 		req.id, EOPNOTSUPP,
-		"commands: version, port.*, segment.*, mac.show, mac.flush, stats, policy.*, fw.show, ct.*",
+		"commands: version, port.*, segment.*, mac.show, mac.flush, stats, policy.*, fw.show, ct.*, mirror.*, capture.*",
 		"unknown command '%s'", req.cmd);
 	hv_ctl_request_clear(&req);
 	return reply;
@@ -625,6 +648,10 @@ client_close(struct hv_control *c, struct client *cl)
 	close(cl->fd);
 	hv_ctl_buf_free(&cl->buf);
 	cl->fd = -1;
+	if (cl->passed_fd >= 0)
+		close(cl->passed_fd);
+	cl->passed_fd = -1;
+	hv_mirror_client_gone(c->sw, cl->id); /* its captures end with it */
 }
 
 static int
@@ -648,11 +675,37 @@ static void
 client_readable(struct hv_control *c, struct client *cl)
 {
 	char buf[4096];
-	ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int) * 4)];
+	} cbuf;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = &cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	ssize_t n = recvmsg(cl->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	char *line;
 	size_t len;
 	int rc;
 
+	/* descriptors passed with a request (hvnetctl capture): keep the last one */
+	for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; h != NULL;
+	     h = CMSG_NXTHDR(&mh, h)) {
+		size_t nfd;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t k = 0; k < nfd; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + k * sizeof(int), sizeof(int));
+			if (cl->passed_fd >= 0)
+				close(cl->passed_fd);
+			cl->passed_fd = fd;
+		}
+	}
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		client_close(c, cl);
 		return;
@@ -661,7 +714,11 @@ client_readable(struct hv_control *c, struct client *cl)
 		return;
 	rc = hv_ctl_buf_feed(&cl->buf, buf, (size_t)n);
 	while (rc == 0 && (rc = hv_ctl_buf_next(&cl->buf, &line, &len)) == 1) {
-		json_t *reply = dispatch(c, line, len);
+		json_t *reply;
+
+		c->cur = cl;
+		reply = dispatch(c, line, len);
+		c->cur = NULL;
 		char *out = reply ? hv_ctl_dump(reply, &len) : NULL;
 
 		free(line);
@@ -706,6 +763,8 @@ accept_client(struct hv_control *c)
 		/* a client that stops reading cannot hold the control thread for long */
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		cl->fd = fd;
+		cl->id = ++c->next_client_id;
+		cl->passed_fd = -1;
 		hv_ctl_buf_init(&cl->buf);
 		ev.data.u32 = i;
 		if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)

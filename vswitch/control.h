@@ -35,10 +35,43 @@ const char *ctl_arg_str(json_t *args, const char *key, bool required, struct rep
 /* args.KEY into *OUT when present; -EINVAL with an error in E when mistyped. */
 int ctl_arg_u32(json_t *args, const char *key, uint32_t *out, struct reply_err *e);
 struct hv_switch *ctl_switch(struct hv_control *c);
+/*
+ * The descriptor the client of the request being served passed with it
+ * (SCM_RIGHTS), now the caller's to close; -1 when none came.
+ */
+int ctl_take_fd(struct hv_control *c);
+/* An id of the client being served, unique while hvnetd runs. */
+int ctl_client_id(struct hv_control *c);
+/* PATH as written in the file POLICY_PATH: relative to that file's directory. */
+void ctl_path_near(char *out, size_t len, const char *policy_path, const char *path);
 
 /* fwctl.c: policy.*, fw.*, ct.* */
 extern const struct hv_ctl_handler hv_fw_handlers[];
 extern const size_t hv_fw_n_handlers;
+
+/* mirrorctl.c: mirror.*, capture.* */
+extern const struct hv_ctl_handler hv_mirror_handlers[];
+extern const size_t hv_mirror_n_handlers;
+/* Client CLIENT closed its connection: end its captures. */
+void hv_mirror_client_gone(struct hv_switch *sw, int client);
+struct hv_prog;
+/*
+ * The mirror sessions of policy file PATH (program PROG), created but not
+ * published, into OUT (HV_MIRROR_MAX_SESSIONS entries), *N_OUT of them;
+ * warnings (left-out remote destinations) appended to WARNINGS. 0, or -1
+ * with the reason in E and nothing created.
+ */
+int hv_mirror_policy_prepare(struct hv_switch *sw, const struct hv_prog *prog, const char *path,
+			     struct hv_mirror_session **out, unsigned *n_out, json_t *warnings,
+			     struct reply_err *e);
+/*
+ * Put NEXT (N sessions) in place of the policy's sessions in sw->mirrors,
+ * moving those into OLD (HV_MIRROR_MAX_SESSIONS entries, by slot); the next
+ * publish makes it so. hv_mirror_policy_unswap() undoes it before a publish.
+ */
+void hv_mirror_policy_swap(struct hv_switch *sw, struct hv_mirror_session **next, unsigned n,
+			   struct hv_mirror_session **old);
+void hv_mirror_policy_unswap(struct hv_switch *sw, struct hv_mirror_session **old);
 
 /*
  * Read, check and compile the policy file PATH and put it in force.

@@ -202,9 +202,8 @@ policy_diff(const struct hv_fw *old, const struct hv_fw *new)
 	return json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed, "changed", changed);
 }
 
-/* PATH as written in the policy file POLICY_PATH: relative to that file's directory. */
-static void
-path_near(char *out, size_t len, const char *policy_path, const char *path)
+void
+ctl_path_near(char *out, size_t len, const char *policy_path, const char *path)
 {
 	const char *slash = strrchr(policy_path, '/');
 
@@ -221,9 +220,9 @@ open_log(struct hv_switch *sw, struct hv_fw *fw, const char *policy_path,
 	char json[512], pcapng[512], err[512];
 	struct hv_fwlog_conf lc = {.json_path = json, .n_producers = sw->n_workers};
 
-	path_near(json, sizeof(json), policy_path, pol->log_file);
+	ctl_path_near(json, sizeof(json), policy_path, pol->log_file);
 	if (pol->log_pcapng != NULL) {
-		path_near(pcapng, sizeof(pcapng), policy_path, pol->log_pcapng);
+		ctl_path_near(pcapng, sizeof(pcapng), policy_path, pol->log_pcapng);
 		lc.pcapng_path = pcapng;
 	}
 	fw->log = hv_fwlog_open(&lc, err, sizeof(err));
@@ -243,7 +242,9 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	struct hv_ir *ir = NULL;
 	struct hv_fw *fw;
 	char err[256];
-	json_t *diff, *warnings;
+	json_t *diff, *warnings, *mir_warnings;
+	struct hv_mirror_session *mir_new[HV_MIRROR_MAX_SESSIONS], *mir_old[HV_MIRROR_MAX_SESSIONS];
+	unsigned n_mir = 0;
 	uint64_t cut;
 
 	prog = hv_lang_parse_file(path, &d);
@@ -295,13 +296,30 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		hv_diags_free(&d);
 		return ctl_fail(e, ENOMEM, NULL, "out of memory; the policy in force is unchanged");
 	}
+	/* the file's mirror sessions: created (files open) before anything changes */
+	mir_warnings = json_array();
+	if (hv_mirror_policy_prepare(sw, prog, path, mir_new, &n_mir, mir_warnings, e) != 0) {
+		json_decref(mir_warnings);
+		json_decref(diff);
+		hv_fw_free(fw);
+		hv_diags_free(&d);
+		return NULL;
+	}
 	cut = count_cut(sw, fw);
+	hv_mirror_policy_swap(sw, mir_new, n_mir, mir_old);
 	if (hv_switch_set_policy(sw, fw) != 0) {
+		hv_mirror_policy_unswap(sw, mir_old);
+		while (n_mir > 0)
+			hv_mirror_session_free(mir_new[--n_mir]);
+		json_decref(mir_warnings);
 		json_decref(diff);
 		hv_fw_free(fw);
 		hv_diags_free(&d);
 		return ctl_fail(e, ENOMEM, NULL, "out of memory publishing the policy; unchanged");
 	}
+	/* the publish waited for every worker: the replaced sessions are unused */
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		hv_mirror_session_free(mir_old[i]);
 	sw->fw_epoch++;
 	warnings = diags_json(&d, HV_DIAG_WARNING);
 	hv_diags_free(&d);
@@ -311,6 +329,8 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	json_object_set_new(diff, "entries", json_integer(fw->n_entries));
 	json_object_set_new(diff, "connections_cut", json_integer((json_int_t)cut));
 	json_object_set_new(diff, "warnings", warnings);
+	json_object_set_new(diff, "mirrors", json_integer(n_mir));
+	json_object_set_new(diff, "mirror_warnings", mir_warnings);
 	return diff;
 }
 

@@ -38,6 +38,7 @@ struct worker_ctx {
 	struct hv_ct *ct;
 	struct hv_fwlog_bucket reject_bucket; /* a flood of rejected packets gets few answers */
 	struct hv_mac_cache *mac_cache;
+	struct hv_mirror_wctx mwc; /* mirror taps: this worker, its tx */
 	const struct hv_dp_state *st;
 	uint64_t now;
 	uint16_t n_dirty;
@@ -116,12 +117,80 @@ tx_flush_all(struct worker_ctx *c)
 	c->n_dirty = 0;
 }
 
+/* ---- mirror taps (vswitch/mirror.c; docs/mirror.md) ---- */
+
+/* A mirror copy goes out of a mirror port through this worker's own tx buffer. */
+static void
+mirror_tx(void *arg, uint16_t port, struct rte_mbuf *m)
+{
+	tx_enqueue(arg, port, m);
+}
+
+/* Tap wire, verdict any: the frame as the guest sent it, right after it parsed. */
+static inline void
+mirror_wire(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m)
+{
+	uint32_t mask = c->st->mir.wire_any & c->st->mir.in[in->id];
+	struct hv_mirror_pkt info = {.in_port = in->id,
+				     .out_port = HV_MIRROR_NONE,
+				     .seg = in->segment,
+				     .verdict = HV_MIRROR_V_ANY,
+				     .in_name = in->name};
+
+	if (likely(mask == 0))
+		return;
+	hv_mirror_tap(&c->st->mir, &c->mwc, mask, m, &info);
+}
+
+/* Tap wire, verdict allowed or blocked: the same bytes, once the firewall decided. */
+static inline void
+mirror_verdict(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m, bool allowed,
+	       const char *rule)
+{
+	uint32_t mask = c->st->mir.wire_verdict & c->st->mir.in[in->id];
+	struct hv_mirror_pkt info = {.in_port = in->id,
+				     .out_port = HV_MIRROR_NONE,
+				     .seg = in->segment,
+				     .verdict = allowed ? HV_MIRROR_V_ALLOWED : HV_MIRROR_V_BLOCKED,
+				     .in_name = in->name,
+				     .rule = rule};
+
+	if (likely(mask == 0))
+		return;
+	hv_mirror_tap(&c->st->mir, &c->mwc, mask, m, &info);
+}
+
+/*
+ * Tap delivered: the frame handed to OUT, as its receiver gets it. A flooded
+ * frame is copied once per session, at the first delivery the session
+ * selects: DONE holds the sessions that copied it already. Returns DONE.
+ */
+static inline uint32_t
+mirror_delivered(struct worker_ctx *c, const struct hv_port *in, const struct hv_port *out,
+		 struct rte_mbuf *m, uint32_t done)
+{
+	uint32_t mask =
+		c->st->mir.delivered & (c->st->mir.in[in->id] | c->st->mir.out[out->id]) & ~done;
+	struct hv_mirror_pkt info = {.in_port = in->id,
+				     .out_port = out->id,
+				     .seg = in->segment,
+				     .verdict = HV_MIRROR_V_ALLOWED,
+				     .in_name = in->name,
+				     .out_name = out->name};
+
+	if (likely(mask == 0))
+		return done;
+	hv_mirror_tap(&c->st->mir, &c->mwc, mask, m, &info);
+	return done | mask;
+}
+
 /* Send @m to every port of @seg except @in_port. */
 static void
 flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m)
 {
 	const struct hv_dp_seg *seg = &c->st->segs[in->segment];
 	uint16_t copies = (uint16_t)(seg->n_ports - 1);
+	uint32_t mirrored = 0;
 
 	/* the ingress port is always a member of its own segment */
 	if (unlikely(seg->n_ports <= 1)) {
@@ -142,8 +211,11 @@ flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m)
 	for (uint16_t i = 0; i < seg->n_ports; i++) {
 		uint16_t out = seg->ports[i];
 
-		if (out != in->id)
-			tx_enqueue(c, out, m);
+		if (out == in->id)
+			continue;
+		if (unlikely(c->st->mir.delivered != 0))
+			mirrored = mirror_delivered(c, in, c->st->ports[out], m, mirrored);
+		tx_enqueue(c, out, m);
 	}
 }
 
@@ -367,12 +439,16 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 		keep[k] = true;
 		if (fw_bypass(m)) {
 			HV_CNT_ADD(w->fw.bypass, 1);
+			mirror_verdict(c, in, pkts[k], true, "bypass");
 			continue;
 		}
 		if (m->l3 == HV_L3_NONE) {
 			if (fw->rules[fw->n_rules].action != HV_FW_ALLOW) {
 				keep[k] = false;
+				mirror_verdict(c, in, pkts[k], false, "fw_non_ip");
 				drop_pkt(c, in->id, seg, HV_DROP_FW_NON_IP, pkts[k]);
+			} else {
+				mirror_verdict(c, in, pkts[k], true, fw->rules[fw->n_rules].id);
 			}
 			continue;
 		}
@@ -409,6 +485,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 				__atomic_store_n(&ct->stats.policy_cut, ct->stats.policy_cut + 1,
 						 __ATOMIC_RELAXED);
 				keep[k] = false;
+				mirror_verdict(c, in, mb, false, "ct_policy_cut");
 				drop_pkt(c, in->id, seg, HV_DROP_CT_POLICY_CUT, mb);
 				continue;
 			}
@@ -416,10 +493,16 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 					rte_pktmbuf_data_len(mb), c->now, &reopen);
 			if (unlikely(r != HV_DROP_NONE)) {
 				keep[k] = false;
+				mirror_verdict(c, in, mb, false, hv_drop_name(r));
 				drop_pkt(c, in->id, seg, r, mb);
 				continue;
 			}
 			if (likely(!reopen)) {
+				if (unlikely(c->st->mir.wire_verdict != 0))
+					mirror_verdict(c, in, mb, true,
+						       ct->e[s].rule <= fw->n_rules
+							       ? fw->rules[ct->e[s].rule].id
+							       : NULL);
 				if (cp[k].kind == HV_CT_K_ICMP_ERROR)
 					HV_CNT_ADD(w->fw.related, 1);
 				else
@@ -430,6 +513,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 		r = hv_ct_may_open(&cp[k], m);
 		if (r != HV_DROP_NONE) {
 			keep[k] = false;
+			mirror_verdict(c, in, mb, false, hv_drop_name(r));
 			drop_pkt(c, in->id, seg, r, mb);
 			continue;
 		}
@@ -456,6 +540,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 				       rte_pktmbuf_data_len(mb), in->id, seg, mgmt, seg_limit,
 				       port_limit, res[i], (uint32_t)fw->epoch, c->now, &why) < 0) {
 				keep[k] = false;
+				mirror_verdict(c, in, mb, false, hv_drop_name(why));
 				drop_pkt(c, in->id, seg, why, mb);
 				continue;
 			}
@@ -470,6 +555,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 			       : fr->action == HV_FW_BLOCK ? HV_FWLOG_BLOCK
 							   : HV_FWLOG_REJECT,
 			       res[i] == fw->n_rules ? "default" : "rule", in, pseg, &meta[k], mb);
+		mirror_verdict(c, in, mb, fr->action == HV_FW_ALLOW, fr->id);
 		if (fr->action == HV_FW_ALLOW)
 			continue;
 		keep[k] = false;
@@ -548,6 +634,8 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		r = hv_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), pm);
 		if (likely(r == HV_DROP_NONE)) {
 			n_parsed++;
+			if (unlikely(c->st->mir.wire_any != 0) && !handed)
+				mirror_wire(c, in, m);
 			if (unlikely(hv_mac_is_multicast(pm->src_mac) ||
 				     hv_mac_is_zero(pm->src_mac)))
 				r = HV_DROP_SRC_MAC_INVALID;
@@ -613,6 +701,9 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	for (uint16_t k = 0; k < n_ok; k++) {
 		if (unlikely(learn_res[k] != HV_MAC_REFRESHED))
 			count_learn(w, learn_res[k]);
+		if (fw == NULL && unlikely(c->st->mir.wire_verdict != 0))
+			mirror_verdict(c, in, okp[k], true,
+				       NULL); /* no policy: every packet passes */
 		if (fw != NULL && !keep[k])
 			continue;
 		if (!(meta[k].flags & HV_PKT_F_DST_MCAST)) {
@@ -650,6 +741,8 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 					continue;
 				}
 				HV_CNT_ADD(w->stage.tx, 1);
+				if (unlikely(c->st->mir.delivered != 0))
+					mirror_delivered(c, in, out, m, 0);
 				tx_enqueue(c, out->id, m);
 				continue;
 			}
@@ -721,6 +814,9 @@ hv_worker_main(void *arg)
 		return -ENOMEM;
 	c->sw = sw;
 	c->w = w;
+	c->mwc.worker = w->index;
+	c->mwc.tx = mirror_tx;
+	c->mwc.arg = c;
 	c->ct = sw->ct[w->index];
 	hv_fwlog_bucket_init(&c->reject_bucket, rte_rdtsc(), rte_get_tsc_hz(), REJECT_BURST);
 	c->mac_cache = hv_mac_cache_create((int)rte_socket_id());

@@ -358,6 +358,10 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 	}
 	if (switch_fw_init(sw) != 0)
 		return -ENOMEM;
+	if (hv_mirror_init() != 0) {
+		HV_ERR("cannot register the mbuf flag of mirror copies");
+		return -ENOMEM;
+	}
 	hv_sw = sw;
 	return hv_switch_publish(sw);
 }
@@ -401,6 +405,11 @@ hv_switch_fini(struct hv_switch *sw)
 		sw->segments[i] = NULL;
 	}
 	hv_mac_table_free(sw->macs);
+	/* the workers have stopped: nothing reads the sessions any more */
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++) {
+		hv_mirror_session_free(sw->mirrors[i]);
+		sw->mirrors[i] = NULL;
+	}
 	rte_free(sw->state);
 	hv_fw_free(sw->fw);
 	hv_fw_free(sw->fw_prev);
@@ -444,7 +453,8 @@ hv_switch_publish(struct hv_switch *sw)
 		for (unsigned i = 0; i < HV_MAX_PORTS; i++) {
 			struct hv_port *p = sw->ports[i];
 
-			if (p != NULL && p->segment == s)
+			/* a mirror port gets mirror copies only: no flooded frame */
+			if (p != NULL && p->segment == s && !p->mirror_dest)
 				st->flood_storage[used++] = (uint16_t)i;
 		}
 		st->segs[s].n_ports = (uint16_t)(&st->flood_storage[used] - st->segs[s].ports);
@@ -455,6 +465,8 @@ hv_switch_publish(struct hv_switch *sw)
 		if (p == NULL)
 			continue;
 		st->ports[i] = p;
+		if (p->mirror_dest)
+			continue; /* transmit only: what an IDS port sends is not switched */
 		for (uint16_t q = 0; q < p->nb_rxq; q++) {
 			struct hv_dp_rx *rx = &st->rx[p->rxq_worker[q]];
 
@@ -463,6 +475,8 @@ hv_switch_publish(struct hv_switch *sw)
 			rx->n++;
 		}
 	}
+
+	hv_mirror_dp_build(sw, &st->mir);
 
 	old = sw->state;
 	__atomic_store_n(&sw->state, st, __ATOMIC_RELEASE);
@@ -600,7 +614,7 @@ parse_bool_opt(const struct hv_port_spec *spec, const char *key, bool *out, char
 }
 
 /* The options each kind takes, besides the common ones. */
-static const char *const common_opts[] = {"allow-vlan", "mac-limit", "mtu", NULL};
+static const char *const common_opts[] = {"allow-vlan", "mac-limit", "mtu", "mirror", NULL};
 static const char *const kind_opts[HV_PORT_KIND_MAX][8] = {
 	[HV_PORT_TAP] = {"iface", "netns", "ifname", "mac", NULL},
 	[HV_PORT_VHOST_USER] = {"path", "mode", "queues", NULL},
@@ -630,7 +644,7 @@ check_opts(const struct hv_port_spec *spec, char *err, size_t err_size)
 						      kind_opts[spec->kind][j]);
 			snprintf(
 				err, err_size,
-				"port '%s': %s ports take no option '%s' (they take: %sallow-vlan, mac-limit, mtu)",
+				"port '%s': %s ports take no option '%s' (they take: %sallow-vlan, mac-limit, mtu, mirror)",
 				spec->name, hv_port_kind_name(spec->kind), k, known);
 			return -EINVAL;
 		}
@@ -677,7 +691,7 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	struct hv_port *p;
 	unsigned id;
 	uint32_t mtu = 1500, mac_limit = 0;
-	bool allow_vlan = false;
+	bool allow_vlan = false, mirror_dest = false;
 	int rc;
 
 	if (!name_valid(spec->name)) {
@@ -706,6 +720,8 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		rc = parse_u32_opt(spec, "mac-limit", 0, 1u << 24, &mac_limit, err, err_size);
 	if (rc == 0)
 		rc = parse_bool_opt(spec, "allow-vlan", &allow_vlan, err, err_size);
+	if (rc == 0)
+		rc = parse_bool_opt(spec, "mirror", &mirror_dest, err, err_size);
 	if (rc != 0)
 		return rc;
 	if (mtu + RTE_ETHER_HDR_LEN + 8 > RTE_MBUF_DEFAULT_DATAROOM) {
@@ -733,6 +749,7 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	p->segment = seg->id;
 	p->mtu = (uint16_t)mtu;
 	p->allow_vlan = allow_vlan;
+	p->mirror_dest = mirror_dest;
 	p->mac_limit = mac_limit;
 	p->spec = *spec;
 

@@ -12,6 +12,7 @@
 #include "firewall/classify.h"
 #include "firewall/conntrack.h"
 #include "vswitch/mac_table.h"
+#include "vswitch/mirror.h"
 
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -80,6 +81,7 @@ struct hv_port {
 	uint16_t nb_txq;
 	uint16_t mtu;
 	bool allow_vlan;
+	bool mirror_dest; /* option mirror=yes: sends mirror copies only, never polled or flooded */
 	uint32_t mac_limit;
 	uint8_t mac[6];	 /* guest-side MAC where hvnet sets one (tap), else the ethdev's */
 	char netns[64];	 /* tap: namespace the interface was moved to */
@@ -120,6 +122,8 @@ struct hv_dp_state {
 			uint16_t queue;
 		} q[HV_MAX_RXQ];
 	} rx[HV_MAX_WORKERS];
+	/* the mirror sessions in force, as the taps see them (vswitch/mirror.h) */
+	struct hv_mirror_dp mir;
 	uint16_t flood_storage[]; /* backing store for segs[].ports */
 };
 
@@ -253,6 +257,8 @@ struct hv_switch {
 	uint64_t fw_epoch;
 	struct hv_ct *ct[HV_MAX_WORKERS];	  /* one connection table per worker */
 	struct rte_ring *handoff[HV_MAX_WORKERS]; /* packets for the worker owning their flow */
+	/* mirror sessions in force, by bit; published in hv_dp_state.mir (vswitch/mirror.h) */
+	struct hv_mirror_session *mirrors[HV_MIRROR_MAX_SESSIONS];
 	/* baseline taken by `stats clear`, subtracted from what is shown */
 	struct hv_worker *baseline;
 };

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Control requests of mirrors: mirror.add / del / list / show, the ad hoc
+ * capture (capture.start / capture.status), and the mirror sessions of a
+ * policy file. Control thread only. A session is created completely (filter
+ * compiled, files open) before it is published; one is freed only after a
+ * publish without it (vswitch/mirror.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "firewall/lang/lang.h"
+#include "vswitch/control.h"
+
+static int
+mirror_index(const struct hv_switch *sw, const char *name)
+{
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		if (sw->mirrors[i] != NULL &&
+		    strcmp(hv_mirror_session_conf(sw->mirrors[i])->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+mirror_free_slot(const struct hv_switch *sw)
+{
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		if (sw->mirrors[i] == NULL)
+			return (int)i;
+	return -1;
+}
+
+/* Publish S in a free slot. On failure S is still the caller's. */
+static int
+mirror_install(struct hv_switch *sw, struct hv_mirror_session *s, struct reply_err *e)
+{
+	const char *name = hv_mirror_session_conf(s)->name;
+	int i;
+
+	if (mirror_index(sw, name) >= 0) {
+		ctl_fail(e, EEXIST, "hvnetctl mirror del NAME removes it", "mirror '%s' exists",
+			 name);
+		return -EEXIST;
+	}
+	i = mirror_free_slot(sw);
+	if (i < 0) {
+		ctl_fail(e, ENOSPC, NULL, "no room for mirror '%s': %d sessions exist", name,
+			 HV_MIRROR_MAX_SESSIONS);
+		return -ENOSPC;
+	}
+	sw->mirrors[i] = s;
+	if (hv_switch_publish(sw) != 0) {
+		sw->mirrors[i] = NULL;
+		ctl_fail(e, ENOMEM, NULL, "out of memory publishing mirror '%s'", name);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Unpublish and free session I. */
+static int
+mirror_remove(struct hv_switch *sw, int i)
+{
+	struct hv_mirror_session *s = sw->mirrors[i];
+
+	sw->mirrors[i] = NULL;
+	if (hv_switch_publish(sw) != 0) {
+		sw->mirrors[i] = s;
+		return -ENOMEM;
+	}
+	hv_mirror_session_free(s); /* the publish waited for every worker */
+	return 0;
+}
+
+static const char *
+dest_kind_name(enum hv_mirror_dest_kind k)
+{
+	return k == HV_MIRROR_TO_PCAPNG ? "pcapng" : k == HV_MIRROR_TO_PORT ? "port" : "capture";
+}
+
+static json_t *
+mirror_json(const struct hv_switch *sw, int i)
+{
+	const struct hv_mirror_session *s = sw->mirrors[i];
+	const struct hv_mirror_conf *c = hv_mirror_session_conf(s);
+	const struct hv_dp_state *st = sw->state;
+	struct hv_mirror_counters k;
+	json_t *dests = json_array();
+	int done_err = 0;
+	bool done = hv_mirror_session_done(s, &done_err);
+
+	hv_mirror_session_counters(s, &k);
+	for (unsigned d = 0; d < c->n_dests; d++) {
+		const struct hv_mirror_dest_conf *dc = &c->dests[d];
+		struct hv_mirror_dest_stats ds;
+		json_t *o;
+
+		hv_mirror_session_dest_stats(s, d, &ds);
+		if (dc->kind == HV_MIRROR_TO_PORT) {
+			uint16_t slot = st->mir.dest_port[i][d];
+			const struct hv_port *p = hv_port_find((struct hv_switch *)sw, dc->port);
+
+			o = json_pack("{s:s, s:s, s:b, s:s}", "kind", "port", "port", dc->port,
+				      "vlan_tag", dc->vlan_tag, "state",
+				      slot != HV_MIRROR_NONE ? "up"
+				      : p == NULL	     ? "down: no such port"
+						  : "down: not a mirror port (mirror=yes)");
+		} else {
+			o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "kind", dest_kind_name(dc->kind),
+				      "file", ds.current, "written", (json_int_t)ds.written,
+				      "write_errors", (json_int_t)ds.write_errors, "files",
+				      (json_int_t)ds.files);
+		}
+		json_array_append_new(dests, o);
+	}
+	return json_pack(
+		"{s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:b, s:s}",
+		"name", c->name, "config", hv_mirror_conf_to_json(c), "counters", "selected",
+		(json_int_t)k.selected, "filtered", (json_int_t)k.filtered, "sampled_out",
+		(json_int_t)k.sampled_out, "copied", (json_int_t)k.copied, "copy_failed",
+		(json_int_t)k.copy_failed, "queue_full", (json_int_t)k.queue_full, "dest_down",
+		(json_int_t)k.dest_down, "port_sent", (json_int_t)k.port_sent, "written",
+		(json_int_t)hv_mirror_session_written(s), "destinations", dests, "done", done,
+		"error", done_err ? strerror(done_err) : "");
+}
+
+static json_t *
+h_mirror_list(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	json_t *a = json_array();
+
+	(void)args;
+	(void)e;
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		if (sw->mirrors[i] != NULL)
+			json_array_append_new(a, mirror_json(sw, (int)i));
+	return a;
+}
+
+static json_t *
+h_mirror_show(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	const char *name = ctl_arg_str(args, "name", true, e);
+	int i;
+
+	if (name == NULL)
+		return NULL;
+	i = mirror_index(sw, name);
+	if (i < 0)
+		return ctl_fail(e, ENOENT, "hvnetctl mirror list shows the mirrors",
+				"mirror '%s' does not exist", name);
+	return mirror_json(sw, i);
+}
+
+static json_t *
+h_mirror_add(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	struct hv_mirror_conf conf;
+	struct hv_mirror_session *s;
+	char err[512];
+
+	if (hv_mirror_conf_from_json(args, &conf, err, sizeof(err)) != 0)
+		return ctl_fail(e, EINVAL, "docs/mirror.md lists the settings", "%s", err);
+	if (mirror_index(sw, conf.name) >= 0)
+		return ctl_fail(e, EEXIST, "hvnetctl mirror del NAME removes it",
+				"mirror '%s' exists", conf.name);
+	s = hv_mirror_session_create(&conf, sw->n_workers, err, sizeof(err));
+	if (s == NULL)
+		return ctl_fail(e, errno ? errno : EINVAL, NULL, "%s; nothing was created", err);
+	if (mirror_install(sw, s, e) != 0) {
+		hv_mirror_session_free(s);
+		return NULL;
+	}
+	return mirror_json(sw, mirror_index(sw, conf.name));
+}
+
+static json_t *
+h_mirror_del(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	const char *name = ctl_arg_str(args, "name", true, e);
+	json_t *last;
+	int i;
+
+	if (name == NULL)
+		return NULL;
+	i = mirror_index(sw, name);
+	if (i < 0)
+		return ctl_fail(e, ENOENT, "hvnetctl mirror list shows the mirrors",
+				"mirror '%s' does not exist", name);
+	last = mirror_json(sw, i);
+	if (mirror_remove(sw, i) != 0) {
+		json_decref(last);
+		return ctl_fail(e, ENOMEM, NULL, "out of memory removing mirror '%s'", name);
+	}
+	return last;
+}
+
+/*
+ * capture.start {target, filter?, count?, snaplen?} with the output
+ * descriptor passed alongside (SCM_RIGHTS): a temporary session writing
+ * classic pcap, owned by this client.
+ */
+static json_t *
+h_capture_start(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	const char *target = ctl_arg_str(args, "target", true, e);
+	const char *filter = target ? ctl_arg_str(args, "filter", false, e) : NULL;
+	struct hv_mirror_conf conf;
+	struct hv_mirror_session *s;
+	uint32_t count = 0, snaplen = 0;
+	char err[512];
+	int fd = ctl_take_fd(c);
+	static unsigned seq;
+
+	if (target == NULL || e->err || ctl_arg_u32(args, "count", &count, e) != 0 ||
+	    ctl_arg_u32(args, "snaplen", &snaplen, e) != 0)
+		goto fail;
+	if (fd < 0) {
+		ctl_fail(e, EINVAL, "hvnetctl capture passes it",
+			 "capture needs the output descriptor passed with the request");
+		goto fail;
+	}
+	memset(&conf, 0, sizeof(conf));
+	conf.owner = ctl_client_id(c);
+	snprintf(conf.name, sizeof(conf.name), "capture-%u", ++seq);
+	if (hv_port_find(sw, target) != NULL) {
+		snprintf(conf.ports[0], sizeof(conf.ports[0]), "%s", target);
+		conf.n_ports = 1;
+	} else if (hv_segment_find(sw, target) != NULL) {
+		snprintf(conf.segments[0], sizeof(conf.segments[0]), "%s", target);
+		conf.n_segments = 1;
+	} else {
+		ctl_fail(e, ENOENT, "hvnetctl port list and segment list show them",
+			 "no port or segment named '%s'", target);
+		goto fail;
+	}
+	/* like tcpdump on an interface: what the port sends and what it is sent, once each */
+	conf.delivered = true;
+	conf.dir = HV_MIRROR_BOTH;
+	conf.count = count;
+	conf.snaplen = snaplen;
+	if (filter != NULL && strlen(filter) >= sizeof(conf.filter)) {
+		ctl_fail(e, EINVAL, NULL, "filter longer than %zu bytes", sizeof(conf.filter) - 1);
+		goto fail;
+	}
+	if (filter != NULL)
+		strcpy(conf.filter, filter);
+	conf.n_dests = 1;
+	conf.dests[0].kind = HV_MIRROR_TO_FD;
+	conf.dests[0].fd = fd;
+	fd = -1; /* the session owns it from here, also when creation fails */
+	s = hv_mirror_session_create(&conf, sw->n_workers, err, sizeof(err));
+	if (s == NULL)
+		return ctl_fail(e, errno ? errno : EINVAL, NULL, "%s", err);
+	if (mirror_install(sw, s, e) != 0) {
+		hv_mirror_session_free(s);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s}", "session", conf.name, "target", target);
+fail:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* capture.status {session}: counters; a finished capture is removed and reported done. */
+static json_t *
+h_capture_status(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	const char *name = ctl_arg_str(args, "session", true, e);
+	json_t *r;
+	int i, err = 0;
+	bool done;
+
+	if (name == NULL)
+		return NULL;
+	i = mirror_index(sw, name);
+	if (i < 0 || hv_mirror_session_conf(sw->mirrors[i])->owner != ctl_client_id(c))
+		return ctl_fail(e, ENOENT, NULL, "no capture '%s' of this connection", name);
+	done = hv_mirror_session_done(sw->mirrors[i], &err);
+	r = mirror_json(sw, i);
+	if (done && mirror_remove(sw, i) != 0) {
+		json_decref(r);
+		return ctl_fail(e, ENOMEM, NULL, "out of memory ending capture '%s'", name);
+	}
+	return r;
+}
+
+void
+hv_mirror_client_gone(struct hv_switch *sw, int client)
+{
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		if (sw->mirrors[i] != NULL &&
+		    hv_mirror_session_conf(sw->mirrors[i])->owner == client &&
+		    mirror_remove(sw, (int)i) != 0)
+			HV_ERR("capture of a closed connection: out of memory removing it");
+}
+
+/* ---- mirrors of a policy file ---- */
+
+static int
+conf_from_lang(const struct hv_mirror *m, const char *policy_path, struct hv_mirror_conf *c,
+	       json_t *warnings, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->owner = -1;
+	c->from_policy = true;
+	snprintf(c->name, sizeof(c->name), "%s", m->name);
+	if (strlen(m->name) >= sizeof(c->name) || m->segments.n > HV_MIRROR_MAX_SEL ||
+	    m->ports.n > HV_MIRROR_MAX_SEL) {
+		snprintf(
+			err, errlen,
+			"%s:%u: mirror '%s': name of at most %d bytes, at most %d segments and ports",
+			policy_path, m->loc.line, m->name, HV_MIRROR_NAME_MAX - 1,
+			HV_MIRROR_MAX_SEL);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < m->segments.n; i++)
+		snprintf(c->segments[i], HV_MIRROR_NAME_MAX, "%s", m->segments.v[i].name);
+	for (size_t i = 0; i < m->ports.n; i++)
+		snprintf(c->ports[i], HV_MIRROR_NAME_MAX, "%s", m->ports.v[i].name);
+	c->n_segments = (unsigned)m->segments.n;
+	c->n_ports = (unsigned)m->ports.n;
+	c->dir = m->dir == HV_DIR_INGRESS  ? HV_MIRROR_INGRESS
+		 : m->dir == HV_DIR_EGRESS ? HV_MIRROR_EGRESS
+					   : HV_MIRROR_BOTH;
+	c->verdict = m->verdict == HV_VERDICT_ALLOWED	? HV_MIRROR_V_ALLOWED
+		     : m->verdict == HV_VERDICT_BLOCKED ? HV_MIRROR_V_BLOCKED
+							: HV_MIRROR_V_ANY;
+	c->delivered = m->tap_delivered;
+	if (m->filter != NULL)
+		snprintf(c->filter, sizeof(c->filter), "%s", m->filter);
+	c->snaplen = m->snaplen;
+	c->sample = m->sample;
+	for (size_t d = 0; d < m->dests.n; d++) {
+		const struct hv_mirror_dest *md = &m->dests.v[d];
+		struct hv_mirror_dest_conf *dc = &c->dests[c->n_dests];
+
+		if (md->kind == HV_DEST_REMOTE) {
+			char w[256];
+
+			snprintf(
+				w, sizeof(w),
+				"%s:%u: mirror '%s': remote destinations are not supported yet; this one is left out",
+				policy_path, md->loc.line, m->name);
+			json_array_append_new(warnings, json_string(w));
+			continue;
+		}
+		if (c->n_dests == HV_MIRROR_MAX_DESTS) {
+			snprintf(err, errlen, "%s:%u: mirror '%s': at most %d destinations",
+				 policy_path, md->loc.line, m->name, HV_MIRROR_MAX_DESTS);
+			return -EINVAL;
+		}
+		memset(dc, 0, sizeof(*dc));
+		dc->fd = -1;
+		if (md->kind == HV_DEST_PCAP) {
+			dc->kind = HV_MIRROR_TO_PCAPNG;
+			ctl_path_near(dc->path, sizeof(dc->path), policy_path, md->path);
+			dc->rotate_size = md->rotate_size;
+			dc->rotate_secs = md->rotate_secs;
+			dc->keep = md->keep;
+		} else {
+			dc->kind = HV_MIRROR_TO_PORT;
+			snprintf(dc->port, sizeof(dc->port), "%s", md->port);
+			dc->vlan_tag = md->vlan_tag;
+		}
+		c->n_dests++;
+	}
+	return 0;
+}
+
+int
+hv_mirror_policy_prepare(struct hv_switch *sw, const struct hv_prog *prog, const char *path,
+			 struct hv_mirror_session **out, unsigned *n_out, json_t *warnings,
+			 struct reply_err *e)
+{
+	unsigned n = 0, runtime = 0;
+	char err[512];
+
+	*n_out = 0;
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		if (sw->mirrors[i] != NULL && !hv_mirror_session_conf(sw->mirrors[i])->from_policy)
+			runtime++;
+	for (size_t k = 0; prog != NULL && k < prog->mirrors.n; k++) {
+		const struct hv_mirror *m = &prog->mirrors.v[k];
+		struct hv_mirror_conf conf;
+		int j;
+
+		if (conf_from_lang(m, path, &conf, warnings, err, sizeof(err)) != 0) {
+			ctl_fail(e, EINVAL, NULL, "%s; the policy in force is unchanged", err);
+			goto fail;
+		}
+		if (conf.n_dests == 0)
+			continue; /* remote destinations only: warned above */
+		j = mirror_index(sw, conf.name);
+		if (j >= 0 && !hv_mirror_session_conf(sw->mirrors[j])->from_policy) {
+			ctl_fail(
+				e, EEXIST, "hvnetctl mirror del NAME, or rename one",
+				"%s:%u: mirror '%s' exists already (added with mirror add); the policy in force is unchanged",
+				path, m->loc.line, conf.name);
+			goto fail;
+		}
+		if (runtime + n == HV_MIRROR_MAX_SESSIONS) {
+			ctl_fail(
+				e, ENOSPC, NULL,
+				"%s: more than %d mirror sessions; the policy in force is unchanged",
+				path, HV_MIRROR_MAX_SESSIONS);
+			goto fail;
+		}
+		out[n] = hv_mirror_session_create(&conf, sw->n_workers, err, sizeof(err));
+		if (out[n] == NULL) {
+			ctl_fail(e, errno ? errno : EINVAL, NULL,
+				 "%s:%u: %s; the policy in force is unchanged", path, m->loc.line,
+				 err);
+			goto fail;
+		}
+		n++;
+	}
+	*n_out = n;
+	return 0;
+fail:
+	while (n > 0)
+		hv_mirror_session_free(out[--n]);
+	return -1;
+}
+
+void
+hv_mirror_policy_swap(struct hv_switch *sw, struct hv_mirror_session **next, unsigned n,
+		      struct hv_mirror_session **old)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++) {
+		old[i] = NULL;
+		if (sw->mirrors[i] != NULL && hv_mirror_session_conf(sw->mirrors[i])->from_policy) {
+			old[i] = sw->mirrors[i];
+			sw->mirrors[i] = NULL;
+		}
+	}
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS && k < n; i++)
+		if (sw->mirrors[i] == NULL && old[i] == NULL)
+			sw->mirrors[i] = next[k++];
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS && k < n; i++)
+		if (sw->mirrors[i] == NULL)
+			sw->mirrors[i] = next[k++];
+}
+
+void
+hv_mirror_policy_unswap(struct hv_switch *sw, struct hv_mirror_session **old)
+{
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++) {
+		if (sw->mirrors[i] != NULL && hv_mirror_session_conf(sw->mirrors[i])->from_policy)
+			sw->mirrors[i] = NULL;
+	}
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		if (old[i] != NULL)
+			sw->mirrors[i] = old[i];
+}
+
+const struct hv_ctl_handler hv_mirror_handlers[] = {
+	{"mirror.list", h_mirror_list},	    {"mirror.show", h_mirror_show},
+	{"mirror.add", h_mirror_add},	    {"mirror.del", h_mirror_del},
+	{"capture.start", h_capture_start}, {"capture.status", h_capture_status},
+};
+const size_t hv_mirror_n_handlers = sizeof(hv_mirror_handlers) / sizeof(hv_mirror_handlers[0]);
