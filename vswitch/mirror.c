@@ -171,6 +171,15 @@ hv_mirror_session_done(const struct hv_mirror_session *s, int *err)
 	return true;
 }
 
+const char *
+hv_mirror_session_filter_engine(const struct hv_mirror_session *s)
+{
+	return s->jit != NULL	? "rte_bpf-jit"
+	       : s->bpf != NULL ? "rte_bpf"
+	       : s->cbpf_ok	? "libpcap"
+				: "none";
+}
+
 uint64_t
 hv_mirror_session_written(const struct hv_mirror_session *s)
 {

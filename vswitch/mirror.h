@@ -152,6 +152,11 @@ void hv_mirror_session_dest_stats(const struct hv_mirror_session *s, unsigned d,
 				  struct hv_mirror_dest_stats *st);
 /* Capture: COUNT packets written, or its descriptor failed (*ERR then set). */
 bool hv_mirror_session_done(const struct hv_mirror_session *s, int *err);
+/*
+ * What runs the filter: "none", "rte_bpf-jit" (rte_bpf_convert + the JIT),
+ * "rte_bpf" (its interpreter) or "libpcap" (pcap_offline_filter).
+ */
+const char *hv_mirror_session_filter_engine(const struct hv_mirror_session *s);
 /* Written packets over all file and fd destinations (the first such destination). */
 uint64_t hv_mirror_session_written(const struct hv_mirror_session *s);
 

@@ -119,12 +119,13 @@ mirror_json(const struct hv_switch *sw, int i)
 		json_array_append_new(dests, o);
 	}
 	return json_pack(
-		"{s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:b, s:s}",
-		"name", c->name, "config", hv_mirror_conf_to_json(c), "counters", "selected",
-		(json_int_t)k.selected, "filtered", (json_int_t)k.filtered, "sampled_out",
-		(json_int_t)k.sampled_out, "copied", (json_int_t)k.copied, "copy_failed",
-		(json_int_t)k.copy_failed, "queue_full", (json_int_t)k.queue_full, "dest_down",
-		(json_int_t)k.dest_down, "port_sent", (json_int_t)k.port_sent, "written",
+		"{s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:b, s:s}",
+		"name", c->name, "filter_engine", hv_mirror_session_filter_engine(s), "config",
+		hv_mirror_conf_to_json(c), "counters", "selected", (json_int_t)k.selected,
+		"filtered", (json_int_t)k.filtered, "sampled_out", (json_int_t)k.sampled_out,
+		"copied", (json_int_t)k.copied, "copy_failed", (json_int_t)k.copy_failed,
+		"queue_full", (json_int_t)k.queue_full, "dest_down", (json_int_t)k.dest_down,
+		"port_sent", (json_int_t)k.port_sent, "written",
 		(json_int_t)hv_mirror_session_written(s), "destinations", dests, "done", done,
 		"error", done_err ? strerror(done_err) : "");
 }
