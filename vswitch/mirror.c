@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -456,6 +458,41 @@ file_open(struct mirror_file *f, const struct hv_mirror_dest_conf *dc, uint64_t 
 	return 0;
 }
 
+/*
+ * A capture's descriptor is often a pipe into a reader that may stall
+ * (tcpdump stopped with ^Z): write it in pieces of PIPE_BUF, each once poll()
+ * says it fits, so that the writer never blocks for good and a session
+ * being freed (s->stop) is never held up by its reader. 0 or -errno.
+ */
+static int
+fd_write(struct hv_mirror_session *s, int fd, const struct hv_wbuf *b)
+{
+	size_t off = 0;
+
+	while (off < b->len) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		size_t n = b->len - off < PIPE_BUF ? b->len - off : PIPE_BUF;
+		ssize_t w;
+		int rc = poll(&p, 1, 50);
+
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc <= 0) {
+			if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+			return -EPIPE;
+		w = write(fd, b->data + off, n);
+		if (w < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (w > 0)
+			off += (size_t)w;
+	}
+	return 0;
+}
+
 static void
 file_flush(struct hv_mirror_session *s, struct mirror_file *f)
 {
@@ -463,7 +500,7 @@ file_flush(struct hv_mirror_session *s, struct mirror_file *f)
 
 	if (f->buf.len == 0 || f->fd < 0)
 		return;
-	rc = hv_wbuf_write(f->fd, &f->buf);
+	rc = f->pcapng ? hv_wbuf_write(f->fd, &f->buf) : fd_write(s, f->fd, &f->buf);
 	if (rc == 0) {
 		MIR_CNT_ADD(f->written, f->buf.nrec);
 		MIR_CNT_ADD(s->total_written, f->buf.nrec);
