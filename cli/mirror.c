@@ -147,11 +147,14 @@ hv_cli_mirror_add_args(int argc, char **argv, json_t *args, char *err, size_t er
 					json_string(abs_path(argv[i + 2], pbuf, sizeof(pbuf))));
 			} else if (strcmp(a, "port") == 0) {
 				json_object_set_new(d, "port", json_string(argv[i + 2]));
+			} else if (strcmp(a, "remote") == 0) {
+				json_object_set_new(d, "remote", json_string(argv[i + 2]));
 			} else {
 				json_decref(d);
-				return fail(err, errlen,
-					    "mirror add: unknown destination '%s'%s (pcap, port)",
-					    a, "");
+				return fail(
+					err, errlen,
+					"mirror add: unknown destination '%s'%s (pcap, port, remote)",
+					a, "");
 			}
 			i += 3;
 			/* the destination's own settings follow it */
@@ -161,6 +164,25 @@ hv_cli_mirror_add_args(int argc, char **argv, json_t *args, char *err, size_t er
 				if (strcmp(dk, "vlan-tag") == 0) {
 					json_object_set_new(d, "vlan_tag", json_true());
 					i++;
+					continue;
+				}
+				if (da != NULL &&
+				    (strcmp(dk, "via") == 0 || strcmp(dk, "source") == 0 ||
+				     strcmp(dk, "mac") == 0)) {
+					json_object_set_new(d, dk, json_string(da));
+					i += 2;
+					continue;
+				}
+				if (da != NULL && strcmp(dk, "vxlan") == 0) {
+					if (parse_num(da, 0xffffff, &v) != 0) {
+						json_decref(d);
+						return fail(err, errlen,
+							    "mirror add: bad vxlan VNI '%s'%s", da,
+							    "");
+					}
+					json_object_set_new(d, "vxlan",
+							    json_integer((json_int_t)v));
+					i += 2;
 					continue;
 				}
 				if (strcmp(dk, "rotate") != 0 && strcmp(dk, "every") != 0 &&
@@ -252,7 +274,12 @@ print_one(json_t *m)
 	json_array_foreach(json_object_get(m, "destinations"), i, d) {
 		const char *kind = json_string_value(json_object_get(d, "kind"));
 
-		if (kind != NULL && strcmp(kind, "port") == 0)
+		if (kind != NULL && strcmp(kind, "vxlan") == 0)
+			printf("  to vxlan vni %lld via %s: %s\n",
+			       (long long)json_integer_value(json_object_get(d, "vni")),
+			       json_string_value(json_object_get(d, "port")),
+			       json_string_value(json_object_get(d, "state")));
+		else if (kind != NULL && strcmp(kind, "port") == 0)
 			printf("  to port  %s%s: %s\n",
 			       json_string_value(json_object_get(d, "port")),
 			       json_is_true(json_object_get(d, "vlan_tag")) ? " vlan-tag" : "",

@@ -24,7 +24,10 @@
 
 #include <rte_bpf.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_hash_crc.h>
+#include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -190,6 +193,60 @@ hv_mirror_session_written(const struct hv_mirror_session *s)
 
 /* ---- the fast path ---- */
 
+#define VXLAN_PORT     4789
+#define VXLAN_OVERHEAD (14 + 20 + 8 + 8)
+
+/*
+ * Put Ethernet/IPv4/UDP/VXLAN (RFC 7348) in front of a copy. The UDP source
+ * port varies with the inner frame's hash so that a collector behind ECMP
+ * or RSS spreads the load; the UDP checksum is 0, as RFC 7348 allows.
+ */
+static int
+vxlan_encap(struct rte_mbuf *cp, const struct hv_mirror_dest_conf *dc, const uint8_t *smac,
+	    uint16_t sport)
+{
+	uint32_t inner = rte_pktmbuf_pkt_len(cp);
+	uint8_t *h;
+	uint16_t ip_len = (uint16_t)(inner + 20 + 8 + 8), udp_len = (uint16_t)(inner + 16);
+	struct rte_ipv4_hdr *ip;
+
+	if (inner > 65535 - (VXLAN_OVERHEAD - 14))
+		return -EMSGSIZE;
+	h = (uint8_t *)rte_pktmbuf_prepend(cp, VXLAN_OVERHEAD);
+	if (h == NULL)
+		return -ENOSPC;
+	memcpy(h, dc->mac, 6);
+	memcpy(h + 6, smac, 6);
+	h[12] = 0x08;
+	h[13] = 0x00;
+	ip = (struct rte_ipv4_hdr *)(h + 14);
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(ip_len);
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	memcpy(&ip->src_addr, dc->source, 4);
+	memcpy(&ip->dst_addr, dc->remote, 4);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	h += 34;
+	h[0] = (uint8_t)(sport >> 8);
+	h[1] = (uint8_t)sport;
+	h[2] = VXLAN_PORT >> 8;
+	h[3] = VXLAN_PORT & 0xff;
+	h[4] = (uint8_t)(udp_len >> 8);
+	h[5] = (uint8_t)udp_len;
+	h[6] = h[7] = 0;
+	h += 8;
+	h[0] = 0x08; /* I flag: the VNI is valid */
+	h[1] = h[2] = h[3] = 0;
+	h[4] = (uint8_t)(dc->vni >> 16);
+	h[5] = (uint8_t)(dc->vni >> 8);
+	h[6] = (uint8_t)dc->vni;
+	h[7] = 0;
+	return 0;
+}
+
 static inline bool
 filter_pass(const struct hv_mirror_session *s, struct rte_mbuf *m)
 {
@@ -259,7 +316,7 @@ tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsi
 		const struct hv_mirror_dest_conf *dc = &s->conf.dests[d];
 		uint16_t slot;
 
-		if (dc->kind != HV_MIRROR_TO_PORT)
+		if (dc->kind != HV_MIRROR_TO_PORT && dc->kind != HV_MIRROR_TO_VXLAN)
 			continue;
 		slot = dp->dest_port[i][d];
 		if (slot == HV_MIRROR_NONE) {
@@ -271,7 +328,18 @@ tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsi
 			MIR_CNT_ADD(c->copy_failed, 1);
 			continue;
 		}
-		if (dc->vlan_tag) {
+		if (dc->kind == HV_MIRROR_TO_VXLAN) {
+			uint16_t sport =
+				(uint16_t)(49152 +
+					   (rte_hash_crc(rte_pktmbuf_mtod(cp, void *), 14, 0) &
+					    0x3fff));
+
+			if (vxlan_encap(cp, dc, dp->port_mac[slot], sport) != 0) {
+				rte_pktmbuf_free(cp);
+				MIR_CNT_ADD(c->copy_failed, 1);
+				continue;
+			}
+		} else if (dc->vlan_tag) {
 			cp->vlan_tci = (uint16_t)((info->seg + 1) & 0xfff);
 			if (rte_vlan_insert(&cp) != 0) {
 				rte_pktmbuf_free(cp);
@@ -705,7 +773,7 @@ dest_open(struct hv_mirror_session *s, unsigned d, char *err, size_t errlen)
 	struct mirror_file *f;
 	int rc;
 
-	if (dc->kind == HV_MIRROR_TO_PORT)
+	if (dc->kind == HV_MIRROR_TO_PORT || dc->kind == HV_MIRROR_TO_VXLAN)
 		return 0;
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -830,6 +898,16 @@ void
 hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp)
 {
 	memset(dp, 0, offsetof(struct hv_mirror_dp, seg_name));
+	for (unsigned p = 0; p < HV_MAX_PORTS; p++)
+		if (sw->ports[p] != NULL) {
+			/* the switch's side of the port (for a tap, p->mac is the guest's) */
+			struct rte_ether_addr a;
+
+			if (rte_eth_macaddr_get(sw->ports[p]->eth_port, &a) == 0)
+				memcpy(dp->port_mac[p], a.addr_bytes, 6);
+			else
+				memcpy(dp->port_mac[p], sw->ports[p]->mac, 6);
+		}
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++)
 		if (sw->segments[s] != NULL)
 			memcpy(dp->seg_name[s], sw->segments[s]->name, HV_MIRROR_NAME_MAX);
@@ -872,14 +950,17 @@ hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp)
 		for (unsigned d = 0; d < c->n_dests; d++) {
 			const struct hv_port *port;
 
-			if (c->dests[d].kind != HV_MIRROR_TO_PORT)
+			if (c->dests[d].kind != HV_MIRROR_TO_PORT &&
+			    c->dests[d].kind != HV_MIRROR_TO_VXLAN)
 				continue;
 			port = NULL;
 			for (unsigned p = 0; p < HV_MAX_PORTS && port == NULL; p++)
 				if (sw->ports[p] != NULL &&
 				    strcmp(sw->ports[p]->name, c->dests[d].port) == 0)
 					port = sw->ports[p];
-			if (port != NULL && port->mirror_dest)
+			/* a VXLAN destination leaves by any port (an uplink); a port one needs mirror=yes */
+			if (port != NULL &&
+			    (port->mirror_dest || c->dests[d].kind == HV_MIRROR_TO_VXLAN))
 				dp->dest_port[i][d] = port->id;
 		}
 	}

@@ -59,6 +59,7 @@ enum hv_mirror_dest_kind {
 	HV_MIRROR_TO_PCAPNG = 0, /* a pcapng file (rotated) */
 	HV_MIRROR_TO_PORT,	 /* a port added with mirror=yes */
 	HV_MIRROR_TO_FD,	 /* classic pcap on a descriptor (hvnetctl capture) */
+	HV_MIRROR_TO_VXLAN,	 /* VXLAN (IPv4, UDP 4789) to a collector, out of a named port */
 };
 
 struct hv_mirror_dest_conf {
@@ -67,8 +68,12 @@ struct hv_mirror_dest_conf {
 	uint64_t rotate_size;	       /* bytes, 0 = none */
 	uint32_t rotate_secs;	       /* 0 = none */
 	uint32_t keep;		       /* files kept when rotating, 0 = all */
-	char port[HV_MIRROR_NAME_MAX]; /* port */
+	char port[HV_MIRROR_NAME_MAX]; /* port; vxlan: the port the copies leave by */
 	bool vlan_tag;		       /* port: 802.1Q tag with VLAN id = segment id + 1 */
+	uint8_t remote[4];	       /* vxlan: the collector's IPv4 address */
+	uint8_t source[4];	       /* vxlan: the outer source address */
+	uint8_t mac[6];		       /* vxlan: the outer destination MAC (default broadcast) */
+	uint32_t vni;		       /* vxlan: 1-16777215 */
 	int fd;			       /* fd: owned by the session once created */
 };
 
@@ -169,6 +174,7 @@ struct hv_mirror_dp {
 	uint32_t out[HV_MIRROR_PORTS]; /* sessions selecting frames sent to the port */
 	uint16_t dest_port[HV_MIRROR_MAX_SESSIONS][HV_MIRROR_MAX_DESTS]; /* slot or NONE */
 	struct hv_mirror_session *s[HV_MIRROR_MAX_SESSIONS];
+	uint8_t port_mac[HV_MIRROR_PORTS][6]; /* outer source MAC of VXLAN copies */
 	char seg_name[HV_MIRROR_SEGMENTS][HV_MIRROR_NAME_MAX];
 };
 

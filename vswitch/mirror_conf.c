@@ -4,6 +4,7 @@
  * `mirror show` (docs/control.md). No DPDK calls, so that the fuzz target
  * (tests/fuzz/fuzz_mirror.c) links this file with jansson alone.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -123,6 +124,16 @@ hv_mirror_conf_check(const struct hv_mirror_conf *c, char *err, size_t errlen)
 			}
 			break;
 		case HV_MIRROR_TO_FD:
+			break;
+		case HV_MIRROR_TO_VXLAN:
+			if (!name_ok(dc->port) || dc->vni == 0 || dc->vni > 0xffffff ||
+			    (dc->remote[0] | dc->remote[1] | dc->remote[2] | dc->remote[3]) == 0) {
+				snprintf(
+					err, errlen,
+					"mirror '%s': destination %u: a remote needs an IPv4 address, a VNI of 1-16777215 and the port it leaves by",
+					c->name, d + 1);
+				return -EINVAL;
+			}
 			break;
 		default:
 			snprintf(err, errlen, "mirror '%s': destination %u: unknown kind", c->name,
@@ -256,8 +267,44 @@ dest_from_json(const json_t *o, struct hv_mirror_dest_conf *dc, unsigned idx, ch
 		dc->vlan_tag = json_is_true(t);
 		return 0;
 	}
-	snprintf(err, errlen,
-		 "%s: needs 'pcap' or 'port' (remote destinations are not supported yet)", what);
+	if (json_object_get(o, "remote") != NULL) {
+		char addr[64] = "", src[64] = "", mac[32] = "";
+		unsigned m[6];
+
+		dc->kind = HV_MIRROR_TO_VXLAN;
+		memset(dc->mac, 0xff, 6); /* broadcast unless told */
+		v = 0;
+		if (get_str(o, "remote", addr, sizeof(addr), what, err, errlen) != 0 ||
+		    get_str(o, "source", src, sizeof(src), what, err, errlen) != 0 ||
+		    get_str(o, "mac", mac, sizeof(mac), what, err, errlen) != 0 ||
+		    get_str(o, "via", dc->port, sizeof(dc->port), what, err, errlen) != 0 ||
+		    get_u64(o, "vxlan", 0xffffff, &v, what, err, errlen) != 0)
+			return -EINVAL;
+		dc->vni = (uint32_t)v;
+		if (inet_pton(AF_INET, addr, dc->remote) != 1 ||
+		    (src[0] != '\0' && inet_pton(AF_INET, src, dc->source) != 1)) {
+			snprintf(
+				err, errlen,
+				"%s: 'remote' and 'source' must be IPv4 addresses (IPv6 and ERSPAN are not supported yet)",
+				what);
+			return -EINVAL;
+		}
+		if (mac[0] != '\0') {
+			int n = -1;
+
+			if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%n", &m[0], &m[1], &m[2], &m[3],
+				   &m[4], &m[5], &n) != 6 ||
+			    n != (int)strlen(mac)) {
+				snprintf(err, errlen, "%s: 'mac' must look like 02:00:00:00:00:01",
+					 what);
+				return -EINVAL;
+			}
+			for (int k = 0; k < 6; k++)
+				dc->mac[k] = (uint8_t)m[k];
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "%s: needs 'pcap', 'port' or 'remote'", what);
 	return -EINVAL;
 }
 
@@ -336,7 +383,17 @@ hv_mirror_conf_to_json(const struct hv_mirror_conf *c)
 		else if (dc->kind == HV_MIRROR_TO_PORT)
 			json_array_append_new(to, json_pack("{s:s, s:b}", "port", dc->port,
 							    "vlan_tag", dc->vlan_tag));
-		else
+		else if (dc->kind == HV_MIRROR_TO_VXLAN) {
+			char r[16], s[16], m[18];
+
+			inet_ntop(AF_INET, dc->remote, r, sizeof(r));
+			inet_ntop(AF_INET, dc->source, s, sizeof(s));
+			snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", dc->mac[0],
+				 dc->mac[1], dc->mac[2], dc->mac[3], dc->mac[4], dc->mac[5]);
+			json_array_append_new(to, json_pack("{s:s, s:i, s:s, s:s, s:s}", "remote",
+							    r, "vxlan", (int)dc->vni, "via",
+							    dc->port, "source", s, "mac", m));
+		} else
 			json_array_append_new(to, json_pack("{s:s}", "capture", "pcap"));
 	}
 	return json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o, s:b}", "name",

@@ -80,7 +80,10 @@ mirror_remove(struct hv_switch *sw, int i)
 static const char *
 dest_kind_name(enum hv_mirror_dest_kind k)
 {
-	return k == HV_MIRROR_TO_PCAPNG ? "pcapng" : k == HV_MIRROR_TO_PORT ? "port" : "capture";
+	return k == HV_MIRROR_TO_PCAPNG	 ? "pcapng"
+	       : k == HV_MIRROR_TO_PORT	 ? "port"
+	       : k == HV_MIRROR_TO_VXLAN ? "vxlan"
+					 : "capture";
 }
 
 static json_t *
@@ -101,15 +104,17 @@ mirror_json(const struct hv_switch *sw, int i)
 		json_t *o;
 
 		hv_mirror_session_dest_stats(s, d, &ds);
-		if (dc->kind == HV_MIRROR_TO_PORT) {
+		if (dc->kind == HV_MIRROR_TO_PORT || dc->kind == HV_MIRROR_TO_VXLAN) {
 			uint16_t slot = st->mir.dest_port[i][d];
 			const struct hv_port *p = hv_port_find((struct hv_switch *)sw, dc->port);
 
-			o = json_pack("{s:s, s:s, s:b, s:s}", "kind", "port", "port", dc->port,
-				      "vlan_tag", dc->vlan_tag, "state",
+			o = json_pack("{s:s, s:s, s:b, s:s}", "kind", dest_kind_name(dc->kind),
+				      "port", dc->port, "vlan_tag", dc->vlan_tag, "state",
 				      slot != HV_MIRROR_NONE ? "up"
 				      : p == NULL	     ? "down: no such port"
 						  : "down: not a mirror port (mirror=yes)");
+			if (dc->kind == HV_MIRROR_TO_VXLAN)
+				json_object_set_new(o, "vni", json_integer(dc->vni));
 		} else {
 			o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "kind", dest_kind_name(dc->kind),
 				      "file", ds.current, "written", (json_int_t)ds.written,
@@ -310,9 +315,17 @@ hv_mirror_client_gone(struct hv_switch *sw, int client)
 
 /* ---- mirrors of a policy file ---- */
 
+/* The overlay block gives what a VXLAN copy needs: an IPv4 source and a port. */
+static bool
+prog_overlay_v4(const struct hv_prog *prog)
+{
+	return prog->overlay.present && prog->overlay.has_local &&
+	       prog->overlay.local.family == 4 && prog->overlay.dev != NULL;
+}
+
 static int
-conf_from_lang(const struct hv_mirror *m, const char *policy_path, struct hv_mirror_conf *c,
-	       json_t *warnings, char *err, size_t errlen)
+conf_from_lang(const struct hv_prog *prog, const struct hv_mirror *m, const char *policy_path,
+	       struct hv_mirror_conf *c, json_t *warnings, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->owner = -1;
@@ -348,12 +361,13 @@ conf_from_lang(const struct hv_mirror *m, const char *policy_path, struct hv_mir
 		const struct hv_mirror_dest *md = &m->dests.v[d];
 		struct hv_mirror_dest_conf *dc = &c->dests[c->n_dests];
 
-		if (md->kind == HV_DEST_REMOTE) {
-			char w[256];
+		if (md->kind == HV_DEST_REMOTE &&
+		    (md->erspan || md->remote.family != 4 || !prog_overlay_v4(prog))) {
+			char w[320];
 
 			snprintf(
 				w, sizeof(w),
-				"%s:%u: mirror '%s': remote destinations are not supported yet; this one is left out",
+				"%s:%u: mirror '%s': only VXLAN to an IPv4 collector, with an overlay block giving 'local' (IPv4) and 'dev', is supported; this destination is left out",
 				policy_path, md->loc.line, m->name);
 			json_array_append_new(warnings, json_string(w));
 			continue;
@@ -365,7 +379,14 @@ conf_from_lang(const struct hv_mirror *m, const char *policy_path, struct hv_mir
 		}
 		memset(dc, 0, sizeof(*dc));
 		dc->fd = -1;
-		if (md->kind == HV_DEST_PCAP) {
+		if (md->kind == HV_DEST_REMOTE) {
+			dc->kind = HV_MIRROR_TO_VXLAN;
+			memcpy(dc->remote, md->remote.a, 4);
+			memcpy(dc->source, prog->overlay.local.a, 4);
+			memset(dc->mac, 0xff, 6);
+			dc->vni = md->remote_id;
+			snprintf(dc->port, sizeof(dc->port), "%s", prog->overlay.dev);
+		} else if (md->kind == HV_DEST_PCAP) {
 			dc->kind = HV_MIRROR_TO_PCAPNG;
 			ctl_path_near(dc->path, sizeof(dc->path), policy_path, md->path);
 			dc->rotate_size = md->rotate_size;
@@ -398,7 +419,7 @@ hv_mirror_policy_prepare(struct hv_switch *sw, const struct hv_prog *prog, const
 		struct hv_mirror_conf conf;
 		int j;
 
-		if (conf_from_lang(m, path, &conf, warnings, err, sizeof(err)) != 0) {
+		if (conf_from_lang(prog, m, path, &conf, warnings, err, sizeof(err)) != 0) {
 			ctl_fail(e, EINVAL, NULL, "%s; the policy in force is unchanged", err);
 			goto fail;
 		}

@@ -44,7 +44,7 @@ hv_assert_eq 1 "$(hv_json sw 'len(r)' mirror list)" "mirror sessions after apply
 hv_assert_eq up "$(hv_json sw 'r["destinations"][1]["state"]' mirror show ids)" "ids0 destination"
 seg_id=$(hv_json sw 'r["id"]' segment show app)
 
-ip netns exec "$HV_ID-ids" tcpdump -i eth0 -nn -U -w "$HV_TMP/ids.pcap" >/dev/null 2>&1 &
+ip netns exec "$HV_ID-ids" tcpdump -i eth0 -nn -U --immediate-mode -w "$HV_TMP/ids.pcap" >/dev/null 2>&1 &
 tcpdump_pid=$!
 HV_PIDS+=("$tcpdump_pid")
 hv_in web1 ping -c 2 -i 0.2 -W 1 10.30.0.12 >/dev/null || hv_fail "web1 cannot ping web2"
@@ -137,6 +137,32 @@ hv_assert_ge "$files" 4 "files opened by rotation"
 hv_assert_eq 2 "$(find "$HV_TMP/rot" -name 'r-*.pcapng' | wc -l)" "files kept (keep 2)"
 hv_ctl sw mirror del rot >/dev/null || hv_fail "mirror del rot"
 hv_pass "rotation: $files files written, the last 2 kept"
+
+# a remote collector: VXLAN out of a port into a namespace where a Linux vxlan device decapsulates
+hv_netns col
+hv_ctl sw port add col0 tap app "netns=$HV_ID-col" ifname=eth0 mirror=yes >/dev/null ||
+	hv_fail "port add col0"
+hv_in col sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+ip -n "$HV_ID-col" addr add 192.0.2.50/24 dev eth0
+ip -n "$HV_ID-col" link set eth0 up
+ip -n "$HV_ID-col" link add vx0 type vxlan id 4242 dstport 4789 local 192.0.2.50 nolearning
+ip -n "$HV_ID-col" link set vx0 up
+hv_ctl sw mirror add vx segment app filter icmp to remote 192.0.2.50 vxlan 4242 via col0 \
+	source 192.0.2.1 mac "$(hv_mac_of col)" >/dev/null || hv_fail "mirror add vx"
+ip netns exec "$HV_ID-col" tcpdump -i vx0 -nn -U --immediate-mode -w "$HV_TMP/vx.pcap" >/dev/null 2>&1 &
+vx_pid=$!
+HV_PIDS+=("$vx_pid")
+sleep 1
+hv_in web1 ping -c 3 -i 0.2 -W 1 10.30.0.12 >/dev/null || hv_fail "ping for the remote mirror"
+sleep 1
+kill -TERM "$vx_pid"
+wait "$vx_pid" 2>/dev/null
+req=$(tcpdump -nn -r "$HV_TMP/vx.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | wc -l)
+rep=$(tcpdump -nn -r "$HV_TMP/vx.pcap" 'icmp[icmptype] = icmp-echoreply' 2>/dev/null | wc -l)
+hv_assert_eq "3 3" "$req $rep" "echo requests and replies decapsulated by the collector's vxlan device"
+hv_assert_eq 6 "$(hv_json sw 'r["counters"]["port_sent"]' mirror show vx)" "VXLAN copies sent"
+hv_ctl sw mirror del vx >/dev/null || hv_fail "mirror del vx"
+hv_pass "remote: Linux vxlan 4242 in the collector's namespace decapsulates 3 requests and 3 replies"
 
 # bad input creates nothing
 if hv_ctl sw mirror add bad segment app filter "tcp port" to pcap "$HV_TMP/bad.pcapng" 2>"$HV_TMP/bad.err"; then
