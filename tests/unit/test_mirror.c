@@ -498,7 +498,23 @@ conf_json(void **state)
 
 	j = json_loads("{\"name\":\"m\",\"to\":[{\"remote\":\"192.0.2.1\"}]}", 0, NULL);
 	assert_int_equal(hv_mirror_conf_from_json(j, &c, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "to[0]"));
+	assert_non_null(strstr(err, "destination 1: a remote needs"));
+	json_decref(j);
+	j = json_loads("{\"name\":\"m\",\"to\":[{\"remote\":\"192.0.2.1\",\"vxlan\":42,"
+		       "\"via\":\"up0\",\"source\":\"192.0.2.9\",\"mac\":\"02:00:00:00:00:0a\"}]}",
+		       0, NULL);
+	assert_int_equal(hv_mirror_conf_from_json(j, &c, err, sizeof(err)), 0);
+	json_decref(j);
+	assert_int_equal(c.dests[0].kind, HV_MIRROR_TO_VXLAN);
+	assert_int_equal(c.dests[0].vni, 42);
+	assert_memory_equal(c.dests[0].remote, ((uint8_t[]){192, 0, 2, 1}), 4);
+	assert_memory_equal(c.dests[0].source, ((uint8_t[]){192, 0, 2, 9}), 4);
+	assert_int_equal(c.dests[0].mac[5], 0x0a);
+	j = json_loads("{\"name\":\"m\",\"to\":[{\"remote\":\"2001:db8::1\",\"vxlan\":42,"
+		       "\"via\":\"up0\"}]}",
+		       0, NULL);
+	assert_int_equal(hv_mirror_conf_from_json(j, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "to[0]: 'remote' and 'source' must be IPv4"));
 	json_decref(j);
 	j = json_loads("{\"name\":\"m\",\"snaplen\":70000,\"to\":[{\"port\":\"p\"}]}", 0, NULL);
 	assert_int_equal(hv_mirror_conf_from_json(j, &c, err, sizeof(err)), -EINVAL);
