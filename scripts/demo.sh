@@ -13,6 +13,7 @@ HVNETCTL=$BUILD/cli/hvnetctl
 LAB=demo$$
 FILE=policies/demo-lab.hvnet
 LOG=/tmp/hvnet-demo-fw.log
+IDSLOG=/tmp/hvnet-demo-ids.txt
 GUESTS="web1:app:10.0.0.11 web2:app:10.0.0.12 db1:db:10.0.0.21 db2:db:10.0.0.22"
 bad=0
 
@@ -22,7 +23,7 @@ cleanup() {
 	echo
 	echo "== tearing down: hvnetctl lab down $LAB"
 	"$HVNETCTL" lab down "$LAB"
-	rm -f "$LOG"
+	rm -f "$LOG" "$IDSLOG" /tmp/hvnet-demo-blocked.pcapng
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -75,7 +76,9 @@ echo
 echo "== the firewall: web servers on 8080 in web2 and db2"
 gx web2 python3 -m http.server 8080 --bind 10.0.0.12 >/dev/null 2>&1 &
 gx db2 python3 -m http.server 8080 --bind 10.0.0.22 >/dev/null 2>&1 &
-sleep 1
+# the IDS guest listens on its mirror port: it sees the blocked packets only
+ip netns exec "$LAB-ids" timeout 15 tcpdump -i eth0 -Q in -nn -l --immediate-mode >"$IDSLOG" 2>/dev/null &
+sleep 2
 try() { # GUEST DESCRIPTION WANT command...
 	local g=$1 what=$2 want=$3 got
 	shift 3
@@ -94,6 +97,14 @@ sleep 0.5
 echo
 echo "verdict log ($(wc -l <"$LOG") lines), the first:"
 head -1 "$LOG" | sed 's/^/  /'
+echo
+echo "== the IDS guest (mirror 'blocked': verdict blocked, to port ids-eth0): what its tcpdump saw"
+sleep 1
+sed 's/^/  /' "$IDSLOG" | head -5
+n=$(grep -c . "$IDSLOG")
+echo "  ($n packets; the same in /tmp/hvnet-demo-blocked.pcapng, each with its rule in a comment)"
+[ "$n" -ge 1 ] || bad=1
+ctl mirror show blocked
 echo
 echo "== counters"
 ctl stats | sed -n '/^Stages/,/^Firewall/p'

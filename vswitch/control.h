@@ -52,6 +52,8 @@ extern const size_t hv_fw_n_handlers;
 /* mirrorctl.c: mirror.*, capture.* */
 extern const struct hv_ctl_handler hv_mirror_handlers[];
 extern const size_t hv_mirror_n_handlers;
+/* Forget the MACs learned on ports that are now mirror destinations. */
+void hv_mirror_dest_macs_flush(struct hv_switch *sw);
 /* Client CLIENT closed its connection: end its captures. */
 void hv_mirror_client_gone(struct hv_switch *sw, int client);
 struct hv_prog;

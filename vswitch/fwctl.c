@@ -320,6 +320,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	/* the publish waited for every worker: the replaced sessions are unused */
 	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
 		hv_mirror_session_free(mir_old[i]);
+	hv_mirror_dest_macs_flush(sw);
 	sw->fw_epoch++;
 	warnings = diags_json(&d, HV_DIAG_WARNING);
 	hv_diags_free(&d);

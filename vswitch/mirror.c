@@ -894,6 +894,22 @@ fail:
 	return NULL;
 }
 
+bool
+hv_mirror_port_is_dest(const struct hv_switch *sw, const struct hv_port *p)
+{
+	if (p->mirror_dest)
+		return true;
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++) {
+		const struct hv_mirror_session *s = sw->mirrors[i];
+
+		for (unsigned d = 0; s != NULL && d < s->conf.n_dests; d++)
+			if (s->conf.dests[d].kind == HV_MIRROR_TO_PORT &&
+			    strcmp(s->conf.dests[d].port, p->name) == 0)
+				return true;
+	}
+	return false;
+}
+
 void
 hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp)
 {
@@ -932,7 +948,7 @@ hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp)
 			const struct hv_port *port = sw->ports[p];
 			bool sel = c->n_ports == 0 && c->n_segments == 0;
 
-			if (port == NULL || port->mirror_dest)
+			if (port == NULL || hv_mirror_port_is_dest(sw, port))
 				continue;
 			for (unsigned k = 0; k < c->n_ports && !sel; k++)
 				sel = strcmp(c->ports[k], port->name) == 0;
@@ -958,9 +974,7 @@ hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp)
 				if (sw->ports[p] != NULL &&
 				    strcmp(sw->ports[p]->name, c->dests[d].port) == 0)
 					port = sw->ports[p];
-			/* a VXLAN destination leaves by any port (an uplink); a port one needs mirror=yes */
-			if (port != NULL &&
-			    (port->mirror_dest || c->dests[d].kind == HV_MIRROR_TO_VXLAN))
+			if (port != NULL)
 				dp->dest_port[i][d] = port->id;
 		}
 	}

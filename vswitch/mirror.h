@@ -210,6 +210,13 @@ void hv_mirror_tap(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *w
 		   struct rte_mbuf *m, const struct hv_mirror_pkt *info);
 
 struct hv_switch;
+struct hv_port;
+/*
+ * Whether P sends mirror copies only: added with mirror=yes, or named by a
+ * port destination of a session in force in SW. Such a port is left out of
+ * flood lists and rx polling (hv_switch_publish) and of every selection.
+ */
+bool hv_mirror_port_is_dest(const struct hv_switch *sw, const struct hv_port *p);
 /* Fill DP from the sessions in force in SW and its ports and segments. Control thread. */
 void hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp);
 

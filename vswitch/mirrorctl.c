@@ -35,6 +35,14 @@ mirror_free_slot(const struct hv_switch *sw)
 	return -1;
 }
 
+void
+hv_mirror_dest_macs_flush(struct hv_switch *sw)
+{
+	for (unsigned p = 0; p < HV_MAX_PORTS; p++)
+		if (sw->ports[p] != NULL && hv_mirror_port_is_dest(sw, sw->ports[p]))
+			hv_mac_table_flush(sw->macs, -1, (int)p, false);
+}
+
 /* Publish S in a free slot. On failure S is still the caller's. */
 static int
 mirror_install(struct hv_switch *sw, struct hv_mirror_session *s, struct reply_err *e)
@@ -59,6 +67,7 @@ mirror_install(struct hv_switch *sw, struct hv_mirror_session *s, struct reply_e
 		ctl_fail(e, ENOMEM, NULL, "out of memory publishing mirror '%s'", name);
 		return -ENOMEM;
 	}
+	hv_mirror_dest_macs_flush(sw); /* no unicast frame goes to a new mirror port */
 	return 0;
 }
 
@@ -106,13 +115,10 @@ mirror_json(const struct hv_switch *sw, int i)
 		hv_mirror_session_dest_stats(s, d, &ds);
 		if (dc->kind == HV_MIRROR_TO_PORT || dc->kind == HV_MIRROR_TO_VXLAN) {
 			uint16_t slot = st->mir.dest_port[i][d];
-			const struct hv_port *p = hv_port_find((struct hv_switch *)sw, dc->port);
 
 			o = json_pack("{s:s, s:s, s:b, s:s}", "kind", dest_kind_name(dc->kind),
 				      "port", dc->port, "vlan_tag", dc->vlan_tag, "state",
-				      slot != HV_MIRROR_NONE ? "up"
-				      : p == NULL	     ? "down: no such port"
-						  : "down: not a mirror port (mirror=yes)");
+				      slot != HV_MIRROR_NONE ? "up" : "down: no such port");
 			if (dc->kind == HV_MIRROR_TO_VXLAN)
 				json_object_set_new(o, "vni", json_integer(dc->vni));
 		} else {

@@ -454,7 +454,7 @@ hv_switch_publish(struct hv_switch *sw)
 			struct hv_port *p = sw->ports[i];
 
 			/* a mirror port gets mirror copies only: no flooded frame */
-			if (p != NULL && p->segment == s && !p->mirror_dest)
+			if (p != NULL && p->segment == s && !hv_mirror_port_is_dest(sw, p))
 				st->flood_storage[used++] = (uint16_t)i;
 		}
 		st->segs[s].n_ports = (uint16_t)(&st->flood_storage[used] - st->segs[s].ports);
@@ -465,7 +465,7 @@ hv_switch_publish(struct hv_switch *sw)
 		if (p == NULL)
 			continue;
 		st->ports[i] = p;
-		if (p->mirror_dest)
+		if (hv_mirror_port_is_dest(sw, p))
 			continue; /* transmit only: what an IDS port sends is not switched */
 		for (uint16_t q = 0; q < p->nb_rxq; q++) {
 			struct hv_dp_rx *rx = &st->rx[p->rxq_worker[q]];
