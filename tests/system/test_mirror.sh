@@ -177,3 +177,16 @@ grep -q "cannot open capture file '/proc/nonexistent/x.pcapng'" "$HV_TMP/bad2.er
 [ ! -e "$HV_TMP/bad.pcapng" ] || hv_fail "the refused session left a file"
 hv_assert_eq 1 "$(hv_json sw 'len(r)' mirror list)" "sessions after the refusals"
 hv_pass "bad filter and unwritable path refused with their reasons; nothing created"
+
+# a policy file whose mirror cannot write changes nothing: same policy, same sessions
+epoch=$(hv_json sw 'r["current"]["epoch"]' policy status)
+sed 's|to pcap "caps/blocked.pcapng"|to pcap "/proc/nonexistent/b.pcapng"|; s|no-db: block|no-db: allow|' \
+	"$HV_TMP/mirror.hvnet" >"$HV_TMP/badmirror.hvnet"
+if hv_ctl sw policy apply "$HV_TMP/badmirror.hvnet" 2>"$HV_TMP/badmirror.err"; then
+	hv_fail "a policy whose mirror cannot write was applied"
+fi
+grep -q "badmirror.hvnet:[0-9]*: cannot open capture file '/proc/nonexistent/b.pcapng'" "$HV_TMP/badmirror.err" ||
+	hv_fail "apply error: $(cat "$HV_TMP/badmirror.err")"
+hv_assert_eq "$epoch" "$(hv_json sw 'r["current"]["epoch"]' policy status)" "policy epoch after the refused apply"
+hv_assert_eq "ids" "$(hv_json sw '",".join(m["name"] for m in r)' mirror list)" "sessions after the refused apply"
+hv_pass "policy apply with an unwritable mirror file refused (file:line, path); policy and sessions unchanged"

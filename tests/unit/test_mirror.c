@@ -441,6 +441,54 @@ capture_fd_count(void **state)
 	assert_memory_equal(got + 24 + 16 + 60 + 16, fr, 60); /* the second frame tapped */
 }
 
+/* Rotation by time: a new file once the current one is a second old; keep 2. */
+static void
+rotate_by_time(void **state)
+{
+	struct hv_mirror_conf c;
+	struct hv_mirror_session *s;
+	struct hv_mirror_dp *dp;
+	struct hv_mirror_dest_stats ds;
+	struct hv_mirror_pkt info = {.in_port = 1,
+				     .out_port = HV_MIRROR_NONE,
+				     .seg = 3,
+				     .verdict = HV_MIRROR_V_ANY,
+				     .in_name = "web1"};
+	struct pcapng f;
+	uint8_t fr[60];
+	char err[256], path[160];
+
+	(void)state;
+	conf_base(&c, "t5", "rot/r.pcapng");
+	c.dests[0].rotate_secs = 1;
+	c.dests[0].keep = 2;
+	s = hv_mirror_session_create(&c, 1, err, sizeof(err));
+	assert_non_null(s);
+	dp = dp_with(s, false, false);
+	dp->in[1] = 1;
+	for (unsigned i = 0; i < 3; i++) {
+		struct rte_mbuf *m = mbuf_of(fr, frame(fr, sizeof(fr), 17, 53, (uint8_t)i));
+
+		hv_mirror_tap(dp, &wctx, 1, m, &info);
+		rte_pktmbuf_free(m);
+		usleep(1300 * 1000);
+	}
+	hv_mirror_session_dest_stats(s, 0, &ds);
+	assert_true(ds.files >= 3);
+	hv_mirror_session_free(s);
+	free(dp);
+	/* file 0 is gone (keep 2); the newest files hold the later frames, one each or none */
+	snprintf(path, sizeof(path), "%s/rot/r-00000.pcapng", tmpdir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/rot/r-%05u.pcapng", tmpdir, (unsigned)ds.files - 1);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/rot/r-%05u.pcapng", tmpdir, (unsigned)ds.files - 2);
+	pcapng_read(path, &f);
+	assert_int_equal(f.n_shb, 1); /* every file is a whole capture of its own */
+	assert_true(f.n_epb <= 1);
+	free(f.buf);
+}
+
 /* What is refused, and how it is said. */
 static void
 refusals(void **state)
@@ -543,6 +591,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(sample_snaplen),
 		cmocka_unit_test(delivered_egress),
 		cmocka_unit_test(capture_fd_count),
+		cmocka_unit_test(rotate_by_time),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(conf_json),
 	};
