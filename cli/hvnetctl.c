@@ -89,7 +89,7 @@ static const char usage_text[] =
 	"                verdict allowed|blocked|any, tap wire|delivered,\n"
 	"                filter 'EXPR' (tcpdump syntax), snaplen N, sample N\n"
 	"        DEST: pcap FILE [rotate SIZE] [every SECS] [keep N] | port NAME [vlan-tag]\n"
-	"              | remote IPV4 vxlan VNI via PORT [source IPV4] [mac MAC]\n"
+	"              | remote IPV4 vxlan VNI|erspan ID via PORT [source IPV4] [mac MAC]\n"
 	"  mirror del NAME                         stop a session, close its files\n"
 	"  capture PORT|SEGMENT [-f FILTER] [-c COUNT] [-s SNAPLEN] -w FILE|-\n"
 	"                                          ad hoc capture in pcap; '-w -' writes to\n"

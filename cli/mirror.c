@@ -173,15 +173,14 @@ hv_cli_mirror_add_args(int argc, char **argv, json_t *args, char *err, size_t er
 					i += 2;
 					continue;
 				}
-				if (da != NULL && strcmp(dk, "vxlan") == 0) {
+				if (da != NULL &&
+				    (strcmp(dk, "vxlan") == 0 || strcmp(dk, "erspan") == 0)) {
 					if (parse_num(da, 0xffffff, &v) != 0) {
 						json_decref(d);
 						return fail(err, errlen,
-							    "mirror add: bad vxlan VNI '%s'%s", da,
-							    "");
+							    "mirror add: bad %s id '%s'", dk, da);
 					}
-					json_object_set_new(d, "vxlan",
-							    json_integer((json_int_t)v));
+					json_object_set_new(d, dk, json_integer((json_int_t)v));
 					i += 2;
 					continue;
 				}
@@ -274,9 +273,10 @@ print_one(json_t *m)
 	json_array_foreach(json_object_get(m, "destinations"), i, d) {
 		const char *kind = json_string_value(json_object_get(d, "kind"));
 
-		if (kind != NULL && strcmp(kind, "vxlan") == 0)
-			printf("  to vxlan vni %lld via %s: %s\n",
-			       (long long)json_integer_value(json_object_get(d, "vni")),
+		if (kind != NULL && (strcmp(kind, "vxlan") == 0 || strcmp(kind, "erspan") == 0))
+			printf("  to %s %lld via %s: %s\n", kind,
+			       (long long)json_integer_value(json_object_get(
+				       d, strcmp(kind, "vxlan") == 0 ? "vni" : "session_id")),
 			       json_string_value(json_object_get(d, "port")),
 			       json_string_value(json_object_get(d, "state")));
 		else if (kind != NULL && strcmp(kind, "port") == 0)

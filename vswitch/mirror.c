@@ -76,6 +76,7 @@ _Static_assert(sizeof(struct mirror_rec) % 8 == 0, "ring element size");
 struct mirror_wcnt {
 	struct hv_mirror_counters c;
 	uint64_t sample_ctr;
+	uint64_t gre_seq; /* ERSPAN: GRE sequence numbers of this worker */
 } __rte_cache_aligned;
 
 /* A file or fd destination: owned by the writer thread once it runs. */
@@ -193,26 +194,32 @@ hv_mirror_session_written(const struct hv_mirror_session *s)
 
 /* ---- the fast path ---- */
 
-#define VXLAN_PORT     4789
-#define VXLAN_OVERHEAD (14 + 20 + 8 + 8)
+#define VXLAN_PORT	4789
+#define REMOTE_OVERHEAD (14 + 20 + 8 + 8) /* VXLAN: UDP + VXLAN; ERSPAN II: GRE with seq + ERSPAN */
+#define GRE_S_FLAG	0x1000
+#define GRE_ERSPAN_II	0x88be
 
 /*
- * Put Ethernet/IPv4/UDP/VXLAN (RFC 7348) in front of a copy. The UDP source
- * port varies with the inner frame's hash so that a collector behind ECMP
- * or RSS spreads the load; the UDP checksum is 0, as RFC 7348 allows.
+ * Put Ethernet/IPv4 and then UDP/VXLAN (RFC 7348) or GRE/ERSPAN type II
+ * (draft-foschiano-erspan) in front of a copy. VXLAN: the UDP source port
+ * varies with HASH (the inner Ethernet header) so that a collector behind
+ * ECMP or RSS spreads the load, and the UDP checksum is 0, as RFC 7348
+ * allows. ERSPAN II: GRE with the sequence number SEQ (per worker and
+ * session), version 1, the session id, no VLAN, index 0.
  */
 static int
-vxlan_encap(struct rte_mbuf *cp, const struct hv_mirror_dest_conf *dc, const uint8_t *smac,
-	    uint16_t sport)
+remote_encap(struct rte_mbuf *cp, const struct hv_mirror_dest_conf *dc, const uint8_t *smac,
+	     uint32_t hash, uint32_t seq)
 {
 	uint32_t inner = rte_pktmbuf_pkt_len(cp);
 	uint8_t *h;
 	uint16_t ip_len = (uint16_t)(inner + 20 + 8 + 8), udp_len = (uint16_t)(inner + 16);
+	uint16_t sport = (uint16_t)(49152 + (hash & 0x3fff));
 	struct rte_ipv4_hdr *ip;
 
-	if (inner > 65535 - (VXLAN_OVERHEAD - 14))
+	if (inner > 65535 - (REMOTE_OVERHEAD - 14))
 		return -EMSGSIZE;
-	h = (uint8_t *)rte_pktmbuf_prepend(cp, VXLAN_OVERHEAD);
+	h = (uint8_t *)rte_pktmbuf_prepend(cp, REMOTE_OVERHEAD);
 	if (h == NULL)
 		return -ENOSPC;
 	memcpy(h, dc->mac, 6);
@@ -225,11 +232,28 @@ vxlan_encap(struct rte_mbuf *cp, const struct hv_mirror_dest_conf *dc, const uin
 	ip->total_length = rte_cpu_to_be_16(ip_len);
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
+	ip->next_proto_id = dc->kind == HV_MIRROR_TO_ERSPAN ? IPPROTO_GRE : IPPROTO_UDP;
 	memcpy(&ip->src_addr, dc->source, 4);
 	memcpy(&ip->dst_addr, dc->remote, 4);
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	h += 34;
+	if (dc->kind == HV_MIRROR_TO_ERSPAN) {
+		h[0] = GRE_S_FLAG >> 8;
+		h[1] = 0;
+		h[2] = GRE_ERSPAN_II >> 8;
+		h[3] = GRE_ERSPAN_II & 0xff;
+		h[4] = (uint8_t)(seq >> 24);
+		h[5] = (uint8_t)(seq >> 16);
+		h[6] = (uint8_t)(seq >> 8);
+		h[7] = (uint8_t)seq;
+		h += 8;
+		h[0] = 0x10; /* version 1 (type II), VLAN 0 */
+		h[1] = 0;
+		h[2] = (uint8_t)((dc->vni >> 8) & 0x03); /* COS 0, En 0, T 0, session id */
+		h[3] = (uint8_t)dc->vni;
+		h[4] = h[5] = h[6] = h[7] = 0; /* reserved, index 0 */
+		return 0;
+	}
 	h[0] = (uint8_t)(sport >> 8);
 	h[1] = (uint8_t)sport;
 	h[2] = VXLAN_PORT >> 8;
@@ -316,7 +340,7 @@ tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsi
 		const struct hv_mirror_dest_conf *dc = &s->conf.dests[d];
 		uint16_t slot;
 
-		if (dc->kind != HV_MIRROR_TO_PORT && dc->kind != HV_MIRROR_TO_VXLAN)
+		if (dc->kind != HV_MIRROR_TO_PORT && !HV_MIRROR_IS_REMOTE(dc->kind))
 			continue;
 		slot = dp->dest_port[i][d];
 		if (slot == HV_MIRROR_NONE) {
@@ -328,13 +352,11 @@ tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsi
 			MIR_CNT_ADD(c->copy_failed, 1);
 			continue;
 		}
-		if (dc->kind == HV_MIRROR_TO_VXLAN) {
-			uint16_t sport =
-				(uint16_t)(49152 +
-					   (rte_hash_crc(rte_pktmbuf_mtod(cp, void *), 14, 0) &
-					    0x3fff));
+		if (HV_MIRROR_IS_REMOTE(dc->kind)) {
+			uint32_t hash = rte_hash_crc(rte_pktmbuf_mtod(cp, void *), 14, 0);
 
-			if (vxlan_encap(cp, dc, dp->port_mac[slot], sport) != 0) {
+			if (remote_encap(cp, dc, dp->port_mac[slot], hash,
+					 (uint32_t)s->cnt[wc->worker].gre_seq++) != 0) {
 				rte_pktmbuf_free(cp);
 				MIR_CNT_ADD(c->copy_failed, 1);
 				continue;
@@ -773,7 +795,7 @@ dest_open(struct hv_mirror_session *s, unsigned d, char *err, size_t errlen)
 	struct mirror_file *f;
 	int rc;
 
-	if (dc->kind == HV_MIRROR_TO_PORT || dc->kind == HV_MIRROR_TO_VXLAN)
+	if (dc->kind == HV_MIRROR_TO_PORT || HV_MIRROR_IS_REMOTE(dc->kind))
 		return 0;
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -967,7 +989,7 @@ hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp)
 			const struct hv_port *port;
 
 			if (c->dests[d].kind != HV_MIRROR_TO_PORT &&
-			    c->dests[d].kind != HV_MIRROR_TO_VXLAN)
+			    !HV_MIRROR_IS_REMOTE(c->dests[d].kind))
 				continue;
 			port = NULL;
 			for (unsigned p = 0; p < HV_MAX_PORTS && port == NULL; p++)

@@ -60,7 +60,11 @@ enum hv_mirror_dest_kind {
 	HV_MIRROR_TO_PORT,	 /* a port added with mirror=yes */
 	HV_MIRROR_TO_FD,	 /* classic pcap on a descriptor (hvnetctl capture) */
 	HV_MIRROR_TO_VXLAN,	 /* VXLAN (IPv4, UDP 4789) to a collector, out of a named port */
+	HV_MIRROR_TO_ERSPAN, /* ERSPAN type II (IPv4, GRE) to a collector, out of a named port */
 };
+
+/* A destination whose copies are encapsulated to a collector. */
+#define HV_MIRROR_IS_REMOTE(k) ((k) == HV_MIRROR_TO_VXLAN || (k) == HV_MIRROR_TO_ERSPAN)
 
 struct hv_mirror_dest_conf {
 	enum hv_mirror_dest_kind kind;
@@ -68,12 +72,12 @@ struct hv_mirror_dest_conf {
 	uint64_t rotate_size;	       /* bytes, 0 = none */
 	uint32_t rotate_secs;	       /* 0 = none */
 	uint32_t keep;		       /* files kept when rotating, 0 = all */
-	char port[HV_MIRROR_NAME_MAX]; /* port; vxlan: the port the copies leave by */
+	char port[HV_MIRROR_NAME_MAX]; /* port; remote: the port the copies leave by */
 	bool vlan_tag;		       /* port: 802.1Q tag with VLAN id = segment id + 1 */
-	uint8_t remote[4];	       /* vxlan: the collector's IPv4 address */
-	uint8_t source[4];	       /* vxlan: the outer source address */
-	uint8_t mac[6];		       /* vxlan: the outer destination MAC (default broadcast) */
-	uint32_t vni;		       /* vxlan: 1-16777215 */
+	uint8_t remote[4];	       /* remote: the collector's IPv4 address */
+	uint8_t source[4];	       /* remote: the outer source address */
+	uint8_t mac[6];		       /* remote: the outer destination MAC (default broadcast) */
+	uint32_t vni;		       /* vxlan: VNI 1-16777215; erspan: session id 0-1023 */
 	int fd;			       /* fd: owned by the session once created */
 };
 

@@ -126,11 +126,15 @@ hv_mirror_conf_check(const struct hv_mirror_conf *c, char *err, size_t errlen)
 		case HV_MIRROR_TO_FD:
 			break;
 		case HV_MIRROR_TO_VXLAN:
-			if (!name_ok(dc->port) || dc->vni == 0 || dc->vni > 0xffffff ||
+		case HV_MIRROR_TO_ERSPAN:
+			if (!name_ok(dc->port) ||
+			    (dc->kind == HV_MIRROR_TO_VXLAN &&
+			     (dc->vni == 0 || dc->vni > 0xffffff)) ||
+			    (dc->kind == HV_MIRROR_TO_ERSPAN && dc->vni > 1023) ||
 			    (dc->remote[0] | dc->remote[1] | dc->remote[2] | dc->remote[3]) == 0) {
 				snprintf(
 					err, errlen,
-					"mirror '%s': destination %u: a remote needs an IPv4 address, a VNI of 1-16777215 and the port it leaves by",
+					"mirror '%s': destination %u: a remote needs an IPv4 address, a VXLAN VNI of 1-16777215 or an ERSPAN session id of 0-1023, and the port it leaves by",
 					c->name, d + 1);
 				return -EINVAL;
 			}
@@ -280,12 +284,21 @@ dest_from_json(const json_t *o, struct hv_mirror_dest_conf *dc, unsigned idx, ch
 		    get_str(o, "via", dc->port, sizeof(dc->port), what, err, errlen) != 0 ||
 		    get_u64(o, "vxlan", 0xffffff, &v, what, err, errlen) != 0)
 			return -EINVAL;
+		if (json_object_get(o, "erspan") != NULL) {
+			if (json_object_get(o, "vxlan") != NULL) {
+				snprintf(err, errlen, "%s: 'vxlan' or 'erspan', not both", what);
+				return -EINVAL;
+			}
+			dc->kind = HV_MIRROR_TO_ERSPAN;
+			if (get_u64(o, "erspan", 1023, &v, what, err, errlen) != 0)
+				return -EINVAL;
+		}
 		dc->vni = (uint32_t)v;
 		if (inet_pton(AF_INET, addr, dc->remote) != 1 ||
 		    (src[0] != '\0' && inet_pton(AF_INET, src, dc->source) != 1)) {
 			snprintf(
 				err, errlen,
-				"%s: 'remote' and 'source' must be IPv4 addresses (IPv6 and ERSPAN are not supported yet)",
+				"%s: 'remote' and 'source' must be IPv4 addresses (IPv6 collectors are not supported yet)",
 				what);
 			return -EINVAL;
 		}
@@ -383,16 +396,18 @@ hv_mirror_conf_to_json(const struct hv_mirror_conf *c)
 		else if (dc->kind == HV_MIRROR_TO_PORT)
 			json_array_append_new(to, json_pack("{s:s, s:b}", "port", dc->port,
 							    "vlan_tag", dc->vlan_tag));
-		else if (dc->kind == HV_MIRROR_TO_VXLAN) {
+		else if (HV_MIRROR_IS_REMOTE(dc->kind)) {
 			char r[16], s[16], m[18];
 
 			inet_ntop(AF_INET, dc->remote, r, sizeof(r));
 			inet_ntop(AF_INET, dc->source, s, sizeof(s));
 			snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", dc->mac[0],
 				 dc->mac[1], dc->mac[2], dc->mac[3], dc->mac[4], dc->mac[5]);
-			json_array_append_new(to, json_pack("{s:s, s:i, s:s, s:s, s:s}", "remote",
-							    r, "vxlan", (int)dc->vni, "via",
-							    dc->port, "source", s, "mac", m));
+			json_array_append_new(
+				to,
+				json_pack("{s:s, s:i, s:s, s:s, s:s}", "remote", r,
+					  dc->kind == HV_MIRROR_TO_ERSPAN ? "erspan" : "vxlan",
+					  (int)dc->vni, "via", dc->port, "source", s, "mac", m));
 		} else
 			json_array_append_new(to, json_pack("{s:s}", "capture", "pcap"));
 	}

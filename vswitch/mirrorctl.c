@@ -89,10 +89,11 @@ mirror_remove(struct hv_switch *sw, int i)
 static const char *
 dest_kind_name(enum hv_mirror_dest_kind k)
 {
-	return k == HV_MIRROR_TO_PCAPNG	 ? "pcapng"
-	       : k == HV_MIRROR_TO_PORT	 ? "port"
-	       : k == HV_MIRROR_TO_VXLAN ? "vxlan"
-					 : "capture";
+	return k == HV_MIRROR_TO_PCAPNG	  ? "pcapng"
+	       : k == HV_MIRROR_TO_PORT	  ? "port"
+	       : k == HV_MIRROR_TO_VXLAN  ? "vxlan"
+	       : k == HV_MIRROR_TO_ERSPAN ? "erspan"
+					  : "capture";
 }
 
 static json_t *
@@ -113,7 +114,7 @@ mirror_json(const struct hv_switch *sw, int i)
 		json_t *o;
 
 		hv_mirror_session_dest_stats(s, d, &ds);
-		if (dc->kind == HV_MIRROR_TO_PORT || dc->kind == HV_MIRROR_TO_VXLAN) {
+		if (dc->kind == HV_MIRROR_TO_PORT || HV_MIRROR_IS_REMOTE(dc->kind)) {
 			uint16_t slot = st->mir.dest_port[i][d];
 
 			o = json_pack("{s:s, s:s, s:b, s:s}", "kind", dest_kind_name(dc->kind),
@@ -121,6 +122,8 @@ mirror_json(const struct hv_switch *sw, int i)
 				      slot != HV_MIRROR_NONE ? "up" : "down: no such port");
 			if (dc->kind == HV_MIRROR_TO_VXLAN)
 				json_object_set_new(o, "vni", json_integer(dc->vni));
+			if (dc->kind == HV_MIRROR_TO_ERSPAN)
+				json_object_set_new(o, "session_id", json_integer(dc->vni));
 		} else {
 			o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "kind", dest_kind_name(dc->kind),
 				      "file", ds.current, "written", (json_int_t)ds.written,
@@ -368,12 +371,12 @@ conf_from_lang(const struct hv_prog *prog, const struct hv_mirror *m, const char
 		struct hv_mirror_dest_conf *dc = &c->dests[c->n_dests];
 
 		if (md->kind == HV_DEST_REMOTE &&
-		    (md->erspan || md->remote.family != 4 || !prog_overlay_v4(prog))) {
+		    (md->remote.family != 4 || !prog_overlay_v4(prog))) {
 			char w[320];
 
 			snprintf(
 				w, sizeof(w),
-				"%s:%u: mirror '%s': only VXLAN to an IPv4 collector, with an overlay block giving 'local' (IPv4) and 'dev', is supported; this destination is left out",
+				"%s:%u: mirror '%s': a remote collector must be IPv4, and needs an overlay block giving 'local' (IPv4) and 'dev'; this destination is left out",
 				policy_path, md->loc.line, m->name);
 			json_array_append_new(warnings, json_string(w));
 			continue;
@@ -386,7 +389,7 @@ conf_from_lang(const struct hv_prog *prog, const struct hv_mirror *m, const char
 		memset(dc, 0, sizeof(*dc));
 		dc->fd = -1;
 		if (md->kind == HV_DEST_REMOTE) {
-			dc->kind = HV_MIRROR_TO_VXLAN;
+			dc->kind = md->erspan ? HV_MIRROR_TO_ERSPAN : HV_MIRROR_TO_VXLAN;
 			memcpy(dc->remote, md->remote.a, 4);
 			memcpy(dc->source, prog->overlay.local.a, 4);
 			memset(dc->mac, 0xff, 6);

@@ -147,22 +147,32 @@ ip -n "$HV_ID-col" addr add 192.0.2.50/24 dev eth0
 ip -n "$HV_ID-col" link set eth0 up
 ip -n "$HV_ID-col" link add vx0 type vxlan id 4242 dstport 4789 local 192.0.2.50 nolearning
 ip -n "$HV_ID-col" link set vx0 up
-hv_ctl sw mirror add vx segment app filter icmp to remote 192.0.2.50 vxlan 4242 via col0 \
-	source 192.0.2.1 mac "$(hv_mac_of col)" >/dev/null || hv_fail "mirror add vx"
+# one session, two collectors' encapsulations: VXLAN 4242 and ERSPAN II session 7
+mac_col=$(hv_mac_of col)
+hv_ctl sw mirror add rm segment app filter icmp \
+	to remote 192.0.2.50 vxlan 4242 via col0 source 192.0.2.1 mac "$mac_col" \
+	to remote 192.0.2.50 erspan 7 via col0 source 192.0.2.1 mac "$mac_col" >/dev/null ||
+	hv_fail "mirror add rm"
 ip netns exec "$HV_ID-col" tcpdump -i vx0 -nn -U --immediate-mode -w "$HV_TMP/vx.pcap" >/dev/null 2>&1 &
 vx_pid=$!
-HV_PIDS+=("$vx_pid")
+ip netns exec "$HV_ID-col" tcpdump -i eth0 -nn -U --immediate-mode -w "$HV_TMP/gre.pcap" 'ip proto 47' \
+	>/dev/null 2>&1 &
+gre_pid=$!
+HV_PIDS+=("$vx_pid" "$gre_pid")
 sleep 1
-hv_in web1 ping -c 3 -i 0.2 -W 1 10.30.0.12 >/dev/null || hv_fail "ping for the remote mirror"
+hv_in web1 ping -c 3 -i 0.2 -W 1 10.30.0.12 >/dev/null || hv_fail "ping for the remote mirrors"
 sleep 1
-kill -TERM "$vx_pid"
-wait "$vx_pid" 2>/dev/null
+kill -TERM "$vx_pid" "$gre_pid"
+wait "$vx_pid" "$gre_pid" 2>/dev/null
 req=$(tcpdump -nn -r "$HV_TMP/vx.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | wc -l)
 rep=$(tcpdump -nn -r "$HV_TMP/vx.pcap" 'icmp[icmptype] = icmp-echoreply' 2>/dev/null | wc -l)
 hv_assert_eq "3 3" "$req $rep" "echo requests and replies decapsulated by the collector's vxlan device"
-hv_assert_eq 6 "$(hv_json sw 'r["counters"]["port_sent"]' mirror show vx)" "VXLAN copies sent"
-hv_ctl sw mirror del vx >/dev/null || hv_fail "mirror del vx"
-hv_pass "remote: Linux vxlan 4242 in the collector's namespace decapsulates 3 requests and 3 replies"
+got=$(tshark -r "$HV_TMP/gre.pcap" -T fields -e erspan.version -e erspan.spanid -e icmp.type 2>/dev/null |
+	sort | uniq -c | awk '{print $1 "x" $2 "/" $3 "/" $4}' | tr '\n' ' ')
+hv_assert_eq "3x1/7/0 3x1/7/8 " "$got" "tshark: ERSPAN version, session id and inner ICMP type"
+hv_assert_eq 12 "$(hv_json sw 'r["counters"]["port_sent"]' mirror show rm)" "encapsulated copies sent"
+hv_ctl sw mirror del rm >/dev/null || hv_fail "mirror del rm"
+hv_pass "remote: Linux vxlan 4242 decapsulates 3 requests and 3 replies; tshark reads the same in ERSPAN II session 7"
 
 # bad input creates nothing
 if hv_ctl sw mirror add bad segment app filter "tcp port" to pcap "$HV_TMP/bad.pcapng" 2>"$HV_TMP/bad.err"; then

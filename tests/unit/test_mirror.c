@@ -558,6 +558,20 @@ conf_json(void **state)
 	assert_memory_equal(c.dests[0].remote, ((uint8_t[]){192, 0, 2, 1}), 4);
 	assert_memory_equal(c.dests[0].source, ((uint8_t[]){192, 0, 2, 9}), 4);
 	assert_int_equal(c.dests[0].mac[5], 0x0a);
+	j = json_loads("{\"name\":\"m\",\"to\":[{\"remote\":\"192.0.2.1\",\"erspan\":7,"
+		       "\"via\":\"up0\"}]}",
+		       0, NULL);
+	assert_int_equal(hv_mirror_conf_from_json(j, &c, err, sizeof(err)), 0);
+	json_decref(j);
+	assert_int_equal(c.dests[0].kind, HV_MIRROR_TO_ERSPAN);
+	assert_int_equal(c.dests[0].vni, 7);
+	assert_int_equal(c.dests[0].mac[0], 0xff); /* broadcast unless told */
+	j = json_loads("{\"name\":\"m\",\"to\":[{\"remote\":\"192.0.2.1\",\"erspan\":1024,"
+		       "\"via\":\"up0\"}]}",
+		       0, NULL);
+	assert_int_equal(hv_mirror_conf_from_json(j, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'erspan' must be an integer from 0 to 1023"));
+	json_decref(j);
 	j = json_loads("{\"name\":\"m\",\"to\":[{\"remote\":\"2001:db8::1\",\"vxlan\":42,"
 		       "\"via\":\"up0\"}]}",
 		       0, NULL);
