@@ -58,22 +58,31 @@ void hv_mirror_dest_macs_flush(struct hv_switch *sw);
 void hv_mirror_client_gone(struct hv_switch *sw, int client);
 struct hv_prog;
 /*
- * The mirror sessions of policy file PATH (program PROG), created but not
- * published, into OUT (HV_MIRROR_MAX_SESSIONS entries), *N_OUT of them;
+ * The mirror sessions of a policy file, on their way in: NEXT (N of them,
+ * REUSED[k] when the policy in force has the same session, which then goes
+ * on unchanged) and OLD (the policy's sessions they replace, by slot).
+ */
+struct hv_mirror_plan {
+	struct hv_mirror_session *next[HV_MIRROR_MAX_SESSIONS];
+	bool reused[HV_MIRROR_MAX_SESSIONS];
+	unsigned n;
+	struct hv_mirror_session *old[HV_MIRROR_MAX_SESSIONS];
+};
+/*
+ * Create the sessions of policy file PATH (program PROG), not published;
  * warnings (left-out remote destinations) appended to WARNINGS. 0, or -1
  * with the reason in E and nothing created.
  */
-int hv_mirror_policy_prepare(struct hv_switch *sw, const struct hv_prog *prog, const char *path,
-			     struct hv_mirror_session **out, unsigned *n_out, json_t *warnings,
-			     struct reply_err *e);
-/*
- * Put NEXT (N sessions) in place of the policy's sessions in sw->mirrors,
- * moving those into OLD (HV_MIRROR_MAX_SESSIONS entries, by slot); the next
- * publish makes it so. hv_mirror_policy_unswap() undoes it before a publish.
- */
-void hv_mirror_policy_swap(struct hv_switch *sw, struct hv_mirror_session **next, unsigned n,
-			   struct hv_mirror_session **old);
-void hv_mirror_policy_unswap(struct hv_switch *sw, struct hv_mirror_session **old);
+int hv_mirror_plan_prepare(struct hv_switch *sw, const struct hv_prog *prog, const char *path,
+			   struct hv_mirror_plan *plan, json_t *warnings, struct reply_err *e);
+/* Put the plan's sessions in sw->mirrors in place of the policy's; the next publish makes it so. */
+void hv_mirror_plan_swap(struct hv_switch *sw, struct hv_mirror_plan *plan);
+/* Undo hv_mirror_plan_swap() (before a publish). */
+void hv_mirror_plan_unswap(struct hv_switch *sw, struct hv_mirror_plan *plan);
+/* Free the plan's new sessions (the apply failed; after unswap, if swapped). */
+void hv_mirror_plan_discard(struct hv_mirror_plan *plan);
+/* Free the replaced sessions (after the publish that dropped them). */
+void hv_mirror_plan_finish(struct hv_mirror_plan *plan);
 
 /*
  * Read, check and compile the policy file PATH and put it in force.

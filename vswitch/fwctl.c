@@ -243,8 +243,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	struct hv_fw *fw;
 	char err[256];
 	json_t *diff, *warnings, *mir_warnings;
-	struct hv_mirror_session *mir_new[HV_MIRROR_MAX_SESSIONS], *mir_old[HV_MIRROR_MAX_SESSIONS];
-	unsigned n_mir = 0;
+	static struct hv_mirror_plan plan; /* control thread only */
 	uint64_t cut;
 
 	prog = hv_lang_parse_file(path, &d);
@@ -298,7 +297,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	}
 	/* the file's mirror sessions: created (files open) before anything changes */
 	mir_warnings = json_array();
-	if (hv_mirror_policy_prepare(sw, prog, path, mir_new, &n_mir, mir_warnings, e) != 0) {
+	if (hv_mirror_plan_prepare(sw, prog, path, &plan, mir_warnings, e) != 0) {
 		json_decref(mir_warnings);
 		json_decref(diff);
 		hv_fw_free(fw);
@@ -306,11 +305,10 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		return NULL;
 	}
 	cut = count_cut(sw, fw);
-	hv_mirror_policy_swap(sw, mir_new, n_mir, mir_old);
+	hv_mirror_plan_swap(sw, &plan);
 	if (hv_switch_set_policy(sw, fw) != 0) {
-		hv_mirror_policy_unswap(sw, mir_old);
-		while (n_mir > 0)
-			hv_mirror_session_free(mir_new[--n_mir]);
+		hv_mirror_plan_unswap(sw, &plan);
+		hv_mirror_plan_discard(&plan);
 		json_decref(mir_warnings);
 		json_decref(diff);
 		hv_fw_free(fw);
@@ -318,8 +316,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		return ctl_fail(e, ENOMEM, NULL, "out of memory publishing the policy; unchanged");
 	}
 	/* the publish waited for every worker: the replaced sessions are unused */
-	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
-		hv_mirror_session_free(mir_old[i]);
+	hv_mirror_plan_finish(&plan);
 	hv_mirror_dest_macs_flush(sw);
 	sw->fw_epoch++;
 	warnings = diags_json(&d, HV_DIAG_WARNING);
@@ -330,7 +327,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	json_object_set_new(diff, "entries", json_integer(fw->n_entries));
 	json_object_set_new(diff, "connections_cut", json_integer((json_int_t)cut));
 	json_object_set_new(diff, "warnings", warnings);
-	json_object_set_new(diff, "mirrors", json_integer(n_mir));
+	json_object_set_new(diff, "mirrors", json_integer(plan.n));
 	json_object_set_new(diff, "mirror_warnings", mir_warnings);
 	return diff;
 }

@@ -412,14 +412,13 @@ conf_from_lang(const struct hv_prog *prog, const struct hv_mirror *m, const char
 }
 
 int
-hv_mirror_policy_prepare(struct hv_switch *sw, const struct hv_prog *prog, const char *path,
-			 struct hv_mirror_session **out, unsigned *n_out, json_t *warnings,
-			 struct reply_err *e)
+hv_mirror_plan_prepare(struct hv_switch *sw, const struct hv_prog *prog, const char *path,
+		       struct hv_mirror_plan *plan, json_t *warnings, struct reply_err *e)
 {
-	unsigned n = 0, runtime = 0;
+	unsigned runtime = 0;
 	char err[512];
 
-	*n_out = 0;
+	memset(plan, 0, sizeof(*plan));
 	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
 		if (sw->mirrors[i] != NULL && !hv_mirror_session_conf(sw->mirrors[i])->from_policy)
 			runtime++;
@@ -442,61 +441,102 @@ hv_mirror_policy_prepare(struct hv_switch *sw, const struct hv_prog *prog, const
 				path, m->loc.line, conf.name);
 			goto fail;
 		}
-		if (runtime + n == HV_MIRROR_MAX_SESSIONS) {
+		if (runtime + plan->n == HV_MIRROR_MAX_SESSIONS) {
 			ctl_fail(
 				e, ENOSPC, NULL,
 				"%s: more than %d mirror sessions; the policy in force is unchanged",
 				path, HV_MIRROR_MAX_SESSIONS);
 			goto fail;
 		}
-		out[n] = hv_mirror_session_create(&conf, sw->n_workers, err, sizeof(err));
-		if (out[n] == NULL) {
+		/*
+		 * The same session as the policy in force has: keep it, files and
+		 * counters, rather than start it again (which would truncate its files).
+		 */
+		if (j >= 0 &&
+		    memcmp(&conf, hv_mirror_session_conf(sw->mirrors[j]), sizeof(conf)) == 0) {
+			plan->reused[plan->n] = true;
+			plan->next[plan->n++] = sw->mirrors[j];
+			continue;
+		}
+		plan->next[plan->n] =
+			hv_mirror_session_create(&conf, sw->n_workers, err, sizeof(err));
+		if (plan->next[plan->n] == NULL) {
 			ctl_fail(e, errno ? errno : EINVAL, NULL,
 				 "%s:%u: %s; the policy in force is unchanged", path, m->loc.line,
 				 err);
 			goto fail;
 		}
-		n++;
+		plan->n++;
 	}
-	*n_out = n;
 	return 0;
 fail:
-	while (n > 0)
-		hv_mirror_session_free(out[--n]);
+	hv_mirror_plan_discard(plan);
 	return -1;
 }
 
 void
-hv_mirror_policy_swap(struct hv_switch *sw, struct hv_mirror_session **next, unsigned n,
-		      struct hv_mirror_session **old)
+hv_mirror_plan_discard(struct hv_mirror_plan *plan)
+{
+	while (plan->n > 0) {
+		plan->n--;
+		if (!plan->reused[plan->n])
+			hv_mirror_session_free(plan->next[plan->n]);
+	}
+}
+
+static bool
+plan_has(const struct hv_mirror_plan *plan, const struct hv_mirror_session *s)
+{
+	for (unsigned k = 0; k < plan->n; k++)
+		if (plan->next[k] == s)
+			return true;
+	return false;
+}
+
+void
+hv_mirror_plan_swap(struct hv_switch *sw, struct hv_mirror_plan *plan)
 {
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++) {
-		old[i] = NULL;
-		if (sw->mirrors[i] != NULL && hv_mirror_session_conf(sw->mirrors[i])->from_policy) {
-			old[i] = sw->mirrors[i];
+		plan->old[i] = NULL;
+		if (sw->mirrors[i] != NULL && hv_mirror_session_conf(sw->mirrors[i])->from_policy &&
+		    !plan_has(plan, sw->mirrors[i])) {
+			plan->old[i] = sw->mirrors[i];
 			sw->mirrors[i] = NULL;
 		}
 	}
-	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS && k < n; i++)
-		if (sw->mirrors[i] == NULL && old[i] == NULL)
-			sw->mirrors[i] = next[k++];
-	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS && k < n; i++)
-		if (sw->mirrors[i] == NULL)
-			sw->mirrors[i] = next[k++];
+	/* new sessions into free slots, the replaced sessions' slots last */
+	for (unsigned pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++) {
+			while (k < plan->n && plan->reused[k])
+				k++;
+			if (k == plan->n)
+				return;
+			if (sw->mirrors[i] == NULL && (pass == 1 || plan->old[i] == NULL))
+				sw->mirrors[i] = plan->next[k++];
+		}
 }
 
 void
-hv_mirror_policy_unswap(struct hv_switch *sw, struct hv_mirror_session **old)
+hv_mirror_plan_unswap(struct hv_switch *sw, struct hv_mirror_plan *plan)
+{
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		for (unsigned k = 0; k < plan->n; k++)
+			if (sw->mirrors[i] == plan->next[k] && !plan->reused[k])
+				sw->mirrors[i] = NULL;
+	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
+		if (plan->old[i] != NULL)
+			sw->mirrors[i] = plan->old[i];
+}
+
+void
+hv_mirror_plan_finish(struct hv_mirror_plan *plan)
 {
 	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++) {
-		if (sw->mirrors[i] != NULL && hv_mirror_session_conf(sw->mirrors[i])->from_policy)
-			sw->mirrors[i] = NULL;
+		hv_mirror_session_free(plan->old[i]);
+		plan->old[i] = NULL;
 	}
-	for (unsigned i = 0; i < HV_MIRROR_MAX_SESSIONS; i++)
-		if (old[i] != NULL)
-			sw->mirrors[i] = old[i];
 }
 
 const struct hv_ctl_handler hv_mirror_handlers[] = {

@@ -127,6 +127,14 @@ hv_assert_eq 3 "$down" "copies for the missing IDS port counted as dest_down"
 hv_assert_eq 6 "$(hv_json sw 'r["written"]' mirror show ids)" "pcapng keeps writing"
 hv_pass "IDS port gone: 30 pings, 0% loss; 3 copies counted dest_down, the file still written"
 
+# applying the same file again keeps its session as it is: counters, and the file untruncated
+w=$(hv_json sw 'r["written"]' mirror show ids)
+hv_ctl sw policy apply "$HV_TMP/mirror.hvnet" >/dev/null || hv_fail "policy re-apply"
+hv_assert_eq "$w" "$(hv_json sw 'r["written"]' mirror show ids)" "session written count after a re-apply"
+n=$(tcpdump -nn -r "$HV_TMP/caps/blocked.pcapng" 2>/dev/null | wc -l)
+hv_assert_eq "$w" "$n" "packets in the pcapng after a re-apply"
+hv_pass "re-applying the policy file keeps the mirror session: $w written, the file intact"
+
 # rotation: 4 KiB files, keep 2
 hv_ctl sw mirror add rot segment app to pcap "$HV_TMP/rot/r.pcapng" rotate 4K keep 2 >/dev/null ||
 	hv_fail "mirror add rot"
