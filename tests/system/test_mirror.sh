@@ -114,18 +114,30 @@ hv_in web1 ping -c 30 -i 0.05 -W 1 10.30.0.12 >"$HV_TMP/ping.txt" 2>&1 &
 ping_pid=$!
 sleep 0.3
 hv_ctl sw port del ids0 >/dev/null || hv_fail "port del ids0"
-for i in 1 2 3; do # blocked SYNs keep being selected while the destination is gone
-	hv_in web1 /usr/bin/python3 -c "
+# blocked SYNs keep being selected while the destination is gone
+hv_in web1 /usr/bin/python3 -c "
 from scapy.all import Ether, IP, TCP, sendp, conf
 conf.verb = 0
-sendp(Ether(dst='$mac2')/IP(src='10.30.0.11', dst='10.30.0.12')/TCP(sport=41000+$i, dport=5432, flags='S'), iface='eth0')"
-done
+sendp([Ether(dst='$mac2')/IP(src='10.30.0.11', dst='10.30.0.12')/TCP(sport=41000+i, dport=5432, flags='S') for i in (1, 2, 3)], iface='eth0')"
 wait "$ping_pid" || hv_fail "ping lost packets while the IDS port went away: $(tail -2 "$HV_TMP/ping.txt")"
 grep -q " 0% packet loss" "$HV_TMP/ping.txt" || hv_fail "ping: $(tail -2 "$HV_TMP/ping.txt")"
 down=$(hv_json sw 'r["counters"]["dest_down"]' mirror show ids)
 hv_assert_eq 3 "$down" "copies for the missing IDS port counted as dest_down"
 hv_assert_eq 6 "$(hv_json sw 'r["written"]' mirror show ids)" "pcapng keeps writing"
 hv_pass "IDS port gone: 30 pings, 0% loss; 3 copies counted dest_down, the file still written"
+
+# the IDS port comes back (a reconnect): found again by name, copies flow to it again
+hv_ctl sw port add ids0 tap app "netns=$HV_ID-ids" ifname=eth0 mirror=yes >/dev/null ||
+	hv_fail "port add ids0 again"
+hv_assert_eq up "$(hv_json sw 'r["destinations"][1]["state"]' mirror show ids)" "ids0 destination after re-add"
+sent=$(hv_json sw 'r["counters"]["port_sent"]' mirror show ids)
+hv_in web1 /usr/bin/python3 -c "
+from scapy.all import Ether, IP, TCP, sendp, conf
+conf.verb = 0
+sendp(Ether(dst='$mac2')/IP(src='10.30.0.11', dst='10.30.0.12')/TCP(sport=42000, dport=5432, flags='S'), iface='eth0')"
+sleep 0.3
+hv_assert_eq $((sent + 1)) "$(hv_json sw 'r["counters"]["port_sent"]' mirror show ids)" "copies to the re-added ids0"
+hv_pass "IDS port re-added: found by name, the next blocked SYN is copied to it"
 
 # applying the same file again keeps its session as it is: counters, and the file untruncated
 w=$(hv_json sw 'r["written"]' mirror show ids)
