@@ -47,7 +47,7 @@ _Static_assert(HV_MIRROR_NAME_MAX == HV_NAME_MAX, "name lengths differ");
 #define MIR_CNT_ADD(c, n) __atomic_store_n(&(c), (c) + (n), __ATOMIC_RELAXED)
 #define MIR_CNT_READ(c)	  __atomic_load_n(&(c), __ATOMIC_RELAXED)
 
-#define WRITER_BURST   32
+#define WRITER_BURST   128 /* per worker and round: one write(2) per round and file */
 #define WRITER_BUF     (256 * 1024)
 #define WRITER_IDLE_US 2000
 #define MAX_IFACES     HV_MAX_PORTS
