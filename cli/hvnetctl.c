@@ -81,6 +81,8 @@ static const char usage_text[] =
 	"                                          proto=tcp|udp|icmp|icmpv6|N host=ADDR limit=N)\n"
 	"  ct stats                                connection table use, limits and timeouts\n"
 	"  ct flush [FILTER...]                    forget connections (their next packet is new)\n"
+	"  vtep show                               the VXLAN overlay: local VTEP, uplink, MTU,\n"
+	"                                          peers (underlay MAC, segments, counters), VNIs\n"
 	"  raw CMD [JSON-ARGS]                     send any request (see docs/control.md)\n"
 	"\n"
 	"Offline (no daemon; see 'hvnetctl policy help' and docs/language.md):\n"
@@ -561,6 +563,49 @@ add_filters(json_t *args, int argc, char **argv, int from, const char *what)
 	}
 }
 
+static void
+print_vtep_show(json_t *r)
+{
+	json_t *c = json_object_get(r, "counters"), *p, *v, *seg;
+	const char *k;
+	size_t i, j;
+
+	if (!json_is_true(json_object_get(r, "active"))) {
+		printf("overlay configured but not active: %s\n", s_of(r, "error"));
+		return;
+	}
+	printf("local %s on uplink %s, UDP port %lld, TTL %lld, learn %s\n", s_of(r, "local"),
+	       s_of(r, "uplink"), i_of(r, "udp_port"), i_of(r, "ttl"),
+	       json_is_true(json_object_get(r, "learn")) ? "yes" : "no");
+	printf("uplink MTU %lld, overlay MTU %lld\n", i_of(r, "uplink_mtu"), i_of(r, "mtu"));
+	printf("VNIs:");
+	json_array_foreach(json_object_get(r, "vnis"), i, v)
+		printf(" %s=%lld", s_of(v, "segment"), i_of(v, "vni"));
+	printf("\n%-16s %-18s %-24s %10s %10s %6s %8s\n", "PEER", "UNDERLAY MAC", "SEGMENTS", "RX",
+	       "TX", "MACS", "DROPS");
+	json_array_foreach(json_object_get(r, "peers"), i, p) {
+		char segs[128] = "";
+		size_t n = 0;
+
+		json_array_foreach(json_object_get(p, "segments"), j, seg)
+			if (n < sizeof(segs))
+				n += (size_t)snprintf(segs + n, sizeof(segs) - n, "%s%s",
+						      j ? "," : "", json_string_value(seg));
+		printf("%-16s %-18s %-24s %10lld %10lld %6lld %8lld\n", s_of(p, "address"),
+		       json_is_string(json_object_get(p, "mac")) ? s_of(p, "mac") : "(unresolved)",
+		       segs, i_of(p, "rx_packets"), i_of(p, "tx_packets"), i_of(p, "macs"),
+		       i_of(p, "drops"));
+	}
+	printf("counters:");
+	json_object_foreach(c, k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\ndrops:");
+	json_object_foreach(json_object_get(r, "drops"), k, v)
+		if (json_integer_value(v) != 0 || g_all)
+			printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\n");
+}
+
 static struct request
 parse_command(int argc, char **argv)
 {
@@ -731,6 +776,12 @@ parse_command(int argc, char **argv)
 		} else {
 			usage_error("unknown ct command '%s' (list, stats, flush)", verb);
 		}
+	} else if (strcmp(obj, "vtep") == 0) {
+		if (verb == NULL || strcmp(verb, "show") != 0)
+			usage_error("'vtep' has one command: show");
+		need(argc, 2, 2, "vtep show");
+		rq.cmd = "vtep.show";
+		rq.print = print_vtep_show;
 	} else if (strcmp(obj, "raw") == 0) {
 		need(argc, 2, 3, "raw CMD [JSON-ARGS]");
 		rq.cmd = argv[1];
@@ -745,7 +796,7 @@ parse_command(int argc, char **argv)
 		}
 	} else {
 		usage_error("unknown object '%s' (version, port, segment, mac, stats, policy, fw, "
-			    "ct, lab, raw)",
+			    "ct, vtep, lab, raw)",
 			    obj);
 	}
 	return rq;

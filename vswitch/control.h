@@ -45,6 +45,10 @@ extern const size_t hv_fw_n_handlers;
  * Returns the report (what changed, connections cut, warnings) or NULL with
  * the reason in E; on failure the policy in force is unchanged.
  */
+/* vxctl.c: vtep.* */
+extern const struct hv_ctl_handler hv_vx_handlers[];
+extern const size_t hv_vx_n_handlers;
+
 json_t *hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e);
 
 #endif

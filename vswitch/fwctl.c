@@ -242,7 +242,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	struct hv_prog *prog;
 	struct hv_ir *ir = NULL;
 	struct hv_fw *fw;
-	char err[256];
+	char err[512];
 	json_t *diff, *warnings;
 	uint64_t cut;
 
@@ -288,6 +288,13 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		hv_fw_free(fw);
 		hv_diags_free(&d);
 		return NULL;
+	}
+	/* an overlay that cannot work here refuses the whole file */
+	if (hv_switch_overlay_check(sw, fw, err, sizeof(err)) != 0) {
+		hv_fw_free(fw);
+		hv_diags_free(&d);
+		return ctl_fail(e, EINVAL, "fix the overlay block; docs/overlay.md",
+				"%s; the policy in force is unchanged", err);
 	}
 	diff = policy_diff(sw->fw, fw);
 	if (diff == NULL) {

@@ -174,8 +174,8 @@ switch_fw_init(struct hv_switch *sw)
 {
 	static const struct rte_mbuf_dynfield in_port = {
 		.name = "hvnet_in_port",
-		.size = sizeof(uint16_t),
-		.align = __alignof__(uint16_t),
+		.size = sizeof(uint32_t),
+		.align = __alignof__(uint32_t),
 	};
 	uint32_t per = (sw->conf.ct_max + sw->n_workers - 1) / sw->n_workers;
 	char err[256];
@@ -402,6 +402,8 @@ hv_switch_fini(struct hv_switch *sw)
 	}
 	hv_mac_table_free(sw->macs);
 	rte_free(sw->state);
+	hv_vx_state_free(sw->vx);
+	sw->vx = NULL;
 	hv_fw_free(sw->fw);
 	hv_fw_free(sw->fw_prev);
 	for (unsigned i = 0; i < HV_MAX_WORKERS; i++) {
@@ -416,10 +418,20 @@ hv_switch_fini(struct hv_switch *sw)
 	sw->pool = NULL;
 }
 
+/* A VTEP index the overlay no longer uses: forget the MACs behind it. */
+static void
+vtep_gone(void *arg, uint16_t vtep)
+{
+	struct hv_switch *sw = arg;
+
+	hv_mac_table_flush(sw->macs, -1, HV_VTEP_SLOT_BASE + vtep, true);
+}
+
 int
 hv_switch_publish(struct hv_switch *sw)
 {
 	struct hv_dp_state *st, *old;
+	struct hv_vx_state *vx, *old_vx;
 	unsigned n_ports = 0, used = 0;
 
 	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
@@ -429,6 +441,8 @@ hv_switch_publish(struct hv_switch *sw)
 			 RTE_CACHE_LINE_SIZE);
 	if (st == NULL)
 		return -ENOMEM;
+	vx = hv_switch_overlay_build(sw);
+	st->vx = vx;
 	st->generation = ++sw->generation;
 	st->n_workers = (uint16_t)sw->n_workers;
 	st->fw = sw->fw;
@@ -465,10 +479,15 @@ hv_switch_publish(struct hv_switch *sw)
 	}
 
 	old = sw->state;
+	old_vx = sw->vx;
 	__atomic_store_n(&sw->state, st, __ATOMIC_RELEASE);
 	/* Wait until no worker can still be reading @old (or a port it lists). */
 	rte_rcu_qsbr_synchronize(sw->qsbr, RTE_QSBR_THRID_INVALID);
 	rte_free(old);
+	sw->vx = vx;
+	/* VTEP indices the new state dropped: their neighbours and MACs go */
+	hv_vx_ctl_commit(&sw->vxctl, vx, vtep_gone, sw);
+	hv_vx_state_free(old_vx);
 	return 0;
 }
 
@@ -693,8 +712,9 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		snprintf(err, err_size, "port '%s' exists", spec->name);
 		return -EEXIST;
 	}
-	seg = hv_segment_find(sw, spec->segment);
-	if (seg == NULL) {
+	/* "-": an uplink, the overlay's port, in no segment */
+	seg = strcmp(spec->segment, "-") == 0 ? NULL : hv_segment_find(sw, spec->segment);
+	if (seg == NULL && strcmp(spec->segment, "-") != 0) {
 		snprintf(err, err_size, "port '%s': segment '%s' does not exist", spec->name,
 			 spec->segment);
 		return -ENOENT;
@@ -715,12 +735,12 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 			spec->name, mtu, RTE_MBUF_DEFAULT_DATAROOM - RTE_ETHER_HDR_LEN - 8);
 		return -EINVAL;
 	}
-	for (id = 0; id < HV_MAX_PORTS; id++)
+	for (id = 0; id < HV_MAX_LOCAL_PORTS; id++)
 		if (sw->ports[id] == NULL)
 			break;
-	if (id == HV_MAX_PORTS) {
+	if (id == HV_MAX_LOCAL_PORTS) {
 		snprintf(err, err_size, "no room for port '%s': %d ports exist", spec->name,
-			 HV_MAX_PORTS);
+			 HV_MAX_LOCAL_PORTS);
 		return -ENOSPC;
 	}
 
@@ -730,7 +750,7 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	snprintf(p->name, sizeof(p->name), "%s", spec->name);
 	p->kind = spec->kind;
 	p->id = (uint16_t)id;
-	p->segment = seg->id;
+	p->segment = seg != NULL ? seg->id : HV_SEG_NONE;
 	p->mtu = (uint16_t)mtu;
 	p->allow_vlan = allow_vlan;
 	p->mac_limit = mac_limit;
@@ -755,11 +775,13 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	memset(&sw->baseline->port[id], 0, sizeof(sw->baseline->port[id]));
 
 	sw->ports[id] = p;
-	seg->n_ports++;
+	if (seg != NULL)
+		seg->n_ports++;
 	rc = hv_switch_publish(sw);
 	if (rc != 0) {
 		sw->ports[id] = NULL;
-		seg->n_ports--;
+		if (seg != NULL)
+			seg->n_ports--;
 		snprintf(err, err_size, "port '%s': cannot publish the new state: %s", p->name,
 			 strerror(-rc));
 		goto close_port;
@@ -783,14 +805,16 @@ hv_port_del(struct hv_switch *sw, const char *name, uint32_t *flushed, char *err
 		snprintf(err, err_size, "port '%s' does not exist", name);
 		return -ENOENT;
 	}
-	seg = sw->segments[p->segment];
+	seg = hv_port_is_uplink(p) ? NULL : sw->segments[p->segment];
 	sw->ports[p->id] = NULL;
-	seg->n_ports--;
+	if (seg != NULL)
+		seg->n_ports--;
 	/* After this returns no worker polls, or transmits to, the port. */
 	rc = hv_switch_publish(sw);
 	if (rc != 0) {
 		sw->ports[p->id] = p;
-		seg->n_ports++;
+		if (seg != NULL)
+			seg->n_ports++;
 		snprintf(err, err_size, "port '%s': cannot publish the new state: %s", name,
 			 strerror(-rc));
 		return rc;
