@@ -196,8 +196,9 @@ uint16_t hv_vx_flow_port(const struct hv_pkt_meta *m);
  * configured TTL, ID 0, header checksum), UDP from SPORT to the overlay port
  * with its checksum computed over the whole packet (never 0: 0xffff instead),
  * and the VXLAN header (I flag, VNI, reserved bits 0).
- * Returns HV_DROP_NONE, or HV_DROP_VXLAN_NO_NEIGHBOUR when the VTEP's MAC is
- * not resolved (BUF untouched). Thread-safe.
+ * Returns HV_DROP_NONE, HV_DROP_VXLAN_NO_NEIGHBOUR when the VTEP's MAC is
+ * not resolved, or HV_DROP_VXLAN_TOO_BIG when the outer IPv4 packet would
+ * pass 65535 bytes (BUF untouched). Thread-safe.
  */
 enum hv_drop_reason hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni,
 				uint16_t sport, uint8_t *buf, uint32_t inner_len);

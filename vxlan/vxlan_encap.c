@@ -77,6 +77,8 @@ hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni, uint16_t 
 	uint32_t ulen = 8 + 8 + inner_len, sum;
 	uint16_t c;
 
+	if (inner_len > 65535 - 20 - 8 - 8) /* the outer IPv4 total length */
+		return HV_DROP_VXLAN_TOO_BIG;
 	if (vtep >= HV_VX_MAX_VTEPS || !hv_vx_neigh_mac(&st->neigh[vtep], mac))
 		return HV_DROP_VXLAN_NO_NEIGHBOUR;
 	memcpy(buf, mac, 6);
