@@ -312,6 +312,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	sw->fw_epoch++;
 	warnings = diags_json(&d, HV_DIAG_WARNING);
 	hv_diags_free(&d);
+	hv_switch_overlay_warn(sw, warnings);
 	json_object_set_new(diff, "epoch", json_integer((json_int_t)fw->epoch));
 	json_object_set_new(diff, "path", json_string(path));
 	json_object_set_new(diff, "rules", json_integer(fw->n_rules));

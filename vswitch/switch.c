@@ -728,6 +728,10 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		rc = parse_bool_opt(spec, "allow-vlan", &allow_vlan, err, err_size);
 	if (rc != 0)
 		return rc;
+	/* a guest in a segment that crosses the overlay gets the overlay's MTU */
+	if (hv_port_spec_opt(spec, "mtu") == NULL && seg != NULL && sw->vx != NULL &&
+	    sw->vx->seg_vni[seg->id] != HV_VX_NO_VNI)
+		mtu = sw->vx->mtu;
 	if (mtu + RTE_ETHER_HDR_LEN + 8 > RTE_MBUF_DEFAULT_DATAROOM) {
 		snprintf(
 			err, err_size,

@@ -13,6 +13,7 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 
+#include "common/log.h"
 #include "firewall/lang/lang.h"
 #include "vswitch/control.h"
 
@@ -195,6 +196,36 @@ hv_switch_overlay_build(struct hv_switch *sw)
 	}
 	free(conf);
 	return st;
+}
+
+void
+hv_switch_overlay_warn(struct hv_switch *sw, json_t *warnings)
+{
+	const struct hv_vx_state *vx = sw->vx;
+	const struct hv_loc *loc;
+
+	if (vx == NULL || sw->fw == NULL)
+		return;
+	loc = &sw->fw->prog->overlay.loc;
+	for (unsigned i = 0; i < HV_MAX_LOCAL_PORTS; i++) {
+		const struct hv_port *p = sw->ports[i];
+		char msg[300];
+
+		if (p == NULL || hv_port_is_uplink(p) || vx->seg_vni[p->segment] == HV_VX_NO_VNI ||
+		    p->mtu <= vx->mtu)
+			continue;
+		snprintf(
+			msg, sizeof(msg),
+			"port '%s' (segment %s) has MTU %u, more than the overlay's %u: its larger "
+			"packets to other hosts get ICMP frag-needed / packet-too-big; give it "
+			"mtu=%u",
+			p->name, sw->segments[p->segment]->name, p->mtu, vx->mtu, vx->mtu);
+		HV_WARN("%s", msg);
+		json_array_append_new(warnings, json_pack("{s:s, s:i, s:i, s:s}", "file",
+							  loc->src ? hv_src_path(loc->src) : "",
+							  "line", (int)loc->line, "column",
+							  (int)loc->col, "message", msg));
+	}
 }
 
 /* ---- vtep.show ---- */

@@ -62,8 +62,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		host_a = host(&xa, 1, 2);
 		host_b = host(&xb, 2, 1);
 		/* A knows B's underlay MAC, so that it can encapsulate */
-		hv_vx_neigh_set(&host_a->neigh[host_a->peers[0].vtep], (const uint8_t[6]){2, 0, 0, 0, 0, 2},
-				1);
+		hv_vx_neigh_set(&host_a->neigh[host_a->peers[0].vtep],
+				(const uint8_t[6]){2, 0, 0, 0, 0, 2}, 1);
 	}
 	if (size > 65535)
 		return 0;
@@ -81,7 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rx.reply_len != 0) {
 			if (rx.reply_len > sizeof(reply) ||
 			    hv_pkt_parse(reply, (uint32_t)rx.reply_len, &m) != HV_DROP_NONE ||
-			    m.l3 != HV_L3_ARP || m.arp_op != 2 || memcmp(m.src_ip, host_b->local_ip, 4))
+			    m.l3 != HV_L3_ARP || m.arp_op != 2 ||
+			    memcmp(m.src_ip, host_b->local_ip, 4))
 				abort();
 		}
 		break;

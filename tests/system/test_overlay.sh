@@ -41,9 +41,16 @@ policy 192.0.2.2 192.0.2.1 >"$HV_TMP/b.hvnet"
 
 hv_start a --segment app --segment mgmt --port "up:af_packet:-:iface=$ua" --policy "$HV_TMP/a.hvnet"
 hv_start b --segment app --segment mgmt --port "up:af_packet:-:iface=$ub" --policy "$HV_TMP/b.hvnet"
-hv_guest a a1 app 10.30.0.1/24
+hv_guest a a1 app 10.30.0.1/24 mtu=1500
 hv_guest b b1 app 10.30.0.2/24
 hv_guest b b2 mgmt 10.30.0.3/24
+
+# a guest port of an overlay segment gets the overlay MTU unless told otherwise
+hv_assert_eq 1450 "$(hv_in b1 cat /sys/class/net/eth0/mtu)" "b1's MTU (overlay segment)"
+warn=$(hv_json a '" ".join(w["message"] for w in r["warnings"])' policy apply "$HV_TMP/a.hvnet")
+echo "$warn" | grep -q "port 'a1' (segment app) has MTU 1500, more than the overlay's 1450" ||
+	hv_fail "policy apply does not warn about a1's MTU: $warn"
+hv_pass "guest ports get the overlay MTU (b1: 1450); a1, given 1500, is warned about at apply"
 
 hv_assert_eq 1450 "$(hv_json a 'r["mtu"]' vtep show)" "overlay MTU (uplink 1500 - 50)"
 hv_assert_eq "300" "$(hv_json a '[v["vni"] for v in r["vnis"] if v["segment"]=="app"][0]' vtep show)" "VNI of app"
