@@ -57,6 +57,7 @@ static const char usage_text[] =
 	"  port show NAME                          one port, with its drop reasons\n"
 	"  port add NAME KIND SEGMENT [KEY=VAL...]  add a port while traffic flows\n"
 	"        KIND: tap, vhost-user, af_packet, pcap, ring, null\n"
+	"        SEGMENT '-': an uplink, the VXLAN overlay's port (docs/overlay.md)\n"
 	"        common keys: mac-limit=N allow-vlan=yes mtu=N\n"
 	"        tap: iface=IF netns=NS mac=MAC   vhost-user: path=SOCK mode=server|client\n"
 	"        af_packet: iface=IF             pcap: rx=FILE tx=FILE\n"
