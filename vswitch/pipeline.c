@@ -1032,6 +1032,16 @@ uplink_rx(struct worker_ctx *c, const struct hv_port *up, struct rte_mbuf **pkts
 			continue;
 		}
 		if (rx.kind != HV_VX_RX_DECAP) {
+			/* `learn yes`: the control thread may make its sender a peer */
+			if (rx.learn && c->sw->vx_learn != NULL) {
+				uint64_t v = (uint64_t)rx.src_ip[0] << 24 |
+					     (uint64_t)rx.src_ip[1] << 16 |
+					     (uint64_t)rx.src_ip[2] << 8 | rx.src_ip[3] |
+					     (uint64_t)rx.seg << 32;
+
+				if (rte_ring_mp_enqueue(c->sw->vx_learn, (void *)(uintptr_t)v) == 0)
+					HV_CNT_ADD(w->vx.learn_requests, 1);
+			}
 			vx_drop(c, up->id, rx.drop, m);
 			continue;
 		}

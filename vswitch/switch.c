@@ -282,6 +282,7 @@ hv_switch_set_policy(struct hv_switch *sw, struct hv_fw *fw)
 	struct hv_fw *drop = sw->fw_prev;
 	int rc;
 
+	sw->n_vx_learned = 0; /* a new overlay block learns its VTEPs afresh */
 	sw->fw_prev = sw->fw;
 	sw->fw = fw;
 	rc = hv_switch_publish(sw); /* synchronizes: no worker reads what it replaced */
@@ -358,6 +359,11 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 	}
 	if (switch_fw_init(sw) != 0)
 		return -ENOMEM;
+	sw->vx_learn = rte_ring_create("hv_vx_learn", 256, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (sw->vx_learn == NULL) {
+		HV_ERR("cannot create ring hv_vx_learn: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	hv_sw = sw;
 	return hv_switch_publish(sw);
 }
@@ -404,6 +410,8 @@ hv_switch_fini(struct hv_switch *sw)
 	rte_free(sw->state);
 	hv_vx_state_free(sw->vx);
 	sw->vx = NULL;
+	rte_ring_free(sw->vx_learn);
+	sw->vx_learn = NULL;
 	hv_fw_free(sw->fw);
 	hv_fw_free(sw->fw_prev);
 	for (unsigned i = 0; i < HV_MAX_WORKERS; i++) {
@@ -873,6 +881,7 @@ hv_switch_tick(struct hv_switch *sw)
 {
 	uint32_t aged;
 
+	hv_switch_overlay_learn(sw);
 	if (sw->conf.mac_age_s == 0)
 		return;
 	aged = hv_mac_table_age(sw->macs, rte_get_tsc_cycles(),

@@ -208,6 +208,7 @@ struct hv_vx_counters {
 	uint64_t arp_requests;	  /* requests for peers' addresses */
 	uint64_t neigh_learned;	  /* a peer's underlay MAC learned or changed */
 	uint64_t too_big_replies; /* ICMP frag-needed / packet-too-big sent to guests */
+	uint64_t learn_requests;  /* packets from unknown VTEPs passed on to be learned */
 };
 
 struct hv_worker {
@@ -297,6 +298,14 @@ struct hv_switch {
 	struct hv_vx_state *vx;
 	struct hv_vx_ctl vxctl;
 	char vx_error[256];
+	/* `learn yes`: (address, segment) of unknown VTEPs, from the workers (MP/SC),
+	 * and the VTEPs learned from it, kept while the overlay learns */
+	struct rte_ring *vx_learn;
+	uint16_t n_vx_learned;
+	struct hv_vx_learned {
+		uint8_t ip[4];
+		uint64_t segs[HV_VX_MAX_SEGS / 64];
+	} vx_learned[HV_VX_MAX_LEARNED];
 	/* baseline taken by `stats clear`, subtracted from what is shown */
 	struct hv_worker *baseline;
 };
@@ -350,6 +359,8 @@ extern int hv_mbuf_in_port_off;
  */
 int hv_switch_overlay_check(struct hv_switch *sw, const struct hv_fw *fw, char *err,
 			    size_t err_size);
+/* Take in the VTEPs the workers asked to learn; republish when one is new. */
+void hv_switch_overlay_learn(struct hv_switch *sw);
 /* Build the overlay state of the policy in force (NULL: none, why in sw->vx_error). */
 struct hv_vx_state *hv_switch_overlay_build(struct hv_switch *sw);
 

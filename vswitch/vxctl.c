@@ -142,6 +142,20 @@ overlay_conf(struct hv_switch *sw, const struct hv_fw *fw, struct hv_vx_conf *co
 		}
 	}
 	conf->n_peers = (uint16_t)o->peers.n;
+	/* the VTEPs learned from their traffic, while the file says `learn yes` */
+	for (unsigned l = 0; o->learn && l < sw->n_vx_learned; l++) {
+		const struct hv_vx_learned *x = &sw->vx_learned[l];
+		bool declared = memcmp(x->ip, conf->local_ip, 4) == 0;
+
+		for (unsigned i = 0; i < o->peers.n && !declared; i++)
+			declared = memcmp(conf->peers[i].ip, x->ip, 4) == 0;
+		if (declared || conf->n_peers == HV_VX_MAX_VTEPS)
+			continue;
+		memcpy(conf->peers[conf->n_peers].ip, x->ip, 4);
+		conf->peers[conf->n_peers].learned = true;
+		memcpy(conf->peers[conf->n_peers].segs, x->segs, sizeof(x->segs));
+		conf->n_peers++;
+	}
 	return 1;
 }
 
@@ -228,15 +242,63 @@ hv_switch_overlay_warn(struct hv_switch *sw, json_t *warnings)
 	}
 }
 
+void
+hv_switch_overlay_learn(struct hv_switch *sw)
+{
+	static bool full_warned;
+	bool changed = false;
+	void *obj;
+
+	while (sw->vx_learn != NULL && rte_ring_sc_dequeue(sw->vx_learn, &obj) == 0) {
+		uint64_t v = (uint64_t)(uintptr_t)obj;
+		uint8_t ip[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
+				 (uint8_t)v};
+		uint16_t seg = (uint16_t)(v >> 32);
+		struct hv_vx_learned *x = NULL;
+		char a[16];
+
+		/* asked for under the state in force: still learning, still a segment of it */
+		if (sw->vx == NULL || !sw->vx->learn || seg >= HV_VX_MAX_SEGS ||
+		    sw->segments[seg] == NULL || sw->vx->seg_vni[seg] == HV_VX_NO_VNI)
+			continue;
+		for (unsigned i = 0; i < sw->n_vx_learned && x == NULL; i++)
+			if (memcmp(sw->vx_learned[i].ip, ip, 4) == 0)
+				x = &sw->vx_learned[i];
+		if (x == NULL) {
+			if (sw->n_vx_learned == HV_VX_MAX_LEARNED) {
+				/* once: the underlay may be flooding us with addresses */
+				if (!full_warned)
+					HV_WARN("overlay: VTEP %s not learned: %d learned VTEPs "
+						"already (apply the file again to forget them)",
+						hv_vx_ip_str(ip, a), HV_VX_MAX_LEARNED);
+				full_warned = true;
+				continue;
+			}
+			x = &sw->vx_learned[sw->n_vx_learned++];
+			memset(x, 0, sizeof(*x));
+			memcpy(x->ip, ip, 4);
+		}
+		if ((x->segs[seg / 64] >> (seg % 64)) & 1)
+			continue;
+		x->segs[seg / 64] |= 1ull << (seg % 64);
+		changed = true;
+		HV_INFO("overlay: learned VTEP %s for segment %s (VNI %u)", hv_vx_ip_str(ip, a),
+			sw->segments[seg]->name, sw->vx->seg_vni[seg]);
+	}
+	if (changed && hv_switch_publish(sw) != 0)
+		HV_ERR("overlay: cannot publish the learned VTEPs (out of memory)");
+}
+
 /* ---- vtep.show ---- */
 
 static json_t *
 vtep_counters(const struct hv_vx_counters *v)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "decap",
-			 (json_int_t)v->decap, "encap", (json_int_t)v->encap, "flood_copies",
-			 (json_int_t)v->flood_copies, "reserved_bits", (json_int_t)v->reserved_bits,
-			 "arp_in", (json_int_t)v->arp_in, "arp_replies", (json_int_t)v->arp_replies,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "learn_requests",
+			 (json_int_t)v->learn_requests, "decap", (json_int_t)v->decap, "encap",
+			 (json_int_t)v->encap, "flood_copies", (json_int_t)v->flood_copies,
+			 "reserved_bits", (json_int_t)v->reserved_bits, "arp_in",
+			 (json_int_t)v->arp_in, "arp_replies", (json_int_t)v->arp_replies,
 			 "arp_requests", (json_int_t)v->arp_requests, "neigh_learned",
 			 (json_int_t)v->neigh_learned, "too_big_replies",
 			 (json_int_t)v->too_big_replies);
@@ -297,11 +359,11 @@ h_vtep_show(struct hv_control *c, json_t *args, struct reply_err *e)
 			dropped += pc->drops[r];
 		json_array_append_new(
 			peers,
-			json_pack("{s:s, s:i, s:o, s:o, s:I, s:I, s:I, s:I, s:i, s:I}", "address",
-				  hv_vx_ip_str(p->ip, ip), "vtep", p->vtep, "mac",
-				  macs[0] ? json_string(macs) : json_null(), "segments", segs,
-				  "rx_packets", (json_int_t)pc->rx_packets, "rx_bytes",
-				  (json_int_t)pc->rx_bytes, "tx_packets",
+			json_pack("{s:s, s:i, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:i, s:I}",
+				  "address", hv_vx_ip_str(p->ip, ip), "vtep", p->vtep, "learned",
+				  p->learned, "mac", macs[0] ? json_string(macs) : json_null(),
+				  "segments", segs, "rx_packets", (json_int_t)pc->rx_packets,
+				  "rx_bytes", (json_int_t)pc->rx_bytes, "tx_packets",
 				  (json_int_t)pc->tx_packets, "tx_bytes", (json_int_t)pc->tx_bytes,
 				  "macs", hv_mac_table_port_count(sw->macs, slot), "drops",
 				  (json_int_t)dropped));

@@ -38,6 +38,7 @@
 #define HV_VX_HDR_LEN	    50 /* outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 */
 #define HV_VX_OVERHEAD	    50 /* what the overlay MTU loses to the outer headers */
 #define HV_VX_MAX_VTEPS	    256
+#define HV_VX_MAX_LEARNED   64	 /* VTEPs learned with `learn yes`, at most */
 #define HV_VX_MAX_SEGS	    1024 /* = HV_MAX_SEGMENTS */
 #define HV_VX_NO_VNI	    0xffffffffu
 #define HV_VX_PORT	    4789
@@ -59,6 +60,7 @@ struct hv_vx_peer {
 	uint8_t ip[4]; /* network order */
 	uint16_t vtep; /* its index: MAC entries point at it (slot base + vtep) */
 	bool all_segs; /* declared without `segment`: every segment with a VNI */
+	bool learned;  /* not declared: learned from its traffic (`learn yes`), never flooded to */
 	uint64_t segs[HV_VX_MAX_SEGS / 64]; /* switch segments it carries */
 };
 
@@ -76,6 +78,7 @@ struct hv_vx_conf {
 	struct {
 		uint8_t ip[4];
 		bool all_segs;
+		bool learned;
 		uint64_t segs[HV_VX_MAX_SEGS / 64];
 	} peers[HV_VX_MAX_VTEPS];
 };
@@ -152,8 +155,11 @@ enum hv_vx_rx_kind {
 };
 
 struct hv_vx_rx {
-	uint8_t kind;	    /* enum hv_vx_rx_kind */
-	bool reserved_set;  /* reserved bits of the VXLAN header were not zero (ignored) */
+	uint8_t kind;	   /* enum hv_vx_rx_kind */
+	bool reserved_set; /* reserved bits of the VXLAN header were not zero (ignored) */
+	bool learn;	   /* dropped as vxlan_unknown_vtep, but `learn yes` may accept its sender
+		     * (src_ip) for segment seg */
+	uint8_t src_ip[4];
 	bool neigh_learned; /* the sender's MAC was new or changed */
 	enum hv_drop_reason drop;
 	uint16_t inner_off;
@@ -170,7 +176,8 @@ struct hv_vx_rx {
  * at inner_off, in segment seg, from VTEP vtep. An ARP request for the local
  * address is answered into REPLY (REPLY_SIZE bytes, 60 are enough); an ARP
  * packet from a VTEP's address updates its neighbour entry. Everything else is
- * a drop with a reason. Checks: outer Ethernet, no outer VLAN, IPv4 with a
+ * a drop with a reason; a VXLAN packet from an address that is no peer of its
+ * VNI sets learn (with src_ip and seg) when the overlay learns VTEPs. Checks: outer Ethernet, no outer VLAN, IPv4 with a
  * correct header checksum, not a fragment, to the local address, UDP to the
  * overlay port, 8-byte VXLAN header with the I flag, a known VNI, a sender
  * that is a peer of the VNI, and an inner frame that is not VXLAN to the

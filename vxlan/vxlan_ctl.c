@@ -150,6 +150,7 @@ hv_vx_state_build(struct hv_vx_ctl *x, const struct hv_vx_conf *conf, char *err,
 		memcpy(pe->ip, conf->peers[p].ip, 4);
 		pe->vtep = (uint16_t)idx;
 		pe->all_segs = conf->peers[p].all_segs;
+		pe->learned = conf->peers[p].learned;
 		for (unsigned s = 0; s < HV_VX_MAX_SEGS; s++)
 			if (st->seg_vni[s] != HV_VX_NO_VNI &&
 			    (pe->all_segs || (conf->peers[p].segs[s / 64] >> (s % 64)) & 1))
@@ -161,7 +162,7 @@ hv_vx_state_build(struct hv_vx_ctl *x, const struct hv_vx_conf *conf, char *err,
 	for (unsigned s = 0; s < HV_VX_MAX_SEGS; s++) {
 		st->flood_off[s] = (uint16_t)st->n_flood;
 		for (unsigned p = 0; p < st->n_peers; p++)
-			if (hv_vx_peer_has_seg(&st->peers[p], (uint16_t)s))
+			if (!st->peers[p].learned && hv_vx_peer_has_seg(&st->peers[p], (uint16_t)s))
 				st->flood[st->n_flood++] = st->peers[p].vtep;
 		st->flood_n[s] = (uint16_t)(st->n_flood - st->flood_off[s]);
 	}

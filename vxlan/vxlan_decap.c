@@ -201,6 +201,11 @@ hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint6
 	peer = hv_vx_peer_find(st, ip + 12);
 	if (peer == NULL || !hv_vx_peer_has_seg(peer, (uint16_t)seg)) {
 		rx->drop = HV_DROP_VXLAN_UNKNOWN_VTEP;
+		if (st->learn && ip[12] != 0 && ip[12] != 127 && ip[12] < 224) {
+			rx->learn = true;
+			memcpy(rx->src_ip, ip + 12, 4);
+			rx->seg = (uint16_t)seg;
+		}
 		return;
 	}
 	rx->inner_off = (uint16_t)(l4 + UDP_HDR + VXLAN_HDR);

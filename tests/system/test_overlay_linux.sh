@@ -91,3 +91,17 @@ for r in vxlan_truncated vxlan_bad_flags vxlan_unknown_vni vxlan_nested vxlan_un
 	hv_assert_eq "$((before[$r] + 1))" "$(drops $r)" "drop counter $r after one crafted packet"
 done
 hv_pass "crafted packets dropped by reason: truncated, no I flag, unknown VNI, nested, unknown VTEP, port 8472"
+
+# learn yes: no declared peer; Linux's packets are first dropped, then their
+# VTEP is learned (for VNI 300 only, unicast only) and Linux reaches a1
+sed -e 's/^\tpeer 192.0.2.2$/\tlearn yes/' "$HV_TMP/a.hvnet" >"$HV_TMP/learn.hvnet"
+grep -q "learn yes" "$HV_TMP/learn.hvnet" || hv_fail "learn file"
+hv_ctl a policy apply "$HV_TMP/learn.hvnet" >/dev/null || hv_fail "apply the learn yes file"
+hv_assert_eq 0 "$(hv_json a 'len(r["peers"])' vtep show)" "peers before learning"
+hv_in lx ip neigh flush dev vx0
+hv_in lx ping -c 2 -w 10 10.30.0.1 >"$HV_TMP/ping3.txt" ||
+	{ cat "$HV_TMP/ping3.txt"; hv_ctl a vtep show; hv_fail "Linux -> a1 with learn yes"; }
+hv_assert_eq "192.0.2.2 True" "$(hv_json a '" ".join([r["peers"][0]["address"], str(r["peers"][0]["learned"])])' vtep show)" \
+	"the learned VTEP"
+hv_assert_ge "$(hv_json a 'r["counters"]["learn_requests"]' vtep show)" 1 "learn requests"
+hv_pass "learn yes: VTEP 192.0.2.2 learned from its traffic; Linux pings a1 ($(grep -o '[0-9]* received' "$HV_TMP/ping3.txt"))"

@@ -400,6 +400,54 @@ test_decap_nested(void **state)
 	pair_free(p);
 }
 
+/* `learn yes`: an unknown sender is still dropped, but offered for learning; once
+ * learned it is accepted for that segment and never flooded to. */
+static void
+test_learn(void **state)
+{
+	struct pair *p = pair_make();
+	struct hv_vx_conf *c;
+	struct hv_vx_state *b2;
+	uint8_t buf[256];
+	size_t len = valid_packet(p, buf);
+	struct hv_vx_rx rx;
+	uint8_t reply[64];
+	char err[256];
+
+	(void)state;
+	buf[14 + 15] = 9; /* from 192.0.2.9 */
+	fix_ip_csum(buf + 14);
+	hv_vx_rx(p->b, buf, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	assert_int_equal(rx.drop, HV_DROP_VXLAN_UNKNOWN_VTEP);
+	assert_false(rx.learn); /* learn no */
+	c = conf_make(IP_B, MAC_B, &IP_A, 1);
+	c->learn = true;
+	b2 = hv_vx_state_build(&p->xb, c, err, sizeof(err));
+	assert_non_null(b2);
+	hv_vx_rx(b2, buf, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	assert_int_equal(rx.drop, HV_DROP_VXLAN_UNKNOWN_VTEP);
+	assert_true(rx.learn);
+	assert_int_equal(rx.seg, 3);
+	assert_memory_equal(rx.src_ip, ((const uint8_t[4]){192, 0, 2, 9}), 4);
+	hv_vx_state_free(b2);
+	/* learned for segment 3: accepted there, not flooded to */
+	c->peers[1].ip[0] = 192;
+	c->peers[1].ip[2] = 2;
+	c->peers[1].ip[3] = 9;
+	c->peers[1].learned = true;
+	c->peers[1].segs[0] = 1u << 3;
+	c->n_peers = 2;
+	b2 = hv_vx_state_build(&p->xb, c, err, sizeof(err));
+	assert_non_null(b2);
+	hv_vx_rx(b2, buf, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	assert_int_equal(rx.kind, HV_VX_RX_DECAP);
+	assert_int_equal(b2->flood_n[3], 1);
+	assert_int_equal(b2->flood[b2->flood_off[3]], hv_vx_peer_find(b2, IP_A)->vtep);
+	hv_vx_state_free(b2);
+	free(c);
+	pair_free(p);
+}
+
 static void
 test_arp(void **state)
 {
@@ -488,7 +536,7 @@ main(void)
 		cmocka_unit_test(test_build_errors), cmocka_unit_test(test_encap_exact),
 		cmocka_unit_test(test_decap_drops),  cmocka_unit_test(test_decap_nested),
 		cmocka_unit_test(test_arp),	     cmocka_unit_test(test_neigh_ask),
-		cmocka_unit_test(test_flow_port),
+		cmocka_unit_test(test_flow_port),    cmocka_unit_test(test_learn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
