@@ -40,7 +40,8 @@ policy 192.0.2.1 192.0.2.2 >"$HV_TMP/a.hvnet"
 policy 192.0.2.2 192.0.2.1 >"$HV_TMP/b.hvnet"
 
 hv_start a --segment app --segment mgmt --port "up:af_packet:-:iface=$ua" --policy "$HV_TMP/a.hvnet"
-hv_start b --segment app --segment mgmt --port "up:af_packet:-:iface=$ub" --policy "$HV_TMP/b.hvnet"
+# host B runs two workers: decapsulated frames are handed to the worker owning their connection
+hv_start b --cpus 0,1,1 --segment app --segment mgmt --port "up:af_packet:-:iface=$ub" --policy "$HV_TMP/b.hvnet"
 hv_guest a a1 app 10.30.0.1/24 mtu=1500
 hv_guest b b1 app 10.30.0.2/24
 hv_guest b b2 mgmt 10.30.0.3/24
@@ -127,3 +128,9 @@ fields=$(tshark -r "$HV_TMP/underlay.pcap" -o udp.check_checksum:TRUE -o ip.chec
 hv_assert_eq "$(printf '300\t1\t1\t1')" "$(echo "$fields" | head -1)" "tshark: VNI, outer IP and UDP checksum status, DF"
 [ "$(echo "$fields" | wc -l)" -eq 1 ] || hv_fail "tshark: more than one kind of VXLAN packet: $fields"
 hv_pass "tshark: ICMP inside VXLAN with VNI 300, outer IPv4 and UDP checksums good, DF set"
+
+# host B's second worker tracked connections of frames from the overlay
+hv_assert_eq 2 "$(hv_json b 'r["workers"]' version)" "host B workers"
+hv_assert_ge "$(hv_json b 'r["firewall"]["handoff_in"]' stats)" 1 "host B hand-offs"
+hv_assert_eq 0 "$(hv_json b 'sum(d["count"] for d in r["drops"] if d["reason"] == "handoff_full")' stats)" "host B hand-off losses"
+hv_pass "host B (two workers): decapsulated frames handed over to their connection's worker, none lost"
