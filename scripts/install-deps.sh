@@ -9,7 +9,7 @@ build-essential meson ninja-build pkg-config clang lld
 libdpdk-dev dpdk dpdk-dev
 libjansson-dev libcmocka-dev libpcap-dev libmnl-dev libnftnl-dev nftables
 iproute2 iputils-ping iperf3 ethtool tcpdump procps psmisc
-python3 python3-scapy tshark
+python3 python3-scapy tshark openvswitch-switch
 "
 
 missing=""
