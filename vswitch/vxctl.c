@@ -63,6 +63,30 @@ find_uplink(struct hv_switch *sw, const struct hv_overlay *o, char *err, size_t 
 }
 
 /*
+ * The MTU of the kernel interface an af_packet or tap uplink sits on (the
+ * underlay's, as far as this host knows it), or 0 when it cannot be read.
+ */
+static unsigned
+uplink_kernel_mtu(const struct hv_port *up)
+{
+	const char *ifname = hv_port_spec_opt(&up->spec, "iface");
+	char path[96];
+	unsigned mtu = 0;
+	FILE *f;
+
+	if (up->kind != HV_PORT_AF_PACKET || ifname == NULL || strchr(ifname, '/') != NULL)
+		return 0;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", ifname);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%u", &mtu) != 1)
+		mtu = 0;
+	fclose(f);
+	return mtu;
+}
+
+/*
  * The configuration FW's overlay block gives on this switch, into CONF.
  * 1: there is one; 0: the file has no overlay block; -EINVAL: it cannot work
  * here (why, with FILE:LINE:COL, in ERR).
@@ -76,6 +100,7 @@ overlay_conf(struct hv_switch *sw, const struct hv_fw *fw, struct hv_vx_conf *co
 	struct hv_port *up;
 	struct rte_ether_addr mac;
 	char at[300];
+	unsigned kmtu;
 
 	if (prog == NULL || !prog->overlay.present)
 		return 0;
@@ -97,6 +122,10 @@ overlay_conf(struct hv_switch *sw, const struct hv_fw *fw, struct hv_vx_conf *co
 	conf->learn = o->learn;
 	conf->uplink = up->id;
 	conf->uplink_mtu = up->mtu;
+	/* the underlay is only as large as the kernel interface under the uplink */
+	kmtu = uplink_kernel_mtu(up);
+	if (kmtu != 0 && kmtu < conf->uplink_mtu)
+		conf->uplink_mtu = (uint16_t)kmtu;
 	if (rte_eth_macaddr_get(up->eth_port, &mac) == 0)
 		memcpy(conf->uplink_mac, mac.addr_bytes, 6);
 	else
@@ -221,6 +250,21 @@ hv_switch_overlay_warn(struct hv_switch *sw, json_t *warnings)
 	if (vx == NULL || sw->fw == NULL)
 		return;
 	loc = &sw->fw->prog->overlay.loc;
+	if (sw->ports[vx->uplink] != NULL && vx->uplink_mtu < sw->ports[vx->uplink]->mtu) {
+		const struct hv_port *up = sw->ports[vx->uplink];
+		char msg[300];
+
+		snprintf(msg, sizeof(msg),
+			 "uplink '%s' has MTU %u but its interface %s only %u: the overlay MTU is "
+			 "%u",
+			 up->name, up->mtu, hv_port_spec_opt(&up->spec, "iface"), vx->uplink_mtu,
+			 vx->mtu);
+		HV_WARN("%s", msg);
+		json_array_append_new(warnings, json_pack("{s:s, s:i, s:i, s:s}", "file",
+							  loc->src ? hv_src_path(loc->src) : "",
+							  "line", (int)loc->line, "column",
+							  (int)loc->col, "message", msg));
+	}
 	for (unsigned i = 0; i < HV_MAX_LOCAL_PORTS; i++) {
 		const struct hv_port *p = sw->ports[i];
 		char msg[300];

@@ -134,3 +134,11 @@ hv_assert_eq 2 "$(hv_json b 'r["workers"]' version)" "host B workers"
 hv_assert_ge "$(hv_json b 'r["firewall"]["handoff_in"]' stats)" 1 "host B hand-offs"
 hv_assert_eq 0 "$(hv_json b 'sum(d["count"] for d in r["drops"] if d["reason"] == "handoff_full")' stats)" "host B hand-off losses"
 hv_pass "host B (two workers): decapsulated frames handed over to their connection's worker, none lost"
+
+# a smaller underlay: the kernel interface under B's uplink drops to 1400
+ip link set "$ub" mtu 1400
+warn=$(hv_json b '" ".join(w["message"] for w in r["warnings"])' policy apply "$HV_TMP/b.hvnet")
+echo "$warn" | grep -q "uplink 'up' has MTU 1500 but its interface $ub only 1400: the overlay MTU is 1350" ||
+	hv_fail "no warning about the 1400-byte underlay: $warn"
+hv_assert_eq 1350 "$(hv_json b 'r["mtu"]' vtep show)" "host B's overlay MTU on a 1400-byte underlay"
+hv_pass "underlay MTU 1400 under B's uplink: warned at apply, overlay MTU 1350"
