@@ -116,6 +116,20 @@ hv_in a1 ip route get 10.30.0.2 | grep -q "mtu 1450" || hv_fail "a1's route cach
 hv_in a1 ping -c 1 -W 2 -M do -s 1422 10.30.0.2 >/dev/null || hv_fail "a 1450-byte DF ping does not pass"
 hv_pass "1500-byte DF ping: ICMP frag needed (mtu 1450); a1's path MTU is 1450 and 1450-byte pings pass"
 
+# IPv6: neighbour discovery crosses the overlay, a large packet gets packet too big
+for g in a1 b1; do
+	hv_in $g sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0
+done
+hv_in a1 ip addr add fd00:30::1/64 dev eth0 nodad
+hv_in b1 ip addr add fd00:30::2/64 dev eth0 nodad
+hv_in a1 ping -6 -c 2 -i 0.3 -w 6 fd00:30::2 >/dev/null || hv_fail "a1 -> b1 over IPv6"
+ptb0=$(hv_json a 'r["counters"]["too_big_replies"]' vtep show)
+out=$(hv_in a1 ping -6 -c 1 -W 2 -M do -s 1452 fd00:30::2 2>&1)
+hv_assert_eq "$((ptb0 + 1))" "$(hv_json a 'r["counters"]["too_big_replies"]' vtep show)" "packet too big sent"
+hv_in a1 ip -6 route get fd00:30::2 | grep -q "mtu 1450" ||
+	hv_fail "a1 has no IPv6 path MTU 1450: $(hv_in a1 ip -6 route get fd00:30::2) ($out)"
+hv_pass "IPv6 across the overlay; a 1500-byte packet gets ICMPv6 packet too big, a1's path MTU is 1450"
+
 # the underlay, as tshark decodes it
 sleep 0.5
 kill "${HV_PIDS[-1]}" 2>/dev/null
