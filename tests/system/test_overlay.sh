@@ -59,7 +59,7 @@ hv_assert_eq "300" "$(hv_json a '[v["vni"] for v in r["vnis"] if v["segment"]=="
 # the underlay capture, from before the first packet
 tcpdump -i "$ua" -w "$HV_TMP/underlay.pcap" -U udp port 4789 >/dev/null 2>&1 &
 HV_PIDS+=($!)
-sleep 1
+sleep 0.5
 
 # the peers resolve each other's underlay MAC by ARP
 for _ in $(seq 50); do
