@@ -84,6 +84,8 @@ static const char usage_text[] =
 	"  ct flush [FILTER...]                    forget connections (their next packet is new)\n"
 	"  vtep show                               the VXLAN overlay: local VTEP, uplink, MTU,\n"
 	"                                          peers (underlay MAC, segments, counters), VNIs\n"
+	"  vtep neigh ADDRESS MAC                  a static underlay MAC for peer ADDRESS: no ARP\n"
+	"                                          for it, until the peer leaves the overlay\n"
 	"  raw CMD [JSON-ARGS]                     send any request (see docs/control.md)\n"
 	"\n"
 	"Offline (no daemon; see 'hvnetctl policy help' and docs/language.md):\n"
@@ -778,11 +780,18 @@ parse_command(int argc, char **argv)
 			usage_error("unknown ct command '%s' (list, stats, flush)", verb);
 		}
 	} else if (strcmp(obj, "vtep") == 0) {
-		if (verb == NULL || strcmp(verb, "show") != 0)
-			usage_error("'vtep' has one command: show");
-		need(argc, 2, 2, "vtep show");
-		rq.cmd = "vtep.show";
-		rq.print = print_vtep_show;
+		if (verb != NULL && strcmp(verb, "neigh") == 0) {
+			need(argc, 4, 4, "vtep neigh ADDRESS MAC");
+			rq.cmd = "vtep.neigh";
+			json_object_set_new(rq.args, "address", json_string(argv[2]));
+			json_object_set_new(rq.args, "mac", json_string(argv[3]));
+		} else if (verb != NULL && strcmp(verb, "show") == 0) {
+			need(argc, 2, 2, "vtep show");
+			rq.cmd = "vtep.show";
+			rq.print = print_vtep_show;
+		} else {
+			usage_error("'vtep' commands: show, neigh ADDRESS MAC");
+		}
 	} else if (strcmp(obj, "raw") == 0) {
 		need(argc, 2, 3, "raw CMD [JSON-ARGS]");
 		rq.cmd = argv[1];

@@ -396,6 +396,9 @@ h_vtep_show(struct hv_control *c, json_t *args, struct reply_err *e)
 		for (unsigned s = 0; s < HV_VX_MAX_SEGS; s++)
 			if (hv_vx_peer_has_seg(p, (uint16_t)s) && sw->segments[s] != NULL)
 				json_array_append_new(segs, json_string(sw->segments[s]->name));
+		bool is_static = __atomic_load_n(&vx->neigh[p->vtep].mac, __ATOMIC_RELAXED) &
+				 HV_VX_NEIGH_STATIC;
+
 		if (hv_vx_neigh_mac(&vx->neigh[p->vtep], mac))
 			snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0],
 				 mac[1], mac[2], mac[3], mac[4], mac[5]);
@@ -403,11 +406,12 @@ h_vtep_show(struct hv_control *c, json_t *args, struct reply_err *e)
 			dropped += pc->drops[r];
 		json_array_append_new(
 			peers,
-			json_pack("{s:s, s:i, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:i, s:I}",
+			json_pack("{s:s, s:i, s:b, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:i, s:I}",
 				  "address", hv_vx_ip_str(p->ip, ip), "vtep", p->vtep, "learned",
-				  p->learned, "mac", macs[0] ? json_string(macs) : json_null(),
-				  "segments", segs, "rx_packets", (json_int_t)pc->rx_packets,
-				  "rx_bytes", (json_int_t)pc->rx_bytes, "tx_packets",
+				  p->learned, "static", is_static, "mac",
+				  macs[0] ? json_string(macs) : json_null(), "segments", segs,
+				  "rx_packets", (json_int_t)pc->rx_packets, "rx_bytes",
+				  (json_int_t)pc->rx_bytes, "tx_packets",
 				  (json_int_t)pc->tx_packets, "tx_bytes", (json_int_t)pc->tx_bytes,
 				  "macs", hv_mac_table_port_count(sw->macs, slot), "drops",
 				  (json_int_t)dropped));
@@ -425,7 +429,46 @@ h_vtep_show(struct hv_control *c, json_t *args, struct reply_err *e)
 	return res;
 }
 
+/* vtep.neigh {address, mac}: a static underlay MAC for a peer (no ARP for it). */
+static json_t *
+h_vtep_neigh(struct hv_control *c, json_t *args, struct reply_err *e)
+{
+	struct hv_switch *sw = ctl_switch(c);
+	const char *addr = ctl_arg_str(args, "address", true, e), *macs;
+	const struct hv_vx_peer *p;
+	unsigned a[4], m[6];
+	uint8_t ip[4], mac[6];
+	char end;
+
+	if (addr == NULL)
+		return NULL;
+	macs = ctl_arg_str(args, "mac", true, e);
+	if (macs == NULL)
+		return NULL;
+	if (sscanf(addr, "%u.%u.%u.%u%c", &a[0], &a[1], &a[2], &a[3], &end) != 4 || a[0] > 255 ||
+	    a[1] > 255 || a[2] > 255 || a[3] > 255)
+		return ctl_fail(e, EINVAL, NULL, "'%s' is not an IPv4 address", addr);
+	if (sscanf(macs, "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &end) !=
+		    6 ||
+	    m[0] > 255 || m[1] > 255 || m[2] > 255 || m[3] > 255 || m[4] > 255 || m[5] > 255 ||
+	    (m[0] & 1) || (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0)
+		return ctl_fail(e, EINVAL, NULL, "'%s' is not a unicast MAC address", macs);
+	for (int i = 0; i < 4; i++)
+		ip[i] = (uint8_t)a[i];
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)m[i];
+	if (sw->vx == NULL)
+		return ctl_fail(e, ENOENT, "hvnetctl vtep show says why", "no overlay is active");
+	p = hv_vx_peer_find(sw->vx, ip);
+	if (p == NULL)
+		return ctl_fail(e, ENOENT, "declare it with `peer ADDRESS` in the overlay block",
+				"%s is not a peer of the overlay", addr);
+	hv_vx_neigh_set_static(&sw->vxctl.neigh[p->vtep], mac);
+	return json_pack("{s:s, s:s, s:b}", "address", addr, "mac", macs, "static", 1);
+}
+
 const struct hv_ctl_handler hv_vx_handlers[] = {
 	{"vtep.show", h_vtep_show},
+	{"vtep.neigh", h_vtep_neigh},
 };
 const size_t hv_vx_n_handlers = sizeof(hv_vx_handlers) / sizeof(hv_vx_handlers[0]);

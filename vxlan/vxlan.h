@@ -53,7 +53,8 @@ struct hv_vx_neigh {
 	uint64_t asked_tsc; /* last ARP request sent for it; atomic */
 	uint64_t seen_tsc;  /* last ARP or VXLAN packet from it; atomic */
 };
-#define HV_VX_NEIGH_VALID (1ull << 48)
+#define HV_VX_NEIGH_VALID  (1ull << 48)
+#define HV_VX_NEIGH_STATIC (1ull << 49) /* configured: never asked for, never overwritten */
 
 /* One remote VTEP. */
 struct hv_vx_peer {
@@ -248,8 +249,10 @@ hv_vx_neigh_mac(const struct hv_vx_neigh *n, uint8_t mac[6])
 	return true;
 }
 
-/* Store MAC for N; true when it was unresolved or different. */
+/* Store MAC for N, unless N is static; true when it was unresolved or different. */
 bool hv_vx_neigh_set(struct hv_vx_neigh *n, const uint8_t mac[6], uint64_t now_tsc);
+/* Make N a static entry for MAC (control thread; workers see it at once). */
+void hv_vx_neigh_set_static(struct hv_vx_neigh *n, const uint8_t mac[6]);
 
 /* ---- tests and control ---- */
 

@@ -253,18 +253,32 @@ hv_vx_neigh_set(struct hv_vx_neigh *n, const uint8_t mac[6], uint64_t now_tsc)
 		v |= (uint64_t)mac[i] << (8 * (5 - i));
 	__atomic_store_n(&n->seen_tsc, now_tsc, __ATOMIC_RELAXED);
 	old = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
-	if (old == v)
+	if (old == v || (old & HV_VX_NEIGH_STATIC))
 		return false;
 	__atomic_store_n(&n->mac, v, __ATOMIC_RELAXED);
 	return true;
+}
+
+void
+hv_vx_neigh_set_static(struct hv_vx_neigh *n, const uint8_t mac[6])
+{
+	uint64_t v = HV_VX_NEIGH_VALID | HV_VX_NEIGH_STATIC;
+
+	for (int i = 0; i < 6; i++)
+		v |= (uint64_t)mac[i] << (8 * (5 - i));
+	__atomic_store_n(&n->mac, v, __ATOMIC_RELAXED);
 }
 
 bool
 hv_vx_neigh_should_ask(struct hv_vx_neigh *n, uint64_t now_tsc, uint64_t hz)
 {
 	uint64_t asked = __atomic_load_n(&n->asked_tsc, __ATOMIC_RELAXED);
-	bool valid = __atomic_load_n(&n->mac, __ATOMIC_RELAXED) & HV_VX_NEIGH_VALID;
+	uint64_t mac = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
+	bool valid = mac & HV_VX_NEIGH_VALID;
 	uint64_t every = (valid ? HV_VX_ARP_REFRESH_S : HV_VX_ARP_RETRY_S) * hz;
+
+	if (mac & HV_VX_NEIGH_STATIC)
+		return false;
 
 	if (asked != 0 && now_tsc - asked < every)
 		return false;

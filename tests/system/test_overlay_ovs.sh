@@ -65,6 +65,12 @@ hv_guest a a1 app 10.30.0.1/24
 # OVS's tunnel neighbour cache: told hvnetd's underlay MAC, as its docs do
 appctl tnl/arp/set br-phy 192.0.2.1 "$(cat /sys/class/net/"$ul"/address)" >/dev/null ||
 	hv_fail "ovs-appctl tnl/arp/set"
+# and hvnetd told OVS's, statically (vtep neigh): no ARP needed either way
+mac_phy=$(hv_in ov cat /sys/class/net/br-phy/address)
+hv_ctl a vtep neigh 192.0.2.3 "$mac_phy" >/dev/null || hv_fail "vtep neigh"
+hv_assert_eq "$mac_phy True" "$(hv_json a '"%s %s" % (r["peers"][0]["mac"], r["peers"][0]["static"])' vtep show)" \
+	"static neighbour entry of 192.0.2.3"
+hv_ctl a vtep neigh 192.0.2.77 "$mac_phy" 2>/dev/null && hv_fail "vtep neigh accepted a non-peer"
 
 hv_in a1 ping -c 3 -i 0.3 -w 10 10.30.0.5 >"$HV_TMP/ping1.txt" ||
 	{ cat "$HV_TMP/ping1.txt"; hv_ctl a vtep show; tail -20 "$d/vswitchd.log"; hv_fail "a1 -> OVS guest o1"; }
@@ -79,3 +85,5 @@ where=$(hv_json a '[e["port"] for e in r if e["mac"]=="'"$mac_o1"'"]' mac show a
 hv_assert_eq "['vtep:192.0.2.3']" "$where" "hvnetd learned o1's MAC behind VTEP 192.0.2.3"
 appctl fdb/show br-int | grep -q "$(hv_mac_of a1)" || hv_fail "OVS did not learn a1's MAC: $(appctl fdb/show br-int)"
 hv_pass "learning: hvnetd has o1 behind vtep:192.0.2.3, OVS has a1 on its VXLAN port"
+hv_assert_eq "$mac_phy" "$(hv_json a 'r["peers"][0]["mac"]' vtep show)" "the static entry after traffic"
+hv_pass "static underlay neighbour 192.0.2.3 at $mac_phy (vtep neigh) held through the traffic"

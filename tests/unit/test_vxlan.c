@@ -507,6 +507,13 @@ test_neigh_ask(void **state)
 	assert_true(hv_vx_neigh_should_ask(&n, 6001 + 30 * hz, hz));
 	assert_false(hv_vx_neigh_set(&n, MAC_A, 1));
 	assert_true(hv_vx_neigh_set(&n, MAC_B, 1));
+	/* a static entry is never asked for and never overwritten by what arrives */
+	uint8_t mac[6];
+	hv_vx_neigh_set_static(&n, MAC_A);
+	assert_false(hv_vx_neigh_should_ask(&n, 6001 + 100 * hz, hz));
+	assert_false(hv_vx_neigh_set(&n, MAC_B, 1));
+	assert_true(hv_vx_neigh_mac(&n, mac));
+	assert_memory_equal(mac, MAC_A, 6);
 }
 
 static void
