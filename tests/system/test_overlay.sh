@@ -49,7 +49,7 @@ hv_guest b b2 mgmt 10.30.0.3/24
 # a guest port of an overlay segment gets the overlay MTU unless told otherwise
 hv_assert_eq 1450 "$(hv_in b1 cat /sys/class/net/eth0/mtu)" "b1's MTU (overlay segment)"
 warn=$(hv_json a '" ".join(w["message"] for w in r["warnings"])' policy apply "$HV_TMP/a.hvnet")
-echo "$warn" | grep -q "port 'a1' (segment app) has MTU 1500, more than the overlay's 1450" ||
+grep -q "port 'a1' (segment app) has MTU 1500, more than the overlay's 1450" <<<"$warn" ||
 	hv_fail "policy apply does not warn about a1's MTU: $warn"
 hv_pass "guest ports get the overlay MTU (b1: 1450); a1, given 1500, is warned about at apply"
 
@@ -109,10 +109,10 @@ hv_pass "policy across hosts: tcp/9999 a1 -> b1 blocked ($((blocked1 - blocked0)
 # too big for the overlay: ICMP fragmentation needed, and PMTU discovery converges
 hv_in a1 ip route flush cache >/dev/null 2>&1
 out=$(hv_in a1 ping -c 1 -W 2 -M do -s 1472 10.30.0.2 2>&1)
-echo "$out" | grep -qi "mtu = 1450\|mtu=1450" || hv_fail "no frag-needed with MTU 1450 for a 1500-byte DF packet: $out"
+grep -qi "mtu = 1450\|mtu=1450" <<<"$out" || hv_fail "no frag-needed with MTU 1450 for a 1500-byte DF packet: $out"
 hv_assert_ge "$(hv_json a 'r["counters"]["too_big_replies"]' vtep show)" 1 "too_big_replies"
 hv_assert_ge "$(hv_json a 'r["drops"]["vxlan_too_big"]' vtep show)" 1 "vxlan_too_big drops"
-hv_in a1 ip route get 10.30.0.2 | grep -q "mtu 1450" || hv_fail "a1's route cache has no PMTU 1450: $(hv_in a1 ip route get 10.30.0.2)"
+grep -q "mtu 1450" <<<"$(hv_in a1 ip route get 10.30.0.2)" || hv_fail "a1's route cache has no PMTU 1450: $(hv_in a1 ip route get 10.30.0.2)"
 hv_in a1 ping -c 1 -W 2 -M do -s 1422 10.30.0.2 >/dev/null || hv_fail "a 1450-byte DF ping does not pass"
 hv_pass "1500-byte DF ping: ICMP frag needed (mtu 1450); a1's path MTU is 1450 and 1450-byte pings pass"
 
@@ -126,7 +126,7 @@ hv_in a1 ping -6 -c 2 -i 0.3 -w 6 fd00:30::2 >/dev/null || hv_fail "a1 -> b1 ove
 ptb0=$(hv_json a 'r["counters"]["too_big_replies"]' vtep show)
 out=$(hv_in a1 ping -6 -c 1 -W 2 -M do -s 1452 fd00:30::2 2>&1)
 hv_assert_eq "$((ptb0 + 1))" "$(hv_json a 'r["counters"]["too_big_replies"]' vtep show)" "packet too big sent"
-hv_in a1 ip -6 route get fd00:30::2 | grep -q "mtu 1450" ||
+grep -q "mtu 1450" <<<"$(hv_in a1 ip -6 route get fd00:30::2)" ||
 	hv_fail "a1 has no IPv6 path MTU 1450: $(hv_in a1 ip -6 route get fd00:30::2) ($out)"
 hv_pass "IPv6 across the overlay; a 1500-byte packet gets ICMPv6 packet too big, a1's path MTU is 1450"
 
@@ -152,7 +152,7 @@ hv_pass "host B (two workers): decapsulated frames handed over to their connecti
 # a smaller underlay: the kernel interface under B's uplink drops to 1400
 ip link set "$ub" mtu 1400
 warn=$(hv_json b '" ".join(w["message"] for w in r["warnings"])' policy apply "$HV_TMP/b.hvnet")
-echo "$warn" | grep -q "uplink 'up' has MTU 1500 but its interface $ub only 1400: the overlay MTU is 1350" ||
+grep -q "uplink 'up' has MTU 1500 but its interface $ub only 1400: the overlay MTU is 1350" <<<"$warn" ||
 	hv_fail "no warning about the 1400-byte underlay: $warn"
 hv_assert_eq 1350 "$(hv_json b 'r["mtu"]' vtep show)" "host B's overlay MTU on a 1400-byte underlay"
 hv_pass "underlay MTU 1400 under B's uplink: warned at apply, overlay MTU 1350"

@@ -54,8 +54,12 @@ mac_a1=$(hv_mac_of a1)
 mac_vx=$(hv_in lx cat /sys/class/net/vx0/address)
 where=$(hv_json a '[e["port"] for e in r if e["mac"]=="'"$mac_vx"'"]' mac show app)
 hv_assert_eq "['vtep:192.0.2.2']" "$where" "hvnetd learned vx0's MAC behind VTEP 192.0.2.2"
-hv_in lx bridge fdb show dev vx0 | grep -q "^$mac_a1 dst 192.0.2.1" ||
-	hv_fail "Linux did not learn a1's MAC behind 192.0.2.1: $(hv_in lx bridge fdb show dev vx0)"
+for _ in $(seq 20); do
+	grep -q "^$mac_a1 dst 192.0.2.1" <<<"$(hv_in lx bridge fdb show dev vx0)" && break
+	sleep 0.1
+done
+grep -q "^$mac_a1 dst 192.0.2.1" <<<"$(hv_in lx bridge fdb show dev vx0)" ||
+	hv_fail "Linux did not learn a1's MAC $mac_a1 behind 192.0.2.1: $(hv_in lx bridge fdb show dev vx0)"
 hv_assert_ge "$(hv_json a 'r["counters"]["flood_copies"]' vtep show)" 1 "head-end replicated copies to Linux"
 hv_pass "learning: hvnetd has $mac_vx behind vtep:192.0.2.2, Linux has $mac_a1 dst 192.0.2.1; a1's ARP reached Linux by head-end replication"
 

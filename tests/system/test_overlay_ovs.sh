@@ -83,7 +83,7 @@ hv_pass "o1 behind OVS pings a1 on hvnetd: $(grep -o '[0-9]* received' "$HV_TMP/
 mac_o1=$(hv_mac_of o1)
 where=$(hv_json a '[e["port"] for e in r if e["mac"]=="'"$mac_o1"'"]' mac show app)
 hv_assert_eq "['vtep:192.0.2.3']" "$where" "hvnetd learned o1's MAC behind VTEP 192.0.2.3"
-appctl fdb/show br-int | grep -q "$(hv_mac_of a1)" || hv_fail "OVS did not learn a1's MAC: $(appctl fdb/show br-int)"
+grep -q "$(hv_mac_of a1)" <<<"$(appctl fdb/show br-int)" || hv_fail "OVS did not learn a1's MAC: $(appctl fdb/show br-int)"
 hv_pass "learning: hvnetd has o1 behind vtep:192.0.2.3, OVS has a1 on its VXLAN port"
 hv_assert_eq "$mac_phy" "$(hv_json a 'r["peers"][0]["mac"]' vtep show)" "the static entry after traffic"
 hv_pass "static underlay neighbour 192.0.2.3 at $mac_phy (vtep neigh) held through the traffic"
