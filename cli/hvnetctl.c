@@ -58,6 +58,7 @@ static const char usage_text[] =
 	"  port show NAME                          one port, with its drop reasons\n"
 	"  port add NAME KIND SEGMENT [KEY=VAL...]  add a port while traffic flows\n"
 	"        KIND: tap, vhost-user, af_packet, pcap, ring, null\n"
+	"        SEGMENT '-': an uplink, the VXLAN overlay's port (docs/overlay.md)\n"
 	"        common keys: mac-limit=N allow-vlan=yes mtu=N\n"
 	"        tap: iface=IF netns=NS mac=MAC   vhost-user: path=SOCK mode=server|client\n"
 	"        af_packet: iface=IF             pcap: rx=FILE tx=FILE\n"
@@ -94,6 +95,10 @@ static const char usage_text[] =
 	"  capture PORT|SEGMENT [-f FILTER] [-c COUNT] [-s SNAPLEN] -w FILE|-\n"
 	"                                          ad hoc capture in pcap; '-w -' writes to\n"
 	"                                          stdout (| tcpdump -r -); Ctrl-C ends it\n"
+	"  vtep show                               the VXLAN overlay: local VTEP, uplink, MTU,\n"
+	"                                          peers (underlay MAC, segments, counters), VNIs\n"
+	"  vtep neigh ADDRESS MAC                  a static underlay MAC for peer ADDRESS: no ARP\n"
+	"                                          for it, until the peer leaves the overlay\n"
 	"  raw CMD [JSON-ARGS]                     send any request (see docs/control.md)\n"
 	"\n"
 	"Offline (no daemon; see 'hvnetctl policy help' and docs/language.md):\n"
@@ -574,6 +579,49 @@ add_filters(json_t *args, int argc, char **argv, int from, const char *what)
 	}
 }
 
+static void
+print_vtep_show(json_t *r)
+{
+	json_t *c = json_object_get(r, "counters"), *p, *v, *seg;
+	const char *k;
+	size_t i, j;
+
+	if (!json_is_true(json_object_get(r, "active"))) {
+		printf("overlay configured but not active: %s\n", s_of(r, "error"));
+		return;
+	}
+	printf("local %s on uplink %s, UDP port %lld, TTL %lld, learn %s\n", s_of(r, "local"),
+	       s_of(r, "uplink"), i_of(r, "udp_port"), i_of(r, "ttl"),
+	       json_is_true(json_object_get(r, "learn")) ? "yes" : "no");
+	printf("uplink MTU %lld, overlay MTU %lld\n", i_of(r, "uplink_mtu"), i_of(r, "mtu"));
+	printf("VNIs:");
+	json_array_foreach(json_object_get(r, "vnis"), i, v)
+		printf(" %s=%lld", s_of(v, "segment"), i_of(v, "vni"));
+	printf("\n%-16s %-18s %-24s %10s %10s %6s %8s\n", "PEER", "UNDERLAY MAC", "SEGMENTS", "RX",
+	       "TX", "MACS", "DROPS");
+	json_array_foreach(json_object_get(r, "peers"), i, p) {
+		char segs[128] = "";
+		size_t n = 0;
+
+		json_array_foreach(json_object_get(p, "segments"), j, seg)
+			if (n < sizeof(segs))
+				n += (size_t)snprintf(segs + n, sizeof(segs) - n, "%s%s",
+						      j ? "," : "", json_string_value(seg));
+		printf("%-16s %-18s %-24s %10lld %10lld %6lld %8lld\n", s_of(p, "address"),
+		       json_is_string(json_object_get(p, "mac")) ? s_of(p, "mac") : "(unresolved)",
+		       segs, i_of(p, "rx_packets"), i_of(p, "tx_packets"), i_of(p, "macs"),
+		       i_of(p, "drops"));
+	}
+	printf("counters:");
+	json_object_foreach(c, k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\ndrops:");
+	json_object_foreach(json_object_get(r, "drops"), k, v)
+		if (json_integer_value(v) != 0 || g_all)
+			printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\n");
+}
+
 static struct request
 parse_command(int argc, char **argv)
 {
@@ -766,6 +814,19 @@ parse_command(int argc, char **argv)
 		} else {
 			usage_error("unknown mirror command '%s' (list, show, add, del)", verb);
 		}
+	} else if (strcmp(obj, "vtep") == 0) {
+		if (verb != NULL && strcmp(verb, "neigh") == 0) {
+			need(argc, 4, 4, "vtep neigh ADDRESS MAC");
+			rq.cmd = "vtep.neigh";
+			json_object_set_new(rq.args, "address", json_string(argv[2]));
+			json_object_set_new(rq.args, "mac", json_string(argv[3]));
+		} else if (verb != NULL && strcmp(verb, "show") == 0) {
+			need(argc, 2, 2, "vtep show");
+			rq.cmd = "vtep.show";
+			rq.print = print_vtep_show;
+		} else {
+			usage_error("'vtep' commands: show, neigh ADDRESS MAC");
+		}
 	} else if (strcmp(obj, "raw") == 0) {
 		need(argc, 2, 3, "raw CMD [JSON-ARGS]");
 		rq.cmd = argv[1];
@@ -780,7 +841,7 @@ parse_command(int argc, char **argv)
 		}
 	} else {
 		usage_error("unknown object '%s' (version, port, segment, mac, stats, policy, fw, "
-			    "ct, mirror, capture, lab, raw)",
+			    "ct, mirror, capture, vtep, lab, raw)",
 			    obj);
 	}
 	return rq;

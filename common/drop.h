@@ -78,6 +78,27 @@
 	  "connection table full except the management reserve")                                   \
 	X(CT_LIMIT_SEGMENT, "ct_limit_segment", "firewall", "segment's connection limit reached")  \
 	X(CT_LIMIT_PORT, "ct_limit_port", "firewall", "port's connection limit reached")           \
+	/* overlay: vxlan/ */                                                                      \
+	X(UPLINK_NOT_VTEP, "uplink_not_vtep", "overlay",                                           \
+	  "uplink frame that is neither ARP nor IPv4 to the local VTEP address")                   \
+	X(UPLINK_NOT_VXLAN, "uplink_not_vxlan", "overlay",                                         \
+	  "IPv4 packet to the local VTEP that is not UDP to the overlay port")                     \
+	X(VXLAN_OUTER_MALFORMED, "vxlan_outer_malformed", "overlay",                               \
+	  "outer IPv4 or UDP header cut short or inconsistent, bad IPv4 checksum, or a fragment")  \
+	X(VXLAN_TRUNCATED, "vxlan_truncated", "overlay", "VXLAN header cut short")                 \
+	X(VXLAN_BAD_FLAGS, "vxlan_bad_flags", "overlay", "VXLAN header without the I (VNI) flag")  \
+	X(VXLAN_UNKNOWN_VNI, "vxlan_unknown_vni", "overlay", "VNI of no segment on this host")     \
+	X(VXLAN_UNKNOWN_VTEP, "vxlan_unknown_vtep", "overlay",                                     \
+	  "VXLAN packet from an address that is not a peer of its VNI")                            \
+	X(VXLAN_NESTED, "vxlan_nested", "overlay",                                                 \
+	  "VXLAN packet inside a VXLAN packet (nesting is bounded at one level)")                  \
+	X(VXLAN_NO_OVERLAY, "vxlan_no_overlay", "overlay",                                         \
+	  "frame on an uplink, or for a remote VTEP, while no overlay is in force")                \
+	X(VXLAN_NO_NEIGHBOUR, "vxlan_no_neighbour", "overlay",                                     \
+	  "the remote VTEP's underlay MAC is not resolved yet (an ARP request was sent)")          \
+	X(VXLAN_TOO_BIG, "vxlan_too_big", "overlay",                                               \
+	  "frame larger than the overlay MTU (ICMP frag-needed / packet-too-big sent back)")       \
+	X(VXLAN_NO_BUFFER, "vxlan_no_buffer", "overlay", "no buffer for an encapsulated copy")     \
 	/* tx: vswitch/ */                                                                         \
 	X(TX_FULL, "tx_full", "tx", "destination port's transmit queue was full")
 

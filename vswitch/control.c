@@ -146,14 +146,14 @@ port_json(struct hv_switch *sw, const struct hv_port *p, const struct hv_worker 
 	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:b, s:i, s:i, s:o, s:I, s:I, s:I, "
 			 "s:I, s:I, s:o, s:s, s:s, s:i}",
 			 "name", p->name, "id", p->id, "kind", hv_port_kind_name(p->kind),
-			 "segment", sw->segments[p->segment]->name, "state", port_state(p), "mac",
-			 mac, "mtu", p->mtu, "allow_vlan", p->allow_vlan, "mac_limit", p->mac_limit,
-			 "macs", hv_mac_table_port_count(sw->macs, p->id), "options", opts,
-			 "rx_packets", (json_int_t)pc->rx_packets, "rx_bytes",
-			 (json_int_t)pc->rx_bytes, "tx_packets", (json_int_t)pc->tx_packets,
-			 "tx_bytes", (json_int_t)pc->tx_bytes, "drops", (json_int_t)drops,
-			 "drop_reasons", dr, "netns", p->netns, "ifname", p->ifname, "ethdev",
-			 p->eth_port);
+			 "segment", hv_port_is_uplink(p) ? "-" : sw->segments[p->segment]->name,
+			 "state", port_state(p), "mac", mac, "mtu", p->mtu, "allow_vlan",
+			 p->allow_vlan, "mac_limit", p->mac_limit, "macs",
+			 hv_mac_table_port_count(sw->macs, p->id), "options", opts, "rx_packets",
+			 (json_int_t)pc->rx_packets, "rx_bytes", (json_int_t)pc->rx_bytes,
+			 "tx_packets", (json_int_t)pc->tx_packets, "tx_bytes",
+			 (json_int_t)pc->tx_bytes, "drops", (json_int_t)drops, "drop_reasons", dr,
+			 "netns", p->netns, "ifname", p->ifname, "ethdev", p->eth_port);
 }
 
 static json_t *
@@ -401,13 +401,19 @@ mac_walk_cb(const struct hv_mac_entry *m, void *arg)
 {
 	struct mac_walk *mw = arg;
 	const struct hv_sw_segment *seg = mw->sw->segments[m->segment];
-	const struct hv_port *p = mw->sw->ports[m->port];
-	char mac[18];
+	const struct hv_port *p = m->port < HV_MAX_PORTS ? mw->sw->ports[m->port] : NULL;
+	char mac[18], vtep[24] = "?";
 
 	mac_str(m->mac, mac);
+	/* a remote MAC: the VTEP behind it */
+	if (hv_slot_is_vtep(m->port)) {
+		const uint8_t *ip = mw->sw->vxctl.vtep_ip[m->port - HV_VTEP_SLOT_BASE];
+
+		snprintf(vtep, sizeof(vtep), "vtep:%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+	}
 	json_array_append_new(mw->a, json_pack("{s:s, s:s, s:s, s:f, s:b}", "segment",
 					       seg ? seg->name : "?", "mac", mac, "port",
-					       p ? p->name : "?", "age_s", (double)m->age_ns / 1e9,
+					       p ? p->name : vtep, "age_s", (double)m->age_ns / 1e9,
 					       "static", (m->flags & HV_MAC_F_STATIC) != 0));
 	return 0;
 }
@@ -608,6 +614,7 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 		{handlers, sizeof(handlers) / sizeof(handlers[0])},
 		{hv_fw_handlers, hv_fw_n_handlers},
 		{hv_mirror_handlers, hv_mirror_n_handlers},
+		{hv_vx_handlers, hv_vx_n_handlers},
 	};
 	struct hv_ctl_request req;
 	struct reply_err e = {0};

@@ -89,6 +89,16 @@ void hv_mirror_plan_finish(struct hv_mirror_plan *plan);
  * Returns the report (what changed, connections cut, warnings) or NULL with
  * the reason in E; on failure the policy in force is unchanged.
  */
+/* vxctl.c: vtep.* */
+extern const struct hv_ctl_handler hv_vx_handlers[];
+extern const size_t hv_vx_n_handlers;
+
+/*
+ * Append to WARNINGS (and log) what the overlay in force cannot carry: guest
+ * ports of its segments whose MTU is larger than the overlay's.
+ */
+void hv_switch_overlay_warn(struct hv_switch *sw, json_t *warnings);
+
 json_t *hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e);
 
 #endif

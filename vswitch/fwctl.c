@@ -241,7 +241,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	struct hv_prog *prog;
 	struct hv_ir *ir = NULL;
 	struct hv_fw *fw;
-	char err[256];
+	char err[512];
 	json_t *diff, *warnings, *mir_warnings;
 	static struct hv_mirror_plan plan; /* control thread only */
 	uint64_t cut;
@@ -289,6 +289,13 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		hv_diags_free(&d);
 		return NULL;
 	}
+	/* an overlay that cannot work here refuses the whole file */
+	if (hv_switch_overlay_check(sw, fw, err, sizeof(err)) != 0) {
+		hv_fw_free(fw);
+		hv_diags_free(&d);
+		return ctl_fail(e, EINVAL, "fix the overlay block; docs/overlay.md",
+				"%s; the policy in force is unchanged", err);
+	}
 	diff = policy_diff(sw->fw, fw);
 	if (diff == NULL) {
 		hv_fw_free(fw);
@@ -321,6 +328,7 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 	sw->fw_epoch++;
 	warnings = diags_json(&d, HV_DIAG_WARNING);
 	hv_diags_free(&d);
+	hv_switch_overlay_warn(sw, warnings);
 	json_object_set_new(diff, "epoch", json_integer((json_int_t)fw->epoch));
 	json_object_set_new(diff, "path", json_string(path));
 	json_object_set_new(diff, "rules", json_integer(fw->n_rules));

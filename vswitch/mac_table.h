@@ -26,7 +26,7 @@ struct rte_rcu_qsbr;
  * keep refreshing; a MAC that moves to a port at its limit is not moved.
  */
 
-#define HV_MAC_MAX_PORTS    256
+#define HV_MAC_MAX_PORTS    512 /* local ports, then one slot per remote VTEP */
 #define HV_MAC_MAX_SEGMENTS 4096
 
 enum hv_mac_learn_result {

@@ -44,6 +44,8 @@ struct worker_ctx {
 	uint16_t n_dirty;
 	uint16_t dirty[HV_MAX_PORTS];
 	struct tx_buf tx[HV_MAX_PORTS];
+	uint64_t vx_next_poll; /* TSC of the next look at unresolved VTEPs */
+	struct hv_port vx_in;  /* the ingress of decapsulated frames: a VTEP in a segment */
 };
 
 static inline void
@@ -79,7 +81,8 @@ tx_flush(struct worker_ctx *c, uint16_t port_id)
 		}
 		HV_CNT_ADD(w->port[port_id].tx_packets, sent);
 		HV_CNT_ADD(w->port[port_id].tx_bytes, bytes);
-		HV_CNT_ADD(w->seg[p->segment].tx_packets, sent);
+		if (likely(p->segment < HV_MAX_SEGMENTS)) /* an uplink is in none */
+			HV_CNT_ADD(w->seg[p->segment].tx_packets, sent);
 		HV_CNT_ADD(w->tx_packets, sent);
 	}
 	if (unlikely(sent < b->n)) {
@@ -88,7 +91,7 @@ tx_flush(struct worker_ctx *c, uint16_t port_id)
 		/* Counted against the destination port: its queue was full. */
 		HV_CNT_ADD(w->drops[HV_DROP_TX_FULL], lost);
 		HV_CNT_ADD(w->port[port_id].drops[HV_DROP_TX_FULL], lost);
-		if (p != NULL)
+		if (p != NULL && p->segment < HV_MAX_SEGMENTS)
 			HV_CNT_ADD(w->seg[p->segment].drops, lost);
 		rte_pktmbuf_free_bulk(&b->pkts[sent], lost);
 	}
@@ -184,17 +187,31 @@ mirror_delivered(struct worker_ctx *c, const struct hv_port *in, const struct hv
 	return done | mask;
 }
 
-/* Send @m to every port of @seg except @in_port. */
+static uint16_t vx_flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
+			 const struct hv_pkt_meta *pm);
+
+/*
+ * Send @m to every port of its segment except @in, and to the segment's
+ * remote VTEPs when it came from a local port (a frame from the overlay is
+ * never sent back into it: split horizon).
+ */
 static void
-flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m)
+flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
+      const struct hv_pkt_meta *pm)
 {
 	const struct hv_dp_seg *seg = &c->st->segs[in->segment];
-	uint16_t copies = (uint16_t)(seg->n_ports - 1);
+	/* a local ingress port is a member of its own segment, a VTEP is not */
+	const bool local = !hv_slot_is_vtep(in->id);
+	uint16_t copies = (uint16_t)(seg->n_ports - (local ? 1 : 0)), remote = 0;
 	uint32_t mirrored = 0;
 
-	/* the ingress port is always a member of its own segment */
-	if (unlikely(seg->n_ports <= 1)) {
-		count_drop(c, in->id, in->segment, HV_DROP_NO_DESTINATION);
+	if (c->st->vx != NULL && local)
+		remote = vx_flood(c, in, m, pm);
+	if (unlikely(copies == 0)) {
+		if (remote == 0)
+			count_drop(c, in->id, in->segment, HV_DROP_NO_DESTINATION);
+		else
+			HV_CNT_ADD(c->w->seg[in->segment].flooded, 1);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -326,6 +343,9 @@ send_reject(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
 	bool v6 = pm->l3 == HV_L3_IPV6;
 	size_t n;
 
+	/* a sender behind a remote VTEP gets no answer (docs/overlay.md) */
+	if (hv_slot_is_vtep(in->id))
+		return;
 	if (!hv_fwlog_bucket_take(&c->reject_bucket, c->now, rte_get_tsc_hz(), REJECT_RATE,
 				  REJECT_BURST)) {
 		HV_CNT_ADD(c->w->fw.rejects_ratelimited, 1);
@@ -568,6 +588,273 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	}
 }
 
+/* ---- the overlay (vxlan/, docs/overlay.md) ---- */
+
+/* A drop counted against a port alone: an uplink belongs to no segment. */
+static inline void
+vx_drop(struct worker_ctx *c, uint16_t port, enum hv_drop_reason r, struct rte_mbuf *m)
+{
+	HV_CNT_ADD(c->w->drops[r], 1);
+	HV_CNT_ADD(c->w->port[port].drops[r], 1);
+	rte_pktmbuf_free(m);
+}
+
+/* Send the N bytes at FRAME out of the uplink, padded to the Ethernet minimum. */
+static void
+vx_send_raw(struct worker_ctx *c, const struct hv_vx_state *vx, const uint8_t *frame, size_t n)
+{
+	struct rte_mbuf *r = rte_pktmbuf_alloc(c->sw->pool);
+	uint8_t *b;
+
+	if (r == NULL || n > rte_pktmbuf_tailroom(r)) {
+		rte_pktmbuf_free(r);
+		return;
+	}
+	b = rte_pktmbuf_mtod(r, uint8_t *);
+	memcpy(b, frame, n);
+	if (n < 60) {
+		memset(b + n, 0, 60 - n);
+		n = 60;
+	}
+	r->data_len = (uint16_t)n;
+	r->pkt_len = (uint32_t)n;
+	tx_enqueue(c, vx->uplink, r);
+}
+
+/* Ask for the underlay MAC of VTEP when it is due (one worker wins the claim). */
+static void
+vx_ask(struct worker_ctx *c, const struct hv_vx_state *vx, uint16_t vtep)
+{
+	uint8_t req[64];
+	size_t n;
+
+	if (!hv_vx_neigh_should_ask(&vx->neigh[vtep], c->now, rte_get_tsc_hz()))
+		return;
+	n = hv_vx_arp_request(vx, vtep, req, sizeof(req));
+	if (n == 0)
+		return;
+	HV_CNT_ADD(c->w->vx.arp_requests, 1);
+	vx_send_raw(c, vx, req, n);
+}
+
+/* Worker 0, every 100 ms: resolve the peers nobody sent to yet, refresh the others. */
+static void
+vx_poll(struct worker_ctx *c)
+{
+	const struct hv_vx_state *vx = c->st->vx;
+
+	c->vx_next_poll = c->now + rte_get_tsc_hz() / 10;
+	for (uint16_t i = 0; i < vx->n_peers; i++)
+		vx_ask(c, vx, vx->peers[i].vtep);
+}
+
+/*
+ * @m (from local port @in) does not fit the overlay MTU: tell the sender,
+ * when it may be told: ICMP fragmentation needed for IPv4 with DF, packet
+ * too big for IPv6, within the reject rate. The caller frees @m.
+ */
+static void
+vx_too_big(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_port *in,
+	   struct rte_mbuf *m, const struct hv_pkt_meta *pm)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	struct rte_mbuf *r;
+	uint8_t type;
+	size_t n;
+
+	count_drop(c, in->id, in->segment, HV_DROP_VXLAN_TOO_BIG);
+	if (pm->l3 == HV_L3_IPV4) {
+		/* without DF the sender asked for fragmentation: RFC 7348 4.3 forbids it here */
+		if ((uint32_t)pm->l3_off + 8 > len || !(d[pm->l3_off + 6] & 0x40))
+			return;
+		type = 3; /* destination unreachable, code 4: fragmentation needed */
+	} else if (pm->l3 == HV_L3_IPV6) {
+		type = 2; /* packet too big */
+	} else {
+		return;
+	}
+	if (!hv_fwlog_bucket_take(&c->reject_bucket, c->now, rte_get_tsc_hz(), REJECT_RATE,
+				  REJECT_BURST))
+		return;
+	r = rte_pktmbuf_alloc(c->sw->pool);
+	if (r == NULL)
+		return;
+	n = hv_reply_icmp_error(d, len, pm, type, type == 3 ? 4 : 0, vx->mtu, NULL,
+				rte_pktmbuf_mtod(r, uint8_t *), rte_pktmbuf_tailroom(r));
+	if (n == 0) {
+		rte_pktmbuf_free(r);
+		return;
+	}
+	r->data_len = (uint16_t)n;
+	r->pkt_len = (uint32_t)n;
+	HV_CNT_ADD(c->w->vx.too_big_replies, 1);
+	tx_enqueue(c, in->id, r);
+}
+
+/* Bytes [off, off + n) of @m into @dst; false when @m is shorter. */
+static inline bool
+vx_read(const struct rte_mbuf *m, uint32_t off, uint32_t n, uint8_t *dst)
+{
+	const void *p = rte_pktmbuf_read(m, off, n, dst);
+
+	if (p == NULL)
+		return false;
+	if (p != dst)
+		memcpy(dst, p, n);
+	return true;
+}
+
+/*
+ * Encapsulate @m (parsed as @pm, from local port @in) for VTEP @vtep with
+ * @vni and queue it on the uplink. @own: @m is ours to send or free (a
+ * unicast); else it is left alone (a flood copy). In place when @m is ours,
+ * untagged, direct, in one piece and has the headroom; otherwise into a new
+ * buffer, without the VLAN tags. Returns whether a copy went out; a failure
+ * is counted against @in.
+ */
+static bool
+vx_send(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_port *in,
+	struct rte_mbuf *m, const struct hv_pkt_meta *pm, uint16_t vtep, uint32_t vni, bool own)
+{
+	const uint16_t sport = hv_vx_flow_port(pm), slot = (uint16_t)(HV_VTEP_SLOT_BASE + vtep);
+	enum hv_drop_reason why = HV_DROP_NONE;
+	struct rte_mbuf *out = NULL;
+	bool m_done = !own; /* not ours, or already sent or freed */
+
+	if (own && pm->n_vlans == 0 && RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 &&
+	    rte_pktmbuf_is_contiguous(m) && rte_pktmbuf_headroom(m) >= HV_VX_HDR_LEN) {
+		uint32_t inner = rte_pktmbuf_pkt_len(m);
+		uint8_t *b = (uint8_t *)rte_pktmbuf_prepend(m, HV_VX_HDR_LEN);
+
+		why = hv_vx_encap(vx, vtep, vni, sport, b, inner);
+		if (why == HV_DROP_NONE) {
+			out = m;
+			m_done = true;
+		} else {
+			rte_pktmbuf_adj(m, HV_VX_HDR_LEN);
+		}
+	} else {
+		/* the inner frame without VLAN tags: a guest's VLAN never leaves the host */
+		uint32_t tags = 4u * pm->n_vlans, inner = rte_pktmbuf_pkt_len(m) - tags;
+		struct rte_mbuf *r = rte_pktmbuf_alloc(c->sw->pool);
+		uint8_t *b;
+
+		if (r == NULL || HV_VX_HDR_LEN + inner > rte_pktmbuf_tailroom(r)) {
+			why = r == NULL ? HV_DROP_VXLAN_NO_BUFFER : HV_DROP_VXLAN_TOO_BIG;
+			rte_pktmbuf_free(r);
+		} else {
+			b = rte_pktmbuf_mtod(r, uint8_t *);
+			if (!vx_read(m, 0, 12, b + HV_VX_HDR_LEN) ||
+			    !vx_read(m, 12 + tags, inner - 12, b + HV_VX_HDR_LEN + 12))
+				why = HV_DROP_VXLAN_NO_BUFFER;
+			else
+				why = hv_vx_encap(vx, vtep, vni, sport, b, inner);
+			if (why == HV_DROP_NONE) {
+				r->data_len = (uint16_t)(HV_VX_HDR_LEN + inner);
+				r->pkt_len = HV_VX_HDR_LEN + inner;
+				out = r;
+			} else {
+				rte_pktmbuf_free(r);
+			}
+		}
+	}
+	if (!m_done)
+		rte_pktmbuf_free(m); /* ours, and copied or not sent */
+	if (out == NULL) {
+		if (why == HV_DROP_VXLAN_NO_NEIGHBOUR)
+			vx_ask(c, vx, vtep);
+		count_drop(c, in->id, in->segment, why);
+		return false;
+	}
+	HV_CNT_ADD(c->w->vx.encap, 1);
+	HV_CNT_ADD(c->w->port[slot].tx_packets, 1);
+	HV_CNT_ADD(c->w->port[slot].tx_bytes, rte_pktmbuf_pkt_len(out));
+	HV_CNT_ADD(c->w->stage.tx, 1);
+	tx_enqueue(c, vx->uplink, out);
+	return true;
+}
+
+/*
+ * Frame @m from local port @in for a MAC learned behind VTEP @vtep.
+ * Returns false when that VTEP no longer carries the segment (the caller
+ * floods), true when @m was sent or dropped.
+ */
+static bool
+vx_unicast(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
+	   const struct hv_pkt_meta *pm, uint16_t vtep)
+{
+	const struct hv_vx_state *vx = c->st->vx;
+	const struct hv_vx_peer *peer;
+	uint32_t vni;
+
+	if (vx == NULL)
+		return false;
+	peer = hv_vx_peer_find(vx, vx->vtep_ip[vtep]);
+	vni = vx->seg_vni[in->segment];
+	if (peer == NULL || peer->vtep != vtep || vni == HV_VX_NO_VNI ||
+	    !hv_vx_peer_has_seg(peer, in->segment))
+		return false;
+	/* from the overlay back into it: never (split horizon) */
+	if (hv_slot_is_vtep(in->id)) {
+		count_drop(c, in->id, in->segment, HV_DROP_HAIRPIN);
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	if (!hv_vx_fits(vx, rte_pktmbuf_pkt_len(m) - 14u - 4u * pm->n_vlans)) {
+		vx_too_big(c, vx, in, m, pm);
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	vx_send(c, vx, in, m, pm, vtep, vni, true);
+	return true;
+}
+
+/* Head-end replication of @m to the segment's VTEPs; returns the copies sent. */
+static uint16_t
+vx_flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
+	 const struct hv_pkt_meta *pm)
+{
+	const struct hv_vx_state *vx = c->st->vx;
+	uint16_t n, off, sent = 0;
+	uint32_t vni;
+
+	vni = vx->seg_vni[in->segment];
+	n = vx->flood_n[in->segment];
+	if (vni == HV_VX_NO_VNI || n == 0)
+		return 0;
+	if (!hv_vx_fits(vx, rte_pktmbuf_pkt_len(m) - 14u - 4u * pm->n_vlans)) {
+		vx_too_big(c, vx, in, m, pm);
+		return 0;
+	}
+	off = vx->flood_off[in->segment];
+	for (uint16_t i = 0; i < n; i++)
+		if (vx_send(c, vx, in, m, pm, vx->flood[off + i], vni, false)) {
+			HV_CNT_ADD(c->w->vx.flood_copies, 1);
+			sent++;
+		}
+	return sent;
+}
+
+/* The ingress of frames decapsulated from VTEP @vtep into segment @seg, or NULL. */
+static const struct hv_port *
+vx_ingress(struct worker_ctx *c, uint16_t vtep, uint16_t seg)
+{
+	const struct hv_vx_state *vx = c->st->vx;
+	struct hv_port *in = &c->vx_in;
+	const uint8_t *ip;
+
+	if (vx == NULL || vtep >= HV_VX_MAX_VTEPS || seg >= HV_MAX_SEGMENTS ||
+	    vx->seg_vni[seg] == HV_VX_NO_VNI)
+		return NULL;
+	ip = vx->vtep_ip[vtep];
+	in->id = (uint16_t)(HV_VTEP_SLOT_BASE + vtep);
+	in->segment = seg;
+	in->allow_vlan = false;
+	snprintf(in->name, sizeof(in->name), "vtep:%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+	return in;
+}
+
 /* Packets of one burst for other workers, sent once the burst is parsed. */
 struct handoff_buf {
 	uint16_t n[HV_MAX_WORKERS];
@@ -651,8 +938,9 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 				unsigned owner = cp[n_ok].hash % c->st->n_workers;
 
 				if (owner != w->index) {
-					*RTE_MBUF_DYNFIELD(m, hv_mbuf_in_port_off, uint16_t *) =
-						in->id;
+					/* the port, and the segment for a VTEP's frame */
+					*RTE_MBUF_DYNFIELD(m, hv_mbuf_in_port_off, uint32_t *) =
+						in->id | (uint32_t)in->segment << 16;
 					hb.pkts[owner][hb.n[owner]++] = m;
 					n_handed++;
 					continue;
@@ -721,10 +1009,14 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		if (fw != NULL && !keep[k])
 			continue;
 		if (u == n_uni || uidx[u] != k) {
-			flood(c, in, m); /* broadcast or multicast */
+			flood(c, in, m, &meta[k]); /* broadcast or multicast */
 			continue;
 		}
 		d = dst_port[u++];
+		/* behind a remote VTEP: encapsulated (or flooded if that VTEP is gone) */
+		if (d >= 0 && hv_slot_is_vtep((uint16_t)d) &&
+		    vx_unicast(c, in, m, &meta[k], (uint16_t)(d - HV_VTEP_SLOT_BASE)))
+			continue;
 		if (d >= 0) {
 			const struct hv_port *out = c->st->ports[d];
 
@@ -747,7 +1039,7 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 				continue;
 			}
 		}
-		flood(c, in, m);
+		flood(c, in, m, &meta[k]);
 	}
 	if (handed) {
 		HV_CNT_ADD(w->fw.handoff_in, n);
@@ -771,12 +1063,15 @@ handoff_drain(struct worker_ctx *c)
 		return 0;
 	n = rte_ring_sc_dequeue_burst(r, (void **)pkts, HV_BURST, NULL);
 	while (i < n) {
-		uint16_t port = *RTE_MBUF_DYNFIELD(pkts[i], hv_mbuf_in_port_off, uint16_t *);
+		uint32_t key = *RTE_MBUF_DYNFIELD(pkts[i], hv_mbuf_in_port_off, uint32_t *);
+		uint16_t port = (uint16_t)key;
 		const struct hv_port *in = port < HV_MAX_PORTS ? c->st->ports[port] : NULL;
 		unsigned j = i + 1;
 
-		while (j < n &&
-		       *RTE_MBUF_DYNFIELD(pkts[j], hv_mbuf_in_port_off, uint16_t *) == port)
+		if (hv_slot_is_vtep(port))
+			in = vx_ingress(c, (uint16_t)(port - HV_VTEP_SLOT_BASE),
+					(uint16_t)(key >> 16));
+		while (j < n && *RTE_MBUF_DYNFIELD(pkts[j], hv_mbuf_in_port_off, uint32_t *) == key)
 			j++;
 		if (in == NULL) {
 			/* the port went away meanwhile */
@@ -788,6 +1083,83 @@ handoff_drain(struct worker_ctx *c)
 		i = j;
 	}
 	return n;
+}
+
+/*
+ * A burst from an uplink: ARP for the local VTEP is answered, VXLAN packets
+ * are decapsulated and go through rx_burst_process() as frames received from
+ * their VTEP in their segment, in runs of one (segment, VTEP); the rest is
+ * dropped by reason.
+ */
+static void
+uplink_rx(struct worker_ctx *c, const struct hv_port *up, struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct hv_vx_state *vx = c->st->vx;
+	struct hv_worker *w = c->w;
+	struct rte_mbuf *run[HV_BURST];
+	uint16_t n_run = 0, run_seg = 0, run_vtep = 0, n_decap = 0;
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint8_t reply[64];
+		struct hv_vx_rx rx;
+		uint32_t len;
+
+		bytes += rte_pktmbuf_pkt_len(m);
+		if (vx == NULL || vx->uplink != up->id) {
+			vx_drop(c, up->id, HV_DROP_VXLAN_NO_OVERLAY, m);
+			continue;
+		}
+		hv_vx_rx(vx, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), c->now,
+			 &rx, reply, sizeof(reply));
+		if (rx.neigh_learned)
+			HV_CNT_ADD(w->vx.neigh_learned, 1);
+		if (rx.kind == HV_VX_RX_ARP) {
+			HV_CNT_ADD(w->vx.arp_in, 1);
+			if (rx.reply_len != 0) {
+				HV_CNT_ADD(w->vx.arp_replies, 1);
+				vx_send_raw(c, vx, reply, rx.reply_len);
+			}
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (rx.kind != HV_VX_RX_DECAP) {
+			/* `learn yes`: the control thread may make its sender a peer */
+			if (rx.learn && c->sw->vx_learn != NULL) {
+				uint64_t v = (uint64_t)rx.src_ip[0] << 24 |
+					     (uint64_t)rx.src_ip[1] << 16 |
+					     (uint64_t)rx.src_ip[2] << 8 | rx.src_ip[3] |
+					     (uint64_t)rx.seg << 32;
+
+				if (rte_ring_mp_enqueue(c->sw->vx_learn, (void *)(uintptr_t)v) == 0)
+					HV_CNT_ADD(w->vx.learn_requests, 1);
+			}
+			vx_drop(c, up->id, rx.drop, m);
+			continue;
+		}
+		if (rx.reserved_set)
+			HV_CNT_ADD(w->vx.reserved_bits, 1);
+		n_decap++;
+		rte_pktmbuf_adj(m, rx.inner_off);
+		len = rte_pktmbuf_pkt_len(m);
+		if (len > rx.inner_len)
+			rte_pktmbuf_trim(m, (uint16_t)(len - rx.inner_len)); /* outer padding */
+		if (n_run != 0 && (rx.seg != run_seg || rx.vtep != run_vtep)) {
+			rx_burst_process(c, vx_ingress(c, run_vtep, run_seg), run, n_run, false);
+			n_run = 0;
+		}
+		run_seg = rx.seg;
+		run_vtep = rx.vtep;
+		run[n_run++] = m;
+	}
+	if (n_run != 0)
+		rx_burst_process(c, vx_ingress(c, run_vtep, run_seg), run, n_run, false);
+	HV_CNT_ADD(w->vx.decap, n_decap);
+	HV_CNT_ADD(w->port[up->id].rx_packets, n);
+	HV_CNT_ADD(w->port[up->id].rx_bytes, bytes);
+	/* a decapsulated frame is counted again, as received from its VTEP */
+	HV_CNT_ADD(w->rx_packets, n - n_decap);
 }
 
 static void
@@ -853,9 +1225,14 @@ hv_worker_main(void *arg)
 			if (n == 0)
 				continue;
 			total += n;
-			rx_burst_process(c, in, pkts, n, false);
+			if (unlikely(hv_port_is_uplink(in)))
+				uplink_rx(c, in, pkts, n);
+			else
+				rx_burst_process(c, in, pkts, n, false);
 		}
 		total += handoff_drain(c);
+		if (st->vx != NULL && w->index == 0 && t0 >= c->vx_next_poll)
+			vx_poll(c);
 		tx_flush_all(c);
 		hv_ct_age(c->ct, t0, 8);
 		hv_ct_mailbox_poll(c->ct);

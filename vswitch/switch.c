@@ -174,8 +174,8 @@ switch_fw_init(struct hv_switch *sw)
 {
 	static const struct rte_mbuf_dynfield in_port = {
 		.name = "hvnet_in_port",
-		.size = sizeof(uint16_t),
-		.align = __alignof__(uint16_t),
+		.size = sizeof(uint32_t),
+		.align = __alignof__(uint32_t),
 	};
 	uint32_t per = (sw->conf.ct_max + sw->n_workers - 1) / sw->n_workers;
 	char err[256];
@@ -282,6 +282,7 @@ hv_switch_set_policy(struct hv_switch *sw, struct hv_fw *fw)
 	struct hv_fw *drop = sw->fw_prev;
 	int rc;
 
+	sw->n_vx_learned = 0; /* a new overlay block learns its VTEPs afresh */
 	sw->fw_prev = sw->fw;
 	sw->fw = fw;
 	rc = hv_switch_publish(sw); /* synchronizes: no worker reads what it replaced */
@@ -362,6 +363,11 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 		HV_ERR("cannot register the mbuf flag of mirror copies");
 		return -ENOMEM;
 	}
+	sw->vx_learn = rte_ring_create("hv_vx_learn", 256, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (sw->vx_learn == NULL) {
+		HV_ERR("cannot create ring hv_vx_learn: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	hv_sw = sw;
 	return hv_switch_publish(sw);
 }
@@ -411,6 +417,10 @@ hv_switch_fini(struct hv_switch *sw)
 		sw->mirrors[i] = NULL;
 	}
 	rte_free(sw->state);
+	hv_vx_state_free(sw->vx);
+	sw->vx = NULL;
+	rte_ring_free(sw->vx_learn);
+	sw->vx_learn = NULL;
 	hv_fw_free(sw->fw);
 	hv_fw_free(sw->fw_prev);
 	for (unsigned i = 0; i < HV_MAX_WORKERS; i++) {
@@ -425,10 +435,20 @@ hv_switch_fini(struct hv_switch *sw)
 	sw->pool = NULL;
 }
 
+/* A VTEP index the overlay no longer uses: forget the MACs behind it. */
+static void
+vtep_gone(void *arg, uint16_t vtep)
+{
+	struct hv_switch *sw = arg;
+
+	hv_mac_table_flush(sw->macs, -1, HV_VTEP_SLOT_BASE + vtep, true);
+}
+
 int
 hv_switch_publish(struct hv_switch *sw)
 {
 	struct hv_dp_state *st, *old;
+	struct hv_vx_state *vx, *old_vx;
 	unsigned n_ports = 0, used = 0;
 
 	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
@@ -438,6 +458,8 @@ hv_switch_publish(struct hv_switch *sw)
 			 RTE_CACHE_LINE_SIZE);
 	if (st == NULL)
 		return -ENOMEM;
+	vx = hv_switch_overlay_build(sw);
+	st->vx = vx;
 	st->generation = ++sw->generation;
 	st->n_workers = (uint16_t)sw->n_workers;
 	st->fw = sw->fw;
@@ -479,10 +501,15 @@ hv_switch_publish(struct hv_switch *sw)
 	hv_mirror_dp_build(sw, &st->mir);
 
 	old = sw->state;
+	old_vx = sw->vx;
 	__atomic_store_n(&sw->state, st, __ATOMIC_RELEASE);
 	/* Wait until no worker can still be reading @old (or a port it lists). */
 	rte_rcu_qsbr_synchronize(sw->qsbr, RTE_QSBR_THRID_INVALID);
 	rte_free(old);
+	sw->vx = vx;
+	/* VTEP indices the new state dropped: their neighbours and MACs go */
+	hv_vx_ctl_commit(&sw->vxctl, vx, vtep_gone, sw);
+	hv_vx_state_free(old_vx);
 	return 0;
 }
 
@@ -707,8 +734,9 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		snprintf(err, err_size, "port '%s' exists", spec->name);
 		return -EEXIST;
 	}
-	seg = hv_segment_find(sw, spec->segment);
-	if (seg == NULL) {
+	/* "-": an uplink, the overlay's port, in no segment */
+	seg = strcmp(spec->segment, "-") == 0 ? NULL : hv_segment_find(sw, spec->segment);
+	if (seg == NULL && strcmp(spec->segment, "-") != 0) {
 		snprintf(err, err_size, "port '%s': segment '%s' does not exist", spec->name,
 			 spec->segment);
 		return -ENOENT;
@@ -724,6 +752,10 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		rc = parse_bool_opt(spec, "mirror", &mirror_dest, err, err_size);
 	if (rc != 0)
 		return rc;
+	/* a guest in a segment that crosses the overlay gets the overlay's MTU */
+	if (hv_port_spec_opt(spec, "mtu") == NULL && seg != NULL && sw->vx != NULL &&
+	    sw->vx->seg_vni[seg->id] != HV_VX_NO_VNI)
+		mtu = sw->vx->mtu;
 	if (mtu + RTE_ETHER_HDR_LEN + 8 > RTE_MBUF_DEFAULT_DATAROOM) {
 		snprintf(
 			err, err_size,
@@ -731,12 +763,12 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 			spec->name, mtu, RTE_MBUF_DEFAULT_DATAROOM - RTE_ETHER_HDR_LEN - 8);
 		return -EINVAL;
 	}
-	for (id = 0; id < HV_MAX_PORTS; id++)
+	for (id = 0; id < HV_MAX_LOCAL_PORTS; id++)
 		if (sw->ports[id] == NULL)
 			break;
-	if (id == HV_MAX_PORTS) {
+	if (id == HV_MAX_LOCAL_PORTS) {
 		snprintf(err, err_size, "no room for port '%s': %d ports exist", spec->name,
-			 HV_MAX_PORTS);
+			 HV_MAX_LOCAL_PORTS);
 		return -ENOSPC;
 	}
 
@@ -746,7 +778,7 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	snprintf(p->name, sizeof(p->name), "%s", spec->name);
 	p->kind = spec->kind;
 	p->id = (uint16_t)id;
-	p->segment = seg->id;
+	p->segment = seg != NULL ? seg->id : HV_SEG_NONE;
 	p->mtu = (uint16_t)mtu;
 	p->allow_vlan = allow_vlan;
 	p->mirror_dest = mirror_dest;
@@ -772,11 +804,13 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	memset(&sw->baseline->port[id], 0, sizeof(sw->baseline->port[id]));
 
 	sw->ports[id] = p;
-	seg->n_ports++;
+	if (seg != NULL)
+		seg->n_ports++;
 	rc = hv_switch_publish(sw);
 	if (rc != 0) {
 		sw->ports[id] = NULL;
-		seg->n_ports--;
+		if (seg != NULL)
+			seg->n_ports--;
 		snprintf(err, err_size, "port '%s': cannot publish the new state: %s", p->name,
 			 strerror(-rc));
 		goto close_port;
@@ -800,14 +834,16 @@ hv_port_del(struct hv_switch *sw, const char *name, uint32_t *flushed, char *err
 		snprintf(err, err_size, "port '%s' does not exist", name);
 		return -ENOENT;
 	}
-	seg = sw->segments[p->segment];
+	seg = hv_port_is_uplink(p) ? NULL : sw->segments[p->segment];
 	sw->ports[p->id] = NULL;
-	seg->n_ports--;
+	if (seg != NULL)
+		seg->n_ports--;
 	/* After this returns no worker polls, or transmits to, the port. */
 	rc = hv_switch_publish(sw);
 	if (rc != 0) {
 		sw->ports[p->id] = p;
-		seg->n_ports++;
+		if (seg != NULL)
+			seg->n_ports++;
 		snprintf(err, err_size, "port '%s': cannot publish the new state: %s", name,
 			 strerror(-rc));
 		return rc;
@@ -862,6 +898,7 @@ hv_switch_tick(struct hv_switch *sw)
 {
 	uint32_t aged;
 
+	hv_switch_overlay_learn(sw);
 	if (sw->conf.mac_age_s == 0)
 		return;
 	aged = hv_mac_table_age(sw->macs, rte_get_tsc_cycles(),

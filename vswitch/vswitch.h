@@ -13,6 +13,7 @@
 #include "firewall/conntrack.h"
 #include "vswitch/mac_table.h"
 #include "vswitch/mirror.h"
+#include "vxlan/vxlan.h"
 
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -32,12 +33,21 @@ struct rte_ring;
  * thread reads those counters with relaxed atomic loads.
  */
 
-#define HV_MAX_PORTS	HV_MAC_MAX_PORTS
-#define HV_MAX_SEGMENTS 1024
-#define HV_MAX_WORKERS	16
-#define HV_MAX_RXQ	16 /* rx queues polled per worker */
-#define HV_NAME_MAX	32
-#define HV_BURST	32
+/*
+ * Port slots: 0 to HV_MAX_LOCAL_PORTS - 1 are ports; HV_VTEP_SLOT_BASE + i
+ * stands for remote VTEP i of the overlay (vxlan/vxlan.h), so that the MAC
+ * table, the per-port counters and the firewall name a remote VTEP the way
+ * they name a port. A VTEP slot has no struct hv_port (ports[] is NULL there).
+ */
+#define HV_MAX_LOCAL_PORTS 256
+#define HV_VTEP_SLOT_BASE  HV_MAX_LOCAL_PORTS
+#define HV_MAX_PORTS	   (HV_MAX_LOCAL_PORTS + HV_VX_MAX_VTEPS)
+#define HV_SEG_NONE	   0xffff /* segment of an uplink port: it belongs to none */
+#define HV_MAX_SEGMENTS	   1024
+#define HV_MAX_WORKERS	   16
+#define HV_MAX_RXQ	   16 /* rx queues polled per worker */
+#define HV_NAME_MAX	   32
+#define HV_BURST	   32
 
 enum hv_port_kind {
 	HV_PORT_TAP = 0,
@@ -91,6 +101,19 @@ struct hv_port {
 	struct hv_port_spec spec;
 };
 
+/* An uplink carries the overlay and belongs to no segment. */
+static inline bool
+hv_port_is_uplink(const struct hv_port *p)
+{
+	return p->segment == HV_SEG_NONE;
+}
+
+static inline bool
+hv_slot_is_vtep(uint16_t slot)
+{
+	return slot >= HV_VTEP_SLOT_BASE && slot < HV_MAX_PORTS;
+}
+
 struct hv_sw_segment {
 	char name[HV_NAME_MAX];
 	uint16_t id;
@@ -114,6 +137,8 @@ struct hv_dp_state {
 	uint16_t seg_pol[HV_MAX_SEGMENTS];
 	/* per port: the policy file's conn-limit of its guest NIC, 0 none */
 	uint32_t port_conn_limit[HV_MAX_PORTS];
+	/* the overlay in force (NULL: none); immutable, see vxlan/vxlan.h */
+	const struct hv_vx_state *vx;
 	/* per worker: the (port, queue) pairs it polls */
 	struct hv_dp_rx {
 		uint16_t n;
@@ -176,6 +201,20 @@ struct hv_fw_stage_counters {
 	uint64_t log_ratelimited;
 };
 
+/* What the overlay did, per worker (its drops are counted by reason). */
+struct hv_vx_counters {
+	uint64_t decap;		  /* VXLAN packets decapsulated into a segment */
+	uint64_t encap;		  /* frames encapsulated (unicast and flood copies) */
+	uint64_t flood_copies;	  /* of which head-end replicated copies */
+	uint64_t reserved_bits;	  /* received with reserved VXLAN bits set (ignored) */
+	uint64_t arp_in;	  /* ARP frames on the uplink, handled by the VTEP */
+	uint64_t arp_replies;	  /* answers for the local VTEP address */
+	uint64_t arp_requests;	  /* requests for peers' addresses */
+	uint64_t neigh_learned;	  /* a peer's underlay MAC learned or changed */
+	uint64_t too_big_replies; /* ICMP frag-needed / packet-too-big sent to guests */
+	uint64_t learn_requests;  /* packets from unknown VTEPs passed on to be learned */
+};
+
 struct hv_worker {
 	unsigned lcore;
 	unsigned index;
@@ -190,6 +229,7 @@ struct hv_worker {
 	struct hv_fw_stage_counters fw;
 	struct hv_port_counters port[HV_MAX_PORTS];
 	struct hv_seg_counters seg[HV_MAX_SEGMENTS];
+	struct hv_vx_counters vx;
 } __rte_cache_aligned;
 
 /*
@@ -259,6 +299,19 @@ struct hv_switch {
 	struct rte_ring *handoff[HV_MAX_WORKERS]; /* packets for the worker owning their flow */
 	/* mirror sessions in force, by bit; published in hv_dp_state.mir (vswitch/mirror.h) */
 	struct hv_mirror_session *mirrors[HV_MIRROR_MAX_SESSIONS];
+	/* the overlay: the state in force (also in state->vx), VTEP indices and
+	 * neighbours, and why there is none when the policy asks for one */
+	struct hv_vx_state *vx;
+	struct hv_vx_ctl vxctl;
+	char vx_error[256];
+	/* `learn yes`: (address, segment) of unknown VTEPs, from the workers (MP/SC),
+	 * and the VTEPs learned from it, kept while the overlay learns */
+	struct rte_ring *vx_learn;
+	uint16_t n_vx_learned;
+	struct hv_vx_learned {
+		uint8_t ip[4];
+		uint64_t segs[HV_VX_MAX_SEGS / 64];
+	} vx_learned[HV_VX_MAX_LEARNED];
 	/* baseline taken by `stats clear`, subtracted from what is shown */
 	struct hv_worker *baseline;
 };
@@ -304,6 +357,18 @@ int hv_switch_seg_of_policy(const struct hv_switch *sw, const struct hv_fw *fw, 
 uint16_t hv_switch_policy_seg(const struct hv_switch *sw, const struct hv_fw *fw, uint16_t seg);
 /* mbuf field carrying the ingress port of a packet handed to another worker */
 extern int hv_mbuf_in_port_off;
+
+/*
+ * The overlay FW's file asks for, checked against the switch (uplink port,
+ * addresses, VNIs): 0, or -EINVAL with FILE:LINE:COLUMN and what is wrong
+ * in ERR. Changes nothing. vswitch/vxctl.c.
+ */
+int hv_switch_overlay_check(struct hv_switch *sw, const struct hv_fw *fw, char *err,
+			    size_t err_size);
+/* Take in the VTEPs the workers asked to learn; republish when one is new. */
+void hv_switch_overlay_learn(struct hv_switch *sw);
+/* Build the overlay state of the policy in force (NULL: none, why in sw->vx_error). */
+struct hv_vx_state *hv_switch_overlay_build(struct hv_switch *sw);
 
 /* Periodic control work (MAC aging); call about once a second. */
 void hv_switch_tick(struct hv_switch *sw);

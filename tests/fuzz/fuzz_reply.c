@@ -105,6 +105,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		  HV_REPLY_FRAME_MAX);
 	try_reply(copy, (uint32_t)size, &m, true, v6 ? 2 : 3, v6 ? 0 : 4, 1280, v6 ? GW6 : GW4,
 		  HV_REPLY_FRAME_MAX);
+	/* the overlay's: too big for its MTU, from the original's destination */
+	try_reply(copy, (uint32_t)size, &m, true, v6 ? 2 : 3, v6 ? 0 : 4, 1450, NULL,
+		  HV_REPLY_FRAME_MAX);
+	try_reply(copy, (uint32_t)size, &m, true, v6 ? 2 : 3, v6 ? 0 : 4, 1450, NULL, small);
 	/* the ICMP type of the wrong family is refused, never misbuilt */
 	try_reply(copy, (uint32_t)size, &m, true, v6 ? 3 : 1, 0, 0, NULL, HV_REPLY_FRAME_MAX);
 free_copy:

@@ -262,6 +262,46 @@ aging(void **state)
 	hv_mac_table_free(t);
 }
 
+/*
+ * Remote MACs: the overlay learns them on the slots above the local ports,
+ * one per remote VTEP (vswitch.h HV_VTEP_SLOT_BASE): bounded per VTEP, aged,
+ * moved to and from local ports, flushed when the VTEP goes.
+ */
+static void
+remote_vtep_slots(void **state)
+{
+	const uint16_t vtep = 256 + 3, other = 256 + 4;
+	struct hv_mac_table *t = table(1024, 2, 0);
+	uint64_t hz = rte_get_tsc_hz(), t0 = rte_get_tsc_cycles();
+	uint8_t a[6];
+
+	(void)state;
+	for (uint32_t i = 0; i < 3; i++) {
+		mac(a, 100 + i);
+		assert_int_equal(hv_mac_table_learn(t, 7, a, vtep, t0),
+				 i < 2 ? HV_MAC_LEARNED : HV_MAC_LIMIT_PORT);
+	}
+	assert_int_equal(hv_mac_table_port_count(t, vtep), 2);
+	assert_int_equal(hv_mac_table_set_port_limit(t, vtep, 3), 0);
+	assert_int_equal(hv_mac_table_learn(t, 7, a, vtep, t0), HV_MAC_LEARNED);
+	assert_int_equal(hv_mac_table_lookup(t, 7, a), vtep);
+	/* the guest moved from behind one VTEP to another, then to a local port */
+	assert_int_equal(hv_mac_table_learn(t, 7, a, other, t0), HV_MAC_MOVED);
+	assert_int_equal(hv_mac_table_learn(t, 7, a, 1, t0 + 200 * hz), HV_MAC_MOVED);
+	assert_int_equal(hv_mac_table_port_count(t, vtep), 2);
+	assert_int_equal(hv_mac_table_port_count(t, other), 0);
+	/* the VTEP's entries age like any */
+	assert_int_equal(hv_mac_table_age(t, t0 + 301 * hz, 300ull * 1000000000), 2);
+	assert_int_equal(hv_mac_table_port_count(t, vtep), 0);
+	mac(a, 100);
+	assert_int_equal(hv_mac_table_learn(t, 7, a, vtep, t0 + 400 * hz), HV_MAC_LEARNED);
+	/* the VTEP leaves the overlay: its entries are flushed */
+	assert_int_equal(hv_mac_table_flush(t, -1, vtep, true), 1);
+	assert_int_equal(hv_mac_table_lookup(t, 7, a), -ENOENT);
+	assert_int_equal(hv_mac_table_set_port_limit(t, HV_MAC_MAX_PORTS - 1, 1), 0);
+	hv_mac_table_free(t);
+}
+
 static int
 collect(const struct hv_mac_entry *e, void *arg)
 {
@@ -616,6 +656,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(segment_and_table_limits),
 		cmocka_unit_test(static_entries),
 		cmocka_unit_test(aging),
+		cmocka_unit_test(remote_vtep_slots),
 		cmocka_unit_test(flush_and_walk),
 		cmocka_unit_test(bulk_and_cache),
 		cmocka_unit_test(move_racing_delete),
