@@ -826,9 +826,14 @@ tcp_track(struct hv_ct_entry *e, unsigned dir, const struct hv_pkt_meta *m, cons
 		}
 		break;
 	case HV_CT_CLOSE:
-		if (rst)
-			break;
-		return HV_DROP_CT_TCP_STATE;
+		/*
+		 * As Linux: segments still in flight when a RST closed the
+		 * connection pass (window-checked) until it expires, so that the
+		 * receiver can answer them with its own RST; a SYN+ACK does not.
+		 */
+		if (synack)
+			return HV_DROP_CT_TCP_STATE;
+		break;
 	default:
 		return HV_DROP_CT_TCP_STATE;
 	}

@@ -348,8 +348,12 @@ test_tcp_invalid(void **state)
 	tcp(&f, S, 80, C, 40001, RST, 7001, 0, 0, 0, -1);
 	assert_int_equal(track(&f, s), HV_DROP_NONE);
 	assert_int_equal(state_of(s), HV_CT_CLOSE);
-	/* and data after it is invalid */
+	/* data still in flight after it passes, as in Linux, and stays closed */
 	tcp(&f, C, 40001, S, 80, ACK, 601, 7001, 1000, 1, -1);
+	assert_int_equal(track(&f, s), HV_DROP_NONE);
+	assert_int_equal(state_of(s), HV_CT_CLOSE);
+	/* a SYN+ACK on it does not */
+	tcp(&f, S, 80, C, 40001, SYN | ACK, 7001, 602, 1000, 0, -1);
 	assert_int_equal(track(&f, s), HV_DROP_CT_TCP_STATE);
 }
 
