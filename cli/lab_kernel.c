@@ -5,8 +5,9 @@
  *
  *   NAME.switch     a network namespace: one bridge per segment (named after
  *                   the segment when that is an interface name, else hvbrN),
- *                   br_netfilter on (bridge-nf-call-ip{,6}tables), and the
- *                   policy as table inet hvnet / table bridge hvnet
+ *                   br_netfilter on (bridge-nf-call-ip{,6}tables), default
+ *                   routes through lo (a TCP reset needs a route back), and
+ *                   the policy as table inet hvnet / table bridge hvnet
  *   NAME-GUEST      the guest's namespace (the netns guest kind of vmm/),
  *                   its NIC N the guest end of a veth pair whose switch end,
  *                   GUEST-N (or hvkG-N when longer than 15 bytes), is a port
@@ -225,6 +226,31 @@ veth_add(const char *host, const char *peer, int nsfd, const char *master, uint3
 	mnl_attr_nest_end(nlh, info);
 	rc = rt_request(nlh);
 	return rc ? rc : link_up(host);
+}
+
+/* a default route of FAMILY through lo: TCP resets for bridged packets need
+ * a route back to the sender to exist (the reset itself leaves through the
+ * bridge port the packet came in on) */
+static int
+route_default_lo(int family)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	int lo = (int)if_nametoindex("lo");
+
+	if (lo == 0)
+		return -ENODEV;
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)family;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)lo);
+	return rt_request(nlh);
 }
 
 static int
@@ -459,6 +485,11 @@ up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSI
 	    (rc = sysctl_write(BR_NF_IP6TABLES, "1")) != 0) {
 		kerr("namespace %s: cannot turn on br_netfilter (%s): %s; the kernel needs CONFIG_BRIDGE_NETFILTER",
 		     swns, BR_NF_IPTABLES, strerror(-rc));
+		goto out;
+	}
+	if ((rc = route_default_lo(AF_INET)) != 0 || (rc = route_default_lo(AF_INET6)) != 0) {
+		kerr("namespace %s: cannot add the default routes through lo (for TCP resets): %s",
+		     swns, strerror(-rc));
 		goto out;
 	}
 	for (size_t s = 0; s < prog->segments.n; s++) {

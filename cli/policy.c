@@ -38,7 +38,7 @@ static const char policy_usage[] =
 	"          nftables ruleset for Linux bridges (docs/nftables.md), printed in\n"
 	"          nft syntax (what `nft list ruleset` shows once it is applied):\n"
 	"          table inet NAME (default hvnet) with the stateful rules in a\n"
-	"          forward chain, and table bridge NAME for non-IP frames.\n"
+	"          prerouting chain, and table bridge NAME for non-IP frames.\n"
 	"          Segment S is the Linux bridge named S unless --bridge S=IFNAME\n"
 	"          names it; bridged traffic reaches the rules through br_netfilter\n"
 	"          (sysctl net.bridge.bridge-nf-call-iptables=1, -ip6tables=1).\n"

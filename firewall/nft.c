@@ -524,7 +524,7 @@ compile(struct cc *c)
 			goto out;
 	}
 
-	struct nchain *fwd = chain_add(&n->inet, "forward", true);
+	struct nchain *fwd = chain_add(&n->inet, "prerouting", true);
 	if (fwd == NULL) {
 		rc = cc_fail(c, ENOMEM, "out of memory");
 		goto out;
@@ -546,11 +546,18 @@ compile(struct cc *c)
 				goto out;
 			skipped += rc;
 		}
+		if (ri->rule->action == HV_REJECT)
+			cc_note(c,
+				"rule %s: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends",
+				ri->rule->id);
 		if (skipped)
 			cc_note(c,
 				"rule %s: %zu of its %zu entries left out: they join two different segments, and no bridge forwards between segments",
 				ri->rule->id, skipped, ri->count);
 	}
+	if (ir->default_action == HV_REJECT)
+		cc_note(c,
+			"default: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends");
 	/* the default */
 	struct nrule *d = rule_add(c, fwd);
 	if (d == NULL) {
@@ -892,7 +899,8 @@ print_table(FILE *f, const struct ntable *t, const char *name)
 			fputc('\n', f);
 		fprintf(f, "\tchain %s {\n", ch->name);
 		if (ch->base)
-			fputs("\t\ttype filter hook forward priority filter; policy accept;\n", f);
+			fprintf(f, "\t\ttype filter hook %s priority filter; policy accept;\n",
+				t->family == NFPROTO_INET ? "prerouting" : "forward");
 		for (size_t k = 0; k < ch->n; k++)
 			print_rule(f, &ch->rules[k]);
 		fputs("\t}\n", f);
@@ -1347,8 +1355,10 @@ build_table(struct batch *b, const struct ntable *t, const char *table, bool pre
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, ch->name);
 		if (ch->base) {
+			/* inet: prerouting, where br_netfilter's bridged
+			 * packets can still be answered with a TCP reset */
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM,
-					    t->family == NFPROTO_INET ? NF_INET_FORWARD
+					    t->family == NFPROTO_INET ? NF_INET_PRE_ROUTING
 								      : 2 /* NF_BR_FORWARD */);
 			/* "filter": 0 in inet, -200 in bridge */
 			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO,

@@ -8,7 +8,7 @@
  *
  * Shape of the ruleset (one table per lab):
  *
- *   table inet NAME     stateful rules in a forward chain; bridged IPv4/IPv6
+ *   table inet NAME     stateful rules in a prerouting chain; bridged IPv4/IPv6
  *                       reaches it through br_netfilter
  *                       (net.bridge.bridge-nf-call-ip{,6}tables = 1)
  *   table bridge NAME   non-IP frames, when the default is not allow
@@ -79,7 +79,7 @@ int hv_nft_commit(const struct hv_nft *n, enum hv_nft_commit_mode mode, const ch
 		  char *err, size_t errlen);
 
 /*
- * For tests of the kernel's refusal: appends to the forward chain a rule
+ * For tests of the kernel's refusal: appends to the prerouting chain a rule
  * that jumps to a chain that does not exist, which the kernel refuses
  * (ENOENT) after accepting everything before it. hvnetctl calls it when
  * HVNET_NFT_TEST_BREAK is set in the environment. Returns 0 or -ENOMEM.

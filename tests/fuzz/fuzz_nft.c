@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			hv_nft_print(f, n);
 			fclose(f);
-			if (strstr(text, "chain forward {") == NULL)
+			if (strstr(text, "chain prerouting {") == NULL)
 				abort();
 			free(text);
 			hv_nft_free(n);

@@ -88,6 +88,7 @@ hv_pass "bad input: file:line errors, a bad bridge name names segment and rule; 
 # namespace $NS is the switch: bridges app and db; one veth per guest NIC
 ip netns exec "$NS" sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 ||
 	hv_fail "br_netfilter sysctls in $NS"
+ip -n "$NS" route add default dev lo && ip -n "$NS" -6 route add default dev lo || hv_fail "routes via lo in $NS"
 for br in app db; do
 	ip -n "$NS" link add "$br" type bridge || hv_fail "bridge $br"
 	ip -n "$NS" link set "$br" up

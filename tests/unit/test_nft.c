@@ -90,8 +90,8 @@ rules_addresses_ports_icmp(void **state)
 	assert_string_equal(
 		c.text,
 		"table inet hvnet {\n"
-		"\tchain forward {\n"
-		"\t\ttype filter hook forward priority filter; policy accept;\n" PREAMBLE
+		"\tchain prerouting {\n"
+		"\t\ttype filter hook prerouting priority filter; policy accept;\n" PREAMBLE
 		"\t\tiifname \"app\" ip saddr 10.30.0.10 tcp dport 22 accept comment \"ssh\"\n"
 		"\t\tiifname \"app\" ip saddr 10.30.0.128/25 tcp dport 22 accept comment \"ssh\"\n"
 		"\t\tiifname \"app\" icmpv6 type echo-request accept comment \"ping\"\n"
@@ -139,8 +139,8 @@ log_reject_and_bridges(void **state)
 			"\t\taccept\n"
 			"\t}\n"
 			"\n"
-			"\tchain forward {\n"
-			"\t\ttype filter hook forward priority filter; policy accept;\n" PREAMBLE
+			"\tchain prerouting {\n"
+			"\t\ttype filter hook prerouting priority filter; policy accept;\n" PREAMBLE
 			"\t\tiifname \"br-app\" tcp dport 5432 jump log_rule_1 comment \"no-db\"\n"
 			"\t\tjump log_default comment \"default\"\n"
 			"\t}\n"

@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Probe every guest-to-address path of a lab that is up, for the
+differential test of hvnetd against the kernel datapath (test_nft_diff.sh).
+
+  nftdiff.py probe LAB OUT.json
+      Echo servers (fwprobe.py serve) on every address of every guest, on
+      PORTS (TCP and UDP); then from every guest to every address of every
+      other guest: ping (echo request), TCP to TCP_PORTS, UDP to UDP_PORTS.
+      Writes {"CASE": "VERDICT"}: delivered, rejected (a TCP RST or ICMP
+      port unreachable came back) or blocked.
+  nftdiff.py compare A.json B.json NAME_A NAME_B
+      Prints every case whose outcome differs; exit 1 if any does.
+
+The lab's guests, namespaces and addresses come from its state file
+(/run/hvnet/labs/LAB/state.json), the same for both datapaths.
+"""
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import time
+
+TCP_PORTS = [22, 80, 8080]
+UDP_PORTS = [53, 8080]
+PORTS = sorted(set(TCP_PORTS + UDP_PORTS))
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fwprobe.py")
+
+
+def guests(lab):
+    with open("/run/hvnet/labs/%s/state.json" % lab) as f:
+        st = json.load(f)
+    out = []
+    for g in st["guests"]:
+        addrs = [a.split("/")[0] for n in g["nics"] for a in n["ips"]]
+        out.append((g["name"], g["instance"], addrs))
+    return out
+
+
+def verdict(out):
+    """What a guest sees, as a verdict: the echo came back (delivered), the
+    firewall answered for the destination (rejected: a TCP RST, or an ICMP
+    port unreachable, which fwprobe reports as refused), or nothing did
+    (blocked: a timeout, or no neighbour across segments, which the guest
+    reports as a timeout or EHOSTUNREACH depending on its ARP cache)."""
+    if out == "echoed":
+        return "delivered"
+    if out in ("refused", "reset"):
+        return "rejected"
+    return "blocked"
+
+
+def probe_one(kind, addr, port):
+    """Runs in the source guest's namespace (see probe_from)."""
+    if kind == "ping":
+        fam = "-6" if ":" in addr else "-4"
+        rc = subprocess.run(["ping", fam, "-c", "2", "-i", "0.2", "-W", "2", addr],
+                            capture_output=True).returncode
+        return "delivered" if rc == 0 else "blocked"
+    sys.path.insert(0, os.path.dirname(PROBE))
+    import fwprobe
+    fn = fwprobe.tcp if kind == "tcp" else fwprobe.udp
+    return verdict(fn(addr, port, 2))
+
+
+def probe_from(cases_json):
+    """Every case of one source guest at once: one process in its namespace,
+    a thread per case, so that timeouts overlap and the machine stays idle
+    enough for hvnetd's polling core."""
+    cases = json.loads(cases_json)
+    res = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(cases))) as ex:
+        futs = {ex.submit(probe_one, k, a, p): c for c, k, a, p in cases}
+        for f in concurrent.futures.as_completed(futs):
+            res[futs[f]] = f.result()
+    print(json.dumps(res))
+
+
+def probe(lab, out_path):
+    gs = guests(lab)
+    servers = []
+    res = {}
+    try:
+        for name, ns, addrs in gs:
+            for a in addrs:
+                p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", PROBE,
+                                      "serve", a] + [str(x) for x in PORTS],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+                servers.append(p)
+        for p in servers:
+            if p.stdout.readline().strip() != "serving":
+                sys.exit("an echo server did not start")
+        runs = []
+        for sname, sns, _ in gs:
+            cases = []
+            for dname, _, daddrs in gs:
+                if dname == sname:
+                    continue
+                for a in daddrs:
+                    cases.append(("%s -> %s (%s) ping" % (sname, dname, a), "ping", a, 0))
+                    for kind, ports in (("tcp", TCP_PORTS), ("udp", UDP_PORTS)):
+                        for port in ports:
+                            cases.append(("%s -> %s (%s) %s/%d" % (sname, dname, a, kind, port),
+                                          kind, a, port))
+            runs.append(subprocess.Popen(["ip", "netns", "exec", sns, "/usr/bin/python3",
+                                          os.path.abspath(__file__), "from", json.dumps(cases)],
+                                         stdout=subprocess.PIPE, text=True))
+        for r in runs:
+            out, _ = r.communicate(timeout=60)
+            res.update(json.loads(out))
+    finally:
+        for p in servers:
+            p.kill()
+            p.wait()
+    with open(out_path, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    passed = sum(1 for v in res.values() if v == "delivered")
+    print("%d cases, %d delivered" % (len(res), passed))
+
+
+def compare(a_path, b_path, an, bn):
+    a = json.load(open(a_path))
+    b = json.load(open(b_path))
+    diff = 0
+    for c in sorted(set(a) | set(b)):
+        if a.get(c) != b.get(c):
+            print("DIFF %s: %s %s, %s %s" % (c, an, a.get(c), bn, b.get(c)))
+            diff += 1
+    print("%d cases, %d differ" % (len(set(a) | set(b)), diff))
+    return 1 if diff else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "from":
+        probe_from(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "probe":
+        probe(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 6 and sys.argv[1] == "compare":
+        sys.exit(compare(*sys.argv[2:]))
+    else:
+        sys.exit(__doc__)
