@@ -45,8 +45,11 @@
 
 /* nft's datatype numbers (NFTNL_SET_KEY_TYPE), so that `nft list` prints
  * set elements by name */
-#define NFT_TYPE_ETHERTYPE  10
-#define NFT_TYPE_ICMP6_TYPE 29
+#define NFT_TYPE_ETHERTYPE    10
+#define NFT_TYPE_ICMP6_TYPE   29
+#define NFT_TYPE_IPADDR	      7
+#define NFT_TYPE_IP6ADDR      8
+#define NFT_TYPE_INET_SERVICE 13
 
 /* ct state bits as the kernel loads them (nf_conntrack_common.h) */
 #define CT_INVALID     1u
@@ -60,6 +63,8 @@ enum m_kind {
 	M_IIFNAME,	/* iifname "BR" */
 	M_NFPROTO,	/* meta nfproto ipv4|ipv6 */
 	M_ADDR,		/* ip[6] saddr|daddr PREFIX */
+	M_ADDR_SET,	/* ip[6] saddr|daddr { HOSTS } or @NAME */
+	M_DPORT_SET,	/* tcp|udp dport { PORTS } or @NAME */
 	M_L4PROTO,	/* meta l4proto P */
 	M_DPORT,	/* tcp|udp dport N[-M] */
 	M_ICMP_TYPE,	/* icmp|icmpv6 type T */
@@ -79,6 +84,21 @@ struct match {
 	uint32_t bits; /* M_CT_STATE */
 	struct hv_prefix prefix;
 	char ifname[HV_NFT_IFNAMSIZ];
+	/* M_ADDR_SET, M_DPORT_SET: sorted elements (owned by the hv_nft), and
+	 * the named set they are, or "" for an anonymous one */
+	const struct hv_prefix *addrs;
+	const uint16_t *ports;
+	size_t n_elems;
+	char set[NFT_CHAIN_NAME_MAX];
+};
+
+/* a named set of the inet table: a `set` of the file, or a service's ports */
+struct nset {
+	char name[NFT_CHAIN_NAME_MAX];
+	uint8_t kind; /* 4, 6: addresses; 'p': ports */
+	const struct hv_prefix *addrs;
+	const uint16_t *ports;
+	size_t n;
 };
 
 enum verdict {
@@ -128,6 +148,10 @@ struct hv_nft {
 	size_t n_notes, n_notes_dropped;
 	char **whats; /* strings owned for nrule.what */
 	size_t n_whats, cap_whats;
+	struct nset *sets; /* named sets of the inet table */
+	size_t n_sets;
+	void **blobs; /* element arrays owned for matches and sets */
+	size_t n_blobs, cap_blobs;
 };
 
 /* ---- compile ---- */
@@ -342,18 +366,348 @@ log_chain_add(struct cc *c, const struct hv_rule *r, const char *chain_name, con
 	return 0;
 }
 
+/* memory that lives as long as the ruleset; NULL on failure */
+static void *
+blob_alloc(struct hv_nft *n, size_t count, size_t size)
+{
+	if (n->n_blobs == n->cap_blobs) {
+		size_t cap = n->cap_blobs ? n->cap_blobs * 2 : 64;
+		void **v = realloc(n->blobs, cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		n->blobs = v;
+		n->cap_blobs = cap;
+	}
+	void *p = calloc(count ? count : 1, size);
+	if (p)
+		n->blobs[n->n_blobs++] = p;
+	return p;
+}
+
+/*
+ * One rule's IR entries, grouped: entries that differ only in one host
+ * address or one destination port become one nft rule with a set, as an
+ * nftables user writes them. Within one rule the order of its entries does
+ * not matter (they share the verdict), so grouping keeps first-match order.
+ */
+struct gent {
+	uint16_t seg;
+	uint8_t fam, proto;
+	int16_t icmp;
+	struct hv_prefix *src, *dst; /* n_src 0: no constraint */
+	size_t n_src, n_dst;
+	uint16_t *lo, *hi; /* n_port 0: no port; > 1: single ports only */
+	size_t n_port;
+	bool dead;
+};
+
+#define GROUP_MAX 1024 /* entries of one rule grouped (quadratic); beyond, one rule each */
+
 static int
-compile_entry(struct cc *c, struct nchain *fwd, const struct hv_ir_rule *e, const struct hv_rule *r,
-	      const char *log_chain, const char *what)
+prefix_cmp(const void *a, const void *b)
+{
+	const struct hv_prefix *x = a, *y = b;
+	size_t len = x->family == 4 ? 4 : 16;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	int c = memcmp(x->a, y->a, len);
+	return c ? c : (int)x->plen - (int)y->plen;
+}
+
+static int
+port_cmp(const void *a, const void *b)
+{
+	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool
+plist_eq(const struct hv_prefix *a, size_t na, const struct hv_prefix *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (prefix_cmp(&a[i], &b[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool
+hosts_only(const struct hv_prefix *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].plen != (p[i].family == 4 ? 32 : 128))
+			return false;
+	return n > 0;
+}
+
+static bool
+ports_eq(const struct gent *a, const struct gent *b)
+{
+	if (a->n_port != b->n_port)
+		return false;
+	for (size_t i = 0; i < a->n_port; i++)
+		if (a->lo[i] != b->lo[i] || a->hi[i] != b->hi[i])
+			return false;
+	return true;
+}
+
+static bool
+single_ports(const struct gent *g)
+{
+	for (size_t i = 0; i < g->n_port; i++)
+		if (g->lo[i] != g->hi[i])
+			return false;
+	return g->n_port > 0;
+}
+
+/* union of two sorted lists into a new sorted list without duplicates */
+static struct hv_prefix *
+plist_union(struct hv_nft *n, const struct hv_prefix *a, size_t na, const struct hv_prefix *b,
+	    size_t nb, size_t *out_n)
+{
+	struct hv_prefix *v = blob_alloc(n, na + nb, sizeof(*v));
+	size_t k = 0;
+
+	if (v == NULL)
+		return NULL;
+	memcpy(v, a, na * sizeof(*v));
+	memcpy(v + na, b, nb * sizeof(*v));
+	qsort(v, na + nb, sizeof(*v), prefix_cmp);
+	for (size_t i = 0; i < na + nb; i++)
+		if (k == 0 || prefix_cmp(&v[k - 1], &v[i]) != 0)
+			v[k++] = v[i];
+	*out_n = k;
+	return v;
+}
+
+static uint16_t *
+ports_union(struct hv_nft *n, const uint16_t *a, size_t na, const uint16_t *b, size_t nb,
+	    size_t *out_n)
+{
+	uint16_t *v = blob_alloc(n, na + nb, sizeof(*v));
+	size_t k = 0;
+
+	if (v == NULL)
+		return NULL;
+	memcpy(v, a, na * sizeof(*v));
+	memcpy(v + na, b, nb * sizeof(*v));
+	qsort(v, na + nb, sizeof(*v), port_cmp);
+	for (size_t i = 0; i < na + nb; i++)
+		if (k == 0 || v[k - 1] != v[i])
+			v[k++] = v[i];
+	*out_n = k;
+	return v;
+}
+
+enum gdim {
+	G_PORT,
+	G_SRC,
+	G_DST
+};
+
+static bool
+gent_mergeable(const struct gent *a, const struct gent *b, enum gdim d)
+{
+	if (a->seg != b->seg || a->fam != b->fam || a->proto != b->proto || a->icmp != b->icmp)
+		return false;
+	if (d != G_PORT && !ports_eq(a, b))
+		return false;
+	if (d != G_SRC && !plist_eq(a->src, a->n_src, b->src, b->n_src))
+		return false;
+	if (d != G_DST && !plist_eq(a->dst, a->n_dst, b->dst, b->n_dst))
+		return false;
+	switch (d) {
+	case G_PORT:
+		return (a->proto == HV_PROTO_TCP || a->proto == HV_PROTO_UDP) && single_ports(a) &&
+		       single_ports(b);
+	case G_SRC:
+		return hosts_only(a->src, a->n_src) && hosts_only(b->src, b->n_src);
+	case G_DST:
+		return hosts_only(a->dst, a->n_dst) && hosts_only(b->dst, b->n_dst);
+	}
+	return false;
+}
+
+static int
+gent_merge(struct hv_nft *n, struct gent *a, const struct gent *b, enum gdim d)
+{
+	size_t k;
+
+	switch (d) {
+	case G_PORT: {
+		uint16_t *v = ports_union(n, a->lo, a->n_port, b->lo, b->n_port, &k);
+		if (v == NULL)
+			return -ENOMEM;
+		a->lo = a->hi = v;
+		a->n_port = k;
+		break;
+	}
+	case G_SRC:
+		if ((a->src = plist_union(n, a->src, a->n_src, b->src, b->n_src, &a->n_src)) ==
+		    NULL)
+			return -ENOMEM;
+		break;
+	case G_DST:
+		if ((a->dst = plist_union(n, a->dst, a->n_dst, b->dst, b->n_dst, &a->n_dst)) ==
+		    NULL)
+			return -ENOMEM;
+		break;
+	}
+	return 0;
+}
+
+static bool
+set_name_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len + 4 > NFT_CHAIN_NAME_MAX)
+		return false;
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* the named set holding exactly these elements, made on first use */
+static const char *
+named_set_use(struct cc *c, const char *name, uint8_t kind, const struct hv_prefix *addrs,
+	      const uint16_t *ports, size_t n_elems)
+{
+	struct hv_nft *n = c->n;
+
+	for (size_t i = 0; i < n->n_sets; i++) {
+		struct nset *s = &n->sets[i];
+		if (strcmp(s->name, name) != 0)
+			continue;
+		/* same name, other content: keep it anonymous */
+		if (s->kind != kind || s->n != n_elems)
+			return NULL;
+		if (kind == 'p' ? memcmp(s->ports, ports, n_elems * sizeof(*ports)) != 0
+				: !plist_eq(s->addrs, s->n, addrs, n_elems))
+			return NULL;
+		return s->name;
+	}
+	struct nset *v = realloc(n->sets, (n->n_sets + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	n->sets = v;
+	struct nset *s = &n->sets[n->n_sets++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->kind = kind;
+	s->addrs = addrs;
+	s->ports = ports;
+	s->n = n_elems;
+	return s->name;
+}
+
+/* a `set` of the file whose members of FAMILY are exactly ADDRS */
+static const char *
+named_addr_set(struct cc *c, uint8_t family, const struct hv_prefix *addrs, size_t n)
+{
+	const struct hv_prog *g = c->ir->prog;
+
+	for (size_t i = 0; i < g->sets.n; i++) {
+		const struct hv_set *st = &g->sets.v[i];
+		struct hv_prefix tmp[64];
+		size_t k = 0;
+		bool other = false;
+
+		if (!set_name_valid(st->name) || st->members.n > 64)
+			continue;
+		for (size_t j = 0; j < st->members.n; j++) {
+			if (st->members.v[j].p.family == family)
+				tmp[k++] = st->members.v[j].p;
+			else
+				other = true;
+		}
+		qsort(tmp, k, sizeof(tmp[0]), prefix_cmp);
+		size_t u = 0;
+		for (size_t j = 0; j < k; j++)
+			if (u == 0 || prefix_cmp(&tmp[u - 1], &tmp[j]) != 0)
+				tmp[u++] = tmp[j];
+		if (!plist_eq(tmp, u, addrs, n))
+			continue;
+		char name[NFT_CHAIN_NAME_MAX];
+		snprintf(name, sizeof(name), "%s%s", st->name,
+			 other ? (family == 4 ? "_v4" : "_v6") : "");
+		const char *r = named_set_use(c, name, family, addrs, NULL, n);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* a service of the file that is exactly these ports of PROTO */
+static const char *
+named_port_set(struct cc *c, uint8_t proto, const uint16_t *ports, size_t n)
+{
+	const struct hv_prog *g = c->ir->prog;
+
+	for (size_t i = 0; i < g->services.n; i++) {
+		const struct hv_service *sv = &g->services.v[i];
+		uint16_t tmp[64];
+		size_t k = 0;
+		bool ok = set_name_valid(sv->name) && sv->items.n <= 64;
+
+		for (size_t j = 0; ok && j < sv->items.n; j++) {
+			const struct hv_svc_item *it = &sv->items.v[j];
+			if (it->proto != proto || it->lo != it->hi)
+				ok = false;
+			else
+				tmp[k++] = it->lo;
+		}
+		if (!ok)
+			continue;
+		qsort(tmp, k, sizeof(tmp[0]), port_cmp);
+		size_t u = 0;
+		for (size_t j = 0; j < k; j++)
+			if (u == 0 || tmp[u - 1] != tmp[j])
+				tmp[u++] = tmp[j];
+		if (u != n || memcmp(tmp, ports, n * sizeof(*ports)) != 0)
+			continue;
+		const char *r = named_set_use(c, sv->name, 'p', NULL, ports, n);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+static int
+addr_match_add(struct cc *c, struct nrule *nr, uint8_t fam, bool dst, const struct hv_prefix *p,
+	       size_t n)
+{
+	if (n == 1) {
+		struct match *m = match_add(nr, M_ADDR);
+		m->family = fam;
+		m->dst = dst;
+		m->prefix = p[0];
+		return 0;
+	}
+	struct match *m = match_add(nr, M_ADDR_SET);
+	m->family = fam;
+	m->dst = dst;
+	m->addrs = p;
+	m->n_elems = n;
+	const char *name = named_addr_set(c, fam, p, n);
+	if (name)
+		snprintf(m->set, sizeof(m->set), "%s", name);
+	return 0;
+}
+
+static int
+emit_gent(struct cc *c, struct nchain *fwd, const struct gent *g, const struct hv_rule *r,
+	  const char *log_chain, const char *what)
 {
 	char where[512];
-	uint16_t seg = HV_SEG_ANY;
-
-	if (e->src_seg != HV_SEG_ANY && e->dst_seg != HV_SEG_ANY && e->src_seg != e->dst_seg)
-		return 1; /* never matches: the caller notes it */
-	seg = e->src_seg != HV_SEG_ANY ? e->src_seg : e->dst_seg;
-
 	struct nrule *nr = rule_add(c, fwd);
+
 	if (nr == NULL)
 		return -E2BIG;
 	nr->what = what;
@@ -363,50 +717,48 @@ compile_entry(struct cc *c, struct nchain *fwd, const struct hv_ir_rule *e, cons
 			"rule %s: its id is longer than an nftables comment (%d bytes); give the rule a shorter label",
 			rule_where(r, where, sizeof(where)), NFT_COMMENT_MAX);
 	snprintf(nr->comment, sizeof(nr->comment), "%s", r->id);
-	if (seg != HV_SEG_ANY) {
-		const char *br = seg_bridge(c, seg);
+	if (g->seg != HV_SEG_ANY) {
+		const char *br = seg_bridge(c, g->seg);
 		if (!ifname_valid(br))
 			return cc_fail(
 				c, EINVAL,
 				"segment %s (used by rule %s): its bridge name '%s' is not an interface name (1-15 bytes, no '/', ':', quotes or spaces); name the bridge with --bridge %s=IFNAME",
-				c->ir->prog->segments.v[seg].name,
+				c->ir->prog->segments.v[g->seg].name,
 				rule_where(r, where, sizeof(where)), br,
-				c->ir->prog->segments.v[seg].name);
+				c->ir->prog->segments.v[g->seg].name);
 		snprintf(match_add(nr, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", br);
 	}
-	bool icmp = e->proto == HV_PROTO_ICMP || e->proto == HV_PROTO_ICMPV6;
-	uint8_t fam = e->family;
+	bool icmp = g->proto == HV_PROTO_ICMP || g->proto == HV_PROTO_ICMPV6;
+	uint8_t fam = g->fam;
 	if (icmp)
-		fam = e->proto == HV_PROTO_ICMP ? 4 : 6;
-	bool addr = false;
-	if (fam && e->src.plen) {
-		struct match *m = match_add(nr, M_ADDR);
-		m->family = fam;
-		m->prefix = e->src;
-		addr = true;
-	}
-	if (fam && e->dst.plen) {
-		struct match *m = match_add(nr, M_ADDR);
-		m->family = fam;
-		m->dst = true;
-		m->prefix = e->dst;
-		addr = true;
-	}
+		fam = g->proto == HV_PROTO_ICMP ? 4 : 6;
+	bool addr = g->n_src || g->n_dst;
+	if (g->n_src)
+		addr_match_add(c, nr, fam, false, g->src, g->n_src);
+	if (g->n_dst)
+		addr_match_add(c, nr, fam, true, g->dst, g->n_dst);
 	/* a family constraint with nothing else to carry it */
-	if (fam && !addr && !(icmp && e->icmp_type >= 0))
+	if (fam && !addr && !(icmp && g->icmp >= 0))
 		match_add(nr, M_NFPROTO)->family = fam;
-	if (icmp && e->icmp_type >= 0) {
+	if (icmp && g->icmp >= 0) {
 		struct match *m = match_add(nr, M_ICMP_TYPE);
 		m->family = fam;
-		m->type = e->icmp_type;
-	} else if ((e->proto == HV_PROTO_TCP || e->proto == HV_PROTO_UDP) &&
-		   !(e->dport_lo == 0 && e->dport_hi == 65535)) {
+		m->type = g->icmp;
+	} else if (g->n_port == 1) {
 		struct match *m = match_add(nr, M_DPORT);
-		m->proto = e->proto;
-		m->lo = e->dport_lo;
-		m->hi = e->dport_hi;
-	} else if (e->proto != HV_PROTO_ANY) {
-		match_add(nr, M_L4PROTO)->proto = e->proto;
+		m->proto = g->proto;
+		m->lo = g->lo[0];
+		m->hi = g->hi[0];
+	} else if (g->n_port > 1) {
+		struct match *m = match_add(nr, M_DPORT_SET);
+		m->proto = g->proto;
+		m->ports = g->lo;
+		m->n_elems = g->n_port;
+		const char *name = named_port_set(c, g->proto, g->lo, g->n_port);
+		if (name)
+			snprintf(m->set, sizeof(m->set), "%s", name);
+	} else if (g->proto != HV_PROTO_ANY) {
+		match_add(nr, M_L4PROTO)->proto = g->proto;
 	}
 	if (log_chain) {
 		nr->v = V_JUMP;
@@ -415,6 +767,80 @@ compile_entry(struct cc *c, struct nchain *fwd, const struct hv_ir_rule *e, cons
 		rule_set_action(nr, r->action);
 	}
 	return 0;
+}
+
+/* one source rule: its entries grouped, then emitted; returns how many
+ * entries were left out (they join two segments) or -errno */
+static long
+compile_rule_entries(struct cc *c, struct nchain *fwd, const struct hv_ir_rule_info *ri,
+		     const char *log_chain, const char *what)
+{
+	struct hv_nft *n = c->n;
+	struct gent *g = calloc(ri->count + 1, sizeof(*g));
+	size_t ng = 0;
+	long skipped = 0;
+	int rc = 0;
+
+	if (g == NULL)
+		return cc_fail(c, ENOMEM, "out of memory");
+	for (size_t k = 0; k < ri->count; k++) {
+		const struct hv_ir_rule *e = &c->ir->entries[ri->first + k];
+		if (e->src_seg != HV_SEG_ANY && e->dst_seg != HV_SEG_ANY &&
+		    e->src_seg != e->dst_seg) {
+			skipped++;
+			continue;
+		}
+		struct gent *x = &g[ng++];
+		x->seg = e->src_seg != HV_SEG_ANY ? e->src_seg : e->dst_seg;
+		x->fam = e->family;
+		x->proto = e->proto;
+		x->icmp = e->icmp_type;
+		if (e->family && e->src.plen) {
+			if ((x->src = blob_alloc(n, 1, sizeof(*x->src))) == NULL)
+				goto nomem;
+			x->src[0] = e->src;
+			x->n_src = 1;
+		}
+		if (e->family && e->dst.plen) {
+			if ((x->dst = blob_alloc(n, 1, sizeof(*x->dst))) == NULL)
+				goto nomem;
+			x->dst[0] = e->dst;
+			x->n_dst = 1;
+		}
+		if ((e->proto == HV_PROTO_TCP || e->proto == HV_PROTO_UDP) &&
+		    !(e->dport_lo == 0 && e->dport_hi == 65535)) {
+			x->lo = blob_alloc(n, 1, sizeof(*x->lo));
+			x->hi = blob_alloc(n, 1, sizeof(*x->hi));
+			if (x->lo == NULL || x->hi == NULL)
+				goto nomem;
+			x->lo[0] = e->dport_lo;
+			x->hi[0] = e->dport_hi;
+			x->n_port = 1;
+		}
+	}
+	if (ng <= GROUP_MAX) {
+		static const enum gdim dims[] = {G_PORT, G_SRC, G_DST};
+		for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
+			for (size_t i = 0; i < ng; i++) {
+				if (g[i].dead)
+					continue;
+				for (size_t j = i + 1; j < ng; j++) {
+					if (g[j].dead || !gent_mergeable(&g[i], &g[j], dims[d]))
+						continue;
+					if (gent_merge(n, &g[i], &g[j], dims[d]) < 0)
+						goto nomem;
+					g[j].dead = true;
+				}
+			}
+	}
+	for (size_t i = 0; i < ng && rc == 0; i++)
+		if (!g[i].dead)
+			rc = emit_gent(c, fwd, &g[i], ri->rule, log_chain, what);
+	free(g);
+	return rc < 0 ? rc : skipped;
+nomem:
+	free(g);
+	return cc_fail(c, ENOMEM, "out of memory");
 }
 
 static int
@@ -539,13 +965,12 @@ compile(struct cc *c)
 				ri->never ? ri->never : "it matches no packet");
 			continue;
 		}
-		for (size_t k = 0; k < ri->count; k++) {
-			rc = compile_entry(c, fwd, &ir->entries[ri->first + k], ri->rule,
-					   log_chain[i], whats[i]);
-			if (rc < 0)
-				goto out;
-			skipped += rc;
+		long sk = compile_rule_entries(c, fwd, ri, log_chain[i], whats[i]);
+		if (sk < 0) {
+			rc = (int)sk;
+			goto out;
 		}
+		skipped = (size_t)sk;
 		if (ri->rule->action == HV_REJECT)
 			cc_note(c,
 				"rule %s: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends",
@@ -659,6 +1084,10 @@ hv_nft_free(struct hv_nft *n)
 	for (size_t i = 0; i < n->n_whats; i++)
 		free(n->whats[i]);
 	free(n->whats);
+	for (size_t i = 0; i < n->n_blobs; i++)
+		free(n->blobs[i]);
+	free(n->blobs);
+	free(n->sets);
 	free(n);
 }
 
@@ -785,6 +1214,30 @@ print_match(FILE *f, const struct match *m)
 		fprintf(f, "%s %s %s", m->family == 4 ? "ip" : "ip6", m->dst ? "daddr" : "saddr",
 			buf);
 		break;
+	case M_ADDR_SET:
+		fprintf(f, "%s %s ", m->family == 4 ? "ip" : "ip6", m->dst ? "daddr" : "saddr");
+		if (m->set[0]) {
+			fprintf(f, "@%s", m->set);
+		} else {
+			fputs("{ ", f);
+			for (size_t i = 0; i < m->n_elems; i++) {
+				hv_prefix_format(&m->addrs[i], buf, sizeof(buf));
+				fprintf(f, "%s%s", i ? ", " : "", buf);
+			}
+			fputs(" }", f);
+		}
+		break;
+	case M_DPORT_SET:
+		fprintf(f, "%s dport ", m->proto == HV_PROTO_TCP ? "tcp" : "udp");
+		if (m->set[0]) {
+			fprintf(f, "@%s", m->set);
+		} else {
+			fputs("{ ", f);
+			for (size_t i = 0; i < m->n_elems; i++)
+				fprintf(f, "%s%u", i ? ", " : "", m->ports[i]);
+			fputs(" }", f);
+		}
+		break;
 	case M_L4PROTO:
 		fputs("meta l4proto ", f);
 		print_proto(f, m->proto);
@@ -889,14 +1342,50 @@ print_rule(FILE *f, const struct nrule *r)
 	fputc('\n', f);
 }
 
+/* a named set as nft lists it, line breaks included: nft puts two IPv4
+ * addresses, five ports or one IPv6 address on a line */
 static void
-print_table(FILE *f, const struct ntable *t, const char *name)
+print_set(FILE *f, const struct nset *s)
 {
+	char buf[64];
+	unsigned per_line = s->kind == 'p' ? 5 : s->kind == 4 ? 2 : 1, count = 0;
+
+	fprintf(f, "\tset %s {\n\t\ttype %s\n\t\telements = { ", s->name,
+		s->kind == 'p' ? "inet_service"
+		: s->kind == 4 ? "ipv4_addr"
+			       : "ipv6_addr");
+	for (size_t i = 0; i < s->n; i++) {
+		if (i)
+			fputs(count == 0 ? ",\n\t\t\t     " : ", ", f);
+		if (s->kind == 'p') {
+			fprintf(f, "%u", s->ports[i]);
+		} else {
+			hv_prefix_format(&s->addrs[i], buf, sizeof(buf));
+			fputs(buf, f);
+		}
+		if (++count >= per_line)
+			count = 0;
+	}
+	fputs(" }\n\t}\n", f);
+}
+
+static void
+print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_nft *n)
+{
+	bool first = true;
+
 	fprintf(f, "table %s %s {\n", t->family == NFPROTO_INET ? "inet" : "bridge", name);
+	for (size_t i = 0; t->family == NFPROTO_INET && i < n->n_sets; i++) {
+		if (!first)
+			fputc('\n', f);
+		print_set(f, &n->sets[i]);
+		first = false;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		const struct nchain *ch = &t->chains[i];
-		if (i)
+		if (!first)
 			fputc('\n', f);
+		first = false;
 		fprintf(f, "\tchain %s {\n", ch->name);
 		if (ch->base)
 			fprintf(f, "\t\ttype filter hook %s priority filter; policy accept;\n",
@@ -911,9 +1400,9 @@ print_table(FILE *f, const struct ntable *t, const char *name)
 void
 hv_nft_print(FILE *f, const struct hv_nft *n)
 {
-	print_table(f, &n->inet, n->table);
+	print_table(f, &n->inet, n->table, n);
 	if (n->has_bridge)
-		print_table(f, &n->bridge, n->table);
+		print_table(f, &n->bridge, n->table, n);
 }
 
 /* ---- building: libnftnl objects into one batch ---- */
@@ -924,7 +1413,10 @@ struct batch {
 	uint32_t seq, seq0;
 	const char **what; /* per seq - seq0: what the message creates */
 	size_t n_what, cap_what;
-	uint32_t set_id;
+	uint32_t set_id;   /* transaction-wide set ids */
+	uint32_t anon_idx; /* the kernel names anonymous sets __setN from 0 per table */
+	const struct hv_nft *n;
+	uint32_t *named_ids; /* per hv_nft.sets */
 	int err;
 };
 
@@ -1040,10 +1532,12 @@ put_l4proto(struct nftnl_rule *r, uint8_t proto)
 }
 
 /* an anonymous constant set of KEYLEN-byte keys, sent before the rule */
+/* a set of KEYLEN-byte keys, sent before the rules that use it: NAMED, or
+ * anonymous and constant (then its kernel name goes to NAME_OUT) */
 static int
-put_anon_set(struct batch *b, const char *table, int family, uint32_t key_type, uint32_t key_len,
-	     const void *keys, size_t n_keys, const char *what, char *name_out, size_t name_len,
-	     uint32_t *id_out)
+put_set(struct batch *b, const char *table, int family, const char *named, uint32_t key_type,
+	uint32_t key_len, const void *keys, size_t n_keys, const char *what, char *name_out,
+	size_t name_len, uint32_t *id_out)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	char *buf;
@@ -1052,11 +1546,17 @@ put_anon_set(struct batch *b, const char *table, int family, uint32_t key_type, 
 	if (s == NULL)
 		return -ENOMEM;
 	uint32_t id = ++b->set_id;
-	snprintf(name_out, name_len, "__set%u", id - 1);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, "__set%d");
+	if (named) {
+		snprintf(name_out, name_len, "%s", named);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, named);
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	} else {
+		snprintf(name_out, name_len, "__set%u", b->anon_idx++);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, "__set%d");
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
+	}
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, (uint32_t)family);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
@@ -1104,6 +1604,64 @@ put_lookup(struct nftnl_rule *r, const char *set, uint32_t id, bool invert)
 	nftnl_rule_add_expr(r, e);
 }
 
+/* keys of an address or port list in network order, as the kernel compares them */
+static uint8_t *
+keys_of(const struct hv_prefix *addrs, const uint16_t *ports, size_t n, uint32_t *key_len)
+{
+	uint32_t len = addrs ? (addrs[0].family == 4 ? 4 : 16) : 2;
+	uint8_t *k = calloc(n ? n : 1, len);
+
+	if (k == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (addrs) {
+			memcpy(k + i * len, addrs[i].a, len);
+		} else {
+			uint16_t v = htons(ports[i]);
+			memcpy(k + i * len, &v, 2);
+		}
+	}
+	*key_len = len;
+	return k;
+}
+
+static uint32_t
+named_set_id(const struct batch *b, const char *name)
+{
+	for (size_t i = 0; i < b->n->n_sets; i++)
+		if (strcmp(b->n->sets[i].name, name) == 0)
+			return b->named_ids[i];
+	return 0;
+}
+
+/* the lookup of a M_ADDR_SET or M_DPORT_SET: the named set, or a new anonymous one */
+static int
+put_list_lookup(struct batch *b, const char *table, int family, struct nftnl_rule *r,
+		const struct match *m, const char *what)
+{
+	char setname[NFT_CHAIN_NAME_MAX];
+	uint32_t id, key_len;
+	int rc;
+
+	if (m->set[0]) {
+		put_lookup(r, m->set, named_set_id(b, m->set), false);
+		return 0;
+	}
+	uint8_t *keys =
+		keys_of(m->kind == M_ADDR_SET ? m->addrs : NULL, m->ports, m->n_elems, &key_len);
+	if (keys == NULL)
+		return -ENOMEM;
+	uint32_t type = m->kind == M_DPORT_SET ? NFT_TYPE_INET_SERVICE
+			: m->family == 4       ? NFT_TYPE_IPADDR
+					       : NFT_TYPE_IP6ADDR;
+	rc = put_set(b, table, family, NULL, type, key_len, keys, m->n_elems, what, setname,
+		     sizeof(setname), &id);
+	free(keys);
+	if (rc == 0)
+		put_lookup(r, setname, id, false);
+	return rc;
+}
+
 static int
 build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r,
 	    const struct match *m, bool *nfproto_done, const char *what)
@@ -1144,6 +1702,19 @@ build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r
 		put_cmp(r, NFT_CMP_EQ, m->prefix.a, bytes);
 		break;
 	}
+	case M_ADDR_SET:
+		if (!*nfproto_done) {
+			put_nfproto(r, m->family);
+			*nfproto_done = true;
+		}
+		put_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+			    m->family == 4 ? (m->dst ? 16 : 12) : (m->dst ? 24 : 8),
+			    m->family == 4 ? 4 : 16);
+		return put_list_lookup(b, table, family, r, m, what);
+	case M_DPORT_SET:
+		put_l4proto(r, m->proto);
+		put_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+		return put_list_lookup(b, table, family, r, m, what);
 	case M_L4PROTO:
 		put_l4proto(r, m->proto);
 		break;
@@ -1187,8 +1758,8 @@ build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r
 		break;
 	}
 	case M_ND_BYPASS:
-		rc = put_anon_set(b, table, family, NFT_TYPE_ICMP6_TYPE, 1, nd_bypass_types,
-				  sizeof(nd_bypass_types), what, setname, sizeof(setname), &id);
+		rc = put_set(b, table, family, NULL, NFT_TYPE_ICMP6_TYPE, 1, nd_bypass_types,
+			     sizeof(nd_bypass_types), what, setname, sizeof(setname), &id);
 		if (rc < 0)
 			return rc;
 		put_nfproto(r, 6);
@@ -1199,8 +1770,8 @@ build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r
 	case M_ETHER_NOT_IP: {
 		/* network order, ascending, as nft lists them */
 		uint16_t types[3] = {htons(0x0800), htons(0x0806), htons(0x86dd)};
-		rc = put_anon_set(b, table, family, NFT_TYPE_ETHERTYPE, 2, types, 3, what, setname,
-				  sizeof(setname), &id);
+		rc = put_set(b, table, family, NULL, NFT_TYPE_ETHERTYPE, 2, types, 3, what, setname,
+			     sizeof(setname), &id);
 		if (rc < 0)
 			return rc;
 		put_payload(r, NFT_PAYLOAD_LL_HEADER, 12, 2);
@@ -1343,6 +1914,24 @@ build_table(struct batch *b, const struct ntable *t, const char *table, bool pre
 		return rc;
 	if ((rc = build_table_msg(b, table, t->family, NFT_MSG_NEWTABLE, fam)) < 0)
 		return rc;
+	b->anon_idx = 0;
+	for (size_t i = 0; t->family == NFPROTO_INET && i < b->n->n_sets; i++) {
+		const struct nset *ns = &b->n->sets[i];
+		char setname[NFT_CHAIN_NAME_MAX];
+		uint32_t key_len;
+		uint8_t *keys =
+			keys_of(ns->kind == 'p' ? NULL : ns->addrs, ns->ports, ns->n, &key_len);
+		if (keys == NULL)
+			return -ENOMEM;
+		uint32_t type = ns->kind == 'p' ? NFT_TYPE_INET_SERVICE
+				: ns->kind == 4 ? NFT_TYPE_IPADDR
+						: NFT_TYPE_IP6ADDR;
+		rc = put_set(b, table, t->family, ns->name, type, key_len, keys, ns->n,
+			     "a named set", setname, sizeof(setname), &b->named_ids[i]);
+		free(keys);
+		if (rc < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		const struct nchain *ch = &t->chains[i];
 		struct nftnl_chain *c = nftnl_chain_alloc();
@@ -1393,6 +1982,10 @@ batch_build(struct batch *b, const struct hv_nft *n, bool end)
 	int rc;
 
 	b->seq = b->seq0 = (uint32_t)time(NULL);
+	b->n = n;
+	b->named_ids = calloc(n->n_sets + 1, sizeof(*b->named_ids));
+	if (b->named_ids == NULL)
+		return -ENOMEM;
 	if ((buf = batch_reserve(b, "the batch start")) == NULL)
 		return b->err;
 	batch_commit_msg(b, nftnl_batch_begin(buf, b->seq));
@@ -1556,5 +2149,6 @@ out:
 		mnl_socket_close(nl);
 	free(b.buf);
 	free(b.what);
+	free(b.named_ids);
 	return rc;
 }

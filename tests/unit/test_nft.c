@@ -148,6 +148,69 @@ log_reject_and_bridges(void **state)
 	compiled_free(&c);
 }
 
+/* a file's `set` and `service` become named nft sets when a rule uses
+ * exactly their members; other groups of hosts or ports anonymous sets */
+static void
+named_and_anonymous_sets(void **state)
+{
+	(void)state;
+	struct compiled c;
+	compile_text(
+		&c,
+		"segment app { subnet 10.30.0.0/24, fd00:30::/64 }\n"
+		"service web = tcp/80, tcp/443, tcp/8443, tcp/8000, tcp/8001, tcp/8002\n"
+		"service dns = udp/53, tcp/53\n"
+		"set admins = { 10.30.0.10, 10.30.0.11, 10.30.0.12, fd00:30::10, fd00:30::11 }\n"
+		"set few = { 10.30.0.20, 10.30.0.21 }\n"
+		"policy {\n"
+		"\ta: allow app @admins -> app service web\n"
+		"\tb: allow @few -> 10.30.0.5 service dns\n"
+		"\tc: allow app -> 10.30.0.7 10.30.0.8 tcp/22, tcp/23\n"
+		"\td: allow app -> 10.30.0.128/25 tcp/22\n"
+		"\tdefault allow\n"
+		"}\n",
+		NULL);
+	assert_non_null(c.nft);
+	assert_string_equal(
+		c.text,
+		"table inet hvnet {\n"
+		"\tset admins_v4 {\n"
+		"\t\ttype ipv4_addr\n"
+		"\t\telements = { 10.30.0.10, 10.30.0.11,\n"
+		"\t\t\t     10.30.0.12 }\n"
+		"\t}\n"
+		"\n"
+		"\tset web {\n"
+		"\t\ttype inet_service\n"
+		"\t\telements = { 80, 443, 8000, 8001, 8002,\n"
+		"\t\t\t     8443 }\n"
+		"\t}\n"
+		"\n"
+		"\tset admins_v6 {\n"
+		"\t\ttype ipv6_addr\n"
+		"\t\telements = { fd00:30::10,\n"
+		"\t\t\t     fd00:30::11 }\n"
+		"\t}\n"
+		"\n"
+		"\tset few {\n"
+		"\t\ttype ipv4_addr\n"
+		"\t\telements = { 10.30.0.20, 10.30.0.21 }\n"
+		"\t}\n"
+		"\n"
+		"\tchain prerouting {\n"
+		"\t\ttype filter hook prerouting priority filter; policy accept;\n" PREAMBLE
+		"\t\tiifname \"app\" ip saddr @admins_v4 tcp dport @web accept comment \"a\"\n"
+		"\t\tiifname \"app\" ip6 saddr @admins_v6 tcp dport @web accept comment \"a\"\n"
+		"\t\tip saddr @few ip daddr 10.30.0.5 udp dport 53 accept comment \"b\"\n"
+		"\t\tip saddr @few ip daddr 10.30.0.5 tcp dport 53 accept comment \"b\"\n"
+		"\t\tiifname \"app\" ip daddr { 10.30.0.7, 10.30.0.8 } tcp dport { 22, 23 } accept comment \"c\"\n"
+		"\t\tiifname \"app\" ip daddr 10.30.0.128/25 tcp dport 22 accept comment \"d\"\n"
+		"\t\taccept comment \"default\"\n"
+		"\t}\n"
+		"}\n");
+	compiled_free(&c);
+}
+
 static void
 refusals_name_what_and_where(void **state)
 {
@@ -189,6 +252,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rules_addresses_ports_icmp),
 		cmocka_unit_test(log_reject_and_bridges),
+		cmocka_unit_test(named_and_anonymous_sets),
 		cmocka_unit_test(refusals_name_what_and_where),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
