@@ -980,6 +980,25 @@ compile(struct cc *c)
 				"rule %s: %zu of its %zu entries left out: they join two different segments, and no bridge forwards between segments",
 				ri->rule->id, skipped, ri->count);
 	}
+	/* bounds hvnetd enforces that this ruleset does not: said, not dropped */
+	for (size_t i = 0; i < ir->prog->segments.n; i++) {
+		const struct hv_segment *sg = &ir->prog->segments.v[i];
+		if (sg->conn_limit)
+			cc_note(c, "segment %s: conn-limit %u is not enforced by the nft backend",
+				sg->name, sg->conn_limit);
+		if (sg->mac_limit)
+			cc_note(c,
+				"segment %s: mac-limit %u is not enforced by the nft backend (a Linux bridge learns without a per-segment bound)",
+				sg->name, sg->mac_limit);
+	}
+	for (size_t i = 0; i < ir->prog->guests.n; i++)
+		for (size_t j = 0; j < ir->prog->guests.v[i].nics.n; j++)
+			if (ir->prog->guests.v[i].nics.v[j].conn_limit)
+				cc_note(c,
+					"guest %s, nic %s: conn-limit %u is not enforced by the nft backend",
+					ir->prog->guests.v[i].name,
+					ir->prog->guests.v[i].nics.v[j].name,
+					ir->prog->guests.v[i].nics.v[j].conn_limit);
 	if (ir->default_action == HV_REJECT)
 		cc_note(c,
 			"default: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends");
