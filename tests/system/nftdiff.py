@@ -10,7 +10,10 @@ differential test of hvnetd against the kernel datapath (test_nft_diff.sh).
       Writes {"CASE": "VERDICT"}: delivered, rejected (a TCP RST or ICMP
       port unreachable came back) or blocked.
   nftdiff.py compare A.json B.json NAME_A NAME_B
-      Prints every case whose outcome differs; exit 1 if any does.
+      Prints every case whose outcome differs; exit 1 if any does, except
+      the known difference (A rejected a UDP probe with an ICMP error, B
+      dropped it: the kernel sends no ICMP reject for bridged packets),
+      which is counted on the last line.
 
 The lab's guests, namespaces and addresses come from its state file
 (/run/hvnet/labs/LAB/state.json), the same for both datapaths.
@@ -55,13 +58,13 @@ def probe_one(kind, addr, port):
     """Runs in the source guest's namespace (see probe_from)."""
     if kind == "ping":
         fam = "-6" if ":" in addr else "-4"
-        rc = subprocess.run(["ping", fam, "-c", "2", "-i", "0.2", "-W", "2", addr],
+        rc = subprocess.run(["ping", fam, "-c", "1", "-W", "1.5", addr],
                             capture_output=True).returncode
         return "delivered" if rc == 0 else "blocked"
     sys.path.insert(0, os.path.dirname(PROBE))
     import fwprobe
     fn = fwprobe.tcp if kind == "tcp" else fwprobe.udp
-    return verdict(fn(addr, port, 2))
+    return verdict(fn(addr, port, 1.5))
 
 
 def probe_from(cases_json):
@@ -120,15 +123,27 @@ def probe(lab, out_path):
     print("%d cases, %d delivered" % (len(res), passed))
 
 
+def known(case, va, vb):
+    """A difference docs/nftables.md lists: for a bridged packet the kernel
+    sends no ICMP error for a reject, so a UDP probe that hvnetd answers
+    with port unreachable is simply dropped by the kernel."""
+    return " udp/" in case and va == "rejected" and vb == "blocked"
+
+
 def compare(a_path, b_path, an, bn):
     a = json.load(open(a_path))
     b = json.load(open(b_path))
-    diff = 0
+    diff = kn = 0
     for c in sorted(set(a) | set(b)):
-        if a.get(c) != b.get(c):
-            print("DIFF %s: %s %s, %s %s" % (c, an, a.get(c), bn, b.get(c)))
-            diff += 1
-    print("%d cases, %d differ" % (len(set(a) | set(b)), diff))
+        if a.get(c) == b.get(c):
+            continue
+        if known(c, a.get(c), b.get(c)):
+            kn += 1
+            continue
+        print("DIFF %s: %s %s, %s %s" % (c, an, a.get(c), bn, b.get(c)))
+        diff += 1
+    print("%d cases, %d differ, %d known differences (no ICMP reject from the kernel)" %
+          (len(set(a) | set(b)), diff, kn))
     return 1 if diff else 0
 
 
