@@ -23,6 +23,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -73,7 +74,7 @@ static void __attribute__((format(printf, 1, 2))) kprogress(const char *fmt, ...
 	fflush(stdout);
 }
 
-/* ---- entering a namespace (hvnetctl is single-threaded) ---- */
+/* ---- running code inside a namespace ---- */
 
 static int
 ns_open(const char *name)
@@ -85,34 +86,43 @@ ns_open(const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-static int
-ns_enter(const char *name, int *saved)
-{
-	int fd = ns_open(name), rc = 0;
+struct ns_job {
+	const char *ns;
+	int (*fn)(void *arg);
+	void *arg;
+	int rc;
+};
 
-	*saved = -1;
-	if (fd < 0)
-		return fd;
-	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*saved < 0 || setns(fd, CLONE_NEWNET) != 0) {
-		rc = -errno;
-		if (*saved >= 0)
-			close(*saved);
-		*saved = -1;
+static void *
+ns_job_thread(void *p)
+{
+	struct ns_job *j = p;
+	int fd = ns_open(j->ns);
+
+	if (fd < 0) {
+		j->rc = fd;
+		return NULL;
 	}
+	j->rc = setns(fd, CLONE_NEWNET) == 0 ? 0 : -errno;
 	close(fd);
-	return rc;
+	if (j->rc == 0)
+		j->rc = j->fn(j->arg);
+	return NULL;
 }
 
-static void
-ns_leave(int saved)
+/* FN(ARG) on a thread inside namespace NS, which dies with the thread: the
+ * caller never changes namespace. FN's result, or -errno of entering NS */
+static int
+ns_run(const char *ns, int (*fn)(void *arg), void *arg)
 {
-	if (saved < 0)
-		return;
-	/* staying in the lab's namespace would make every later step wrong */
-	if (setns(saved, CLONE_NEWNET) != 0)
-		abort();
-	close(saved);
+	struct ns_job j = {ns, fn, arg, 0};
+	pthread_t th;
+	int e = pthread_create(&th, NULL, ns_job_thread, &j);
+
+	if (e != 0)
+		return -e;
+	pthread_join(th, NULL);
+	return j.rc;
 }
 
 /* ---- rtnetlink, in the current namespace ---- */
@@ -470,16 +480,22 @@ guest_json(const struct kguest *k)
 
 /* ---- lab up ---- */
 
-static int
-up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
-{
-	int saved, rc;
+struct switch_job {
+	const char *swns;
+	const struct hv_prog *prog;
+	char (*bridges)[KIFNAMSIZ];
+};
 
-	rc = ns_enter(swns, &saved);
-	if (rc != 0) {
-		kerr("cannot enter namespace %s: %s", swns, strerror(-rc));
-		return rc;
-	}
+/* inside the switch namespace */
+static int
+switch_setup(void *arg)
+{
+	const struct switch_job *j = arg;
+	const char *swns = j->swns;
+	const struct hv_prog *prog = j->prog;
+	char(*bridges)[KIFNAMSIZ] = j->bridges;
+	int rc;
+
 	/* bridged IPv4 and IPv6 go through the inet hooks: the policy's table */
 	if ((rc = sysctl_write(BR_NF_IPTABLES, "1")) != 0 ||
 	    (rc = sysctl_write(BR_NF_IP6TABLES, "1")) != 0) {
@@ -503,7 +519,43 @@ up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSI
 			  bridges[s], swns);
 	}
 out:
-	ns_leave(saved);
+	return rc;
+}
+
+static int
+up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+{
+	struct switch_job j = {swns, prog, bridges};
+	int rc = ns_run(swns, switch_setup, &j);
+
+	if (rc == -ENOENT || rc == -EPERM)
+		kerr("cannot enter namespace %s: %s", swns, strerror(-rc));
+	return rc;
+}
+
+struct veth_job {
+	struct kguest *k;
+	char (*bridges)[KIFNAMSIZ];
+	int gfd;
+};
+
+/* inside the switch namespace: the guest's veth pairs */
+static int
+guest_veths(void *arg)
+{
+	struct veth_job *j = arg;
+	struct kguest *k = j->k;
+	int rc = 0;
+
+	for (size_t i = 0; i < k->vg.n_nics && rc == 0; i++) {
+		const struct hv_nic *n = &k->g->nics.v[i];
+		rc = veth_add(k->nics[i].host, n->name, j->gfd, j->bridges[n->seg_id],
+			      k->vnics[i].mtu);
+		if (rc != 0)
+			kerr("guest %s, nic %s: cannot create veth %s (bridge %s) - %s: %s",
+			     k->g->name, n->name, k->nics[i].host, j->bridges[n->seg_id], n->name,
+			     strerror(-rc));
+	}
 	return rc;
 }
 
@@ -513,7 +565,7 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 {
 	const struct hv_vmm_kind *kind = &hv_vmm_netns;
 	char err[512];
-	int rc, saved, gfd;
+	int rc, gfd;
 
 	json_array_append_new(json_object_get(st->o, "guests"), guest_json(k));
 	if ((rc = kstate_save(st)) != 0)
@@ -534,21 +586,8 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 		     strerror(-gfd));
 		return gfd;
 	}
-	rc = ns_enter(swns, &saved);
-	if (rc != 0) {
-		close(gfd);
-		kerr("cannot enter namespace %s: %s", swns, strerror(-rc));
-		return rc;
-	}
-	for (size_t j = 0; j < k->vg.n_nics && rc == 0; j++) {
-		const struct hv_nic *n = &k->g->nics.v[j];
-		rc = veth_add(k->nics[j].host, n->name, gfd, bridges[n->seg_id], k->vnics[j].mtu);
-		if (rc != 0)
-			kerr("guest %s, nic %s: cannot create veth %s (bridge %s) - %s: %s",
-			     k->g->name, n->name, k->nics[j].host, bridges[n->seg_id], n->name,
-			     strerror(-rc));
-	}
-	ns_leave(saved);
+	struct veth_job vj = {k, bridges, gfd};
+	rc = ns_run(swns, guest_veths, &vj);
 	close(gfd);
 	if (rc != 0)
 		return rc;

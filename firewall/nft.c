@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -2025,56 +2026,78 @@ batch_build(struct batch *b, const struct hv_nft *n, bool end)
 
 /* ---- the netlink conversation ---- */
 
-static int
-netns_enter(const char *netns, int *saved, char *err, size_t errlen)
-{
-	char path[512];
-	int fd;
+/*
+ * The nf_tables socket of namespace NETNS (NULL: the caller's). A socket
+ * belongs to the namespace it was made in, whichever thread uses it later,
+ * so a short-lived thread enters the namespace and makes it: the calling
+ * thread never changes namespace.
+ */
+struct sock_job {
+	const char *netns;
+	struct mnl_socket *nl;
+	int rc;
+	char *err;
+	size_t errlen;
+};
 
-	*saved = -1;
-	if (netns == NULL)
-		return 0;
-	if (strchr(netns, '/'))
-		snprintf(path, sizeof(path), "%s", netns);
-	else
-		snprintf(path, sizeof(path), "/run/netns/%s", netns);
-	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*saved < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot open this thread's network namespace: %s",
-			 strerror(e));
-		return -e;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(err, errlen, "network namespace %s (%s): %s%s", netns, path, strerror(e),
-			 e == ENOENT ? "; create it with ip netns add, or give a path" : "");
-		close(*saved);
-		*saved = -1;
-		return -e;
-	}
-	if (setns(fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot enter network namespace %s: %s", netns, strerror(e));
+static void *
+sock_job_run(void *arg)
+{
+	struct sock_job *j = arg;
+	char path[512];
+
+	if (j->netns) {
+		if (strchr(j->netns, '/'))
+			snprintf(path, sizeof(path), "%s", j->netns);
+		else
+			snprintf(path, sizeof(path), "/run/netns/%s", j->netns);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			j->rc = -errno;
+			snprintf(j->err, j->errlen, "network namespace %s (%s): %s%s", j->netns,
+				 path, strerror(-j->rc),
+				 j->rc == -ENOENT ? "; create it with ip netns add, or give a path"
+						  : "");
+			return NULL;
+		}
+		if (setns(fd, CLONE_NEWNET) < 0) {
+			j->rc = -errno;
+			close(fd);
+			snprintf(j->err, j->errlen, "cannot enter network namespace %s: %s",
+				 j->netns, strerror(-j->rc));
+			return NULL;
+		}
 		close(fd);
-		close(*saved);
-		*saved = -1;
-		return -e;
 	}
-	close(fd);
-	return 0;
+	j->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (j->nl == NULL || mnl_socket_bind(j->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		j->rc = -errno;
+		if (j->nl)
+			mnl_socket_close(j->nl);
+		j->nl = NULL;
+		snprintf(j->err, j->errlen, "netlink socket (nf_tables): %s%s", strerror(-j->rc),
+			 j->rc == -EPERM ? "; run as root (CAP_NET_ADMIN)" : "");
+	}
+	return NULL;
 }
 
-static void
-netns_leave(int saved)
+static struct mnl_socket *
+nft_socket_open(const char *netns, int *rc, char *err, size_t errlen)
 {
-	if (saved >= 0) {
-		/* back where we were; failing here would leave the thread elsewhere */
-		if (setns(saved, CLONE_NEWNET) < 0)
-			abort();
-		close(saved);
+	struct sock_job j = {.netns = netns, .err = err, .errlen = errlen};
+	pthread_t th;
+	int e;
+
+	if (netns == NULL) {
+		sock_job_run(&j);
+	} else if ((e = pthread_create(&th, NULL, sock_job_run, &j)) != 0) {
+		j.rc = -e;
+		snprintf(err, errlen, "cannot start a thread: %s", strerror(e));
+	} else {
+		pthread_join(th, NULL);
 	}
+	*rc = j.rc;
+	return j.nl;
 }
 
 int
@@ -2083,7 +2106,7 @@ hv_nft_commit(const struct hv_nft *n, enum hv_nft_commit_mode mode, const char *
 {
 	struct batch b = {0};
 	struct mnl_socket *nl = NULL;
-	int saved, rc;
+	int rc;
 	char rbuf[MNL_SOCKET_BUFFER_SIZE];
 
 	if (err && errlen)
@@ -2093,17 +2116,8 @@ hv_nft_commit(const struct hv_nft *n, enum hv_nft_commit_mode mode, const char *
 		snprintf(err, errlen, "building the netlink batch: %s", strerror(-rc));
 		goto out;
 	}
-	if ((rc = netns_enter(netns, &saved, err, errlen)) < 0)
+	if ((nl = nft_socket_open(netns, &rc, err, errlen)) == NULL)
 		goto out;
-	nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (nl == NULL || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rc = -errno;
-		netns_leave(saved);
-		snprintf(err, errlen, "netlink socket (nf_tables): %s%s", strerror(-rc),
-			 rc == -EPERM ? "; run as root (CAP_NET_ADMIN)" : "");
-		goto out;
-	}
-	netns_leave(saved);
 
 	/* the batch goes in one sendmsg; the replies must fit in the receive
 	 * buffer: one ack per message */

@@ -71,8 +71,8 @@ enum hv_nft_commit_mode {
  * are deleted and created again in the same transaction, so applying twice
  * gives the same ruleset and a refused batch leaves the old one in force.
  * NETNS: a name under /run/netns, or a path to a namespace file, or NULL
- * for the caller's namespace (the calling thread enters it only to open
- * the netlink socket). Returns 0 or -errno; on failure ERR names what the
+ * for the caller's namespace (a short-lived thread enters it to open the
+ * netlink socket; the caller's thread stays where it is). Returns 0 or -errno; on failure ERR names what the
  * kernel refused (the table, chain or rule and its hvnet rule id).
  */
 int hv_nft_commit(const struct hv_nft *n, enum hv_nft_commit_mode mode, const char *netns,
