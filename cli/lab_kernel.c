@@ -187,17 +187,28 @@ link_up(const char *name)
 	return rt_request(nlh);
 }
 
+/* the bridge's bound on learned addresses (Linux 6.8; newer than Debian 12's
+ * uapi headers, hence the number) */
+#ifndef IFLA_BR_FDB_MAX_LEARNED
+#define IFLA_BR_FDB_MAX_LEARNED 49
+#endif
+
 static int
-bridge_add(const char *name)
+bridge_add(const char *name, uint32_t mac_limit)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
-	struct nlattr *info;
+	struct nlattr *info, *data;
 	int rc;
 
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+	if (mac_limit) {
+		data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+		mnl_attr_put_u32(nlh, IFLA_BR_FDB_MAX_LEARNED, mac_limit);
+		mnl_attr_nest_end(nlh, data);
+	}
 	mnl_attr_nest_end(nlh, info);
 	rc = rt_request(nlh);
 	return rc ? rc : link_up(name);
@@ -509,14 +520,20 @@ switch_setup(void *arg)
 		goto out;
 	}
 	for (size_t s = 0; s < prog->segments.n; s++) {
-		rc = bridge_add(bridges[s]);
+		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit);
 		if (rc != 0) {
 			kerr("segment %s: cannot create bridge %s in %s: %s",
 			     prog->segments.v[s].name, bridges[s], swns, strerror(-rc));
 			goto out;
 		}
-		kprogress("segment %s: bridge %s in namespace %s", prog->segments.v[s].name,
-			  bridges[s], swns);
+		if (prog->segments.v[s].mac_limit)
+			kprogress(
+				"segment %s: bridge %s in namespace %s, at most %u learned MAC addresses",
+				prog->segments.v[s].name, bridges[s], swns,
+				prog->segments.v[s].mac_limit);
+		else
+			kprogress("segment %s: bridge %s in namespace %s", prog->segments.v[s].name,
+				  bridges[s], swns);
 	}
 out:
 	return rc;

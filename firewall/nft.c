@@ -989,7 +989,7 @@ compile(struct cc *c)
 				sg->name, sg->conn_limit);
 		if (sg->mac_limit)
 			cc_note(c,
-				"segment %s: mac-limit %u is not enforced by the nft backend (a Linux bridge learns without a per-segment bound)",
+				"segment %s: mac-limit %u is not part of the ruleset (lab up --datapath kernel sets it on the bridge)",
 				sg->name, sg->mac_limit);
 	}
 	for (size_t i = 0; i < ir->prog->guests.n; i++)

@@ -5,8 +5,8 @@
 # and UDP to four ports, from every guest to every address of every other
 # guest, IPv4 and IPv6, within and between segments). The outcomes must
 # agree case for case, and each run must both deliver and block something.
-# Also: lab status and lab down on the kernel lab, and a QEMU guest refused
-# with nothing created.
+# Also: lab status and lab down on the kernel lab, a QEMU guest refused with
+# nothing created, and a segment's mac-limit as the bridge's learning bound.
 . "$(dirname "$0")/lib.sh"
 hv_setup
 LABS=()
@@ -62,3 +62,17 @@ fi
 grep -q "guest db1 is of kind qemu: the kernel datapath runs namespace guests only" "$HV_TMP/q.out" || hv_fail "qemu refusal: $(cat "$HV_TMP/q.out")"
 [ ! -e "/run/hvnet/labs/$HV_ID-q" ] && [ -z "$(ip netns list | grep -- "^$HV_ID-q")" ] || hv_fail "the refused lab left something"
 hv_pass "a qemu guest is refused on the kernel datapath, nothing created"
+
+# mac-limit: the bridge learns at most that many addresses
+printf '%s\n' 'segment app { class application; mac-limit 2 }' \
+	'guest a { nic eth0 { segment app; ip 10.0.0.1/24 } }' 'guest b { nic eth0 { segment app; ip 10.0.0.2/24 } }' \
+	'guest c { nic eth0 { segment app; ip 10.0.0.3/24 } }' 'guest d { nic eth0 { segment app; ip 10.0.0.4/24 } }' \
+	>"$HV_TMP/ml.hvnet"
+LABS+=("$HV_ID-m")
+"$HVNETCTL" lab up --name "$HV_ID-m" --datapath kernel "$HV_TMP/ml.hvnet" >"$HV_TMP/ml.out" 2>&1 || hv_fail "lab up ml: $(cat "$HV_TMP/ml.out")"
+grep -q "bridge app in namespace $HV_ID-m.switch, at most 2 learned MAC addresses" "$HV_TMP/ml.out" || hv_fail "lab up ml: $(cat "$HV_TMP/ml.out")"
+for g in a b c d; do "$HVNETCTL" lab exec "$HV_ID-m" "$g" -- ping -c 1 -W 1 -b 10.0.0.255 >/dev/null 2>&1; done
+learned=$(bridge -n "$HV_ID-m.switch" fdb show br app | grep -vc permanent)
+hv_assert_eq 2 "$learned" "addresses the bridge learned from 4 guests with mac-limit 2"
+"$HVNETCTL" lab down "$HV_ID-m" >/dev/null || hv_fail "lab down ml"
+hv_pass "mac-limit 2: the bridge learned 2 of the 4 guests' addresses"
