@@ -9,6 +9,13 @@ differential test of hvnetd against the kernel datapath (test_nft_diff.sh).
       other guest: ping (echo request), TCP to TCP_PORTS, UDP to UDP_PORTS.
       Writes {"CASE": "VERDICT"}: delivered, rejected (a TCP RST or ICMP
       port unreachable came back) or blocked.
+  nftdiff.py ct LAB hvnetd|kernel HVNETCTL OUT.json
+      The connections the datapath tracks between the lab's guests, right
+      after a probe: hvnetd's `ct list`, or the kernel's conntrack table in
+      the switch namespace (conntrack -L). Writes {"PROTO SRC -> DST PORT":
+      "STATE"}: TCP states by nf_conntrack's names, UDP and ICMP echo
+      replied or unreplied; several connections of one key are listed
+      together.
   nftdiff.py compare A.json B.json NAME_A NAME_B
       Prints every case whose outcome differs; exit 1 if any does, except
       the known difference (A rejected a UDP probe with an ICMP error, B
@@ -123,6 +130,56 @@ def probe(lab, out_path):
     print("%d cases, %d delivered" % (len(res), passed))
 
 
+def ct_key(proto, src, dst, dport):
+    return "%s %s -> %s %s" % (proto, src, dst, dport)
+
+
+def ct_hvnetd(lab, hvnetctl):
+    out = subprocess.run([hvnetctl, "-i", "lab-" + lab, "--json", "ct", "list"],
+                         capture_output=True, text=True, check=True).stdout
+    flows = []
+    for c in json.loads(out)["connections"]:
+        port = c.get("dport", "echo") if c["proto"] in ("tcp", "udp") else "echo"
+        flows.append((ct_key(c["proto"], c["src"], c["dst"], port), c["state"]))
+    return flows
+
+
+def ct_kernel(lab):
+    out = subprocess.run(["ip", "netns", "exec", lab + ".switch", "conntrack", "-L"],
+                         capture_output=True, text=True, check=True).stdout
+    flows = []
+    for line in out.splitlines():
+        w = line.split()
+        if not w or w[0] not in ("tcp", "udp", "icmp", "icmpv6"):
+            continue
+        kv = {}
+        for x in w:
+            if "=" in x:
+                k, v = x.split("=", 1)
+                kv.setdefault(k, v)  # the first of each: the original direction
+        if w[0] == "tcp":
+            state = w[3].lower()
+        else:
+            state = "unreplied" if "[UNREPLIED]" in w else "replied"
+        port = kv.get("dport", "echo") if w[0] in ("tcp", "udp") else "echo"
+        flows.append((ct_key(w[0], kv["src"], kv["dst"], port), state))
+    return flows
+
+
+def ct(lab, datapath, hvnetctl, out_path):
+    addrs = {a for _, _, aa in guests(lab) for a in aa}
+    flows = ct_hvnetd(lab, hvnetctl) if datapath == "hvnetd" else ct_kernel(lab)
+    res = {}
+    for key, state in flows:
+        _, src, _, dst, _ = key.split(" ", 4)
+        if src in addrs and dst in addrs:
+            res.setdefault(key, []).append(state)
+    res = {k: ",".join(sorted(v)) for k, v in res.items()}
+    with open(out_path, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    print("%d connections" % len(res))
+
+
 def known(case, va, vb):
     """A difference docs/nftables.md lists: for a bridged packet the kernel
     sends no ICMP error for a reject, so a UDP probe that hvnetd answers
@@ -152,6 +209,8 @@ if __name__ == "__main__":
         probe_from(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "probe":
         probe(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 6 and sys.argv[1] == "ct":
+        ct(*sys.argv[2:])
     elif len(sys.argv) == 6 and sys.argv[1] == "compare":
         sys.exit(compare(*sys.argv[2:]))
     else:

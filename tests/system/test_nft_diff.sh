@@ -27,6 +27,8 @@ run_lab() { # NAME DATAPATH FILE OUT
 	sleep 1
 	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
 		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
+	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
+		hv_fail "connections of $name ($dp)"
 }
 
 for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"; do
@@ -48,10 +50,13 @@ for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"
 
 	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.json" "$HV_TMP/$base.kernel.json" hvnetd kernel \
 		>"$HV_TMP/$base.diff" || { cat "$HV_TMP/$base.diff" >&2; hv_fail "$base: hvnetd and the kernel disagree"; }
+	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.ct.json" "$HV_TMP/$base.kernel.ct.json" hvnetd kernel \
+		>"$HV_TMP/$base.ctdiff" || { cat "$HV_TMP/$base.ctdiff" >&2; hv_fail "$base: connection states differ"; }
+	conns=$(tail -1 "$HV_TMP/$base.ctdiff" | awk '{print $1}')
 	n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$HV_TMP/$base.kernel.json")
 	ok=$(python3 -c 'import json,sys; print(sum(v in ("delivered","echoed") for v in json.load(open(sys.argv[1])).values()))' "$HV_TMP/$base.kernel.json")
 	[ "$ok" -gt 0 ] && [ "$ok" -lt "$n" ] || hv_fail "$base: $ok of $n delivered: the test would not tell a difference"
-	hv_pass "$base: $n cases (ping, tcp 22/80/8080, udp 53/8080, every guest to every other guest's addresses): hvnetd and the kernel agree ($ok delivered)"
+	hv_pass "$base: $n cases (ping, tcp 22/80/8080, udp 53/8080, every guest to every other guest's addresses): hvnetd and the kernel agree ($ok delivered), and on the states of the $conns connections they track"
 done
 
 # a QEMU guest: refused before anything exists

@@ -26,6 +26,8 @@ run_lab() { # NAME DATAPATH FILE OUT
 	sleep 1
 	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
 		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
+	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
+		hv_fail "connections of $name ($dp)"
 	"$HVNETCTL" lab down "$name" >/dev/null || hv_fail "lab down $name ($dp)"
 }
 
@@ -39,11 +41,14 @@ for seed in ${HV_GEN_SEEDS:-4}; do
 		cat "$file" "$HV_TMP/gen$seed.diff" >&2
 		hv_fail "generated lab $seed: hvnetd and the kernel disagree"
 	}
+	/usr/bin/python3 "$DIFF" compare "$HV_TMP/gen$seed.hvnetd.ct.json" "$HV_TMP/gen$seed.kernel.ct.json" hvnetd kernel \
+		>"$HV_TMP/gen$seed.ctdiff" || { cat "$HV_TMP/gen$seed.ctdiff" >&2; hv_fail "gen$seed: connection states differ"; }
+	conns=$(tail -1 "$HV_TMP/gen$seed.ctdiff" | awk '{print $1}')
 	n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$HV_TMP/gen$seed.kernel.json")
 	ok=$(python3 -c 'import json,sys; print(sum(v == "delivered" for v in json.load(open(sys.argv[1])).values()))' "$HV_TMP/gen$seed.kernel.json")
 	rej=$(python3 -c 'import json,sys; print(sum(v == "rejected" for v in json.load(open(sys.argv[1])).values()))' "$HV_TMP/gen$seed.kernel.json")
 	total=$((total + n))
-	hv_pass "generated lab $seed ($(grep -c '^	g' "$file") rules, default $(sed -n 's/^	default //p' "$file")): $n cases, the same verdicts ($ok delivered, $rej rejected) but $(tail -1 "$HV_TMP/gen$seed.diff" | sed 's/.*differ, //')"
+	hv_pass "generated lab $seed ($(grep -c '^	g' "$file") rules, default $(sed -n 's/^	default //p' "$file")): $n cases, the same verdicts ($ok delivered, $rej rejected) but $(tail -1 "$HV_TMP/gen$seed.diff" | sed 's/.*differ, //'); $conns connections in the same states"
 done
 [ "$total" -ge 300 ] || [ -n "${HV_GEN_SEEDS:-}" ] || hv_fail "only $total generated cases"
 hv_pass "$total generated cases: hvnetd and the kernel agree on every one but the known differences"

@@ -27,6 +27,8 @@ run_lab() { # NAME DATAPATH FILE OUT
 	sleep 1
 	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
 		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
+	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
+		hv_fail "connections of $name ($dp)"
 	"$HVNETCTL" lab down "$name" >/dev/null || hv_fail "lab down $name ($dp)"
 }
 
@@ -38,6 +40,9 @@ for base in nist-800-125b two-tier-web; do
 	run_lab "$HV_ID-k" kernel "$file" "$HV_TMP/$base.kernel.json"
 	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.json" "$HV_TMP/$base.kernel.json" hvnetd kernel \
 		>"$HV_TMP/$base.diff" || { cat "$HV_TMP/$base.diff" >&2; hv_fail "$base: hvnetd and the kernel disagree"; }
+	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.ct.json" "$HV_TMP/$base.kernel.ct.json" hvnetd kernel \
+		>"$HV_TMP/$base.ctdiff" || { cat "$HV_TMP/$base.ctdiff" >&2; hv_fail "$base: connection states differ"; }
+	conns=$(tail -1 "$HV_TMP/$base.ctdiff" | awk '{print $1}')
 	n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$HV_TMP/$base.kernel.json")
 	ok=$(python3 -c 'import json,sys; print(sum(v == "delivered" for v in json.load(open(sys.argv[1])).values()))' "$HV_TMP/$base.kernel.json")
 	[ "$ok" -lt "$n" ] || hv_fail "$base: all $n delivered: the test would not tell a difference"
@@ -45,5 +50,5 @@ for base in nist-800-125b two-tier-web; do
 	# routes yet (docs/firewall.md): everything is blocked on both
 	why=""
 	[ "$ok" -gt 0 ] || why=", every allowed flow crosses segments and nothing routes between them yet"
-	hv_pass "$base: $n cases, hvnetd and the kernel agree ($ok delivered$why; $(tail -1 "$HV_TMP/$base.diff" | sed 's/.*differ, //'))"
+	hv_pass "$base: $n cases, hvnetd and the kernel agree ($ok delivered$why; $(tail -1 "$HV_TMP/$base.diff" | sed 's/.*differ, //'); $conns connections in the same states)"
 done
