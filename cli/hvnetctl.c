@@ -105,6 +105,8 @@ static const char usage_text[] =
 	"  policy check [--strict] FILE...         errors and warnings, file:line:column\n"
 	"  policy show [--ir] FILE                 canonical form, or the flat rule list\n"
 	"  policy trace FILE 'PACKET'              which rule decides a packet, and why\n"
+	"  policy compile --target nft FILE        the policy as an nftables ruleset for Linux\n"
+	"                                          bridges (--check, --apply [--netns NS])\n"
 	"\n"
 	"Labs (a private hvnetd per lab; see 'hvnetctl lab help' and docs/labs.md):\n"
 	"  lab up [--name NAME] FILE               start hvnetd, segments, guests, ports, policy\n"

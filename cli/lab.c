@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/lab.h"
+#include "cli/lab_kernel.h"
 #include "common/ctl.h"
 #include "firewall/lang/lang.h"
 #include "vmm/vmm.h"
@@ -46,7 +47,7 @@
 #define HVNETD_STOP_S  5
 
 static const char lab_usage[] =
-	"Usage: hvnetctl lab up [--name NAME] FILE\n"
+	"Usage: hvnetctl lab up [--name NAME] [--datapath hvnetd|kernel] FILE\n"
 	"       hvnetctl lab down [NAME]\n"
 	"       hvnetctl lab status [NAME] [--json]\n"
 	"       hvnetctl lab exec [NAME] GUEST -- CMD [ARGS...]\n"
@@ -58,6 +59,9 @@ static const char lab_usage[] =
 	"  up      NAME is the file's name without its extension unless --name\n"
 	"          gives one; guest G is the network namespace NAME-G; its NIC N\n"
 	"          the hvnetd port G-N. State: " LABS_DIR "/NAME/\n"
+	"          --datapath kernel: no hvnetd; Linux bridges (one per segment)\n"
+	"          in namespace NAME.switch, a veth pair per NIC, the policy as\n"
+	"          nftables rules there (docs/nftables.md)\n"
 	"  down    stop hvnetd, remove the guests and the state; with no NAME,\n"
 	"          the only lab that is up. Works after a crash.\n"
 	"  status  every guest: kind, state, NICs, segment, MAC, addresses, link,\n"
@@ -545,6 +549,9 @@ lab_teardown(struct lab *lab, bool verbose)
 				 strcmp(js(g, "kind"), "netns") == 0 ? "namespace" : "instance",
 				 inst, was ? "removed" : "was already gone");
 	}
+	/* a kernel-datapath lab: its switch namespace (bridges, nftables) */
+	if (hv_lab_kernel_teardown(lab->state, verbose) != 0)
+		failed++;
 	if (failed) {
 		lab_err("%d guest%s could not be removed; %s is kept for another lab down", failed,
 			failed == 1 ? "" : "s", lab->dir);
@@ -909,7 +916,7 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 static int
 cmd_up(int argc, char **argv)
 {
-	const char *file = NULL, *name = NULL;
+	const char *file = NULL, *name = NULL, *datapath = "hvnetd";
 	char abs[PATH_MAX], namebuf[PATH_MAX], hvnetd[PATH_MAX], log[PATH_MAX + 16];
 	struct hv_diags d = {0};
 	struct hv_prog *prog = NULL;
@@ -925,6 +932,8 @@ cmd_up(int argc, char **argv)
 			name = argv[++i];
 		else if (strncmp(argv[i], "--name=", 7) == 0)
 			name = argv[i] + 7;
+		else if (strcmp(argv[i], "--datapath") == 0 && i + 1 < argc)
+			datapath = argv[++i];
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return lab_usage_error("up: unknown option '%s'", argv[i]);
 		else if (file == NULL)
@@ -948,6 +957,10 @@ cmd_up(int argc, char **argv)
 		return lab_usage_error(
 			"up: '%s' cannot name a lab (1 to %d letters, digits, '-', '_', '.'; starting with a letter or digit): give one with --name NAME",
 			name, LAB_NAME_MAX);
+	if (strcmp(datapath, "kernel") == 0)
+		return hv_lab_kernel_up(file, name);
+	if (strcmp(datapath, "hvnetd") != 0)
+		return lab_usage_error("up: --datapath is hvnetd or kernel, not '%s'", datapath);
 
 	/* 1. the file, all of it, before anything is created */
 	prog = hv_lang_parse_file(file, &d);
@@ -1221,6 +1234,11 @@ status_json(struct lab *lab)
 	json_object_set_new(json_object_get(o, "hvnetd"), "pid",
 			    pid > 0 ? json_integer(pid) : json_null());
 	json_object_set(o, "segments", json_object_get(lab->state, "segments") ?: json_array());
+	json_object_set_new(
+		o, "datapath",
+		json_string(js(lab->state, "datapath")[0] ? js(lab->state, "datapath") : "hvnetd"));
+	if (json_object_get(lab->state, "switch_netns"))
+		json_object_set(o, "switch_netns", json_object_get(lab->state, "switch_netns"));
 	return o;
 }
 
@@ -1231,7 +1249,10 @@ status_print(json_t *o)
 	size_t i, j, k;
 
 	printf("lab %s (%s): %s\n", js(o, "name"), js(o, "file"), js(o, "phase"));
-	if (json_is_true(json_object_get(h, "alive")))
+	if (strcmp(js(o, "datapath"), "kernel") == 0)
+		printf("datapath kernel: bridges and nftables in namespace %s (no hvnetd)\n",
+		       js(o, "switch_netns"));
+	else if (json_is_true(json_object_get(h, "alive")))
 		printf("hvnetd %s: pid %lld, %s\n", js(h, "instance"),
 		       (long long)json_integer_value(json_object_get(h, "pid")),
 		       json_is_true(json_object_get(h, "answers")) ? "answering on its socket"

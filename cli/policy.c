@@ -15,11 +15,14 @@
 
 #include "cli/policy.h"
 #include "firewall/lang/lang.h"
+#include "firewall/nft.h"
 
 static const char policy_usage[] =
 	"Usage: hvnetctl policy check [--strict] [--json] FILE...\n"
 	"       hvnetctl policy show [--ir] FILE\n"
 	"       hvnetctl policy trace [--json] FILE 'PROTO SRC[:PORT] -> DST[:PORT]'\n"
+	"       hvnetctl policy compile --target nft [--table NAME] [--bridge SEG=IFNAME]...\n"
+	"                               [--check | --apply] [--netns NS] [--json] FILE\n"
 	"\n"
 	"Read policy and lab files offline (no daemon needed).\n"
 	"\n"
@@ -30,7 +33,25 @@ static const char policy_usage[] =
 	"          list the classifier is built from)\n"
 	"  trace   say which rule decides a packet, and why; e.g.\n"
 	"          'tcp 10.30.0.11:40000 -> 10.20.0.21:5432', 'icmp 10.0.0.1 -> 10.0.0.2',\n"
-	"          'udp [2001:db8::1]:5353 -> [2001:db8::2]:53'\n";
+	"          'udp [2001:db8::1]:5353 -> [2001:db8::2]:53'\n"
+	"  compile translate the policy for another firewall. --target nft: an\n"
+	"          nftables ruleset for Linux bridges (docs/nftables.md), printed in\n"
+	"          nft syntax (what `nft list ruleset` shows once it is applied):\n"
+	"          table inet NAME (default hvnet) with the stateful rules in a\n"
+	"          prerouting chain, and table bridge NAME for non-IP frames.\n"
+	"          Segment S is the Linux bridge named S unless --bridge S=IFNAME\n"
+	"          names it; bridged traffic reaches the rules through br_netfilter\n"
+	"          (sysctl net.bridge.bridge-nf-call-iptables=1, -ip6tables=1).\n"
+	"          --check  send the ruleset to the kernel, which validates it and\n"
+	"                   commits nothing (as nft -c)\n"
+	"          --apply  commit it in one atomic netlink transaction, replacing\n"
+	"                   the tables of the same name (applying twice changes\n"
+	"                   nothing; a refused ruleset leaves the old one in force)\n"
+	"          --netns NS  the network namespace (/run/netns/NS, or a path) to\n"
+	"                   check or apply in\n"
+	"          A rule nftables cannot express is an error naming the rule;\n"
+	"          notes (entries that can never match) go to stderr.\n"
+	"          Exit 0 done, 1 errors (the file, the compiler or the kernel).\n";
 
 static json_t *
 diags_json(const struct hv_diags *d)
@@ -260,6 +281,171 @@ cmd_trace(int argc, char **argv, bool json)
 	return rc;
 }
 
+static int
+compile_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "hvnetctl: policy compile: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n%s", policy_usage);
+	return 2;
+}
+
+static int
+cmd_compile(int argc, char **argv, bool json)
+{
+	const char *target = NULL, *table = NULL, *netns = NULL, *file = NULL;
+	bool check = false, apply = false;
+	const char **bridge_args = calloc((size_t)argc + 1, sizeof(*bridge_args));
+	size_t n_bridge = 0;
+	int rc = 1;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		bool has_next = i + 1 < argc;
+		if (strcmp(a, "--target") == 0 && has_next)
+			target = argv[++i];
+		else if (strcmp(a, "--table") == 0 && has_next)
+			table = argv[++i];
+		else if (strcmp(a, "--netns") == 0 && has_next)
+			netns = argv[++i];
+		else if (strcmp(a, "--bridge") == 0 && has_next)
+			bridge_args[n_bridge++] = argv[++i];
+		else if (strcmp(a, "--check") == 0)
+			check = true;
+		else if (strcmp(a, "--apply") == 0)
+			apply = true;
+		else if (a[0] == '-' && a[1]) {
+			free(bridge_args);
+			return compile_usage("unknown option or missing value: '%s'", a);
+		} else if (file) {
+			free(bridge_args);
+			return compile_usage(
+				"give one file (it may include others); '%s' is one more", a);
+		} else
+			file = a;
+	}
+	if (target == NULL || strcmp(target, "nft") != 0) {
+		free(bridge_args);
+		return compile_usage("the target is --target nft (the one there is), not '%s'",
+				     target ? target : "(none)");
+	}
+	if (file == NULL) {
+		free(bridge_args);
+		return compile_usage("no file given%s", "");
+	}
+	if (check && apply) {
+		free(bridge_args);
+		return compile_usage("--check and --apply exclude each other%s", "");
+	}
+	if (netns && !check && !apply) {
+		free(bridge_args);
+		return compile_usage("--netns goes with --check or --apply%s", "");
+	}
+
+	struct hv_diags d = {0};
+	struct hv_prog *prog;
+	struct hv_ir *ir = load(&file, 1, false, &prog, &d);
+	const char **bridges = NULL;
+	struct hv_nft *nft = NULL;
+	char err[HV_NFT_ERR_MAX] = "";
+
+	if (ir == NULL) {
+		hv_diags_print(stderr, &d);
+		fprintf(stderr, "%s: %zu error%s; nothing was compiled\n", file, d.n_errors,
+			d.n_errors == 1 ? "" : "s");
+		goto out;
+	}
+	bridges = calloc(prog->segments.n + 1, sizeof(*bridges));
+	for (size_t i = 0; i < n_bridge; i++) {
+		const char *eq = strchr(bridge_args[i], '=');
+		size_t k;
+		for (k = 0; eq && k < prog->segments.n; k++)
+			if (strlen(prog->segments.v[k].name) == (size_t)(eq - bridge_args[i]) &&
+			    strncmp(prog->segments.v[k].name, bridge_args[i],
+				    (size_t)(eq - bridge_args[i])) == 0)
+				break;
+		if (eq == NULL || k == prog->segments.n) {
+			fprintf(stderr,
+				"hvnetctl: policy compile: --bridge %s: expected SEGMENT=IFNAME with a segment of %s\n",
+				bridge_args[i], file);
+			rc = 2;
+			goto out;
+		}
+		bridges[k] = eq + 1;
+	}
+	struct hv_nft_opts opts = {
+		.table = table, .bridges = bridges, .n_bridges = prog->segments.n};
+	nft = hv_nft_compile(ir, &opts, err, sizeof(err));
+	if (nft == NULL) {
+		fprintf(stderr, "hvnetctl: policy compile: %s: %s\n", file, err);
+		goto out;
+	}
+	int krc = 0;
+	if (getenv("HVNET_NFT_TEST_BREAK") && hv_nft_break_for_test(nft) < 0) {
+		fprintf(stderr, "hvnetctl: policy compile: out of memory\n");
+		goto out;
+	}
+	if (check || apply)
+		krc = hv_nft_commit(nft, apply ? HV_NFT_APPLY : HV_NFT_CHECK, netns, err,
+				    sizeof(err));
+	if (json) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mf = open_memstream(&text, &len);
+		if (mf) {
+			hv_nft_print(mf, nft);
+			fclose(mf);
+		}
+		json_t *notes = json_array();
+		for (size_t i = 0; hv_nft_note(nft, i); i++)
+			json_array_append_new(notes, json_string(hv_nft_note(nft, i)));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s}", "file", file, "target",
+				      "nft", "table", table ? table : "hvnet", "rules",
+				      (int)hv_nft_rule_count(nft), "notes", notes, "ruleset",
+				      text ? text : "");
+		json_object_set_new(o, "mode",
+				    json_string(apply	? "apply"
+						: check ? "check"
+							: "print"));
+		if (check || apply) {
+			json_object_set_new(o, "ok", json_boolean(krc == 0));
+			json_object_set_new(o, "netns", netns ? json_string(netns) : json_null());
+			if (krc)
+				json_object_set_new(o, "error", json_string(err));
+		}
+		char *s = json_dumps(o, JSON_INDENT(2));
+		puts(s);
+		free(s);
+		json_decref(o);
+		free(text);
+	} else {
+		for (size_t i = 0; hv_nft_note(nft, i); i++)
+			fprintf(stderr, "note: %s\n", hv_nft_note(nft, i));
+		if (!check && !apply)
+			hv_nft_print(stdout, nft);
+	}
+	if (krc) {
+		fprintf(stderr, "hvnetctl: policy compile: %s%s%s: %s; nothing was %s\n", file,
+			netns ? " in namespace " : "", netns ? netns : "", err,
+			apply ? "changed" : "committed");
+		goto out;
+	}
+	if (!json && (check || apply))
+		fprintf(stderr, "%s: %zu nft rules %s%s%s\n", file, hv_nft_rule_count(nft),
+			apply ? "applied (table inet "
+			      : "accepted by the kernel (nothing committed",
+			apply ? (table ? table : "hvnet") : "", apply ? ")" : ")");
+	rc = 0;
+out:
+	hv_nft_free(nft);
+	free(bridges);
+	hv_ir_free(ir);
+	hv_prog_free(prog);
+	hv_diags_free(&d);
+	free(bridge_args);
+	return rc;
+}
+
 int
 hv_cli_policy(int argc, char **argv, bool json)
 {
@@ -273,6 +459,8 @@ hv_cli_policy(int argc, char **argv, bool json)
 		return cmd_show(argc - 2, argv + 2);
 	if (strcmp(argv[1], "trace") == 0)
 		return cmd_trace(argc - 2, argv + 2, json);
+	if (strcmp(argv[1], "compile") == 0)
+		return cmd_compile(argc - 2, argv + 2, json);
 	fprintf(stderr, "hvnetctl: unknown command 'policy %s'\n%s", argv[1], policy_usage);
 	return 2;
 }

@@ -1,0 +1,819 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hvnetctl lab up --datapath kernel (lab_kernel.h): a lab file on Linux
+ * bridges, veth pairs and nftables, with no hvnetd.
+ *
+ *   NAME.switch     a network namespace: one bridge per segment (named after
+ *                   the segment when that is an interface name, else hvbrN),
+ *                   br_netfilter on (bridge-nf-call-ip{,6}tables), default
+ *                   routes through lo (a TCP reset needs a route back), and
+ *                   the policy as table inet hvnet / table bridge hvnet
+ *   NAME-GUEST      the guest's namespace (the netns guest kind of vmm/),
+ *                   its NIC N the guest end of a veth pair whose switch end,
+ *                   GUEST-N (or hvkG-N when longer than 15 bytes), is a port
+ *                   of the segment's bridge
+ *
+ * Everything is recorded in /run/hvnet/labs/NAME/state.json before it is
+ * made, in the format cli/lab.c reads, so lab down removes it after any
+ * failure or crash; a failed lab up runs lab down itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+
+#include "cli/lab.h"
+#include "cli/lab_kernel.h"
+#include "firewall/lang/lang.h"
+#include "firewall/nft.h"
+#include "vmm/vmm.h"
+
+#define LABS_DIR	"/run/hvnet/labs"
+#define KIFNAMSIZ	16 /* IFNAMSIZ */
+#define SWITCH_SUFFIX	".switch"
+#define NFT_TABLE	"hvnet"
+#define BR_NF_IPTABLES	"/proc/sys/net/bridge/bridge-nf-call-iptables"
+#define BR_NF_IP6TABLES "/proc/sys/net/bridge/bridge-nf-call-ip6tables"
+
+static void __attribute__((format(printf, 1, 2))) kerr(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hvnetctl: lab: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void __attribute__((format(printf, 1, 2))) kprogress(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+/* ---- running code inside a namespace ---- */
+
+static int
+ns_open(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+struct ns_job {
+	const char *ns;
+	int (*fn)(void *arg);
+	void *arg;
+	int rc;
+};
+
+static void *
+ns_job_thread(void *p)
+{
+	struct ns_job *j = p;
+	int fd = ns_open(j->ns);
+
+	if (fd < 0) {
+		j->rc = fd;
+		return NULL;
+	}
+	j->rc = setns(fd, CLONE_NEWNET) == 0 ? 0 : -errno;
+	close(fd);
+	if (j->rc == 0)
+		j->rc = j->fn(j->arg);
+	return NULL;
+}
+
+/* FN(ARG) on a thread inside namespace NS, which dies with the thread: the
+ * caller never changes namespace. FN's result, or -errno of entering NS */
+static int
+ns_run(const char *ns, int (*fn)(void *arg), void *arg)
+{
+	struct ns_job j = {ns, fn, arg, 0};
+	pthread_t th;
+	int e = pthread_create(&th, NULL, ns_job_thread, &j);
+
+	if (e != 0)
+		return -e;
+	pthread_join(th, NULL);
+	return j.rc;
+}
+
+/* ---- rtnetlink, in the current namespace ---- */
+
+static int
+rt_request(struct nlmsghdr *nlh)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	int rc;
+
+	if (nl == NULL)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	unsigned portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_seq = (unsigned)time(NULL);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, NULL, NULL);
+	rc = rc < 0 ? -errno : 0;
+out:
+	mnl_socket_close(nl);
+	return rc;
+}
+
+static struct nlmsghdr *
+newlink_msg(char *buf, int ifindex, uint16_t extra_flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | extra_flags;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return nlh;
+}
+
+static int
+link_up(const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int ifindex = (int)if_nametoindex(name);
+
+	if (ifindex == 0)
+		return -ENODEV;
+	struct nlmsghdr *nlh = newlink_msg(buf, ifindex, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	ifm->ifi_change = IFF_UP;
+	ifm->ifi_flags = IFF_UP;
+	return rt_request(nlh);
+}
+
+/* the bridge's bound on learned addresses (Linux 6.8; newer than Debian 12's
+ * uapi headers, hence the number) */
+#ifndef IFLA_BR_FDB_MAX_LEARNED
+#define IFLA_BR_FDB_MAX_LEARNED 49
+#endif
+
+static int
+bridge_add(const char *name, uint32_t mac_limit)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
+	struct nlattr *info, *data;
+	int rc;
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+	if (mac_limit) {
+		data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+		mnl_attr_put_u32(nlh, IFLA_BR_FDB_MAX_LEARNED, mac_limit);
+		mnl_attr_nest_end(nlh, data);
+	}
+	mnl_attr_nest_end(nlh, info);
+	rc = rt_request(nlh);
+	return rc ? rc : link_up(name);
+}
+
+/* a veth pair: HOST here, a port of bridge MASTER; PEER in namespace NSFD */
+static int
+veth_add(const char *host, const char *peer, int nsfd, const char *master, uint32_t mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
+	struct nlattr *info, *data, *pe;
+	struct ifinfomsg *pifm;
+	int master_ifindex = (int)if_nametoindex(master);
+	int rc;
+
+	if (master_ifindex == 0)
+		return -ENODEV;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	pe = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
+	memset(pifm, 0, sizeof(*pifm));
+	pifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	mnl_attr_nest_end(nlh, pe);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	rc = rt_request(nlh);
+	return rc ? rc : link_up(host);
+}
+
+/* a default route of FAMILY through lo: TCP resets for bridged packets need
+ * a route back to the sender to exist (the reset itself leaves through the
+ * bridge port the packet came in on) */
+static int
+route_default_lo(int family)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	int lo = (int)if_nametoindex("lo");
+
+	if (lo == 0)
+		return -ENODEV;
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)family;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)lo);
+	return rt_request(nlh);
+}
+
+static int
+sysctl_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, strlen(value)) != (ssize_t)strlen(value))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* ---- names ---- */
+
+static bool
+ifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= KIFNAMSIZ)
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || *s <= ' ' || *s >= 127)
+			return false;
+	return true;
+}
+
+struct knic {
+	struct hv_vmm_nic vn;
+	char host[KIFNAMSIZ];
+	struct hv_prefix *ips;
+};
+
+struct kguest {
+	const struct hv_guest *g;
+	char instance[NAME_MAX + 1];
+	struct knic *nics;
+	struct hv_vmm_nic *vnics;
+	struct hv_vmm_guest vg;
+};
+
+static void
+kguests_free(struct kguest *kg, size_t n)
+{
+	for (size_t i = 0; kg && i < n; i++) {
+		for (size_t j = 0; kg[i].nics && j < kg[i].g->nics.n; j++)
+			free(kg[i].nics[j].ips);
+		free(kg[i].nics);
+		free(kg[i].vnics);
+	}
+	free(kg);
+}
+
+static char *
+where(const struct hv_loc *loc, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%u:%u", hv_src_path(loc->src), loc->line, loc->col);
+	return buf;
+}
+
+/* every name the lab needs, checked before anything is made; 0 or 1 */
+static int
+resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
+	char (*bridges)[KIFNAMSIZ], struct kguest **out)
+{
+	struct kguest *kg = calloc(prog->guests.n + 1, sizeof(*kg));
+	char w[PATH_MAX + 32];
+	int bad = 0;
+
+	*out = kg;
+	if (kg == NULL)
+		return 1;
+	for (size_t s = 0; s < prog->segments.n; s++) {
+		const char *name = prog->segments.v[s].name;
+		if (ifname_ok(name))
+			snprintf(bridges[s], KIFNAMSIZ, "%s", name);
+		else
+			snprintf(bridges[s], KIFNAMSIZ, "hvbr%u", (unsigned)(s % 100000));
+	}
+	for (size_t i = 0; i < prog->guests.n; i++) {
+		const struct hv_guest *g = &prog->guests.v[i];
+		struct kguest *k = &kg[i];
+
+		k->g = g;
+		if (g->kind != HV_GUEST_NETNS) {
+			kerr("%s: guest %s is of kind qemu: the kernel datapath runs namespace guests only (tap devices for QEMU guests are not done); nothing was created",
+			     where(&g->loc, w, sizeof(w)), g->name);
+			bad++;
+			continue;
+		}
+		if ((size_t)snprintf(k->instance, sizeof(k->instance), "%s-%s", lab, g->name) >=
+		    sizeof(k->instance)) {
+			kerr("%s: guest %s: the namespace name %s-%s is too long",
+			     where(&g->loc, w, sizeof(w)), g->name, lab, g->name);
+			bad++;
+			continue;
+		}
+		k->nics = calloc(g->nics.n + 1, sizeof(*k->nics));
+		k->vnics = calloc(g->nics.n + 1, sizeof(*k->vnics));
+		if (k->nics == NULL || k->vnics == NULL)
+			return 1;
+		for (size_t j = 0; j < g->nics.n; j++) {
+			const struct hv_nic *n = &g->nics.v[j];
+			const struct hv_segment *seg = &prog->segments.v[n->seg_id];
+			struct knic *kn = &k->nics[j];
+
+			if (!ifname_ok(n->name)) {
+				kerr("%s: guest %s: nic name %s is not an interface name (1-15 bytes)",
+				     where(&n->loc, w, sizeof(w)), g->name, n->name);
+				bad++;
+				continue;
+			}
+			if ((size_t)snprintf(kn->host, sizeof(kn->host), "%s-%s", g->name,
+					     n->name) >= sizeof(kn->host) ||
+			    !ifname_ok(kn->host))
+				/* unique within the lab's switch namespace; a clash would be EEXIST */
+				snprintf(kn->host, sizeof(kn->host), "hvk%u-%u",
+					 (unsigned)(i % 100000), (unsigned)(j % 100));
+			kn->ips = calloc(n->ips.n + 1, sizeof(*kn->ips));
+			if (kn->ips == NULL)
+				return 1;
+			for (size_t a = 0; a < n->ips.n; a++)
+				kn->ips[a] = n->ips.v[a].p;
+			kn->vn = (struct hv_vmm_nic){.name = n->name,
+						     .port = kn->host,
+						     .segment = seg->name,
+						     .has_mac = n->has_mac,
+						     .mtu = n->mtu ? n->mtu : seg->mtu,
+						     .ips = kn->ips,
+						     .n_ips = n->ips.n};
+			memcpy(kn->vn.mac, n->mac, 6);
+			/* the default route: the segment's gateway of each family in
+			 * which the NIC has an address inside the segment, as hvnetd
+			 * labs do */
+			for (size_t gi = 0; gi < seg->gateways.n; gi++) {
+				const struct hv_prefix *gw = &seg->gateways.v[gi].p;
+				bool inside = false;
+				for (size_t a = 0; a < n->ips.n && !inside; a++) {
+					struct hv_prefix host = n->ips.v[a].p;
+					host.plen = host.family == 4 ? 32 : 128;
+					for (size_t s = 0; s < seg->subnets.n && !inside; s++)
+						inside = hv_prefix_contains(&seg->subnets.v[s].p,
+									    &host);
+				}
+				if (inside && gw->family == 4)
+					kn->vn.gw4 = *gw;
+				else if (inside && gw->family == 6)
+					kn->vn.gw6 = *gw;
+			}
+			k->vnics[j] = kn->vn;
+		}
+		k->vg = (struct hv_vmm_guest){.name = g->name,
+					      .instance = k->instance,
+					      .state_dir = state_dir,
+					      .nics = k->vnics,
+					      .n_nics = g->nics.n};
+	}
+	return bad ? 1 : 0;
+}
+
+/* ---- state ---- */
+
+struct kstate {
+	char dir[PATH_MAX];
+	char path[PATH_MAX + 16];
+	json_t *o;
+};
+
+static int
+kstate_save(struct kstate *st)
+{
+	char tmp[PATH_MAX + 32];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
+	if (json_dump_file(st->o, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+		kerr("cannot write %s", tmp);
+		return -EIO;
+	}
+	if (rename(tmp, st->path) != 0) {
+		int e = errno;
+		kerr("cannot write %s: %s", st->path, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static json_t *
+guest_json(const struct kguest *k)
+{
+	json_t *nics = json_array();
+
+	for (size_t j = 0; j < k->vg.n_nics; j++) {
+		const struct hv_vmm_nic *n = &k->vnics[j];
+		json_t *ips = json_array();
+		char buf[64];
+
+		for (size_t a = 0; a < n->n_ips; a++) {
+			hv_prefix_format(&n->ips[a], buf, sizeof(buf));
+			json_array_append_new(ips, json_string(buf));
+		}
+		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:o}", "name", n->name, "port", n->port,
+				      "segment", n->segment, "mtu", (int)n->mtu, "ips", ips);
+		if (n->has_mac) {
+			snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
+				 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+			json_object_set_new(o, "mac", json_string(buf));
+		}
+		json_array_append_new(nics, o);
+	}
+	return json_pack("{s:s, s:s, s:s, s:o}", "name", k->g->name, "kind", "netns", "instance",
+			 k->instance, "nics", nics);
+}
+
+/* ---- lab up ---- */
+
+struct switch_job {
+	const char *swns;
+	const struct hv_prog *prog;
+	char (*bridges)[KIFNAMSIZ];
+};
+
+/* inside the switch namespace */
+static int
+switch_setup(void *arg)
+{
+	const struct switch_job *j = arg;
+	const char *swns = j->swns;
+	const struct hv_prog *prog = j->prog;
+	char(*bridges)[KIFNAMSIZ] = j->bridges;
+	int rc;
+
+	/* bridged IPv4 and IPv6 go through the inet hooks: the policy's table */
+	if ((rc = sysctl_write(BR_NF_IPTABLES, "1")) != 0 ||
+	    (rc = sysctl_write(BR_NF_IP6TABLES, "1")) != 0) {
+		kerr("namespace %s: cannot turn on br_netfilter (%s): %s; the kernel needs CONFIG_BRIDGE_NETFILTER",
+		     swns, BR_NF_IPTABLES, strerror(-rc));
+		goto out;
+	}
+	if ((rc = route_default_lo(AF_INET)) != 0 || (rc = route_default_lo(AF_INET6)) != 0) {
+		kerr("namespace %s: cannot add the default routes through lo (for TCP resets): %s",
+		     swns, strerror(-rc));
+		goto out;
+	}
+	for (size_t s = 0; s < prog->segments.n; s++) {
+		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit);
+		if (rc != 0) {
+			kerr("segment %s: cannot create bridge %s in %s: %s",
+			     prog->segments.v[s].name, bridges[s], swns, strerror(-rc));
+			goto out;
+		}
+		if (prog->segments.v[s].mac_limit)
+			kprogress(
+				"segment %s: bridge %s in namespace %s, at most %u learned MAC addresses",
+				prog->segments.v[s].name, bridges[s], swns,
+				prog->segments.v[s].mac_limit);
+		else
+			kprogress("segment %s: bridge %s in namespace %s", prog->segments.v[s].name,
+				  bridges[s], swns);
+	}
+out:
+	return rc;
+}
+
+static int
+up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+{
+	struct switch_job j = {swns, prog, bridges};
+	int rc = ns_run(swns, switch_setup, &j);
+
+	if (rc == -ENOENT || rc == -EPERM)
+		kerr("cannot enter namespace %s: %s", swns, strerror(-rc));
+	return rc;
+}
+
+struct veth_job {
+	struct kguest *k;
+	char (*bridges)[KIFNAMSIZ];
+	int gfd;
+};
+
+/* inside the switch namespace: the guest's veth pairs */
+static int
+guest_veths(void *arg)
+{
+	struct veth_job *j = arg;
+	struct kguest *k = j->k;
+	int rc = 0;
+
+	for (size_t i = 0; i < k->vg.n_nics && rc == 0; i++) {
+		const struct hv_nic *n = &k->g->nics.v[i];
+		rc = veth_add(k->nics[i].host, n->name, j->gfd, j->bridges[n->seg_id],
+			      k->vnics[i].mtu);
+		if (rc != 0)
+			kerr("guest %s, nic %s: cannot create veth %s (bridge %s) - %s: %s",
+			     k->g->name, n->name, k->nics[i].host, j->bridges[n->seg_id], n->name,
+			     strerror(-rc));
+	}
+	return rc;
+}
+
+static int
+up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_prog *prog,
+	 char (*bridges)[KIFNAMSIZ])
+{
+	const struct hv_vmm_kind *kind = &hv_vmm_netns;
+	char err[512];
+	int rc, gfd;
+
+	json_array_append_new(json_object_get(st->o, "guests"), guest_json(k));
+	if ((rc = kstate_save(st)) != 0)
+		return rc;
+	rc = kind->create(&k->vg, err, sizeof(err));
+	if (rc != 0) {
+		kerr("guest %s: %s", k->g->name, err);
+		if (rc == -EEXIST) { /* not ours: lab down must leave it */
+			json_t *gs = json_object_get(st->o, "guests");
+			json_array_remove(gs, json_array_size(gs) - 1);
+			kstate_save(st);
+		}
+		return rc;
+	}
+	gfd = ns_open(k->instance);
+	if (gfd < 0) {
+		kerr("guest %s: cannot open namespace %s: %s", k->g->name, k->instance,
+		     strerror(-gfd));
+		return gfd;
+	}
+	struct veth_job vj = {k, bridges, gfd};
+	rc = ns_run(swns, guest_veths, &vj);
+	close(gfd);
+	if (rc != 0)
+		return rc;
+	rc = kind->start(&k->vg, err, sizeof(err));
+	if (rc != 0) {
+		kerr("guest %s: %s", k->g->name, err);
+		return rc;
+	}
+	for (size_t j = 0; j < k->vg.n_nics; j++) {
+		const struct hv_vmm_nic *vn = &k->vnics[j];
+		char line[1024], a[64];
+		size_t len = (size_t)snprintf(line, sizeof(line), "guest %s: namespace %s, %s",
+					      k->g->name, k->instance, vn->name);
+		for (size_t i = 0; i < vn->n_ips && len < sizeof(line); i++) {
+			hv_prefix_format(&vn->ips[i], a, sizeof(a));
+			len += (size_t)snprintf(line + len, sizeof(line) - len, ", %s", a);
+		}
+		if (len < sizeof(line))
+			snprintf(line + len, sizeof(line) - len,
+				 "; segment %s, port %s (bridge %s)", vn->segment, vn->port,
+				 bridges[k->g->nics.v[j].seg_id]);
+		kprogress("%s", line);
+	}
+	(void)prog;
+	return 0;
+}
+
+int
+hv_lab_kernel_up(const char *file, const char *name)
+{
+	struct hv_diags d = {0};
+	struct hv_prog *prog = NULL;
+	struct hv_ir *ir = NULL;
+	struct kguest *kg = NULL;
+	struct hv_nft *nft = NULL;
+	char(*bridges)[KIFNAMSIZ] = NULL;
+	char abs[PATH_MAX], swns[NAME_MAX + 1], err[HV_NFT_ERR_MAX];
+	struct kstate st = {0};
+	int rc = 1;
+
+	/* 1. the file, the names and the ruleset, before anything is made */
+	prog = hv_lang_parse_file(file, &d);
+	if (prog != NULL)
+		ir = hv_lang_check(prog, &d);
+	if (ir != NULL)
+		hv_lang_lint(ir, &d);
+	hv_diags_print(stderr, &d);
+	if (ir == NULL) {
+		fprintf(stderr, "%s: %zu error%s, %zu warning%s; nothing was created\n", file,
+			d.n_errors, d.n_errors == 1 ? "" : "s", d.n_warnings,
+			d.n_warnings == 1 ? "" : "s");
+		goto free;
+	}
+	if (realpath(file, abs) == NULL) {
+		kerr("%s: %s", file, strerror(errno));
+		goto free;
+	}
+	if ((size_t)snprintf(swns, sizeof(swns), "%s" SWITCH_SUFFIX, name) >= sizeof(swns)) {
+		kerr("lab name %s is too long", name);
+		goto free;
+	}
+	snprintf(st.dir, sizeof(st.dir), LABS_DIR "/%s", name);
+	snprintf(st.path, sizeof(st.path), "%s/state.json", st.dir);
+	bridges = calloc(prog->segments.n + 1, sizeof(*bridges));
+	if (bridges == NULL || resolve(name, prog, st.dir, bridges, &kg) != 0)
+		goto free;
+	if (prog->policies.n > 0) {
+		const char **br = calloc(prog->segments.n + 1, sizeof(*br));
+		if (br == NULL)
+			goto free;
+		for (size_t s = 0; s < prog->segments.n; s++)
+			br[s] = bridges[s];
+		struct hv_nft_opts opts = {
+			.table = NFT_TABLE, .bridges = br, .n_bridges = prog->segments.n};
+		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
+		free(br);
+		if (nft == NULL) {
+			kerr("%s: the policy cannot go on the kernel datapath: %s; nothing was created",
+			     file, err);
+			goto free;
+		}
+	}
+
+	/* 2. the state directory: one lab of a name at a time */
+	if ((mkdir("/run/hvnet", 0755) != 0 && errno != EEXIST) ||
+	    (mkdir(LABS_DIR, 0755) != 0 && errno != EEXIST)) {
+		kerr("cannot create " LABS_DIR ": %s", strerror(errno));
+		goto free;
+	}
+	if (mkdir(st.dir, 0755) != 0) {
+		if (errno == EEXIST)
+			kerr("a lab named %s is up (state in %s); take it down first with: hvnetctl lab down %s",
+			     name, st.dir, name);
+		else
+			kerr("cannot create %s: %s", st.dir, strerror(errno));
+		goto free;
+	}
+	char inst[64], sock[128];
+	snprintf(inst, sizeof(inst), "lab-%s", name);
+	snprintf(sock, sizeof(sock), "/run/hvnet/%s.sock", inst);
+	st.o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:[]}", "version", 1,
+			 "name", name, "file", abs, "instance", inst, "socket", sock, "phase",
+			 "starting", "datapath", "kernel", "switch_netns", swns, "segments",
+			 "guests");
+	if (st.o == NULL || kstate_save(&st) != 0)
+		goto rollback;
+	kprogress("lab %s from %s, kernel datapath", name, abs);
+
+	/* 3. the switch: a namespace, a bridge per segment */
+	rc = hv_netns_create(swns, err, sizeof(err));
+	if (rc != 0) {
+		kerr("switch namespace %s: %s", swns, err);
+		if (rc == -EEXIST) {
+			json_object_del(st.o, "switch_netns");
+			kstate_save(&st);
+		}
+		goto rollback;
+	}
+	if (up_switch(swns, prog, bridges) != 0)
+		goto rollback;
+	for (size_t s = 0; s < prog->segments.n; s++)
+		json_array_append_new(json_object_get(st.o, "segments"),
+				      json_string(prog->segments.v[s].name));
+	if (kstate_save(&st) != 0)
+		goto rollback;
+
+	/* 4. guests */
+	for (size_t i = 0; i < prog->guests.n; i++)
+		if (up_guest(&st, swns, &kg[i], prog, bridges) != 0)
+			goto rollback;
+
+	/* 5. the policy, in one transaction */
+	if (nft != NULL) {
+		rc = hv_nft_commit(nft, HV_NFT_APPLY, swns, err, sizeof(err));
+		if (rc != 0) {
+			kerr("policy: %s", err);
+			goto rollback;
+		}
+		for (size_t i = 0; hv_nft_note(nft, i); i++)
+			kprogress("note: %s", hv_nft_note(nft, i));
+		kprogress(
+			"policy: %zu nft rules in table inet %s of namespace %s (nft list ruleset there), default %s%s",
+			hv_nft_rule_count(nft), NFT_TABLE, swns, hv_action_name(ir->default_action),
+			ir->default_log ? " log" : "");
+		json_object_set_new(st.o, "policy", json_string(abs));
+	} else {
+		kprogress("policy: none in the file (the bridges forward everything)");
+	}
+	for (size_t i = 0; i < prog->mirrors.n; i++)
+		kprogress(
+			"note: mirror %s is not set up: the kernel datapath does not do mirrors yet",
+			prog->mirrors.v[i].name);
+	if (prog->overlay.present)
+		kprogress(
+			"note: the overlay is not set up: the kernel datapath does not do VXLAN yet");
+	json_object_set_new(st.o, "phase", json_string("up"));
+	if (kstate_save(&st) != 0)
+		goto rollback;
+	kprogress(
+		"lab %s is up on the kernel datapath: %zu segment%s, %zu guest%s; switch namespace %s",
+		name, prog->segments.n, prog->segments.n == 1 ? "" : "s", prog->guests.n,
+		prog->guests.n == 1 ? "" : "s", swns);
+	kprogress(
+		"  hvnetctl lab status %s; hvnetctl lab exec %s GUEST -- CMD; hvnetctl lab down %s",
+		name, name, name);
+	rc = 0;
+	goto free;
+
+rollback:
+	kerr("lab up %s failed; removing what it created", name);
+	if (st.o == NULL) {
+		rmdir(st.dir);
+	} else {
+		char *av[] = {"lab", "down", (char *)name, NULL};
+		if (hv_cli_lab(3, av, false) == 0)
+			kprogress("lab %s: rolled back, nothing is left", name);
+	}
+	rc = 1;
+free:
+	json_decref(st.o);
+	hv_nft_free(nft);
+	kguests_free(kg, prog ? prog->guests.n : 0);
+	free(bridges);
+	hv_ir_free(ir);
+	hv_prog_free(prog);
+	hv_diags_free(&d);
+	return rc;
+}
+
+int
+hv_lab_kernel_teardown(json_t *state, bool verbose)
+{
+	const char *swns = json_string_value(json_object_get(state, "switch_netns"));
+	char err[512];
+	int rc;
+
+	if (swns == NULL)
+		return 0;
+	rc = hv_netns_delete(swns, err, sizeof(err));
+	if (rc == -ENOENT) {
+		if (verbose)
+			kprogress("switch namespace %s: was already gone", swns);
+		return 0;
+	}
+	if (rc != 0) {
+		kerr("switch namespace %s: %s", swns, err);
+		return rc;
+	}
+	if (verbose)
+		kprogress("switch namespace %s removed (bridges, veths, nftables tables)", swns);
+	return 0;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The nftables backend: a checked policy (struct hv_ir) compiled to an
+ * nftables ruleset for Linux bridges, printed in nft syntax or committed to
+ * the kernel as one netlink batch (libnftnl objects over libmnl), so that an
+ * apply is atomic. No DPDK; linked by hvnetctl. docs/nftables.md has the
+ * mapping and every known difference from hvnetd.
+ *
+ * Shape of the ruleset (one table per lab):
+ *
+ *   table inet NAME     stateful rules in a prerouting chain; bridged IPv4/IPv6
+ *                       reaches it through br_netfilter
+ *                       (net.bridge.bridge-nf-call-ip{,6}tables = 1)
+ *   table bridge NAME   non-IP frames, when the default is not allow
+ *
+ * A segment is a Linux bridge: a rule's segment is `iifname "BRIDGE"`.
+ *
+ * Threading: none; every function may be called from any one thread.
+ * Library code: nothing is printed, errors come back as text in ERR.
+ */
+#ifndef HV_NFT_H
+#define HV_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "firewall/lang/lang.h"
+
+#define HV_NFT_NAME_MAX	 64    /* table name, bytes without the NUL */
+#define HV_NFT_MAX_RULES 65536 /* nft rules in one ruleset (one batch) */
+#define HV_NFT_IFNAMSIZ	 16    /* IFNAMSIZ */
+#define HV_NFT_ERR_MAX	 512   /* a useful size for ERR buffers */
+
+struct hv_nft_opts {
+	const char *table; /* NULL: "hvnet" */
+	/* bridge (interface) name of segment i, indexed by segment id; NULL or
+	 * a NULL entry: the segment's own name */
+	const char *const *bridges;
+	size_t n_bridges;
+};
+
+struct hv_nft; /* a compiled ruleset, immutable */
+
+/*
+ * Compile IR into a ruleset. Returns NULL and sets errno on failure, with
+ * what and where in ERR: EINVAL for something the backend cannot express
+ * (the rule's id and location, and the feature), ENOMEM, E2BIG past
+ * HV_NFT_MAX_RULES. Nothing is half-built: the result is whole or NULL.
+ */
+struct hv_nft *hv_nft_compile(const struct hv_ir *ir, const struct hv_nft_opts *opts, char *err,
+			      size_t errlen);
+void hv_nft_free(struct hv_nft *n);
+
+/* The ruleset in nft syntax, as `nft list ruleset` shows it once applied. */
+void hv_nft_print(FILE *f, const struct hv_nft *n);
+
+/* Notes about the compile (IR entries left out because they can never
+ * match, ...), one line each; NULL past the last. */
+const char *hv_nft_note(const struct hv_nft *n, size_t i);
+
+size_t hv_nft_rule_count(const struct hv_nft *n);
+
+enum hv_nft_commit_mode {
+	HV_NFT_APPLY, /* replace the tables of the same name, atomically */
+	HV_NFT_CHECK, /* the kernel validates the same batch, then aborts it */
+};
+
+/*
+ * Send the ruleset to the kernel in one batch: the tables of the same name
+ * are deleted and created again in the same transaction, so applying twice
+ * gives the same ruleset and a refused batch leaves the old one in force.
+ * NETNS: a name under /run/netns, or a path to a namespace file, or NULL
+ * for the caller's namespace (a short-lived thread enters it to open the
+ * netlink socket; the caller's thread stays where it is). Returns 0 or -errno; on failure ERR names what the
+ * kernel refused (the table, chain or rule and its hvnet rule id).
+ */
+int hv_nft_commit(const struct hv_nft *n, enum hv_nft_commit_mode mode, const char *netns,
+		  char *err, size_t errlen);
+
+/*
+ * For tests of the kernel's refusal: appends to the prerouting chain a rule
+ * that jumps to a chain that does not exist, which the kernel refuses
+ * (ENOENT) after accepting everything before it. hvnetctl calls it when
+ * HVNET_NFT_TEST_BREAK is set in the environment. Returns 0 or -ENOMEM.
+ */
+int hv_nft_break_for_test(struct hv_nft *n);
+
+#endif /* HV_NFT_H */

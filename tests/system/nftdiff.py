@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Probe every guest-to-address path of a lab that is up, for the
+differential test of hvnetd against the kernel datapath (test_nft_diff.sh).
+
+  nftdiff.py probe LAB OUT.json
+      Echo servers (fwprobe.py serve) on every address of every guest, on
+      PORTS (TCP and UDP); then from every guest to every address of every
+      other guest: ping (echo request), TCP to TCP_PORTS, UDP to UDP_PORTS.
+      Writes {"CASE": "VERDICT"}: delivered, rejected (a TCP RST or ICMP
+      port unreachable came back) or blocked.
+  nftdiff.py ct LAB hvnetd|kernel HVNETCTL OUT.json
+      The connections the datapath tracks between the lab's guests, right
+      after a probe: hvnetd's `ct list`, or the kernel's conntrack table in
+      the switch namespace (conntrack -L). Writes {"PROTO SRC -> DST PORT":
+      "STATE"}: TCP states by nf_conntrack's names, UDP and ICMP echo
+      replied or unreplied; several connections of one key are listed
+      together.
+  nftdiff.py compare A.json B.json NAME_A NAME_B
+      Prints every case whose outcome differs; exit 1 if any does, except
+      the known difference (A rejected a UDP probe with an ICMP error, B
+      dropped it: the kernel sends no ICMP reject for bridged packets),
+      which is counted on the last line.
+
+The lab's guests, namespaces and addresses come from its state file
+(/run/hvnet/labs/LAB/state.json), the same for both datapaths.
+"""
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import time
+
+TCP_PORTS = [22, 80, 8080]
+UDP_PORTS = [53, 8080]
+PORTS = sorted(set(TCP_PORTS + UDP_PORTS))
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fwprobe.py")
+
+
+def guests(lab):
+    with open("/run/hvnet/labs/%s/state.json" % lab) as f:
+        st = json.load(f)
+    out = []
+    for g in st["guests"]:
+        addrs = [a.split("/")[0] for n in g["nics"] for a in n["ips"]]
+        out.append((g["name"], g["instance"], addrs))
+    return out
+
+
+def verdict(out):
+    """What a guest sees, as a verdict: the echo came back (delivered), the
+    firewall answered for the destination (rejected: a TCP RST, or an ICMP
+    port unreachable, which fwprobe reports as refused), or nothing did
+    (blocked: a timeout, or no neighbour across segments, which the guest
+    reports as a timeout or EHOSTUNREACH depending on its ARP cache)."""
+    if out == "echoed":
+        return "delivered"
+    if out in ("refused", "reset"):
+        return "rejected"
+    return "blocked"
+
+
+def probe_one(kind, addr, port):
+    """Runs in the source guest's namespace (see probe_from)."""
+    if kind == "ping":
+        fam = "-6" if ":" in addr else "-4"
+        rc = subprocess.run(["ping", fam, "-c", "1", "-W", "1.5", addr],
+                            capture_output=True).returncode
+        return "delivered" if rc == 0 else "blocked"
+    sys.path.insert(0, os.path.dirname(PROBE))
+    import fwprobe
+    fn = fwprobe.tcp if kind == "tcp" else fwprobe.udp
+    return verdict(fn(addr, port, 1.5))
+
+
+def probe_from(cases_json):
+    """Every case of one source guest at once: one process in its namespace,
+    a thread per case, so that timeouts overlap and the machine stays idle
+    enough for hvnetd's polling core."""
+    cases = json.loads(cases_json)
+    res = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(cases))) as ex:
+        futs = {ex.submit(probe_one, k, a, p): c for c, k, a, p in cases}
+        for f in concurrent.futures.as_completed(futs):
+            res[futs[f]] = f.result()
+    print(json.dumps(res))
+
+
+def probe(lab, out_path):
+    gs = guests(lab)
+    servers = []
+    res = {}
+    try:
+        for name, ns, addrs in gs:
+            for a in addrs:
+                p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", PROBE,
+                                      "serve", a] + [str(x) for x in PORTS],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+                servers.append(p)
+        for p in servers:
+            if p.stdout.readline().strip() != "serving":
+                sys.exit("an echo server did not start")
+        runs = []
+        for sname, sns, _ in gs:
+            cases = []
+            for dname, _, daddrs in gs:
+                if dname == sname:
+                    continue
+                for a in daddrs:
+                    cases.append(("%s -> %s (%s) ping" % (sname, dname, a), "ping", a, 0))
+                    for kind, ports in (("tcp", TCP_PORTS), ("udp", UDP_PORTS)):
+                        for port in ports:
+                            cases.append(("%s -> %s (%s) %s/%d" % (sname, dname, a, kind, port),
+                                          kind, a, port))
+            runs.append(subprocess.Popen(["ip", "netns", "exec", sns, "/usr/bin/python3",
+                                          os.path.abspath(__file__), "from", json.dumps(cases)],
+                                         stdout=subprocess.PIPE, text=True))
+        for r in runs:
+            out, _ = r.communicate(timeout=60)
+            res.update(json.loads(out))
+    finally:
+        for p in servers:
+            p.kill()
+            p.wait()
+    with open(out_path, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    passed = sum(1 for v in res.values() if v == "delivered")
+    print("%d cases, %d delivered" % (len(res), passed))
+
+
+def ct_key(proto, src, dst, dport):
+    return "%s %s -> %s %s" % (proto, src, dst, dport)
+
+
+def ct_hvnetd(lab, hvnetctl):
+    out = subprocess.run([hvnetctl, "-i", "lab-" + lab, "--json", "ct", "list"],
+                         capture_output=True, text=True, check=True).stdout
+    flows = []
+    for c in json.loads(out)["connections"]:
+        port = c.get("dport", "echo") if c["proto"] in ("tcp", "udp") else "echo"
+        flows.append((ct_key(c["proto"], c["src"], c["dst"], port), c["state"]))
+    return flows
+
+
+def ct_kernel(lab):
+    out = subprocess.run(["ip", "netns", "exec", lab + ".switch", "conntrack", "-L"],
+                         capture_output=True, text=True, check=True).stdout
+    flows = []
+    for line in out.splitlines():
+        w = line.split()
+        if not w or w[0] not in ("tcp", "udp", "icmp", "icmpv6"):
+            continue
+        kv = {}
+        for x in w:
+            if "=" in x:
+                k, v = x.split("=", 1)
+                kv.setdefault(k, v)  # the first of each: the original direction
+        if w[0] == "tcp":
+            state = w[3].lower()
+        else:
+            state = "unreplied" if "[UNREPLIED]" in w else "replied"
+        port = kv.get("dport", "echo") if w[0] in ("tcp", "udp") else "echo"
+        flows.append((ct_key(w[0], kv["src"], kv["dst"], port), state))
+    return flows
+
+
+def ct(lab, datapath, hvnetctl, out_path):
+    addrs = {a for _, _, aa in guests(lab) for a in aa}
+    flows = ct_hvnetd(lab, hvnetctl) if datapath == "hvnetd" else ct_kernel(lab)
+    res = {}
+    for key, state in flows:
+        _, src, _, dst, _ = key.split(" ", 4)
+        if src in addrs and dst in addrs:
+            res.setdefault(key, []).append(state)
+    res = {k: ",".join(sorted(v)) for k, v in res.items()}
+    with open(out_path, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    print("%d connections" % len(res))
+
+
+def known(case, va, vb):
+    """A difference docs/nftables.md lists: for a bridged packet the kernel
+    sends no ICMP error for a reject, so a UDP probe that hvnetd answers
+    with port unreachable is simply dropped by the kernel."""
+    return " udp/" in case and va == "rejected" and vb == "blocked"
+
+
+def compare(a_path, b_path, an, bn):
+    a = json.load(open(a_path))
+    b = json.load(open(b_path))
+    diff = kn = 0
+    for c in sorted(set(a) | set(b)):
+        if a.get(c) == b.get(c):
+            continue
+        if known(c, a.get(c), b.get(c)):
+            kn += 1
+            continue
+        print("DIFF %s: %s %s, %s %s" % (c, an, a.get(c), bn, b.get(c)))
+        diff += 1
+    print("%d cases, %d differ, %d known differences (no ICMP reject from the kernel)" %
+          (len(set(a) | set(b)), diff, kn))
+    return 1 if diff else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "from":
+        probe_from(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "probe":
+        probe(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 6 and sys.argv[1] == "ct":
+        ct(*sys.argv[2:])
+    elif len(sys.argv) == 6 and sys.argv[1] == "compare":
+        sys.exit(compare(*sys.argv[2:]))
+    else:
+        sys.exit(__doc__)

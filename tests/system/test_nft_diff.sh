@@ -1,0 +1,83 @@
+#!/bin/bash
+# The differential test: the same lab file up on hvnetd (lab up) and on the
+# kernel datapath (lab up --datapath kernel: Linux bridges and the nft
+# backend), one after the other, probed the same way (nftdiff.py: ping, TCP
+# and UDP to four ports, from every guest to every address of every other
+# guest, IPv4 and IPv6, within and between segments). The outcomes must
+# agree case for case, and each run must both deliver and block something.
+# Also: lab status and lab down on the kernel lab, a QEMU guest refused with
+# nothing created, and a segment's mac-limit as the bridge's learning bound.
+. "$(dirname "$0")/lib.sh"
+hv_setup
+LABS=()
+diff_cleanup() {
+	local rc=$?
+	for l in "${LABS[@]}"; do "$HVNETCTL" lab down "$l" >/dev/null 2>&1; done
+	(exit $rc)
+	hv_cleanup
+}
+trap diff_cleanup EXIT
+DIFF=$HV_ROOT/tests/system/nftdiff.py
+
+run_lab() { # NAME DATAPATH FILE OUT
+	local name=$1 dp=$2 file=$3 out=$4
+	LABS+=("$name")
+	"$HVNETCTL" lab up --name "$name" --datapath "$dp" "$file" >"$HV_TMP/$name.up" 2>&1 ||
+		{ cat "$HV_TMP/$name.up" >&2; hv_fail "lab up --datapath $dp $file"; }
+	sleep 1
+	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
+		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
+	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
+		hv_fail "connections of $name ($dp)"
+}
+
+for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"; do
+	base=$(basename "$file" .hvnet)
+	run_lab "$HV_ID-d" hvnetd "$file" "$HV_TMP/$base.hvnetd.json"
+	"$HVNETCTL" lab down "$HV_ID-d" >/dev/null || hv_fail "lab down (hvnetd)"
+	run_lab "$HV_ID-k" kernel "$file" "$HV_TMP/$base.kernel.json"
+	if [ "$base" = basic ]; then
+		# lab status and lab down on a kernel lab
+		"$HVNETCTL" lab status "$HV_ID-k" >"$HV_TMP/status.txt" || hv_fail "lab status (kernel)"
+		grep -q "^datapath kernel: bridges and nftables in namespace $HV_ID-k.switch" "$HV_TMP/status.txt" ||
+			hv_fail "lab status: $(cat "$HV_TMP/status.txt")"
+		grep -q "^web1 .*running .*eth0 .*app .*52:54:00:30:00:11 .*1400 up " "$HV_TMP/status.txt" ||
+			hv_fail "lab status table: $(cat "$HV_TMP/status.txt")"
+	fi
+	"$HVNETCTL" lab down "$HV_ID-k" >"$HV_TMP/down.out" || hv_fail "lab down (kernel)"
+	grep -q "switch namespace $HV_ID-k.switch removed" "$HV_TMP/down.out" || hv_fail "lab down: $(cat "$HV_TMP/down.out")"
+	[ -z "$(ip netns list | grep -- "^$HV_ID-k")" ] || hv_fail "namespaces left after lab down: $(ip netns list | grep -- "^$HV_ID-k")"
+
+	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.json" "$HV_TMP/$base.kernel.json" hvnetd kernel \
+		>"$HV_TMP/$base.diff" || { cat "$HV_TMP/$base.diff" >&2; hv_fail "$base: hvnetd and the kernel disagree"; }
+	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.ct.json" "$HV_TMP/$base.kernel.ct.json" hvnetd kernel \
+		>"$HV_TMP/$base.ctdiff" || { cat "$HV_TMP/$base.ctdiff" >&2; hv_fail "$base: connection states differ"; }
+	conns=$(tail -1 "$HV_TMP/$base.ctdiff" | awk '{print $1}')
+	n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$HV_TMP/$base.kernel.json")
+	ok=$(python3 -c 'import json,sys; print(sum(v in ("delivered","echoed") for v in json.load(open(sys.argv[1])).values()))' "$HV_TMP/$base.kernel.json")
+	[ "$ok" -gt 0 ] && [ "$ok" -lt "$n" ] || hv_fail "$base: $ok of $n delivered: the test would not tell a difference"
+	hv_pass "$base: $n cases (ping, tcp 22/80/8080, udp 53/8080, every guest to every other guest's addresses): hvnetd and the kernel agree ($ok delivered), and on the states of the $conns connections they track"
+done
+
+# a QEMU guest: refused before anything exists
+if "$HVNETCTL" lab up --name "$HV_ID-q" --datapath kernel "$HV_ROOT/policies/nist-800-125b.hvnet" >"$HV_TMP/q.out" 2>&1; then
+	LABS+=("$HV_ID-q")
+	hv_fail "a lab with a qemu guest went up on the kernel datapath"
+fi
+grep -q "guest db1 is of kind qemu: the kernel datapath runs namespace guests only" "$HV_TMP/q.out" || hv_fail "qemu refusal: $(cat "$HV_TMP/q.out")"
+[ ! -e "/run/hvnet/labs/$HV_ID-q" ] && [ -z "$(ip netns list | grep -- "^$HV_ID-q")" ] || hv_fail "the refused lab left something"
+hv_pass "a qemu guest is refused on the kernel datapath, nothing created"
+
+# mac-limit: the bridge learns at most that many addresses
+printf '%s\n' 'segment app { class application; mac-limit 2 }' \
+	'guest a { nic eth0 { segment app; ip 10.0.0.1/24 } }' 'guest b { nic eth0 { segment app; ip 10.0.0.2/24 } }' \
+	'guest c { nic eth0 { segment app; ip 10.0.0.3/24 } }' 'guest d { nic eth0 { segment app; ip 10.0.0.4/24 } }' \
+	>"$HV_TMP/ml.hvnet"
+LABS+=("$HV_ID-m")
+"$HVNETCTL" lab up --name "$HV_ID-m" --datapath kernel "$HV_TMP/ml.hvnet" >"$HV_TMP/ml.out" 2>&1 || hv_fail "lab up ml: $(cat "$HV_TMP/ml.out")"
+grep -q "bridge app in namespace $HV_ID-m.switch, at most 2 learned MAC addresses" "$HV_TMP/ml.out" || hv_fail "lab up ml: $(cat "$HV_TMP/ml.out")"
+for g in a b c d; do "$HVNETCTL" lab exec "$HV_ID-m" "$g" -- ping -c 1 -W 1 -b 10.0.0.255 >/dev/null 2>&1; done
+learned=$(bridge -n "$HV_ID-m.switch" fdb show br app | grep -vc permanent)
+hv_assert_eq 2 "$learned" "addresses the bridge learned from 4 guests with mac-limit 2"
+"$HVNETCTL" lab down "$HV_ID-m" >/dev/null || hv_fail "lab down ml"
+hv_pass "mac-limit 2: the bridge learned 2 of the 4 guests' addresses"
