@@ -542,8 +542,8 @@ lab_teardown(struct lab *lab, bool verbose)
 		}
 		if (verbose)
 			progress("guest %s: %s %s %s", js(g, "name"),
-				 strcmp(js(g, "kind"), "netns") == 0 ? "namespace" : "instance",
-				 inst, was ? "removed" : "was already gone");
+				 strcmp(js(g, "kind"), "netns") == 0 ? "namespace" : "QEMU", inst,
+				 was ? "removed" : "was already gone");
 	}
 	if (failed) {
 		lab_err("%d guest%s could not be removed; %s is kept for another lab down", failed,
@@ -573,6 +573,8 @@ lab_teardown(struct lab *lab, bool verbose)
 }
 
 /* ---- lab up ---- */
+
+static json_t *ports_by_name(struct lab *lab, bool *alive);
 
 /* One guest of the file, resolved for vmm/ */
 struct up_guest {
@@ -632,7 +634,7 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 		u->g = g;
 		u->kind = hv_vmm_kind_of(g->kind);
 		if (u->kind == NULL) {
-			lab_err("%s: guest %s is of kind qemu: qemu guests are not supported yet by lab up (only netns); nothing was created",
+			lab_err("%s: guest %s: its kind is not supported by lab up; nothing was created",
 				loc_str(&g->loc, where, sizeof(where)), g->name);
 			bad++;
 			continue;
@@ -679,6 +681,11 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 			vn->tap = u->taps[j];
 			vn->has_mac = n->has_mac;
 			memcpy(vn->mac, n->mac, 6);
+			/* a VM's NIC gets its MAC from QEMU: the same one every time */
+			if (!vn->has_mac && g->kind == HV_GUEST_QEMU) {
+				hv_qemu_mac_derive(u->instance, n->name, vn->mac);
+				vn->has_mac = true;
+			}
 			vn->mtu = n->mtu ? n->mtu : seg->mtu;
 			u->ips[j] = calloc(n->ips.n + 1, sizeof(struct hv_prefix));
 			if (u->ips[j] == NULL) {
@@ -713,7 +720,26 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 					      .instance = u->instance,
 					      .state_dir = lab->dir,
 					      .nics = u->nics,
-					      .n_nics = g->nics.n};
+					      .n_nics = g->nics.n,
+					      .memory = g->memory,
+					      .cpus = g->cpus,
+					      .image = g->image};
+		if (g->kind == HV_GUEST_QEMU && bad == 0) {
+			/* everything QEMU will be given, checked now */
+			struct hv_qemu_conf conf;
+			char err[512];
+			char **argv;
+
+			memset(&conf, 0, sizeof(conf));
+			snprintf(conf.qemu, sizeof(conf.qemu), "qemu");
+			snprintf(conf.image_dir, sizeof(conf.image_dir), "/");
+			argv = hv_qemu_argv(&conf, &u->vg, err, sizeof(err));
+			if (argv == NULL) {
+				lab_err("%s: %s", loc_str(&g->loc, where, sizeof(where)), err);
+				bad++;
+			}
+			hv_qemu_argv_free(argv);
+		}
 	}
 	return bad ? 1 : 0;
 }
@@ -809,18 +835,25 @@ describe_segment(const struct hv_segment *s, char *buf, size_t size)
 	}
 }
 
+/* Create, attach and start one guest. RECOVER: the guest is in the state
+ * already (hvnetd died and is back): what still runs is only attached. */
 static int
-up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvnetd)
+up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvnetd, bool recover)
 {
+	bool running = recover && u->kind->running(u->instance, lab->dir);
+	bool vm = u->g->kind == HV_GUEST_QEMU;
 	char err[512];
-	int rc;
+	int rc = 0;
 
 	/* recorded first: a crash from here on leaves lab down something to remove */
-	json_array_append_new(json_object_get(lab->state, "guests"), guest_state(u));
-	rc = state_save(lab);
-	if (rc != 0)
-		return rc;
-	rc = u->kind->create(&u->vg, err, sizeof(err));
+	if (!recover) {
+		json_array_append_new(json_object_get(lab->state, "guests"), guest_state(u));
+		rc = state_save(lab);
+		if (rc != 0)
+			return rc;
+	}
+	if (!running)
+		rc = u->kind->create(&u->vg, err, sizeof(err));
 	if (rc != 0) {
 		lab_err("guest %s: %s", u->g->name, err);
 		if (rc == -EEXIST) {
@@ -856,7 +889,10 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		if (rc != 0)
 			return rc;
 	}
-	rc = u->kind->start(&u->vg, err, sizeof(err));
+	/* a running VM only needs its ports back; a namespace needs its taps
+	 * configured again (they died with the old hvnetd) */
+	if (!(running && vm))
+		rc = u->kind->start(&u->vg, err, sizeof(err));
 	if (rc != 0) {
 		lab_err("guest %s: %s", u->g->name, err);
 		return rc;
@@ -867,8 +903,9 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		char line[1024], a[64];
 		size_t len = 0;
 
-		/* a tap has carrier once hvnetd's queue is open; give it a moment */
-		for (int t = 0; t < 50; t++) {
+		/* a tap has carrier once hvnetd's queue is open; give it a moment
+		 * (a VM's link comes later: lab up waits for all of them at the end) */
+		for (int t = 0; t < 50 && !vm; t++) {
 			if (u->kind->link_status(u->instance, lab->dir, n->name, &link, err,
 						 sizeof(err)) != 0)
 				memset(&link, 0, sizeof(link));
@@ -876,11 +913,12 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 				break;
 			usleep(100000);
 		}
-		fmt_mac(link.mac, a, sizeof(a));
-		len += (size_t)snprintf(
-			line + len, sizeof(line) - len, "guest %s: %s %s, %s %s", u->g->name,
-			strcmp(u->kind->name, "netns") == 0 ? "namespace" : "instance", u->instance,
-			n->name, a);
+		if (vm)
+			memset(&link, 0, sizeof(link));
+		fmt_mac(vm ? n->mac : link.mac, a, sizeof(a));
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "guest %s: %s %s, %s %s",
+					u->g->name, vm ? "QEMU" : "namespace", u->instance, n->name,
+					a);
 		for (size_t k = 0; k < n->n_ips && len < sizeof(line); k++) {
 			hv_prefix_format(&n->ips[k], a, sizeof(a));
 			len += (size_t)snprintf(line + len, sizeof(line) - len, ", %s", a);
@@ -900,9 +938,216 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		}
 		if (len < sizeof(line))
 			snprintf(line + len, sizeof(line) - len, "; segment %s, port %s%s",
-				 n->segment, n->port, link.carrier ? "" : " (no link yet)");
+				 n->segment, n->port,
+				 vm		? (running ? " (reattached)" : "")
+				 : link.carrier ? ""
+						: " (no link yet)");
 		progress("%s", line);
 	}
+	return 0;
+}
+
+/* The image recipe: $HVNET_GUEST_IMAGE_SCRIPT, else BUILD/vmm/guest-image.sh
+ * next to this hvnetctl (BUILD/cli/hvnetctl), else the installed one. */
+static void
+image_script_path(char *out, size_t size)
+{
+	static const char *const installed[] = {"/usr/local/libexec/hvnet/guest-image.sh",
+						"/usr/libexec/hvnet/guest-image.sh"};
+	const char *env = getenv("HVNET_GUEST_IMAGE_SCRIPT");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env != NULL && env[0] != '\0') {
+		snprintf(out, size, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(out, size, "%s/../vmm/guest-image.sh", dirname(self));
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	for (size_t i = 0; i < sizeof(installed) / sizeof(installed[0]); i++) {
+		snprintf(out, size, "%s", installed[i]);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+}
+
+/* Before anything is created: QEMU can run, and the guest image is built
+ * (or rebuilt when stale). 0, or 1 with what is wrong printed. */
+static int
+up_qemu_prepare(const struct hv_prog *prog)
+{
+	struct hv_qemu_conf conf;
+	char script[PATH_MAX];
+	bool need_image = false, any = false;
+	int status;
+	pid_t pid;
+
+	for (size_t i = 0; i < prog->guests.n; i++) {
+		if (prog->guests.v[i].kind != HV_GUEST_QEMU)
+			continue;
+		any = true;
+		need_image |= prog->guests.v[i].image == NULL;
+	}
+	if (!any)
+		return 0;
+	hv_qemu_conf_default(&conf);
+	if (conf.version < 0) {
+		lab_err("QEMU (%s) cannot be run: apt-get install qemu-system-x86, or set HVNET_QEMU; nothing was created",
+			conf.qemu);
+		return 1;
+	}
+	progress("QEMU guests: %s (version %d), %s%s", conf.qemu, conf.version,
+		 conf.kvm ? "KVM" : "TCG (no /dev/kvm: slow, fine for tests)",
+		 conf.msix_workaround
+			 ? ", vectors=0 on vhost-user NICs (QEMU < 8 crashes with MSI-X)"
+			 : "");
+	if (!need_image)
+		return 0;
+	image_script_path(script, sizeof(script));
+	if (access(script, X_OK) != 0) {
+		lab_err("the guest image recipe guest-image.sh is not found (%s; set HVNET_GUEST_IMAGE_SCRIPT); nothing was created",
+			script);
+		return 1;
+	}
+	progress("guest image: %s (%s)", conf.image_dir, script);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", script, conf.image_dir, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		lab_err("the guest image could not be built (%s %s); nothing was created", script,
+			conf.image_dir);
+		return 1;
+	}
+	return 0;
+}
+
+/* Wait until every QEMU guest's NICs have link in hvnetd and its init
+ * answers on the exec channel, with a line every 3 s. 0 or -errno. */
+static int
+up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
+{
+	const char *t = getenv("HVNET_BOOT_TIMEOUT");
+	int limit = t && atoi(t) > 0 ? atoi(t) : 180;
+	time_t start = time(NULL), last = start;
+	char *probe[] = {"true", NULL};
+	char err[512];
+
+	for (size_t i = 0; i < n; i++) {
+		struct up_guest *u = &ug[i];
+		bool linked = false;
+
+		if (u->g->kind != HV_GUEST_QEMU)
+			continue;
+		for (;;) {
+			char dir[PATH_MAX], sock[PATH_MAX + 16];
+
+			if (!u->kind->running(u->instance, lab->dir)) {
+				hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
+				lab_err("guest %s: QEMU exited while booting", u->g->name);
+				snprintf(sock, sizeof(sock), "%s/qemu.log", dir);
+				log_tail(sock, 10);
+				snprintf(sock, sizeof(sock), "%s/console.log", dir);
+				log_tail(sock, 10);
+				return -ECHILD;
+			}
+			if (!linked) {
+				bool alive;
+				json_t *ports = ports_by_name(lab, &alive);
+
+				linked = alive;
+				for (size_t j = 0; j < u->vg.n_nics; j++) {
+					json_t *p = json_object_get(ports, u->nics[j].port);
+
+					linked &= p != NULL && strcmp(js(p, "state"), "up") == 0;
+				}
+				json_decref(ports);
+			}
+			if (linked) {
+				hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
+				snprintf(sock, sizeof(sock), "%s/exec.sock", dir);
+				if (hv_exec_run(sock, probe, -1, -1, 3000, err, sizeof(err)) == 0)
+					break;
+			} else {
+				usleep(200000);
+			}
+			if (time(NULL) - start >= limit) {
+				hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
+				lab_err("guest %s: %s within %d s (HVNET_BOOT_TIMEOUT); its console: %s/console.log",
+					u->g->name,
+					linked ? "no answer on the exec channel"
+					       : "no link on its NICs",
+					limit, dir);
+				snprintf(sock, sizeof(sock), "%s/console.log", dir);
+				log_tail(sock, 10);
+				return -ETIMEDOUT;
+			}
+			if (time(NULL) - last >= 3) {
+				last = time(NULL);
+				progress("%s: %s (%ld s)...", u->g->name,
+					 linked ? "link up, init starting" : "booting",
+					 (long)(last - start));
+			}
+		}
+		progress("%s: up after %ld s: link on %zu NIC%s, exec channel answers", u->g->name,
+			 (long)(time(NULL) - start), u->vg.n_nics, u->vg.n_nics == 1 ? "" : "s");
+	}
+	return 0;
+}
+
+static bool
+state_has_guest(struct lab *lab, const char *name)
+{
+	json_t *g;
+	size_t i;
+
+	json_array_foreach(json_object_get(lab->state, "guests"), i, g) {
+		if (strcmp(js(g, "name"), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* lab up on a lab whose state exists. 0: its hvnetd died and lab up brings
+ * it back (lab->state loaded); 1: nothing to do or not possible (printed). */
+static int
+up_recover_check(struct lab *lab, const char *abs)
+{
+	pid_t pid;
+
+	if (state_load(lab) != 0 || lab->state == NULL) {
+		lab_err("a lab named %s is being set up or taken down (state in %s); wait, or: hvnetctl lab down %s",
+			lab->name, lab->dir, lab->name);
+		return 1;
+	}
+	pid = hvnetd_find(lab->instance,
+			  (pid_t)json_integer_value(json_object_get(lab->state, "hvnetd_pid")));
+	if (pid > 0 || strcmp(js(lab->state, "phase"), "up") != 0) {
+		if (pid > 0)
+			lab_err("lab %s is up already (hvnetd pid %d); nothing changed. To start it again: hvnetctl lab down %s",
+				lab->name, (int)pid, lab->name);
+		else
+			lab_err("lab %s never came up completely (phase %s); take it down first with: hvnetctl lab down %s",
+				lab->name, js(lab->state, "phase"), lab->name);
+		return 1;
+	}
+	if (strcmp(js(lab->state, "file"), abs) != 0) {
+		lab_err("lab %s runs from %s, not %s; its hvnetd is down: hvnetctl lab up --name %s %s brings it back, or lab down %s",
+			lab->name, js(lab->state, "file"), abs, lab->name, js(lab->state, "file"),
+			lab->name);
+		return 1;
+	}
+	progress("lab %s: hvnetd %s is not running; starting it again and reattaching the guests",
+		 lab->name, lab->instance);
 	return 0;
 }
 
@@ -916,9 +1161,10 @@ cmd_up(int argc, char **argv)
 	struct hv_ir *ir = NULL;
 	struct up_guest *ug = NULL;
 	struct lab lab;
-	pid_t pid;
+	pid_t pid = 0;
 	int fd = -1, rc = 1;
 	size_t nic_seq = 0;
+	bool recover = false;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
@@ -977,19 +1223,33 @@ cmd_up(int argc, char **argv)
 		goto free_prog;
 	}
 	if (mkdir(lab.dir, 0755) != 0) {
-		if (errno == EEXIST)
-			lab_err("a lab named %s is up (state in %s); take it down first with: hvnetctl lab down %s",
-				lab.name, lab.dir, lab.name);
-		else
+		if (errno != EEXIST) {
 			lab_err("cannot create %s: %s", lab.dir, strerror(errno));
+			goto free_prog;
+		}
+		/* up already: nothing to do, unless its hvnetd died */
+		rc = up_recover_check(&lab, abs);
+		if (rc != 0)
+			goto free_prog_state;
+		recover = true;
+		rc = 1;
+	} else if (up_qemu_prepare(prog) != 0) {
+		rmdir(lab.dir);
 		goto free_prog;
 	}
-	lab.state = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:[], s:[]}", "version", 1, "name",
-			      lab.name, "file", abs, "instance", lab.instance, "socket", lab.socket,
-			      "phase", "starting", "segments", "guests");
-	if (lab.state == NULL || state_save(&lab) != 0)
-		goto rollback;
-	progress("lab %s from %s", lab.name, abs);
+	if (!recover) {
+		lab.state =
+			json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:[], s:[]}", "version", 1,
+				  "name", lab.name, "file", abs, "instance", lab.instance, "socket",
+				  lab.socket, "phase", "starting", "segments", "guests");
+		if (lab.state == NULL || state_save(&lab) != 0)
+			goto rollback;
+		progress("lab %s from %s", lab.name, abs);
+	} else {
+		/* the segments are added again below */
+		json_object_set_new(lab.state, "segments", json_array());
+		hvnetd_leftovers_remove(&lab);
+	}
 
 	/* 3. hvnetd */
 	hvnetd_path(hvnetd, sizeof(hvnetd));
@@ -1022,9 +1282,10 @@ cmd_up(int argc, char **argv)
 	if (state_save(&lab) != 0)
 		goto rollback;
 
-	/* 5. guests */
+	/* 5. guests (VMs boot in parallel; lab up waits for them at the end) */
 	for (size_t i = 0; i < prog->guests.n; i++)
-		if (up_guest(&lab, fd, &ug[i], &nic_seq, pid) != 0)
+		if (up_guest(&lab, fd, &ug[i], &nic_seq, pid,
+			     recover && state_has_guest(&lab, ug[i].g->name)) != 0)
 			goto rollback;
 
 	/* 6. the policy: the lab file is the policy file */
@@ -1052,12 +1313,16 @@ cmd_up(int argc, char **argv)
 	if (prog->overlay.present)
 		progress("note: the overlay is not set up: lab up does not do the overlay yet");
 
+	if (up_wait_vms(&lab, ug, prog->guests.n) != 0)
+		goto rollback;
+
 	json_object_set_new(lab.state, "phase", json_string("up"));
 	if (state_save(&lab) != 0)
 		goto rollback;
-	progress("lab %s is up: %zu segment%s, %zu guest%s; hvnetd pid %d (hvnetctl -i %s ...)",
-		 lab.name, prog->segments.n, prog->segments.n == 1 ? "" : "s", prog->guests.n,
-		 prog->guests.n == 1 ? "" : "s", (int)pid, lab.instance);
+	progress("lab %s is %s: %zu segment%s, %zu guest%s; hvnetd pid %d (hvnetctl -i %s ...)",
+		 lab.name, recover ? "back up" : "up", prog->segments.n,
+		 prog->segments.n == 1 ? "" : "s", prog->guests.n, prog->guests.n == 1 ? "" : "s",
+		 (int)pid, lab.instance);
 	progress(
 		"  hvnetctl lab status %s; hvnetctl lab exec %s GUEST -- CMD; hvnetctl lab down %s",
 		lab.name, lab.name, lab.name);
@@ -1065,6 +1330,16 @@ cmd_up(int argc, char **argv)
 	goto close;
 
 rollback:
+	if (recover) {
+		/* the guests ran before this lab up: they stay; the new hvnetd goes */
+		lab_err("lab up %s failed to bring hvnetd back; the guests are left as they were: run lab up again, or lab down %s",
+			lab.name, lab.name);
+		if (pid > 0 && hvnetd_find(lab.instance, pid) == pid)
+			hvnetd_stop(pid);
+		hvnetd_leftovers_remove(&lab);
+		rc = 1;
+		goto close;
+	}
 	lab_err("lab up %s failed; removing what it created", lab.name);
 	if (lab.state == NULL)
 		rmdir(lab.dir);
@@ -1074,6 +1349,7 @@ rollback:
 close:
 	if (fd >= 0)
 		close(fd);
+free_prog_state:
 	json_decref(lab.state);
 free_prog:
 	up_guests_free(ug, prog ? prog->guests.n : 0);
@@ -1151,6 +1427,55 @@ link_word(const struct hv_vmm_link *l)
 	return !l->present ? "missing" : !l->up ? "down" : !l->carrier ? "no-carrier" : "up";
 }
 
+/* Why a guest NIC has no link, in words a user can act on. */
+static void
+link_reason(struct lab *lab, json_t *g, json_t *n, bool running, bool answers, json_t *port,
+	    const struct hv_vmm_link *link, char *buf, size_t size)
+{
+	bool vm = strcmp(js(g, "kind"), "qemu") == 0;
+	char dir[PATH_MAX], sock[PATH_MAX + 32];
+	int st;
+
+	if (!running) {
+		snprintf(buf, size, "%s", vm ? "QEMU is not running" : "the namespace is gone");
+		return;
+	}
+	if (!answers) {
+		snprintf(
+			buf, size,
+			"hvnetd is not running (hvnetctl lab up FILE starts it again and reattaches the guests)");
+		return;
+	}
+	if (port == NULL) {
+		snprintf(buf, size, "hvnetd has no port %s", js(n, "port"));
+		return;
+	}
+	if (!vm) {
+		snprintf(buf, size, "%s",
+			 !link->present ? "the tap is gone from the namespace"
+			 : !link->up	? "the interface is down in the guest"
+				     : "the tap has no carrier (hvnetd does not hold its queue)");
+		return;
+	}
+	if (hv_qemu_dir(js(g, "instance"), lab->dir, dir, sizeof(dir)) != 0) {
+		snprintf(buf, size, "unknown");
+		return;
+	}
+	snprintf(sock, sizeof(sock), "%s/%s.sock", dir, js(n, "name"));
+	st = hv_unix_socket_state(sock);
+	if (st == -ENOENT)
+		snprintf(buf, size, "socket missing: %.300s (QEMU did not create it)", sock);
+	else if (st == 0)
+		snprintf(buf, size, "nobody listens on %.300s (QEMU closed it)", sock);
+	else if (st == 1)
+		snprintf(buf, size,
+			 "hvnetd is not connected to %.300s yet (it retries every second)", sock);
+	else
+		snprintf(
+			buf, size,
+			"connected, but the guest's virtio-net device is not ready: features not negotiated or rings not set up (still booting?)");
+}
+
 static json_t *
 status_json(struct lab *lab)
 {
@@ -1179,7 +1504,16 @@ status_json(struct lab *lab)
 			if (running)
 				kind->link_status(inst, lab->dir, js(n, "name"), &link, err,
 						  sizeof(err));
-			if (link.present) {
+			if (link.from_switch) {
+				/* a VM: the link is the vhost-user port's, the rest the file's */
+				link.carrier = p != NULL && strcmp(js(p, "state"), "up") == 0;
+				json_object_set(o, "mac", json_object_get(n, "mac") ?: json_null());
+				json_object_set_new(o, "mtu",
+						    json_integer(json_integer_value(
+							    json_object_get(n, "mtu"))));
+				json_decref(addrs);
+				addrs = json_deep_copy(json_object_get(n, "ips"));
+			} else if (link.present) {
 				fmt_mac(link.mac, buf, sizeof(buf));
 				json_object_set_new(o, "mac", json_string(buf));
 				json_object_set_new(o, "mtu", json_integer(link.mtu));
@@ -1194,6 +1528,13 @@ status_json(struct lab *lab)
 			}
 			json_object_set_new(o, "addresses", addrs ? addrs : json_array());
 			json_object_set_new(o, "link", json_string(link_word(&link)));
+			if (!link.carrier) {
+				char why[512];
+
+				link_reason(lab, g, n, running, answers, p, &link, why,
+					    sizeof(why));
+				json_object_set_new(o, "reason", json_string(why));
+			}
 			json_object_set_new(o, "admin_up", json_boolean(link.up));
 			json_object_set_new(o, "carrier", json_boolean(link.carrier));
 			if (p != NULL) {
@@ -1267,6 +1608,14 @@ status_print(json_t *o)
 				printf("%s%s", k ? ", " : "", json_string_value(a));
 			}
 			printf("\n");
+		}
+	}
+	/* why the links that are not up are not */
+	json_array_foreach(json_object_get(o, "guests"), i, g) {
+		json_array_foreach(json_object_get(g, "nics"), j, n) {
+			if (json_is_string(json_object_get(n, "reason")))
+				printf("  %s %s: %s: %s\n", js(g, "name"), js(n, "name"),
+				       js(n, "link"), js(n, "reason"));
 		}
 	}
 }
@@ -1399,9 +1748,72 @@ cmd_exec(int argc, char **argv)
 	}
 	fflush(NULL);
 	rc = kind->exec(js(found, "instance"), lab.dir, argv + dash + 1, err, sizeof(err));
-	lab_err("exec: guest %s: %s", guest, err);
 	json_decref(lab.state);
+	if (rc >= 0)
+		return rc; /* the command ran: its exit status */
+	lab_err("exec: guest %s: %s", guest, err);
 	return rc == -ENOENT ? 127 : 126;
+}
+
+/* ---- lab console ---- */
+
+static int
+cmd_console(int argc, char **argv)
+{
+	const char *name = NULL, *guest;
+	struct lab lab;
+	json_t *g, *found = NULL;
+	size_t i;
+	char err[512];
+	int rc;
+
+	if (argc == 1) {
+		guest = argv[0];
+	} else if (argc == 2) {
+		name = argv[0];
+		guest = argv[1];
+	} else {
+		return lab_usage_error("console: [NAME] GUEST");
+	}
+	if (lab_pick(name, "console", &lab) != 0)
+		return 1;
+	if (state_load(&lab) != 0 || lab.state == NULL) {
+		lab_err("console: no lab named %s is up", lab.name);
+		return 1;
+	}
+	json_array_foreach(json_object_get(lab.state, "guests"), i, g) {
+		if (strcmp(js(g, "name"), guest) == 0)
+			found = g;
+	}
+	const struct hv_vmm_kind *kind = found ? hv_vmm_kind_find(js(found, "kind")) : NULL;
+	if (found == NULL || kind == NULL) {
+		lab_err("console: lab %s has no guest %s (hvnetctl lab status %s lists them)",
+			lab.name, guest, lab.name);
+		json_decref(lab.state);
+		return 1;
+	}
+	if (kind->console == NULL) {
+		lab_err("console: guest %s is a %s guest, which has no console; a shell: hvnetctl lab exec %s %s -- sh",
+			guest, kind->name, lab.name, guest);
+		json_decref(lab.state);
+		return 1;
+	}
+	if (!kind->running(js(found, "instance"), lab.dir)) {
+		lab_err("console: guest %s of lab %s is not running", guest, lab.name);
+		json_decref(lab.state);
+		return 1;
+	}
+	fprintf(stderr,
+		"Connected to %s's serial console (lab %s). Ctrl-] leaves; Enter shows a prompt.\r\n",
+		guest, lab.name);
+	rc = kind->console(js(found, "instance"), lab.dir, err, sizeof(err));
+	json_decref(lab.state);
+	if (rc != 0) {
+		lab_err("console: guest %s: %s", guest, err);
+		return 1;
+	}
+	fprintf(stderr, "\r\nLeft %s's console.\n", guest);
+	return 0;
 }
 
 /* ---- lab graph ---- */
@@ -1727,9 +2139,12 @@ hv_cli_lab(int argc, char **argv, bool json)
 		return cmd_status(n, rest, json);
 	if (strcmp(argv[1], "graph") == 0)
 		return cmd_graph(n, rest);
-	if (strcmp(argv[1], "console") == 0 || strcmp(argv[1], "capture") == 0) {
+	if (strcmp(argv[1], "console") == 0)
+		return cmd_console(n, rest);
+	if (strcmp(argv[1], "capture") == 0) {
 		lab_err("%s is not implemented yet (docs/labs.md)", argv[1]);
 		return 2;
 	}
-	return lab_usage_error("unknown command '%s' (up, down, status, exec, graph)", argv[1]);
+	return lab_usage_error("unknown command '%s' (up, down, status, exec, console, graph)",
+			       argv[1]);
 }
