@@ -1032,7 +1032,8 @@ up_qemu_prepare(const struct hv_prog *prog)
 }
 
 /* Wait until every QEMU guest's NICs have link in hvnetd and its init
- * answers on the exec channel, with a line every 3 s. 0 or -errno. */
+ * answers on the exec channel, all of them at once (they boot in parallel),
+ * with a line every 3 s. 0 or -errno (printed, with the guest's logs). */
 static int
 up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 {
@@ -1040,68 +1041,95 @@ up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 	int limit = t && atoi(t) > 0 ? atoi(t) : 180;
 	time_t start = time(NULL), last = start;
 	char *probe[] = {"true", NULL};
-	char err[512];
+	bool *linked = calloc(n + 1, 1), *ready = calloc(n + 1, 1);
+	char err[512], dir[PATH_MAX], path[PATH_MAX + 16];
+	size_t pending = 0;
+	int rc = 0;
 
+	if (linked == NULL || ready == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		struct up_guest *u = &ug[i];
-		bool linked = false;
+		ready[i] = ug[i].g->kind != HV_GUEST_QEMU;
+		pending += !ready[i];
+	}
+	while (pending > 0) {
+		bool alive;
+		json_t *ports = ports_by_name(lab, &alive);
 
-		if (u->g->kind != HV_GUEST_QEMU)
-			continue;
-		for (;;) {
-			char dir[PATH_MAX], sock[PATH_MAX + 16];
+		for (size_t i = 0; i < n; i++) {
+			struct up_guest *u = &ug[i];
 
+			if (ready[i])
+				continue;
+			hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
 			if (!u->kind->running(u->instance, lab->dir)) {
-				hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
 				lab_err("guest %s: QEMU exited while booting", u->g->name);
-				snprintf(sock, sizeof(sock), "%s/qemu.log", dir);
-				log_tail(sock, 10);
-				snprintf(sock, sizeof(sock), "%s/console.log", dir);
-				log_tail(sock, 10);
-				return -ECHILD;
+				snprintf(path, sizeof(path), "%s/qemu.log", dir);
+				log_tail(path, 10);
+				snprintf(path, sizeof(path), "%s/console.log", dir);
+				log_tail(path, 10);
+				rc = -ECHILD;
+				break;
 			}
-			if (!linked) {
-				bool alive;
-				json_t *ports = ports_by_name(lab, &alive);
-
-				linked = alive;
+			if (!linked[i]) {
+				linked[i] = alive;
 				for (size_t j = 0; j < u->vg.n_nics; j++) {
 					json_t *p = json_object_get(ports, u->nics[j].port);
 
-					linked &= p != NULL && strcmp(js(p, "state"), "up") == 0;
+					linked[i] &= p != NULL && strcmp(js(p, "state"), "up") == 0;
 				}
-				json_decref(ports);
 			}
-			if (linked) {
-				hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
-				snprintf(sock, sizeof(sock), "%s/exec.sock", dir);
-				if (hv_exec_run(sock, probe, -1, -1, 3000, err, sizeof(err)) == 0)
-					break;
-			} else {
-				usleep(200000);
-			}
-			if (time(NULL) - start >= limit) {
-				hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
-				lab_err("guest %s: %s within %d s (HVNET_BOOT_TIMEOUT); its console: %s/console.log",
-					u->g->name,
-					linked ? "no answer on the exec channel"
-					       : "no link on its NICs",
-					limit, dir);
-				snprintf(sock, sizeof(sock), "%s/console.log", dir);
-				log_tail(sock, 10);
-				return -ETIMEDOUT;
-			}
-			if (time(NULL) - last >= 3) {
-				last = time(NULL);
-				progress("%s: %s (%ld s)...", u->g->name,
-					 linked ? "link up, init starting" : "booting",
-					 (long)(last - start));
+			snprintf(path, sizeof(path), "%s/exec.sock", dir);
+			if (linked[i] &&
+			    hv_exec_run(path, probe, -1, -1, 2000, err, sizeof(err)) == 0) {
+				ready[i] = true;
+				pending--;
+				progress(
+					"%s: up after %ld s: link on %zu NIC%s, exec channel answers",
+					u->g->name, (long)(time(NULL) - start), u->vg.n_nics,
+					u->vg.n_nics == 1 ? "" : "s");
 			}
 		}
-		progress("%s: up after %ld s: link on %zu NIC%s, exec channel answers", u->g->name,
-			 (long)(time(NULL) - start), u->vg.n_nics, u->vg.n_nics == 1 ? "" : "s");
+		json_decref(ports);
+		if (rc != 0 || pending == 0)
+			break;
+		if (time(NULL) - start >= limit) {
+			for (size_t i = 0; i < n; i++) {
+				if (ready[i])
+					continue;
+				hv_qemu_dir(ug[i].instance, lab->dir, dir, sizeof(dir));
+				lab_err("guest %s: %s within %d s (HVNET_BOOT_TIMEOUT); its console: %s/console.log",
+					ug[i].g->name,
+					linked[i] ? "no answer on the exec channel"
+						  : "no link on its NICs",
+					limit, dir);
+				snprintf(path, sizeof(path), "%s/console.log", dir);
+				log_tail(path, 10);
+			}
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (time(NULL) - last >= 3) {
+			char line[512];
+			size_t len = 0;
+
+			last = time(NULL);
+			for (size_t i = 0; i < n && len < sizeof(line); i++)
+				if (!ready[i])
+					len += (size_t)snprintf(
+						line + len, sizeof(line) - len, "%s%s: %s",
+						len ? ", " : "", ug[i].g->name,
+						linked[i] ? "link up, init starting" : "booting");
+			progress("%s (%ld s)...", line, (long)(last - start));
+		}
+		usleep(200000);
 	}
-	return 0;
+out:
+	free(linked);
+	free(ready);
+	return rc;
 }
 
 static bool

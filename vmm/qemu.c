@@ -382,15 +382,13 @@ pid_read(const char *dir)
 	return (pid_t)strtol(buf, NULL, 10);
 }
 
-/* true when PID is a live QEMU started with -name INSTANCE */
+/* true when PID runs (not a zombie) */
 static bool
-pid_is_guest(pid_t pid, const char *instance)
+proc_alive(pid_t pid)
 {
-	char path[64], buf[8192], stat[512], *p;
-	const char *a, *prev = "";
+	char path[64], stat[512], *p;
 	ssize_t n;
 	int fd;
-	bool named = false;
 
 	if (pid <= 0)
 		return false;
@@ -404,7 +402,20 @@ pid_is_guest(pid_t pid, const char *instance)
 		return false;
 	stat[n] = '\0';
 	p = strrchr(stat, ')');
-	if (p == NULL || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+	return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* true when PID is a live QEMU started with -name INSTANCE */
+static bool
+pid_is_guest(pid_t pid, const char *instance)
+{
+	char path[64], buf[8192];
+	const char *a, *prev = "";
+	ssize_t n;
+	int fd;
+	bool named = false;
+
+	if (!proc_alive(pid))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -487,7 +498,7 @@ qemu_start(const struct hv_vmm_guest *g, char *err, size_t err_size)
 	struct hv_qemu_conf conf;
 	char dir[PATH_MAX], path[PATH_MAX + 32];
 	char **argv;
-	int pfd[2], status, rc;
+	int pfd[2], xfd[2], status, rc;
 	pid_t child, pid = -1;
 	FILE *f;
 
@@ -514,8 +525,17 @@ qemu_start(const struct hv_vmm_guest *g, char *err, size_t err_size)
 	snprintf(path, sizeof(path), "%s/exec.sock", dir);
 	unlink(path);
 
+	/* pfd: the grandchild's pid; xfd: closed by its exec (CLOEXEC), or
+	 * carries the errno of a failed one */
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		rc = -errno;
+		snprintf(err, err_size, "pipe: %s", strerror(errno));
+		goto free;
+	}
+	if (pipe2(xfd, O_CLOEXEC) != 0) {
+		rc = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
 		snprintf(err, err_size, "pipe: %s", strerror(errno));
 		goto free;
 	}
@@ -524,6 +544,8 @@ qemu_start(const struct hv_vmm_guest *g, char *err, size_t err_size)
 		rc = -errno;
 		close(pfd[0]);
 		close(pfd[1]);
+		close(xfd[0]);
+		close(xfd[1]);
 		snprintf(err, err_size, "fork: %s", strerror(errno));
 		goto free;
 	}
@@ -551,14 +573,25 @@ qemu_start(const struct hv_vmm_guest *g, char *err, size_t err_size)
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_IGN); /* a Ctrl-C of lab up is for lab up */
 		execvp(argv[0], argv);
-		fprintf(stderr, "hvnetctl lab: cannot run %s: %s\n", argv[0], strerror(errno));
+		rc = errno;
+		if (write(xfd[1], &rc, sizeof(rc)) < 0)
+			_exit(126);
 		_exit(127);
 	}
 	close(pfd[1]);
+	close(xfd[1]);
 	if (read(pfd[0], &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
 		pid = -1;
 	close(pfd[0]);
 	waitpid(child, &status, 0);
+	/* EOF: QEMU runs (the exec closed the pipe); an int: the exec failed */
+	if (pid > 0 && read(xfd[0], &rc, sizeof(rc)) == (ssize_t)sizeof(rc)) {
+		close(xfd[0]);
+		snprintf(err, err_size, "cannot run %s: %s", argv[0], strerror(rc));
+		rc = -rc;
+		goto free;
+	}
+	close(xfd[0]);
 	if (pid <= 0) {
 		rc = -ECHILD;
 		snprintf(err, err_size, "cannot start QEMU");

@@ -27,6 +27,7 @@ fi
 lab_cleanup() {
 	local rc=$?
 	"$HVNETCTL" lab down "$LAB" >/dev/null 2>&1
+	"$HVNETCTL" lab down "$HV_ID-qbad" >/dev/null 2>&1
 	(exit $rc)
 	hv_cleanup
 }
@@ -40,6 +41,24 @@ lx() { # lx GUEST CMD...
 }
 qemu_pids() { pgrep -f -- "-name $LAB-" || true; }
 status_json() { lab status "$LAB" --json >"$HV_TMP/status.json" || hv_fail "lab status --json"; }
+
+# ---- a VM that cannot boot: lab up rolls everything back ----
+BAD=$HV_ID-qbad
+mkdir -p "$HV_TMP/badimg"
+echo "not a kernel" >"$HV_TMP/badimg/vmlinuz"
+echo "not an initramfs" >"$HV_TMP/badimg/initrd.img"
+cat >"$HV_TMP/bad.hvnet" <<EOF
+segment app { class application; subnet 10.40.0.0/24 }
+guest nsb { nic eth0 { segment app; ip 10.40.0.51/24 } }
+guest vmb { kind qemu; memory 64M; image "$HV_TMP/badimg"; nic eth0 { segment app; ip 10.40.0.52/24 } }
+EOF
+lab up --name "$BAD" "$HV_TMP/bad.hvnet" >"$HV_TMP/bad.out" 2>&1 && hv_fail "lab up of a VM with a broken image succeeded"
+grep -q "guest vmb: QEMU exited while booting" "$HV_TMP/bad.out" || hv_fail "broken image: $(cat "$HV_TMP/bad.out")"
+grep -q "lab $BAD: rolled back, nothing is left" "$HV_TMP/bad.out" || hv_fail "broken image, rollback: $(cat "$HV_TMP/bad.out")"
+[ -z "$(pgrep -f -- "-name $BAD-")" ] || hv_fail "QEMU of $BAD left running"
+[ -z "$(ip netns list | grep -- "^$BAD-")" ] || hv_fail "namespaces of $BAD left"
+[ ! -e "/run/hvnet/labs/$BAD" ] || hv_fail "state of $BAD left"
+hv_pass "a VM whose kernel does not load: lab up says so with QEMU's log and removes the namespace guest, hvnetd and state"
 
 # ---- lab up ----
 start=$(date +%s)
