@@ -50,22 +50,34 @@ static const char lab_usage[] =
 	"       hvnetctl lab down [NAME]\n"
 	"       hvnetctl lab status [NAME] [--json]\n"
 	"       hvnetctl lab exec [NAME] GUEST -- CMD [ARGS...]\n"
+	"       hvnetctl lab console [NAME] GUEST\n"
 	"       hvnetctl lab graph [NAME|FILE] [--svg FILE | --png FILE]\n"
 	"\n"
 	"Bring a lab file's segments, guests and policy up on a private hvnetd\n"
 	"(instance lab-NAME), and take them down again (docs/labs.md).\n"
 	"\n"
 	"  up      NAME is the file's name without its extension unless --name\n"
-	"          gives one; guest G is the network namespace NAME-G; its NIC N\n"
-	"          the hvnetd port G-N. State: " LABS_DIR "/NAME/\n"
-	"  down    stop hvnetd, remove the guests and the state; with no NAME,\n"
-	"          the only lab that is up. Works after a crash.\n"
-	"  status  every guest: kind, state, NICs, segment, MAC, addresses, link,\n"
-	"          port counters; hvnetd alive or not\n"
-	"  exec    run CMD inside GUEST (stdin/stdout/stderr inherited; exit\n"
-	"          status is CMD's)\n"
+	"          gives one; guest G is the network namespace NAME-G (kind netns)\n"
+	"          or a QEMU VM (kind qemu, booted from the image of\n"
+	"          vmm/guest-image.sh, built when missing); its NIC N the hvnetd\n"
+	"          port G-N. Waits until every NIC has link, showing progress.\n"
+	"          On a lab whose hvnetd died: starts it again and reattaches the\n"
+	"          running guests. State: " LABS_DIR "/NAME/\n"
+	"  down    stop hvnetd and the VMs, remove the guests and the state; with\n"
+	"          no NAME, the only lab that is up. Works after a crash.\n"
+	"  status  every guest: kind, state, NICs, segment, MAC, addresses, link\n"
+	"          (and why it is down), port counters; hvnetd alive or not\n"
+	"  exec    run CMD inside GUEST; the exit status is CMD's. netns: stdin,\n"
+	"          stdout, stderr inherited. qemu: over the exec channel, stdin\n"
+	"          empty, output shown when CMD ends\n"
+	"  console attach the terminal to a QEMU guest's serial console; Ctrl-]\n"
+	"          leaves\n"
 	"  graph   segments as clusters, guest NICs, an edge per allowed flow\n"
-	"          between segments (labelled with rule ids); DOT on stdout\n";
+	"          between segments (labelled with rule ids); DOT on stdout\n"
+	"\n"
+	"Environment: HVNET_QEMU (QEMU binary), HVNET_GUEST_IMAGE_DIR (default\n"
+	"/var/cache/hvnet/guest), HVNET_BOOT_TIMEOUT (s, default 180),\n"
+	"HVNET_EXEC_TIMEOUT (s, default 300), HVNET_QEMU_MSIX=on|off.\n";
 
 static int
 lab_usage_error(const char *fmt, ...)
@@ -1536,9 +1548,11 @@ status_json(struct lab *lab)
 				/* a VM: the link is the vhost-user port's, the rest the file's */
 				link.carrier = p != NULL && strcmp(js(p, "state"), "up") == 0;
 				json_object_set(o, "mac", json_object_get(n, "mac") ?: json_null());
-				json_object_set_new(o, "mtu",
-						    json_integer(json_integer_value(
-							    json_object_get(n, "mtu"))));
+				/* 0 in the file: the guest kernel's default */
+				json_object_set_new(
+					o, "mtu",
+					json_integer(json_integer_value(json_object_get(n, "mtu"))
+							     ?: 1500));
 				json_decref(addrs);
 				addrs = json_deep_copy(json_object_get(n, "ips"));
 			} else if (link.present) {
