@@ -489,6 +489,11 @@ qemu_port_spec(const struct hv_vmm_guest *g, const struct hv_vmm_nic *nic,
 	snprintf(spec->opts[1].key, sizeof(spec->opts[1].key), "mode");
 	snprintf(spec->opts[1].value, sizeof(spec->opts[1].value), "client");
 	spec->n_opts = 2;
+	if (nic->mtu) {
+		snprintf(spec->opts[2].key, sizeof(spec->opts[2].key), "mtu");
+		snprintf(spec->opts[2].value, sizeof(spec->opts[2].value), "%u", nic->mtu);
+		spec->n_opts = 3;
+	}
 	return 0;
 }
 

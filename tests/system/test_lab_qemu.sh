@@ -73,10 +73,14 @@ hv_pass "lab up: 2 QEMU guests booted, 2 namespace guests, policy in force, in $
 # ---- inside the VM: what the init configured ----
 addr=$(lx vm1 ip addr show eth0) || hv_fail "lab exec vm1 ip addr"
 grep -q "inet 10.40.0.11/24" <<<"$addr" || hv_fail "vm1 address: $addr"
+grep -q "inet6 fd00:40::11/64" <<<"$addr" || hv_fail "vm1 IPv6 address: $addr"
 grep -q "link/ether 52:54:00:" <<<"$addr" || hv_fail "vm1 MAC: $addr"
+grep -q " mtu 1400 " <<<"$addr" || hv_fail "vm1 MTU: $addr"
 hv_assert_eq "default via 10.40.0.1 dev eth0" "$(lx vm1 ip route | grep "^default" | awk '{print $1,$2,$3,$4,$5}')" "vm1 default route"
+hv_assert_eq "default via fd00:40::1 dev eth0" "$(lx vm1 ip -6 route | grep "^default" | awk '{print $1,$2,$3,$4,$5}')" "vm1 IPv6 default route"
 hv_assert_eq "$LAB-vm1" "$LAB-$(lx vm1 hostname)" "vm1 hostname"
-hv_pass "vm1: eth0 with the derived MAC, 10.40.0.11/24, default via the segment gateway"
+grep -q "52:54:00:40:00:12" <<<"$(lx vm2 ip link show eth0)" || hv_fail "vm2 MAC from the file"
+hv_pass "vm1: eth0 with the derived MAC, MTU 1400, 10.40.0.11/24, fd00:40::11/64, default routes via the segment gateways; vm2 has the file's MAC"
 
 # exit status and both streams pass through lab exec
 out=$(lx vm1 sh -c 'echo to-stdout; echo to-stderr >&2; exit 7' 2>"$HV_TMP/err")
@@ -92,7 +96,28 @@ hv_pass "lab exec in a VM: exit status 7, stdout and stderr apart, quoting kept,
 lx ns1 ping -c 2 -i 0.2 -W 2 10.40.0.11 >/dev/null || hv_fail "ns1 cannot ping vm1"
 lx vm1 ping -c 2 -W 2 10.40.0.21 >/dev/null || hv_fail "vm1 cannot ping ns1"
 lx vm1 ping -c 2 -W 2 10.40.0.12 >/dev/null || hv_fail "vm1 cannot ping vm2"
-hv_pass "ping: ns1 -> vm1, vm1 -> ns1, vm1 -> vm2 (vhost-user to tap and vhost-user to vhost-user)"
+lx ns1 ping -6 -c 2 -i 0.2 -W 2 fd00:40::11 >/dev/null || hv_fail "ns1 cannot ping6 vm1"
+lx vm1 ping6 -c 1 -W 2 fd00:40::21 >/dev/null || hv_fail "vm1 cannot ping6 ns1"
+hv_pass "ping: ns1 -> vm1, vm1 -> ns1 (IPv4 and IPv6), vm1 -> vm2 (vhost-user to tap and vhost-user to vhost-user)"
+
+# tcp/80 (app-web) to busybox httpd in vm2, tcp/22 (default block) not
+lx vm2 sh -c 'mkdir -p /www && echo hello-from-vm2 >/www/index.html && httpd -p 80 -h /www' ||
+	hv_fail "httpd in vm2"
+hv_assert_eq "hello-from-vm2" "$(lx ns1 /usr/bin/python3 -c '
+import socket
+s = socket.create_connection(("10.40.0.12", 80), timeout=3)
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+d = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    d += b
+print(d.split(b"\r\n\r\n", 1)[1].decode().strip())')" "ns1 -> vm2 tcp/80 (app-web)"
+if lx ns1 /usr/bin/python3 -c 'import socket; socket.create_connection(("10.40.0.12", 22), timeout=2)' 2>/dev/null; then
+	hv_fail "ns1 -> vm2 tcp/22 connected (default block)"
+fi
+hv_pass "tcp: ns1 fetched a page from httpd in vm2 (app-web); tcp/22 is blocked"
 
 if lx ns1 ping -c 2 -i 0.2 -W 1 10.40.0.12 >/dev/null; then hv_fail "ns1 pinged vm2 (ns1-vm2 blocks it)"; fi
 lx vm2 ping -c 1 -W 2 10.40.0.21 >/dev/null || hv_fail "vm2 cannot ping ns1 (app-ping allows it)"
