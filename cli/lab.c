@@ -1052,9 +1052,8 @@ up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 	const char *t = getenv("HVNET_BOOT_TIMEOUT");
 	int limit = t && atoi(t) > 0 ? atoi(t) : 180;
 	time_t start = time(NULL), last = start;
-	char *probe[] = {"true", NULL};
 	bool *linked = calloc(n + 1, 1), *ready = calloc(n + 1, 1);
-	char err[512], dir[PATH_MAX], path[PATH_MAX + 16];
+	char dir[PATH_MAX], path[PATH_MAX + 16];
 	size_t pending = 0;
 	int rc = 0;
 
@@ -1093,9 +1092,7 @@ up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 					linked[i] &= p != NULL && strcmp(js(p, "state"), "up") == 0;
 				}
 			}
-			snprintf(path, sizeof(path), "%s/exec.sock", dir);
-			if (linked[i] &&
-			    hv_exec_run(path, probe, -1, -1, 2000, err, sizeof(err)) == 0) {
+			if (linked[i] && hv_qemu_ready(u->instance, lab->dir, 2000) == 0) {
 				ready[i] = true;
 				pending--;
 				progress(

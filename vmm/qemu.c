@@ -434,6 +434,31 @@ pid_is_guest(pid_t pid, const char *instance)
 	return named;
 }
 
+/* The QEMU of INSTANCE: the recorded pid if it still is one, else a scan
+ * of /proc (lab up may have died between the fork and the pid file). */
+static pid_t
+guest_find(const char *dir, const char *instance)
+{
+	pid_t pid = pid_read(dir), found = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (pid_is_guest(pid, instance))
+		return pid;
+	d = opendir("/proc");
+	if (d == NULL)
+		return 0;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		char *end;
+		long p = strtol(e->d_name, &end, 10);
+
+		if (*end == '\0' && p > 0 && pid_is_guest((pid_t)p, instance))
+			found = (pid_t)p;
+	}
+	closedir(d);
+	return found;
+}
+
 static int
 guest_dir(const char *instance, const char *state_dir, char *dir, size_t size, char *err,
 	  size_t err_size)
@@ -458,9 +483,9 @@ qemu_create(const struct hv_vmm_guest *g, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot create %s: %s", dir, strerror(errno));
 		return rc;
 	}
-	if (pid_is_guest(pid_read(dir), g->instance)) {
+	if (guest_find(dir, g->instance) > 0) {
 		snprintf(err, err_size, "QEMU of %s runs already (pid %d)", g->instance,
-			 (int)pid_read(dir));
+			 (int)guest_find(dir, g->instance));
 		return -EEXIST;
 	}
 	return 0;
@@ -662,6 +687,30 @@ qemu_link_status(const char *instance, const char *state_dir, const char *nic,
 	return 0;
 }
 
+int
+hv_qemu_ready(const char *instance, const char *state_dir, int timeout_ms)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], err[256];
+	char *probe[] = {"true", NULL};
+	int lock, rc;
+
+	rc = guest_dir(instance, state_dir, dir, sizeof(dir), err, sizeof(err));
+	if (rc != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/exec.lock", dir);
+	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
+		/* a lab exec holds the channel: the init serves it */
+		close(lock);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/exec.sock", dir);
+	rc = hv_exec_run(path, probe, -1, -1, timeout_ms, err, sizeof(err));
+	if (lock >= 0)
+		close(lock);
+	return rc == 0 ? 0 : rc < 0 ? rc : -EIO;
+}
+
 static int
 qemu_exec(const char *instance, const char *state_dir, char *const argv[], char *err,
 	  size_t err_size)
@@ -698,8 +747,8 @@ qemu_destroy(const char *instance, const char *state_dir, char *err, size_t err_
 	rc = guest_dir(instance, state_dir, dir, sizeof(dir), err, err_size);
 	if (rc != 0)
 		return rc;
-	pid = pid_read(dir);
-	if (pid_is_guest(pid, instance)) {
+	pid = guest_find(dir, instance);
+	if (pid > 0) {
 		kill(pid, SIGTERM);
 		for (int i = 0; i < QEMU_STOP_MS / 50 && pid_is_guest(pid, instance); i++)
 			usleep(50000);

@@ -162,6 +162,10 @@ char **hv_qemu_argv(const struct hv_qemu_conf *conf, const struct hv_vmm_guest *
 		    size_t err_size);
 void hv_qemu_argv_free(char **argv);
 
+/* 0 when the guest's init answers on the exec channel within TIMEOUT_MS
+ * (or a lab exec holds the channel), else -errno. */
+int hv_qemu_ready(const char *instance, const char *state_dir, int timeout_ms);
+
 /* ---- the exec channel (vmm/qemu_exec.c) ----
  *
  * Request, one line: `EXEC ID BASE64\n`, BASE64 the command as a shell

@@ -8,7 +8,8 @@
 # links; the serial console runs a command. hvnetd killed with SIGKILL:
 # lab status says why the links are down, lab up brings hvnetd back, the
 # VMs reconnect without a reboot and ping again. lab down leaves no process,
-# socket, tap, namespace or file.
+# socket, tap, namespace or file, also after lab up was killed mid-boot; a
+# VM whose kernel does not load makes lab up roll everything back.
 . "$(dirname "$0")/lib.sh"
 hv_setup
 LAB=$HV_ID-q
@@ -28,6 +29,7 @@ lab_cleanup() {
 	local rc=$?
 	"$HVNETCTL" lab down "$LAB" >/dev/null 2>&1
 	"$HVNETCTL" lab down "$HV_ID-qbad" >/dev/null 2>&1
+	"$HVNETCTL" lab down "$HV_ID-qhalf" >/dev/null 2>&1
 	(exit $rc)
 	hv_cleanup
 }
@@ -59,6 +61,24 @@ grep -q "lab $BAD: rolled back, nothing is left" "$HV_TMP/bad.out" || hv_fail "b
 [ -z "$(ip netns list | grep -- "^$BAD-")" ] || hv_fail "namespaces of $BAD left"
 [ ! -e "/run/hvnet/labs/$BAD" ] || hv_fail "state of $BAD left"
 hv_pass "a VM whose kernel does not load: lab up says so with QEMU's log and removes the namespace guest, hvnetd and state"
+
+# ---- lab up killed while its VM boots: lab down still stops QEMU ----
+HALF=$HV_ID-qhalf
+cat >"$HV_TMP/half.hvnet" <<EOF
+segment app { class application; subnet 10.40.0.0/24 }
+guest vmh { kind qemu; memory 64M; nic eth0 { segment app; ip 10.40.0.53/24 } }
+EOF
+lab up --name "$HALF" "$HV_TMP/half.hvnet" >"$HV_TMP/half.out" 2>&1 &
+upid=$!
+for _ in $(seq 100); do [ -n "$(pgrep -f -- "-name $HALF-vmh")" ] && break; sleep 0.1; done
+[ -n "$(pgrep -f -- "-name $HALF-vmh")" ] || hv_fail "lab up of $HALF started no QEMU: $(cat "$HV_TMP/half.out")"
+kill -9 "$upid"
+wait "$upid" 2>/dev/null
+lab down "$HALF" >"$HV_TMP/halfdown.out" 2>&1 || hv_fail "lab down after lab up was killed: $(cat "$HV_TMP/halfdown.out")"
+grep -q "guest vmh: QEMU $HALF-vmh removed" "$HV_TMP/halfdown.out" || hv_fail "lab down of $HALF: $(cat "$HV_TMP/halfdown.out")"
+[ -z "$(pgrep -f -- "-name $HALF-")" ] || hv_fail "QEMU of $HALF left running"
+[ ! -e "/run/hvnet/labs/$HALF" ] || hv_fail "state of $HALF left"
+hv_pass "lab up killed while the VM booted: lab down stopped QEMU and removed everything"
 
 # ---- lab up ----
 start=$(date +%s)
