@@ -1169,10 +1169,25 @@ up_recover_check(struct lab *lab, const char *abs)
 	pid = hvnetd_find(lab->instance,
 			  (pid_t)json_integer_value(json_object_get(lab->state, "hvnetd_pid")));
 	if (pid > 0 || strcmp(js(lab->state, "phase"), "up") != 0) {
-		if (pid > 0)
+		if (pid > 0) {
+			json_t *g;
+			size_t i;
+
 			lab_err("lab %s is up already (hvnetd pid %d); nothing changed. To start it again: hvnetctl lab down %s",
 				lab->name, (int)pid, lab->name);
-		else
+			/* what lab up cannot mend while hvnetd runs */
+			json_array_foreach(json_object_get(lab->state, "guests"), i, g) {
+				const struct hv_vmm_kind *k = hv_vmm_kind_find(js(g, "kind"));
+
+				if (k != NULL && !k->running(js(g, "instance"), lab->dir))
+					fprintf(stderr,
+						"  guest %s is not running (%s); lab down and lab up start it again\n",
+						js(g, "name"),
+						strcmp(js(g, "kind"), "qemu") == 0
+							? "its QEMU exited"
+							: "its namespace is gone");
+			}
+		} else
 			lab_err("lab %s never came up completely (phase %s); take it down first with: hvnetctl lab down %s",
 				lab->name, js(lab->state, "phase"), lab->name);
 		return 1;
