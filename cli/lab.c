@@ -69,7 +69,7 @@ static const char lab_usage[] =
 	"          (and why it is down), port counters; hvnetd alive or not\n"
 	"  exec    run CMD inside GUEST; the exit status is CMD's. netns: stdin,\n"
 	"          stdout, stderr inherited. qemu: over the exec channel, stdin\n"
-	"          empty, output shown when CMD ends\n"
+	"          empty, output passed on as it comes\n"
 	"  console attach the terminal to a QEMU guest's serial console; Ctrl-]\n"
 	"          leaves\n"
 	"  graph   segments as clusters, guest NICs, an edge per allowed flow\n"

@@ -150,9 +150,18 @@ for spec in $nics; do
 done
 echo "hvnet-init: $name configured:$nics" >/dev/console
 
-# the exec channel: a request is one line `EXEC ID BASE64-SCRIPT`; the
-# answer is a line `HVNET-EXEC ID OUTLEN ERRLEN STATUS`, then OUTLEN bytes
-# of stdout and ERRLEN bytes of stderr
+# the exec channel: a request is one line `EXEC ID BASE64-SCRIPT`. While the
+# command runs, what it writes goes back in pieces, each a line
+# `HVNET-DATA ID STREAM LEN` (STREAM 1: stdout, 2: stderr) and LEN bytes;
+# at the end a line `HVNET-EXEC ID 0 0 STATUS`.
+exec_send() { # FILE STREAM: what FILE gained since the last call
+	size=$(wc -c <"$1")
+	eval "sent=\$sent$2"
+	[ "$size" -gt "$sent" ] || return 0
+	printf '\nHVNET-DATA %s %s %s\n' "$id" "$2" "$((size - sent))" >&3
+	tail -c +"$((sent + 1))" "$1" | head -c "$((size - sent))" >&3
+	eval "sent$2=$size"
+}
 exec_serve() {
 	port=
 	for p in /sys/class/virtio-ports/*; do
@@ -167,11 +176,23 @@ exec_serve() {
 		fi
 		[ "$verb" = EXEC ] || continue
 		echo "$b64" | base64 -d >/tmp/.cmd 2>/dev/null
-		(cd /root && sh /tmp/.cmd) </dev/null 3>&- >/tmp/.out 2>/tmp/.err
-		rc=$?
-		printf '\nHVNET-EXEC %s %s %s %s\n' "$id" "$(wc -c </tmp/.out)" \
-			"$(wc -c </tmp/.err)" "$rc" >&3
-		cat /tmp/.out /tmp/.err >&3
+		rm -f /tmp/.rc
+		: >/tmp/.out
+		: >/tmp/.err
+		( (cd /root && sh /tmp/.cmd) </dev/null >/tmp/.out 2>/tmp/.err
+			echo $? >/tmp/.rc.new && mv /tmp/.rc.new /tmp/.rc) 3>&- &
+		sent1=0 sent2=0 nap=0.02
+		while true; do
+			done_=0
+			[ -f /tmp/.rc ] && done_=1
+			exec_send /tmp/.out 1
+			exec_send /tmp/.err 2
+			[ $done_ = 1 ] && break
+			sleep $nap
+			nap=0.2
+		done
+		wait
+		printf '\nHVNET-EXEC %s 0 0 %s\n' "$id" "$(cat /tmp/.rc)" >&3
 	done
 }
 exec_serve &

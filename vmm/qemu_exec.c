@@ -115,19 +115,26 @@ num_parse(const char *s, size_t len)
 	return v;
 }
 
-/* One complete line (no newline) seen while in sync: 1 when it is our
- * header (the reader moves on), 0 when it is something else, -EPROTO. */
+/* One complete line (no newline) seen while in sync: 1 when it is a header
+ * of ours (the reader moves on), 0 when it is something else, -EPROTO. */
 static int
 header_parse(struct hv_exec_reader *r)
 {
-	static const char tag[] = "HVNET-EXEC ";
+	static const char exec_tag[] = "HVNET-EXEC ", data_tag[] = "HVNET-DATA ";
 	const char *f[5];
-	size_t fl[5], nf = 0, i = sizeof(tag) - 1;
-	int64_t out, err, st;
+	size_t fl[5], nf = 0, i = sizeof(exec_tag) - 1;
+	bool data;
+	int64_t a, b, c = 0;
 
-	if (r->line_len < i || memcmp(r->line, tag, i) != 0)
+	if (r->line_len < i)
 		return 0;
-	/* the four fields after the tag, single-space separated */
+	if (memcmp(r->line, exec_tag, i) == 0)
+		data = false;
+	else if (memcmp(r->line, data_tag, i) == 0)
+		data = true;
+	else
+		return 0;
+	/* the fields after the tag, single-space separated */
 	while (i <= r->line_len && nf < 5) {
 		size_t start = i;
 
@@ -140,17 +147,34 @@ header_parse(struct hv_exec_reader *r)
 	}
 	if (nf < 1 || fl[0] != strlen(r->id) || memcmp(f[0], r->id, fl[0]) != 0)
 		return 0; /* another request's answer */
-	if (nf != 4 || i <= r->line_len)
+	if (nf != (data ? 3u : 4u) || i <= r->line_len)
 		return -EPROTO;
-	out = num_parse(f[1], fl[1]);
-	err = num_parse(f[2], fl[2]);
-	st = num_parse(f[3], fl[3]);
-	if (out < 0 || err < 0 || st < 0 || st > 255 || out > HV_EXEC_OUTPUT_MAX ||
-	    err > HV_EXEC_OUTPUT_MAX)
+	a = num_parse(f[1], fl[1]);
+	b = num_parse(f[2], fl[2]);
+	if (!data)
+		c = num_parse(f[3], fl[3]);
+	if (data) {
+		/* HVNET-DATA ID STREAM LEN: a piece of output, then back in sync */
+		if ((a != 1 && a != 2) || b < 0 || b > HV_EXEC_OUTPUT_MAX)
+			return -EPROTO;
+		r->frame = true;
+		if (a == 1) {
+			r->out_left = (uint64_t)b;
+			r->state = RD_OUT;
+		} else {
+			r->out_left = 0;
+			r->err_left = (uint64_t)b;
+			r->state = RD_ERR;
+		}
+		return 1;
+	}
+	/* HVNET-EXEC ID OUTLEN ERRLEN STATUS: the end (and the rest of the output) */
+	if (a < 0 || b < 0 || c < 0 || c > 255 || a > HV_EXEC_OUTPUT_MAX || b > HV_EXEC_OUTPUT_MAX)
 		return -EPROTO;
-	r->out_left = (uint64_t)out;
-	r->err_left = (uint64_t)err;
-	r->status = (int)st;
+	r->frame = false;
+	r->out_left = (uint64_t)a;
+	r->err_left = (uint64_t)b;
+	r->status = (int)c;
 	r->state = RD_OUT;
 	return 1;
 }
@@ -191,11 +215,11 @@ hv_exec_reader_feed(struct hv_exec_reader *r, const uint8_t *buf, size_t len, si
 			i += n;
 			*left -= n;
 		}
-		/* empty streams end at once */
+		/* empty streams end at once; a piece ends back in sync */
 		if (r->state == RD_OUT && r->out_left == 0)
 			r->state = RD_ERR;
 		if (r->state == RD_ERR && r->err_left == 0)
-			r->state = RD_DONE;
+			r->state = r->frame ? RD_SYNC : RD_DONE;
 	}
 	*used = i;
 	return r->state == RD_DONE ? 1 : 0;

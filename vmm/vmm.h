@@ -169,10 +169,13 @@ int hv_qemu_ready(const char *instance, const char *state_dir, int timeout_ms);
 /* ---- the exec channel (vmm/qemu_exec.c) ----
  *
  * Request, one line: `EXEC ID BASE64\n`, BASE64 the command as a shell
- * script (every argument single-quoted). Answer: a line `HVNET-EXEC ID OUTLEN
- * ERRLEN STATUS`, then OUTLEN bytes of stdout and ERRLEN bytes of stderr.
- * Anything before the answer's line (an answer a killed client never read)
- * is skipped. The guest controls every byte of the answer. */
+ * script (every argument single-quoted). Answer: while the command runs,
+ * pieces of its output, each a line `HVNET-DATA ID STREAM LEN` (STREAM 1
+ * stdout, 2 stderr) and LEN bytes; then a line `HVNET-EXEC ID OUTLEN ERRLEN
+ * STATUS` and OUTLEN bytes of stdout and ERRLEN bytes of stderr (0 and 0
+ * from the init of vmm/guest-image.sh, which sends everything in pieces).
+ * Anything between these (an answer a killed client never read) is
+ * skipped. The guest controls every byte of the answer. */
 
 #define HV_EXEC_SCRIPT_MAX (64 * 1024)		/* the quoted command */
 #define HV_EXEC_OUTPUT_MAX (256u * 1024 * 1024) /* per stream */
@@ -189,6 +192,7 @@ struct hv_exec_reader {
 	size_t line_len;
 	bool line_long;
 	uint64_t out_left, err_left;
+	bool frame; /* in a HVNET-DATA piece */
 	int status;
 };
 

@@ -313,8 +313,32 @@ exec_reader(void **state)
 	assert_int_equal(r.status, 0);
 	assert_int_equal(o.n_out + o.n_err, 0);
 
+	/* output in pieces while the command runs, then the end; a piece
+	 * holding something that looks like a header is still output */
+	static const char pieces[] = "\nHVNET-DATA abcd 1 4\nout\n"
+				     "\nHVNET-DATA abcd 2 3\nerr"
+				     "\nHVNET-DATA abcd 1 22\nHVNET-EXEC abcd 0 0 9\n"
+				     "\nHVNET-EXEC abcd 0 0 3\n";
+	memset(&o, 0, sizeof(o));
+	hv_exec_reader_init(&r, "abcd");
+	assert_int_equal(feed_bytes(&r, pieces, sizeof(pieces) - 1, &o, &used), 1);
+	assert_int_equal(r.status, 3);
+	assert_string_equal(o.out, "out\nHVNET-EXEC abcd 0 0 9\n");
+	assert_string_equal(o.err, "err");
+	memset(&o, 0, sizeof(o));
+	hv_exec_reader_init(&r, "abcd");
+	assert_int_equal(hv_exec_reader_feed(&r, (const uint8_t *)pieces, sizeof(pieces) - 1, &used,
+					     collect, &o),
+			 1);
+	assert_int_equal(r.status, 3);
+	assert_string_equal(o.out, "out\nHVNET-EXEC abcd 0 0 9\n");
+
 	/* malformed headers for our id */
 	static const char *const bad[] = {
+		"HVNET-DATA abcd 3 1\n",
+		"HVNET-DATA abcd 1\n",
+		"HVNET-DATA abcd 1 1 1\n",
+		"HVNET-DATA abcd 1 -1\n",
 		"HVNET-EXEC abcd 1 1\n",
 		"HVNET-EXEC abcd 1 1 1 1\n",
 		"HVNET-EXEC abcd -1 0 0\n",
