@@ -868,7 +868,7 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		rc = u->kind->create(&u->vg, err, sizeof(err));
 	if (rc != 0) {
 		lab_err("guest %s: %s", u->g->name, err);
-		if (rc == -EEXIST) {
+		if (rc == -EEXIST && !recover) {
 			/* not ours: lab down must not remove it */
 			json_t *gs = json_object_get(lab->state, "guests");
 			json_array_remove(gs, json_array_size(gs) - 1);
