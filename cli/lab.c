@@ -1857,8 +1857,7 @@ cmd_console(int argc, char **argv)
 		json_decref(lab.state);
 		return 1;
 	}
-	fprintf(stderr,
-		"Connected to %s's serial console (lab %s). Ctrl-] leaves; Enter shows a prompt.\r\n",
+	fprintf(stderr, "%s's serial console (lab %s): Ctrl-] leaves; Enter shows a prompt.\r\n",
 		guest, lab.name);
 	rc = kind->console(js(found, "instance"), lab.dir, err, sizeof(err));
 	json_decref(lab.state);

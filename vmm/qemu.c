@@ -801,6 +801,14 @@ qemu_console(const char *instance, const char *state_dir, char *err, size_t err_
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console.sock", dir) >=
 	    sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	/* QEMU serves one client; a second would wait in silence */
+	if (hv_unix_socket_state(sa.sun_path) == 2) {
+		snprintf(
+			err, err_size,
+			"another lab console is attached to it (%s); leave that one first (Ctrl-])",
+			sa.sun_path);
+		return -EBUSY;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		rc = -errno;

@@ -176,9 +176,15 @@ hv_pass "lab status: VMs running with link up and counters; lab graph shows the 
 (sleep 1; printf 'echo console-$((6 * 7))\r'; sleep 3; printf '\035') |
 	timeout 20 "$HVNETCTL" lab console "$LAB" vm1 >"$HV_TMP/console.out" 2>&1
 grep -q "console-42" "$HV_TMP/console.out" || hv_fail "lab console: $(cat "$HV_TMP/console.out")"
+(sleep 3; printf '\035') | timeout 20 "$HVNETCTL" lab console "$LAB" vm2 >/dev/null 2>&1 &
+cpid=$!
+for _ in $(seq 50); do [ -n "$(grep " 03 .*/$LAB-vm2/console.sock" /proc/net/unix)" ] && break; sleep 0.1; done
+if lab console "$LAB" vm2 </dev/null >"$HV_TMP/busy.out" 2>&1; then hv_fail "a second lab console of vm2 attached"; fi
+grep -q "another lab console is attached" "$HV_TMP/busy.out" || hv_fail "second console: $(cat "$HV_TMP/busy.out")"
+wait "$cpid"
 if lab console "$LAB" ns1 </dev/null >"$HV_TMP/nocons.out" 2>&1; then hv_fail "lab console of a netns guest succeeded"; fi
 grep -q "has no console; a shell: hvnetctl lab exec" "$HV_TMP/nocons.out" || hv_fail "netns console refusal: $(cat "$HV_TMP/nocons.out")"
-hv_pass "lab console: a command typed on vm1's serial console ran; Ctrl-] left; a namespace guest has none"
+hv_pass "lab console: a command typed on vm1's serial console ran; Ctrl-] left; a second console on a VM is refused; a namespace guest has none"
 
 # ---- hvnetd dies; lab up brings it back ----
 qpids=$(qemu_pids | sort | tr '\n' ' ')
