@@ -173,7 +173,7 @@ lab graph "$LAB" | grep -q '"vm1.eth0" \[label="vm1 (qemu)' || hv_fail "lab grap
 hv_pass "lab status: VMs running with link up and counters; lab graph shows the qemu kind"
 
 # ---- the serial console ----
-(sleep 1; printf 'echo console-$((6 * 7))\r'; sleep 3; printf '\035') |
+(sleep 1; printf 'echo console-$((6 * 7))\r'; sleep 4; printf '\035') |
 	timeout 20 "$HVNETCTL" lab console "$LAB" vm1 >"$HV_TMP/console.out" 2>&1
 grep -q "console-42" "$HV_TMP/console.out" || hv_fail "lab console: $(cat "$HV_TMP/console.out")"
 (sleep 3; printf '\035') | timeout 20 "$HVNETCTL" lab console "$LAB" vm2 >/dev/null 2>&1 &
