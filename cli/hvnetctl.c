@@ -113,6 +113,7 @@ static const char usage_text[] =
 	"  lab down [NAME]                         remove all of it, also after a crash\n"
 	"  lab status [NAME]                       guests, NICs, addresses, links, counters\n"
 	"  lab exec [NAME] GUEST -- CMD [ARGS...]  run a command inside a guest\n"
+	"  lab console [NAME] GUEST                a QEMU guest's serial console (Ctrl-] leaves)\n"
 	"  lab graph [NAME|FILE] [--svg|--png OUT] the topology as Graphviz DOT\n"
 	"\n"
 	"Exit status: 0 ok, 1 the daemon refused the request, 2 usage error,\n"

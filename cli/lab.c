@@ -51,25 +51,37 @@ static const char lab_usage[] =
 	"       hvnetctl lab down [NAME]\n"
 	"       hvnetctl lab status [NAME] [--json]\n"
 	"       hvnetctl lab exec [NAME] GUEST -- CMD [ARGS...]\n"
+	"       hvnetctl lab console [NAME] GUEST\n"
 	"       hvnetctl lab graph [NAME|FILE] [--svg FILE | --png FILE]\n"
 	"\n"
 	"Bring a lab file's segments, guests and policy up on a private hvnetd\n"
 	"(instance lab-NAME), and take them down again (docs/labs.md).\n"
 	"\n"
 	"  up      NAME is the file's name without its extension unless --name\n"
-	"          gives one; guest G is the network namespace NAME-G; its NIC N\n"
-	"          the hvnetd port G-N. State: " LABS_DIR "/NAME/\n"
+	"          gives one; guest G is the network namespace NAME-G (kind netns)\n"
+	"          or a QEMU VM (kind qemu, booted from the image of\n"
+	"          vmm/guest-image.sh, built when missing); its NIC N the hvnetd\n"
+	"          port G-N. Waits until every NIC has link, showing progress.\n"
+	"          On a lab whose hvnetd died: starts it again and reattaches the\n"
+	"          running guests. State: " LABS_DIR "/NAME/\n"
 	"          --datapath kernel: no hvnetd; Linux bridges (one per segment)\n"
 	"          in namespace NAME.switch, a veth pair per NIC, the policy as\n"
 	"          nftables rules there (docs/nftables.md)\n"
-	"  down    stop hvnetd, remove the guests and the state; with no NAME,\n"
-	"          the only lab that is up. Works after a crash.\n"
-	"  status  every guest: kind, state, NICs, segment, MAC, addresses, link,\n"
-	"          port counters; hvnetd alive or not\n"
-	"  exec    run CMD inside GUEST (stdin/stdout/stderr inherited; exit\n"
-	"          status is CMD's)\n"
+	"  down    stop hvnetd and the VMs, remove the guests and the state; with\n"
+	"          no NAME, the only lab that is up. Works after a crash.\n"
+	"  status  every guest: kind, state, NICs, segment, MAC, addresses, link\n"
+	"          (and why it is down), port counters; hvnetd alive or not\n"
+	"  exec    run CMD inside GUEST; the exit status is CMD's. netns: stdin,\n"
+	"          stdout, stderr inherited. qemu: over the exec channel, stdin\n"
+	"          empty, output passed on as it comes\n"
+	"  console attach the terminal to a QEMU guest's serial console; Ctrl-]\n"
+	"          leaves\n"
 	"  graph   segments as clusters, guest NICs, an edge per allowed flow\n"
-	"          between segments (labelled with rule ids); DOT on stdout\n";
+	"          between segments (labelled with rule ids); DOT on stdout\n"
+	"\n"
+	"Environment: HVNET_QEMU (QEMU binary), HVNET_GUEST_IMAGE_DIR (default\n"
+	"/var/cache/hvnet/guest), HVNET_BOOT_TIMEOUT (s, default 180),\n"
+	"HVNET_EXEC_TIMEOUT (s, default 300), HVNET_QEMU_MSIX=on|off.\n";
 
 static int
 lab_usage_error(const char *fmt, ...)
@@ -546,8 +558,8 @@ lab_teardown(struct lab *lab, bool verbose)
 		}
 		if (verbose)
 			progress("guest %s: %s %s %s", js(g, "name"),
-				 strcmp(js(g, "kind"), "netns") == 0 ? "namespace" : "instance",
-				 inst, was ? "removed" : "was already gone");
+				 strcmp(js(g, "kind"), "netns") == 0 ? "namespace" : "QEMU", inst,
+				 was ? "removed" : "was already gone");
 	}
 	/* a kernel-datapath lab: its switch namespace (bridges, nftables) */
 	if (hv_lab_kernel_teardown(lab->state, verbose) != 0)
@@ -580,6 +592,8 @@ lab_teardown(struct lab *lab, bool verbose)
 }
 
 /* ---- lab up ---- */
+
+static json_t *ports_by_name(struct lab *lab, bool *alive);
 
 /* One guest of the file, resolved for vmm/ */
 struct up_guest {
@@ -639,7 +653,7 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 		u->g = g;
 		u->kind = hv_vmm_kind_of(g->kind);
 		if (u->kind == NULL) {
-			lab_err("%s: guest %s is of kind qemu: qemu guests are not supported yet by lab up (only netns); nothing was created",
+			lab_err("%s: guest %s: its kind is not supported by lab up; nothing was created",
 				loc_str(&g->loc, where, sizeof(where)), g->name);
 			bad++;
 			continue;
@@ -686,6 +700,11 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 			vn->tap = u->taps[j];
 			vn->has_mac = n->has_mac;
 			memcpy(vn->mac, n->mac, 6);
+			/* a VM's NIC gets its MAC from QEMU: the same one every time */
+			if (!vn->has_mac && g->kind == HV_GUEST_QEMU) {
+				hv_qemu_mac_derive(u->instance, n->name, vn->mac);
+				vn->has_mac = true;
+			}
 			vn->mtu = n->mtu ? n->mtu : seg->mtu;
 			u->ips[j] = calloc(n->ips.n + 1, sizeof(struct hv_prefix));
 			if (u->ips[j] == NULL) {
@@ -720,7 +739,26 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 					      .instance = u->instance,
 					      .state_dir = lab->dir,
 					      .nics = u->nics,
-					      .n_nics = g->nics.n};
+					      .n_nics = g->nics.n,
+					      .memory = g->memory,
+					      .cpus = g->cpus,
+					      .image = g->image};
+		if (g->kind == HV_GUEST_QEMU && bad == 0) {
+			/* everything QEMU will be given, checked now */
+			struct hv_qemu_conf conf;
+			char err[512];
+			char **argv;
+
+			memset(&conf, 0, sizeof(conf));
+			snprintf(conf.qemu, sizeof(conf.qemu), "qemu");
+			snprintf(conf.image_dir, sizeof(conf.image_dir), "/");
+			argv = hv_qemu_argv(&conf, &u->vg, err, sizeof(err));
+			if (argv == NULL) {
+				lab_err("%s: %s", loc_str(&g->loc, where, sizeof(where)), err);
+				bad++;
+			}
+			hv_qemu_argv_free(argv);
+		}
 	}
 	return bad ? 1 : 0;
 }
@@ -816,21 +854,28 @@ describe_segment(const struct hv_segment *s, char *buf, size_t size)
 	}
 }
 
+/* Create, attach and start one guest. RECOVER: the guest is in the state
+ * already (hvnetd died and is back): what still runs is only attached. */
 static int
-up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvnetd)
+up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvnetd, bool recover)
 {
+	bool running = recover && u->kind->running(u->instance, lab->dir);
+	bool vm = u->g->kind == HV_GUEST_QEMU;
 	char err[512];
-	int rc;
+	int rc = 0;
 
 	/* recorded first: a crash from here on leaves lab down something to remove */
-	json_array_append_new(json_object_get(lab->state, "guests"), guest_state(u));
-	rc = state_save(lab);
-	if (rc != 0)
-		return rc;
-	rc = u->kind->create(&u->vg, err, sizeof(err));
+	if (!recover) {
+		json_array_append_new(json_object_get(lab->state, "guests"), guest_state(u));
+		rc = state_save(lab);
+		if (rc != 0)
+			return rc;
+	}
+	if (!running)
+		rc = u->kind->create(&u->vg, err, sizeof(err));
 	if (rc != 0) {
 		lab_err("guest %s: %s", u->g->name, err);
-		if (rc == -EEXIST) {
+		if (rc == -EEXIST && !recover) {
 			/* not ours: lab down must not remove it */
 			json_t *gs = json_object_get(lab->state, "guests");
 			json_array_remove(gs, json_array_size(gs) - 1);
@@ -863,7 +908,10 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		if (rc != 0)
 			return rc;
 	}
-	rc = u->kind->start(&u->vg, err, sizeof(err));
+	/* a running VM only needs its ports back; a namespace needs its taps
+	 * configured again (they died with the old hvnetd) */
+	if (!(running && vm))
+		rc = u->kind->start(&u->vg, err, sizeof(err));
 	if (rc != 0) {
 		lab_err("guest %s: %s", u->g->name, err);
 		return rc;
@@ -874,8 +922,9 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		char line[1024], a[64];
 		size_t len = 0;
 
-		/* a tap has carrier once hvnetd's queue is open; give it a moment */
-		for (int t = 0; t < 50; t++) {
+		/* a tap has carrier once hvnetd's queue is open; give it a moment
+		 * (a VM's link comes later: lab up waits for all of them at the end) */
+		for (int t = 0; t < 50 && !vm; t++) {
 			if (u->kind->link_status(u->instance, lab->dir, n->name, &link, err,
 						 sizeof(err)) != 0)
 				memset(&link, 0, sizeof(link));
@@ -883,11 +932,12 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 				break;
 			usleep(100000);
 		}
-		fmt_mac(link.mac, a, sizeof(a));
-		len += (size_t)snprintf(
-			line + len, sizeof(line) - len, "guest %s: %s %s, %s %s", u->g->name,
-			strcmp(u->kind->name, "netns") == 0 ? "namespace" : "instance", u->instance,
-			n->name, a);
+		if (vm)
+			memset(&link, 0, sizeof(link));
+		fmt_mac(vm ? n->mac : link.mac, a, sizeof(a));
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "guest %s: %s %s, %s %s",
+					u->g->name, vm ? "QEMU" : "namespace", u->instance, n->name,
+					a);
 		for (size_t k = 0; k < n->n_ips && len < sizeof(line); k++) {
 			hv_prefix_format(&n->ips[k], a, sizeof(a));
 			len += (size_t)snprintf(line + len, sizeof(line) - len, ", %s", a);
@@ -907,9 +957,256 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		}
 		if (len < sizeof(line))
 			snprintf(line + len, sizeof(line) - len, "; segment %s, port %s%s",
-				 n->segment, n->port, link.carrier ? "" : " (no link yet)");
+				 n->segment, n->port,
+				 vm		? (running ? " (reattached)" : "")
+				 : link.carrier ? ""
+						: " (no link yet)");
 		progress("%s", line);
 	}
+	return 0;
+}
+
+/* The image recipe: $HVNET_GUEST_IMAGE_SCRIPT, else BUILD/vmm/guest-image.sh
+ * next to this hvnetctl (BUILD/cli/hvnetctl), else the installed one. */
+static void
+image_script_path(char *out, size_t size)
+{
+	static const char *const installed[] = {"/usr/local/libexec/hvnet/guest-image.sh",
+						"/usr/libexec/hvnet/guest-image.sh"};
+	const char *env = getenv("HVNET_GUEST_IMAGE_SCRIPT");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env != NULL && env[0] != '\0') {
+		snprintf(out, size, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(out, size, "%s/../vmm/guest-image.sh", dirname(self));
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	for (size_t i = 0; i < sizeof(installed) / sizeof(installed[0]); i++) {
+		snprintf(out, size, "%s", installed[i]);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+}
+
+/* Before anything is created: QEMU can run, and the guest image is built
+ * (or rebuilt when stale). 0, or 1 with what is wrong printed. */
+static int
+up_qemu_prepare(const struct hv_prog *prog)
+{
+	struct hv_qemu_conf conf;
+	char script[PATH_MAX];
+	bool need_image = false, any = false;
+	int status;
+	pid_t pid;
+
+	for (size_t i = 0; i < prog->guests.n; i++) {
+		if (prog->guests.v[i].kind != HV_GUEST_QEMU)
+			continue;
+		any = true;
+		need_image |= prog->guests.v[i].image == NULL;
+	}
+	if (!any)
+		return 0;
+	hv_qemu_conf_default(&conf);
+	if (conf.version < 0) {
+		lab_err("QEMU (%s) cannot be run: apt-get install qemu-system-x86, or set HVNET_QEMU; nothing was created",
+			conf.qemu);
+		return 1;
+	}
+	progress("QEMU guests: %s (version %d), %s%s", conf.qemu, conf.version,
+		 conf.kvm ? "KVM" : "TCG (no /dev/kvm: slow, fine for tests)",
+		 conf.msix_workaround
+			 ? ", vectors=0 on vhost-user NICs (QEMU < 8 crashes with MSI-X)"
+			 : "");
+	if (!need_image)
+		return 0;
+	image_script_path(script, sizeof(script));
+	if (access(script, X_OK) != 0) {
+		lab_err("the guest image recipe guest-image.sh is not found (%s; set HVNET_GUEST_IMAGE_SCRIPT); nothing was created",
+			script);
+		return 1;
+	}
+	progress("guest image: %s (%s)", conf.image_dir, script);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", script, conf.image_dir, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		lab_err("the guest image could not be built (%s %s); nothing was created", script,
+			conf.image_dir);
+		return 1;
+	}
+	return 0;
+}
+
+/* Wait until every QEMU guest's NICs have link in hvnetd and its init
+ * answers on the exec channel, all of them at once (they boot in parallel),
+ * with a line every 3 s. 0 or -errno (printed, with the guest's logs). */
+static int
+up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
+{
+	const char *t = getenv("HVNET_BOOT_TIMEOUT");
+	int limit = t && atoi(t) > 0 ? atoi(t) : 180;
+	time_t start = time(NULL), last = start;
+	bool *linked = calloc(n + 1, 1), *ready = calloc(n + 1, 1);
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	size_t pending = 0;
+	int rc = 0;
+
+	if (linked == NULL || ready == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ready[i] = ug[i].g->kind != HV_GUEST_QEMU;
+		pending += !ready[i];
+	}
+	while (pending > 0) {
+		bool alive;
+		json_t *ports = ports_by_name(lab, &alive);
+
+		for (size_t i = 0; i < n; i++) {
+			struct up_guest *u = &ug[i];
+
+			if (ready[i])
+				continue;
+			hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
+			if (!u->kind->running(u->instance, lab->dir)) {
+				lab_err("guest %s: QEMU exited while booting", u->g->name);
+				snprintf(path, sizeof(path), "%s/qemu.log", dir);
+				log_tail(path, 10);
+				snprintf(path, sizeof(path), "%s/console.log", dir);
+				log_tail(path, 10);
+				rc = -ECHILD;
+				break;
+			}
+			if (!linked[i]) {
+				linked[i] = alive;
+				for (size_t j = 0; j < u->vg.n_nics; j++) {
+					json_t *p = json_object_get(ports, u->nics[j].port);
+
+					linked[i] &= p != NULL && strcmp(js(p, "state"), "up") == 0;
+				}
+			}
+			if (linked[i] && hv_qemu_ready(u->instance, lab->dir, 2000) == 0) {
+				ready[i] = true;
+				pending--;
+				progress(
+					"%s: up after %ld s: link on %zu NIC%s, exec channel answers",
+					u->g->name, (long)(time(NULL) - start), u->vg.n_nics,
+					u->vg.n_nics == 1 ? "" : "s");
+			}
+		}
+		json_decref(ports);
+		if (rc != 0 || pending == 0)
+			break;
+		if (time(NULL) - start >= limit) {
+			for (size_t i = 0; i < n; i++) {
+				if (ready[i])
+					continue;
+				hv_qemu_dir(ug[i].instance, lab->dir, dir, sizeof(dir));
+				lab_err("guest %s: %s within %d s (HVNET_BOOT_TIMEOUT); its console: %s/console.log",
+					ug[i].g->name,
+					linked[i] ? "no answer on the exec channel"
+						  : "no link on its NICs",
+					limit, dir);
+				snprintf(path, sizeof(path), "%s/console.log", dir);
+				log_tail(path, 10);
+			}
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (time(NULL) - last >= 3) {
+			char line[512];
+			size_t len = 0;
+
+			last = time(NULL);
+			for (size_t i = 0; i < n && len < sizeof(line); i++)
+				if (!ready[i])
+					len += (size_t)snprintf(
+						line + len, sizeof(line) - len, "%s%s: %s",
+						len ? ", " : "", ug[i].g->name,
+						linked[i] ? "link up, init starting" : "booting");
+			progress("%s (%ld s)...", line, (long)(last - start));
+		}
+		usleep(200000);
+	}
+out:
+	free(linked);
+	free(ready);
+	return rc;
+}
+
+static bool
+state_has_guest(struct lab *lab, const char *name)
+{
+	json_t *g;
+	size_t i;
+
+	json_array_foreach(json_object_get(lab->state, "guests"), i, g) {
+		if (strcmp(js(g, "name"), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* lab up on a lab whose state exists. 0: its hvnetd died and lab up brings
+ * it back (lab->state loaded); 1: nothing to do or not possible (printed). */
+static int
+up_recover_check(struct lab *lab, const char *abs)
+{
+	pid_t pid;
+
+	if (state_load(lab) != 0 || lab->state == NULL) {
+		lab_err("a lab named %s is being set up or taken down (state in %s); wait, or: hvnetctl lab down %s",
+			lab->name, lab->dir, lab->name);
+		return 1;
+	}
+	pid = hvnetd_find(lab->instance,
+			  (pid_t)json_integer_value(json_object_get(lab->state, "hvnetd_pid")));
+	if (pid > 0 || strcmp(js(lab->state, "phase"), "up") != 0) {
+		if (pid > 0) {
+			json_t *g;
+			size_t i;
+
+			lab_err("lab %s is up already (hvnetd pid %d); nothing changed. To start it again: hvnetctl lab down %s",
+				lab->name, (int)pid, lab->name);
+			/* what lab up cannot mend while hvnetd runs */
+			json_array_foreach(json_object_get(lab->state, "guests"), i, g) {
+				const struct hv_vmm_kind *k = hv_vmm_kind_find(js(g, "kind"));
+
+				if (k != NULL && !k->running(js(g, "instance"), lab->dir))
+					fprintf(stderr,
+						"  guest %s is not running (%s); lab down and lab up start it again\n",
+						js(g, "name"),
+						strcmp(js(g, "kind"), "qemu") == 0
+							? "its QEMU exited"
+							: "its namespace is gone");
+			}
+		} else
+			lab_err("lab %s never came up completely (phase %s); take it down first with: hvnetctl lab down %s",
+				lab->name, js(lab->state, "phase"), lab->name);
+		return 1;
+	}
+	if (strcmp(js(lab->state, "file"), abs) != 0) {
+		lab_err("lab %s runs from %s, not %s; its hvnetd is down: hvnetctl lab up --name %s %s brings it back, or lab down %s",
+			lab->name, js(lab->state, "file"), abs, lab->name, js(lab->state, "file"),
+			lab->name);
+		return 1;
+	}
+	progress("lab %s: hvnetd %s is not running; starting it again and reattaching the guests",
+		 lab->name, lab->instance);
 	return 0;
 }
 
@@ -923,9 +1220,10 @@ cmd_up(int argc, char **argv)
 	struct hv_ir *ir = NULL;
 	struct up_guest *ug = NULL;
 	struct lab lab;
-	pid_t pid;
+	pid_t pid = 0;
 	int fd = -1, rc = 1;
 	size_t nic_seq = 0;
+	bool recover = false;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
@@ -990,19 +1288,33 @@ cmd_up(int argc, char **argv)
 		goto free_prog;
 	}
 	if (mkdir(lab.dir, 0755) != 0) {
-		if (errno == EEXIST)
-			lab_err("a lab named %s is up (state in %s); take it down first with: hvnetctl lab down %s",
-				lab.name, lab.dir, lab.name);
-		else
+		if (errno != EEXIST) {
 			lab_err("cannot create %s: %s", lab.dir, strerror(errno));
+			goto free_prog;
+		}
+		/* up already: nothing to do, unless its hvnetd died */
+		rc = up_recover_check(&lab, abs);
+		if (rc != 0)
+			goto free_prog_state;
+		recover = true;
+		rc = 1;
+	} else if (up_qemu_prepare(prog) != 0) {
+		rmdir(lab.dir);
 		goto free_prog;
 	}
-	lab.state = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:[], s:[]}", "version", 1, "name",
-			      lab.name, "file", abs, "instance", lab.instance, "socket", lab.socket,
-			      "phase", "starting", "segments", "guests");
-	if (lab.state == NULL || state_save(&lab) != 0)
-		goto rollback;
-	progress("lab %s from %s", lab.name, abs);
+	if (!recover) {
+		lab.state =
+			json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:[], s:[]}", "version", 1,
+				  "name", lab.name, "file", abs, "instance", lab.instance, "socket",
+				  lab.socket, "phase", "starting", "segments", "guests");
+		if (lab.state == NULL || state_save(&lab) != 0)
+			goto rollback;
+		progress("lab %s from %s", lab.name, abs);
+	} else {
+		/* the segments are added again below */
+		json_object_set_new(lab.state, "segments", json_array());
+		hvnetd_leftovers_remove(&lab);
+	}
 
 	/* 3. hvnetd */
 	hvnetd_path(hvnetd, sizeof(hvnetd));
@@ -1035,9 +1347,10 @@ cmd_up(int argc, char **argv)
 	if (state_save(&lab) != 0)
 		goto rollback;
 
-	/* 5. guests */
+	/* 5. guests (VMs boot in parallel; lab up waits for them at the end) */
 	for (size_t i = 0; i < prog->guests.n; i++)
-		if (up_guest(&lab, fd, &ug[i], &nic_seq, pid) != 0)
+		if (up_guest(&lab, fd, &ug[i], &nic_seq, pid,
+			     recover && state_has_guest(&lab, ug[i].g->name)) != 0)
 			goto rollback;
 
 	/* 6. the policy: the lab file is the policy file */
@@ -1065,12 +1378,16 @@ cmd_up(int argc, char **argv)
 	if (prog->overlay.present)
 		progress("note: the overlay is not set up: lab up does not do the overlay yet");
 
+	if (up_wait_vms(&lab, ug, prog->guests.n) != 0)
+		goto rollback;
+
 	json_object_set_new(lab.state, "phase", json_string("up"));
 	if (state_save(&lab) != 0)
 		goto rollback;
-	progress("lab %s is up: %zu segment%s, %zu guest%s; hvnetd pid %d (hvnetctl -i %s ...)",
-		 lab.name, prog->segments.n, prog->segments.n == 1 ? "" : "s", prog->guests.n,
-		 prog->guests.n == 1 ? "" : "s", (int)pid, lab.instance);
+	progress("lab %s is %s: %zu segment%s, %zu guest%s; hvnetd pid %d (hvnetctl -i %s ...)",
+		 lab.name, recover ? "back up" : "up", prog->segments.n,
+		 prog->segments.n == 1 ? "" : "s", prog->guests.n, prog->guests.n == 1 ? "" : "s",
+		 (int)pid, lab.instance);
 	progress(
 		"  hvnetctl lab status %s; hvnetctl lab exec %s GUEST -- CMD; hvnetctl lab down %s",
 		lab.name, lab.name, lab.name);
@@ -1078,6 +1395,16 @@ cmd_up(int argc, char **argv)
 	goto close;
 
 rollback:
+	if (recover) {
+		/* the guests ran before this lab up: they stay; the new hvnetd goes */
+		lab_err("lab up %s failed to bring hvnetd back; the guests are left as they were: run lab up again, or lab down %s",
+			lab.name, lab.name);
+		if (pid > 0 && hvnetd_find(lab.instance, pid) == pid)
+			hvnetd_stop(pid);
+		hvnetd_leftovers_remove(&lab);
+		rc = 1;
+		goto close;
+	}
 	lab_err("lab up %s failed; removing what it created", lab.name);
 	if (lab.state == NULL)
 		rmdir(lab.dir);
@@ -1087,6 +1414,7 @@ rollback:
 close:
 	if (fd >= 0)
 		close(fd);
+free_prog_state:
 	json_decref(lab.state);
 free_prog:
 	up_guests_free(ug, prog ? prog->guests.n : 0);
@@ -1164,6 +1492,55 @@ link_word(const struct hv_vmm_link *l)
 	return !l->present ? "missing" : !l->up ? "down" : !l->carrier ? "no-carrier" : "up";
 }
 
+/* Why a guest NIC has no link, in words a user can act on. */
+static void
+link_reason(struct lab *lab, json_t *g, json_t *n, bool running, bool answers, json_t *port,
+	    const struct hv_vmm_link *link, char *buf, size_t size)
+{
+	bool vm = strcmp(js(g, "kind"), "qemu") == 0;
+	char dir[PATH_MAX], sock[PATH_MAX + 32];
+	int st;
+
+	if (!running) {
+		snprintf(buf, size, "%s", vm ? "QEMU is not running" : "the namespace is gone");
+		return;
+	}
+	if (!answers) {
+		snprintf(
+			buf, size,
+			"hvnetd is not running (hvnetctl lab up FILE starts it again and reattaches the guests)");
+		return;
+	}
+	if (port == NULL) {
+		snprintf(buf, size, "hvnetd has no port %s", js(n, "port"));
+		return;
+	}
+	if (!vm) {
+		snprintf(buf, size, "%s",
+			 !link->present ? "the tap is gone from the namespace"
+			 : !link->up	? "the interface is down in the guest"
+				     : "the tap has no carrier (hvnetd does not hold its queue)");
+		return;
+	}
+	if (hv_qemu_dir(js(g, "instance"), lab->dir, dir, sizeof(dir)) != 0) {
+		snprintf(buf, size, "unknown");
+		return;
+	}
+	snprintf(sock, sizeof(sock), "%s/%s.sock", dir, js(n, "name"));
+	st = hv_unix_socket_state(sock);
+	if (st == -ENOENT)
+		snprintf(buf, size, "socket missing: %.300s (QEMU did not create it)", sock);
+	else if (st == 0)
+		snprintf(buf, size, "nobody listens on %.300s (QEMU closed it)", sock);
+	else if (st == 1)
+		snprintf(buf, size,
+			 "hvnetd is not connected to %.300s yet (it retries every second)", sock);
+	else
+		snprintf(
+			buf, size,
+			"connected, but the guest's virtio-net device is not ready: features not negotiated or rings not set up (still booting?)");
+}
+
 static json_t *
 status_json(struct lab *lab)
 {
@@ -1192,7 +1569,18 @@ status_json(struct lab *lab)
 			if (running)
 				kind->link_status(inst, lab->dir, js(n, "name"), &link, err,
 						  sizeof(err));
-			if (link.present) {
+			if (link.from_switch) {
+				/* a VM: the link is the vhost-user port's, the rest the file's */
+				link.carrier = p != NULL && strcmp(js(p, "state"), "up") == 0;
+				json_object_set(o, "mac", json_object_get(n, "mac") ?: json_null());
+				/* 0 in the file: the guest kernel's default */
+				json_object_set_new(
+					o, "mtu",
+					json_integer(json_integer_value(json_object_get(n, "mtu"))
+							     ?: 1500));
+				json_decref(addrs);
+				addrs = json_deep_copy(json_object_get(n, "ips"));
+			} else if (link.present) {
 				fmt_mac(link.mac, buf, sizeof(buf));
 				json_object_set_new(o, "mac", json_string(buf));
 				json_object_set_new(o, "mtu", json_integer(link.mtu));
@@ -1207,6 +1595,13 @@ status_json(struct lab *lab)
 			}
 			json_object_set_new(o, "addresses", addrs ? addrs : json_array());
 			json_object_set_new(o, "link", json_string(link_word(&link)));
+			if (!link.carrier) {
+				char why[512];
+
+				link_reason(lab, g, n, running, answers, p, &link, why,
+					    sizeof(why));
+				json_object_set_new(o, "reason", json_string(why));
+			}
 			json_object_set_new(o, "admin_up", json_boolean(link.up));
 			json_object_set_new(o, "carrier", json_boolean(link.carrier));
 			if (p != NULL) {
@@ -1288,6 +1683,14 @@ status_print(json_t *o)
 				printf("%s%s", k ? ", " : "", json_string_value(a));
 			}
 			printf("\n");
+		}
+	}
+	/* why the links that are not up are not */
+	json_array_foreach(json_object_get(o, "guests"), i, g) {
+		json_array_foreach(json_object_get(g, "nics"), j, n) {
+			if (json_is_string(json_object_get(n, "reason")))
+				printf("  %s %s: %s: %s\n", js(g, "name"), js(n, "name"),
+				       js(n, "link"), js(n, "reason"));
 		}
 	}
 }
@@ -1420,9 +1823,71 @@ cmd_exec(int argc, char **argv)
 	}
 	fflush(NULL);
 	rc = kind->exec(js(found, "instance"), lab.dir, argv + dash + 1, err, sizeof(err));
-	lab_err("exec: guest %s: %s", guest, err);
 	json_decref(lab.state);
+	if (rc >= 0)
+		return rc; /* the command ran: its exit status */
+	lab_err("exec: guest %s: %s", guest, err);
 	return rc == -ENOENT ? 127 : 126;
+}
+
+/* ---- lab console ---- */
+
+static int
+cmd_console(int argc, char **argv)
+{
+	const char *name = NULL, *guest;
+	struct lab lab;
+	json_t *g, *found = NULL;
+	size_t i;
+	char err[512];
+	int rc;
+
+	if (argc == 1) {
+		guest = argv[0];
+	} else if (argc == 2) {
+		name = argv[0];
+		guest = argv[1];
+	} else {
+		return lab_usage_error("console: [NAME] GUEST");
+	}
+	if (lab_pick(name, "console", &lab) != 0)
+		return 1;
+	if (state_load(&lab) != 0 || lab.state == NULL) {
+		lab_err("console: no lab named %s is up", lab.name);
+		return 1;
+	}
+	json_array_foreach(json_object_get(lab.state, "guests"), i, g) {
+		if (strcmp(js(g, "name"), guest) == 0)
+			found = g;
+	}
+	const struct hv_vmm_kind *kind = found ? hv_vmm_kind_find(js(found, "kind")) : NULL;
+	if (found == NULL || kind == NULL) {
+		lab_err("console: lab %s has no guest %s (hvnetctl lab status %s lists them)",
+			lab.name, guest, lab.name);
+		json_decref(lab.state);
+		return 1;
+	}
+	if (kind->console == NULL) {
+		lab_err("console: guest %s is a %s guest, which has no console; a shell: hvnetctl lab exec %s %s -- sh",
+			guest, kind->name, lab.name, guest);
+		json_decref(lab.state);
+		return 1;
+	}
+	if (!kind->running(js(found, "instance"), lab.dir)) {
+		lab_err("console: guest %s of lab %s is not running", guest, lab.name);
+		json_decref(lab.state);
+		return 1;
+	}
+	fprintf(stderr, "%s's serial console (lab %s): Ctrl-] leaves; Enter shows a prompt.\r\n",
+		guest, lab.name);
+	rc = kind->console(js(found, "instance"), lab.dir, err, sizeof(err));
+	json_decref(lab.state);
+	if (rc != 0) {
+		lab_err("console: guest %s: %s", guest, err);
+		return 1;
+	}
+	fprintf(stderr, "\r\nLeft %s's console.\n", guest);
+	return 0;
 }
 
 /* ---- lab graph ---- */
@@ -1748,9 +2213,12 @@ hv_cli_lab(int argc, char **argv, bool json)
 		return cmd_status(n, rest, json);
 	if (strcmp(argv[1], "graph") == 0)
 		return cmd_graph(n, rest);
-	if (strcmp(argv[1], "console") == 0 || strcmp(argv[1], "capture") == 0) {
+	if (strcmp(argv[1], "console") == 0)
+		return cmd_console(n, rest);
+	if (strcmp(argv[1], "capture") == 0) {
 		lab_err("%s is not implemented yet (docs/labs.md)", argv[1]);
 		return 2;
 	}
-	return lab_usage_error("unknown command '%s' (up, down, status, exec, graph)", argv[1]);
+	return lab_usage_error("unknown command '%s' (up, down, status, exec, console, graph)",
+			       argv[1]);
 }

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 /*
- * hvnetctl lab up | down | status | exec | graph: ARGV[0] is "lab"; the
+ * hvnetctl lab up | down | status | exec | console | graph: ARGV[0] is "lab"; the
  * words after it are not touched by hvnetctl's option parsing (lab exec
  * passes them to the command), so --json may also be given here. Returns
  * the exit code: 0 ok, 1 failed (what failed is on stderr), 2 usage.

@@ -10,6 +10,7 @@ libdpdk-dev dpdk dpdk-dev
 libjansson-dev libcmocka-dev libpcap-dev libmnl-dev libnftnl-dev nftables
 iproute2 iputils-ping iperf3 ethtool tcpdump tshark procps psmisc conntrack
 python3 python3-scapy openvswitch-switch
+qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 "
 
 missing=""

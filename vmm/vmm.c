@@ -11,7 +11,7 @@ hv_vmm_kind_of(enum hv_guest_kind kind)
 	case HV_GUEST_NETNS:
 		return &hv_vmm_netns;
 	case HV_GUEST_QEMU:
-		return NULL; /* not yet: docs/labs.md */
+		return &hv_vmm_qemu;
 	}
 	return NULL;
 }
@@ -21,5 +21,7 @@ hv_vmm_kind_find(const char *name)
 {
 	if (strcmp(name, hv_vmm_netns.name) == 0)
 		return &hv_vmm_netns;
+	if (strcmp(name, hv_vmm_qemu.name) == 0)
+		return &hv_vmm_qemu;
 	return NULL;
 }

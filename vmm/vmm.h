@@ -56,6 +56,11 @@ struct hv_vmm_guest {
 	const char *state_dir; /* the lab's state directory, for files a kind keeps */
 	struct hv_vmm_nic *nics;
 	size_t n_nics;
+	/* qemu: 0 for the defaults (256 MiB, 1 CPU); image: a directory with
+	 * vmlinuz and initrd.img, NULL for vmm/guest-image.sh's */
+	uint64_t memory;
+	uint32_t cpus;
+	const char *image;
 };
 
 /* What hvnetd's port.add gets for one NIC. */
@@ -77,6 +82,9 @@ struct hv_vmm_link {
 	uint32_t mtu;
 	struct hv_prefix addrs[HV_VMM_MAX_ADDRS]; /* global scope only */
 	size_t n_addrs;
+	/* the guest's side cannot be read from the host (a VM): carrier is
+	 * the switch port's link, MAC and addresses are the lab file's */
+	bool from_switch;
 };
 
 struct hv_vmm_kind {
@@ -90,10 +98,15 @@ struct hv_vmm_kind {
 	/* the NIC named NIC in the guest; 0 (link->present false if missing) or -errno */
 	int (*link_status)(const char *instance, const char *state_dir, const char *nic,
 			   struct hv_vmm_link *link, char *err, size_t err_size);
-	/* runs ARGV in the guest with stdio inherited; returns only on failure */
+	/* runs ARGV in the guest with stdout/stderr inherited: the command's
+	 * exit status (0-255) when the kind waits for it (qemu), no return at
+	 * all when it execs (netns), -errno when the command could not run */
 	int (*exec)(const char *instance, const char *state_dir, char *const argv[], char *err,
 		    size_t err_size);
 	int (*destroy)(const char *instance, const char *state_dir, char *err, size_t err_size);
+	/* attach the terminal to the guest's serial console until the escape
+	 * key; NULL when the kind has none (netns) */
+	int (*console)(const char *instance, const char *state_dir, char *err, size_t err_size);
 };
 
 /* The kind for a lab file's `kind` word; NULL when it is not supported yet. */
@@ -102,6 +115,7 @@ const struct hv_vmm_kind *hv_vmm_kind_of(enum hv_guest_kind kind);
 const struct hv_vmm_kind *hv_vmm_kind_find(const char *name);
 
 extern const struct hv_vmm_kind hv_vmm_netns;
+extern const struct hv_vmm_kind hv_vmm_qemu;
 
 /* ---- network namespaces, for the netns kind and for tests ---- */
 
@@ -111,5 +125,96 @@ int hv_netns_create(const char *name, char *err, size_t err_size);
 /* Kill what still runs in it, unmount and remove it; -ENOENT when absent. */
 int hv_netns_delete(const char *name, char *err, size_t err_size);
 bool hv_netns_exists(const char *name);
+
+/* ---- the qemu kind's parts, for the launcher and for tests (vmm/qemu.c) ---- */
+
+#define HV_QEMU_CMDLINE_MAX 2048 /* x86's COMMAND_LINE_SIZE, with the NUL */
+#define HV_QEMU_ARGV_MAX    96
+
+/* How QEMU is run: filled by hv_qemu_conf_default() from the environment. */
+struct hv_qemu_conf {
+	char qemu[256];	      /* $HVNET_QEMU, else qemu-system-x86_64 */
+	char image_dir[256];  /* $HVNET_GUEST_IMAGE_DIR, else /var/cache/hvnet/guest */
+	int version;	      /* QEMU's major version; -1: it cannot be run */
+	bool kvm;	      /* /dev/kvm can be opened: -accel kvm, else tcg */
+	bool msix_workaround; /* vectors=0 on vhost-user NICs (QEMU < 8: it crashes) */
+};
+
+/* The environment's configuration; probes /dev/kvm and QEMU's version
+ * ($HVNET_QEMU_MSIX=on|off overrides the workaround). */
+void hv_qemu_conf_default(struct hv_qemu_conf *conf);
+/* QEMU's major version from `qemu-system-x86_64 --version` text; -1 if none. */
+int hv_qemu_version_parse(const char *text);
+/* The guest's own directory (sockets, pid, logs): STATE_DIR/INSTANCE. */
+int hv_qemu_dir(const char *instance, const char *state_dir, char *buf, size_t size);
+/* A MAC for a NIC the lab file gives none: 52:54:00 and three bytes of a
+ * hash of the instance and NIC names, so that it is the same every time. */
+void hv_qemu_mac_derive(const char *instance, const char *nic, uint8_t mac[6]);
+/* The `hvnet.nic=NAME,MAC,MTU,ADDRS,GW4,GW6` word the guest's init reads
+ * (vmm/guest-image.sh); -EINVAL for a name it cannot carry, -ENOSPC. */
+int hv_qemu_nic_word(const struct hv_vmm_nic *nic, char *buf, size_t size);
+/* The whole kernel command line; -ENOSPC (with ERR) past 2047 bytes. */
+int hv_qemu_cmdline(const struct hv_vmm_guest *g, char *buf, size_t size, char *err,
+		    size_t err_size);
+/* QEMU's argv for G: NULL-terminated, malloc'd (hv_qemu_argv_free); NULL
+ * with ERR on failure. */
+char **hv_qemu_argv(const struct hv_qemu_conf *conf, const struct hv_vmm_guest *g, char *err,
+		    size_t err_size);
+void hv_qemu_argv_free(char **argv);
+
+/* 0 when the guest's init answers on the exec channel within TIMEOUT_MS
+ * (or a lab exec holds the channel), else -errno. */
+int hv_qemu_ready(const char *instance, const char *state_dir, int timeout_ms);
+
+/* ---- the exec channel (vmm/qemu_exec.c) ----
+ *
+ * Request, one line: `EXEC ID BASE64\n`, BASE64 the command as a shell
+ * script (every argument single-quoted). Answer: while the command runs,
+ * pieces of its output, each a line `HVNET-DATA ID STREAM LEN` (STREAM 1
+ * stdout, 2 stderr) and LEN bytes; then a line `HVNET-EXEC ID OUTLEN ERRLEN
+ * STATUS` and OUTLEN bytes of stdout and ERRLEN bytes of stderr (0 and 0
+ * from the init of vmm/guest-image.sh, which sends everything in pieces).
+ * Anything between these (an answer a killed client never read) is
+ * skipped. The guest controls every byte of the answer. */
+
+#define HV_EXEC_SCRIPT_MAX (64 * 1024)		/* the quoted command */
+#define HV_EXEC_OUTPUT_MAX (256u * 1024 * 1024) /* per stream */
+#define HV_EXEC_LINE_MAX   128			/* a header line */
+
+/* The request line for ARGV with ID (16 hex digits); malloc'd in *OUT.
+ * -E2BIG when the command is too long, -ENOMEM. */
+int hv_exec_request(char *const argv[], const char *id, char **out, size_t *len);
+
+struct hv_exec_reader {
+	char id[32];
+	int state; /* internal */
+	char line[HV_EXEC_LINE_MAX];
+	size_t line_len;
+	bool line_long;
+	uint64_t out_left, err_left;
+	bool frame; /* in a HVNET-DATA piece */
+	int status;
+};
+
+/* Called with each piece of the command's output: STREAM 1 or 2. */
+typedef void (*hv_exec_sink)(void *arg, int stream, const uint8_t *data, size_t len);
+
+void hv_exec_reader_init(struct hv_exec_reader *r, const char *id);
+/* Feed LEN bytes; output goes to SINK. 1 when the answer is complete (its
+ * status in r->status; *USED bytes were consumed), 0 when more is needed,
+ * -EPROTO when the answer's header is malformed. */
+int hv_exec_reader_feed(struct hv_exec_reader *r, const uint8_t *buf, size_t len, size_t *used,
+			hv_exec_sink sink, void *arg);
+
+/* Run ARGV in the guest whose exec socket is SOCK_PATH: output to OUT_FD
+ * and ERR_FD (-1: discard); the exit status, or -errno (-ETIMEDOUT after
+ * TIMEOUT_MS without the answer; -ECONNREFUSED when QEMU does not listen). */
+int hv_exec_run(const char *sock_path, char *const argv[], int out_fd, int err_fd, int timeout_ms,
+		char *err, size_t err_size);
+
+/* The state of a unix socket PATH that someone listens on, from
+ * /proc/net/unix: -ENOENT (no such socket file), 0 (nobody listens), 1
+ * (listening, no peer connected), 2 (a peer is connected). */
+int hv_unix_socket_state(const char *path);
 
 #endif /* HV_VMM_H */

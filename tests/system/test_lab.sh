@@ -3,7 +3,7 @@
 # segments and three namespace guests with the policy in force; guests have
 # the MAC, addresses, MTU and default routes of the file; the policy decides
 # pings and tcp/80 inside app; lab status and lab graph describe the lab; a
-# second lab up, a file with an error and a file with a qemu guest are refused
+# second lab up, a file with an error and a qemu guest without QEMU are refused
 # and create nothing; lab down removes everything, also after hvnetd was
 # killed with SIGKILL and after lab up itself was killed halfway.
 . "$(dirname "$0")/lib.sh"
@@ -140,10 +140,11 @@ grep -q "bad.hvnet:12:33: error: unknown segment 'ap'" "$HV_TMP/bad.out" || hv_f
 grep -q "nothing was created" "$HV_TMP/bad.out" || hv_fail "bad file: $(cat "$HV_TMP/bad.out")"
 assert_gone "$HV_ID-bad" "lab up of a file with an error"
 sed 's/^guest web2 {/guest web2 { kind qemu;/' "$FILE" >"$HV_TMP/qemu.hvnet"
-lab up --name "$HV_ID-qemu" "$HV_TMP/qemu.hvnet" >"$HV_TMP/qemu.out" 2>&1 && hv_fail "lab up of a qemu guest succeeded"
-grep -q "guest web2 is of kind qemu: qemu guests are not supported yet" "$HV_TMP/qemu.out" || hv_fail "qemu refusal: $(cat "$HV_TMP/qemu.out")"
-assert_gone "$HV_ID-qemu" "lab up with a qemu guest"
-hv_pass "a file with an error, a file with a qemu guest: refused with file:line:col, nothing created"
+HVNET_QEMU=/nonexistent/qemu-system-x86_64 lab up --name "$HV_ID-qemu" "$HV_TMP/qemu.hvnet" >"$HV_TMP/qemu.out" 2>&1 &&
+	hv_fail "lab up of a qemu guest without QEMU succeeded"
+grep -q "QEMU (/nonexistent/qemu-system-x86_64) cannot be run: .*nothing was created" "$HV_TMP/qemu.out" || hv_fail "no-QEMU refusal: $(cat "$HV_TMP/qemu.out")"
+assert_gone "$HV_ID-qemu" "lab up of a qemu guest without QEMU"
+hv_pass "a file with an error, a qemu guest without QEMU: refused with what is wrong, nothing created"
 
 # ---- lab down ----
 lab down "$LAB" >"$HV_TMP/down.out" 2>&1 || hv_fail "lab down: $(cat "$HV_TMP/down.out")"
