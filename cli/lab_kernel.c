@@ -222,13 +222,14 @@ veth_add(const char *host, const char *peer, int nsfd, const char *master, uint3
 	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
 	struct nlattr *info, *data, *pe;
 	struct ifinfomsg *pifm;
-	int master_ifindex = (int)if_nametoindex(master);
+	int master_ifindex = master != NULL ? (int)if_nametoindex(master) : -1;
 	int rc;
 
 	if (master_ifindex == 0)
 		return -ENODEV;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
-	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
+	if (master != NULL)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -554,7 +555,25 @@ struct veth_job {
 	struct kguest *k;
 	char (*bridges)[KIFNAMSIZ];
 	int gfd;
+	const struct hv_prog *prog;
 };
+
+/* Is PORT the `to port` of a mirror? hvnetd switches no traffic to or from
+ * such a port (it receives copies only); on the kernel its veth stays out
+ * of the bridge, so the two datapaths agree on what reaches it. */
+static bool
+is_mirror_port(const struct hv_prog *prog, const char *port)
+{
+	for (size_t i = 0; i < prog->mirrors.n; i++)
+		for (size_t d = 0; d < prog->mirrors.v[i].dests.n; d++) {
+			const struct hv_mirror_dest *md = &prog->mirrors.v[i].dests.v[d];
+
+			if (md->kind == HV_DEST_PORT && md->port != NULL &&
+			    strcmp(md->port, port) == 0)
+				return true;
+		}
+	return false;
+}
 
 /* inside the switch namespace: the guest's veth pairs */
 static int
@@ -566,8 +585,10 @@ guest_veths(void *arg)
 
 	for (size_t i = 0; i < k->vg.n_nics && rc == 0; i++) {
 		const struct hv_nic *n = &k->g->nics.v[i];
-		rc = veth_add(k->nics[i].host, n->name, j->gfd, j->bridges[n->seg_id],
-			      k->vnics[i].mtu);
+		const bool mirror = is_mirror_port(j->prog, k->vnics[i].port);
+
+		rc = veth_add(k->nics[i].host, n->name, j->gfd,
+			      mirror ? NULL : j->bridges[n->seg_id], k->vnics[i].mtu);
 		if (rc != 0)
 			kerr("guest %s, nic %s: cannot create veth %s (bridge %s) - %s: %s",
 			     k->g->name, n->name, k->nics[i].host, j->bridges[n->seg_id], n->name,
@@ -603,7 +624,7 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 		     strerror(-gfd));
 		return gfd;
 	}
-	struct veth_job vj = {k, bridges, gfd};
+	struct veth_job vj = {k, bridges, gfd, prog};
 	rc = ns_run(swns, guest_veths, &vj);
 	close(gfd);
 	if (rc != 0)
@@ -628,7 +649,6 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 				 bridges[k->g->nics.v[j].seg_id]);
 		kprogress("%s", line);
 	}
-	(void)prog;
 	return 0;
 }
 
@@ -755,7 +775,7 @@ hv_lab_kernel_up(const char *file, const char *name)
 	}
 	for (size_t i = 0; i < prog->mirrors.n; i++)
 		kprogress(
-			"note: mirror %s is not set up: the kernel datapath does not do mirrors yet",
+			"note: mirror %s is not set up: the kernel datapath does not do mirrors yet (its destination ports are left out of the bridges, as hvnetd does)",
 			prog->mirrors.v[i].name);
 	if (prog->overlay.present)
 		kprogress(
