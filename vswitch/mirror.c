@@ -287,6 +287,12 @@ filter_pass(const struct hv_mirror_session *s, struct rte_mbuf *m)
 	return true;
 }
 
+bool
+hv_mirror_session_filter_match(const struct hv_mirror_session *s, struct rte_mbuf *m)
+{
+	return filter_pass(s, m);
+}
+
 static inline void
 name_copy(char *dst, const char *src)
 {
@@ -739,6 +745,19 @@ filter_compile(struct hv_mirror_session *s, char *err, size_t errlen)
 	if (prm != NULL) {
 		struct rte_bpf_jit jit = {0};
 
+		/*
+		 * DPDK's converter turns a cBPF indirect load (ld [x + k]) into
+		 * an eBPF BPF_IND load whose index register is src_reg 0, which
+		 * is A (R0), not X (R7): every filter that reads behind a header
+		 * of variable length ("tcp port 80", "icmp[0] = 8") read the
+		 * wrong bytes. Index those loads by X, as cBPF means them.
+		 */
+		for (uint32_t k = 0; k < prm->nb_ins; k++) {
+			struct ebpf_insn *in = (struct ebpf_insn *)(uintptr_t)&prm->ins[k];
+
+			if (BPF_CLASS(in->code) == BPF_LD && BPF_MODE(in->code) == BPF_IND)
+				in->src_reg = EBPF_REG_7;
+		}
 		s->bpf = rte_bpf_load(prm);
 		rte_free(prm);
 		if (s->bpf != NULL && rte_bpf_get_jit(s->bpf, &jit) == 0)

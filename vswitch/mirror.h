@@ -166,6 +166,8 @@ bool hv_mirror_session_done(const struct hv_mirror_session *s, int *err);
  * "rte_bpf" (its interpreter) or "libpcap" (pcap_offline_filter).
  */
 const char *hv_mirror_session_filter_engine(const struct hv_mirror_session *s);
+/* Does M pass S's filter (true when it has none)? The engine above runs it. */
+bool hv_mirror_session_filter_match(const struct hv_mirror_session *s, struct rte_mbuf *m);
 /* Written packets over all file and fd destinations (the first such destination). */
 uint64_t hv_mirror_session_written(const struct hv_mirror_session *s);
 

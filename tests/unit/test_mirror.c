@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pcap/pcap.h>
 
 #include <rte_eal.h>
 #include <rte_mbuf.h>
@@ -286,6 +287,141 @@ select_verdict_filter(void **state)
 			    "segment=app port=web1 direction=ingress verdict=blocked rule=no-db");
 	assert_int_equal(f.epb[0].flags, 1); /* inbound */
 	free(f.buf);
+}
+
+/*
+ * The fast path's filter against libpcap's own interpreter: filters that read
+ * behind headers of variable length (indirect loads) over frames with IP
+ * options, DF set, IPv6, ICMP, VLAN tags and truncation. A converter that
+ * indexes ld [x + k] wrongly fails here.
+ */
+static size_t
+frame_v4(uint8_t *f, uint8_t proto, uint8_t ihl, uint16_t sport, uint16_t dport, uint8_t icmp_type,
+	 bool vlan)
+{
+	size_t o = 0, l4;
+
+	memset(f, 0, 128);
+	memcpy(f, (uint8_t[]){2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1}, 12);
+	o = 12;
+	if (vlan) {
+		f[o++] = 0x81;
+		f[o++] = 0x00;
+		f[o++] = 0x00;
+		f[o++] = 0x07;
+	}
+	f[o++] = 0x08;
+	f[o++] = 0x00;
+	f[o] = (uint8_t)(0x40 | ihl);
+	f[o + 6] = 0x40; /* DF */
+	f[o + 8] = 64;
+	f[o + 9] = proto;
+	memcpy(f + o + 12, (uint8_t[]){10, 30, 0, 11, 10, 20, 0, 21}, 8);
+	l4 = o + (size_t)ihl * 4;
+	if (proto == 1) {
+		f[l4] = icmp_type;
+	} else {
+		f[l4] = (uint8_t)(sport >> 8);
+		f[l4 + 1] = (uint8_t)sport;
+		f[l4 + 2] = (uint8_t)(dport >> 8);
+		f[l4 + 3] = (uint8_t)dport;
+		if (proto == 6)
+			f[l4 + 12] = 0x50;
+		f[l4 + 13] = 0x12; /* SYN+ACK for tcp; length byte for udp */
+	}
+	f[o + 3] = (uint8_t)(l4 + 20 - o);
+	return l4 + 20;
+}
+
+static size_t
+frame_v6(uint8_t *f, uint8_t next, uint16_t dport)
+{
+	memset(f, 0, 128);
+	memcpy(f, (uint8_t[]){2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd}, 14);
+	f[14] = 0x60;
+	f[19] = 20;
+	f[20] = next;
+	f[21] = 64;
+	f[22] = 0xfd;
+	f[38] = 0xfd;
+	f[37] = 0x11;
+	f[53] = 0x21;
+	f[54] = 0x9c;
+	f[55] = 0x41;
+	f[56] = (uint8_t)(dport >> 8);
+	f[57] = (uint8_t)dport;
+	if (next == 58)
+		f[54] = 128; /* echo request */
+	return 74;
+}
+
+static void
+filter_vs_libpcap(void **state)
+{
+	static const char *const filters[] = {
+		"tcp port 5432",
+		"tcp dst port 80",
+		"udp port 53",
+		"icmp[icmptype] == icmp-echo",
+		"icmp[0] == 0",
+		"tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)",
+		"ip[9] == 6 and tcp[2:2] > 1000",
+		"ip6 and tcp port 5432",
+		"icmp6",
+		"vlan and tcp port 5432",
+		"not tcp port 22",
+		"host 10.20.0.21 and (tcp or icmp)",
+		"len > 60",
+	};
+	uint8_t frames[16][128];
+	size_t lens[16], n = 0;
+	unsigned checked = 0;
+
+	(void)state;
+	lens[n] = frame_v4(frames[n], 6, 5, 40001, 5432, 0, false), n++;
+	lens[n] = frame_v4(frames[n], 6, 7, 40001, 5432, 0, false), n++; /* IP options */
+	lens[n] = frame_v4(frames[n], 6, 5, 5432, 40001, 0, false), n++;
+	lens[n] = frame_v4(frames[n], 6, 6, 40001, 80, 0, false), n++;
+	lens[n] = frame_v4(frames[n], 17, 5, 40001, 53, 0, false), n++;
+	lens[n] = frame_v4(frames[n], 17, 8, 53, 40001, 0, false), n++;
+	lens[n] = frame_v4(frames[n], 1, 5, 0, 0, 8, false), n++;
+	lens[n] = frame_v4(frames[n], 1, 6, 0, 0, 0, false), n++;
+	lens[n] = frame_v4(frames[n], 6, 5, 40001, 5432, 0, true), n++;
+	lens[n] = frame_v4(frames[n], 6, 5, 40001, 22, 0, false), n++;
+	lens[n] = frame_v6(frames[n], 6, 5432), n++;
+	lens[n] = frame_v6(frames[n], 58, 0), n++;
+	memcpy(frames[n], frames[1], 128), lens[n] = 40, n++; /* cut inside the IP options */
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		struct hv_mirror_conf c;
+		struct hv_mirror_session *s;
+		struct bpf_program prog;
+		pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+		char err[256];
+
+		assert_non_null(p);
+		assert_int_equal(pcap_compile(p, &prog, filters[i], 1, PCAP_NETMASK_UNKNOWN), 0);
+		conf_base(&c, "fx", "fx.pcapng");
+		snprintf(c.filter, sizeof(c.filter), "%s", filters[i]);
+		s = hv_mirror_session_create(&c, 1, err, sizeof(err));
+		assert_non_null(s);
+		for (size_t k = 0; k < n; k++) {
+			struct pcap_pkthdr h = {.caplen = (bpf_u_int32)lens[k],
+						.len = (bpf_u_int32)lens[k]};
+			bool want = pcap_offline_filter(&prog, &h, frames[k]) != 0;
+			struct rte_mbuf *m = mbuf_of(frames[k], lens[k]);
+
+			if (hv_mirror_session_filter_match(s, m) != want)
+				fail_msg("filter \"%s\" (%s) on frame %zu: %s, libpcap says %s",
+					 filters[i], hv_mirror_session_filter_engine(s), k,
+					 want ? "no match" : "match", want ? "match" : "no match");
+			rte_pktmbuf_free(m);
+			checked++;
+		}
+		hv_mirror_session_free(s);
+		pcap_freecode(&prog);
+		pcap_close(p);
+	}
+	assert_int_equal(checked, n * (sizeof(filters) / sizeof(filters[0])));
 }
 
 /* 1 in 3 of 9 selected frames, each cut to the snaplen. */
@@ -602,6 +738,7 @@ main(int argc, char **argv)
 		       NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(select_verdict_filter),
+		cmocka_unit_test(filter_vs_libpcap),
 		cmocka_unit_test(sample_snaplen),
 		cmocka_unit_test(delivered_egress),
 		cmocka_unit_test(capture_fd_count),
