@@ -35,6 +35,7 @@
 
 #include "cli/lab.h"
 #include "cli/lab_kernel.h"
+#include "cli/mirror.h"
 #include "common/ctl.h"
 #include "firewall/lang/lang.h"
 #include "vmm/vmm.h"
@@ -52,6 +53,7 @@ static const char lab_usage[] =
 	"       hvnetctl lab status [NAME] [--json]\n"
 	"       hvnetctl lab exec [NAME] GUEST -- CMD [ARGS...]\n"
 	"       hvnetctl lab console [NAME] GUEST\n"
+	"       hvnetctl lab capture [NAME] GUEST[:NIC] [-f FILTER] [-c COUNT] [-s SNAPLEN] -w FILE|-\n"
 	"       hvnetctl lab graph [NAME|FILE] [--svg FILE | --png FILE]\n"
 	"\n"
 	"Bring a lab file's segments, guests and policy up on a private hvnetd\n"
@@ -76,6 +78,10 @@ static const char lab_usage[] =
 	"          empty, output passed on as it comes\n"
 	"  console attach the terminal to a QEMU guest's serial console; Ctrl-]\n"
 	"          leaves\n"
+	"  capture the packets of a guest NIC (the first unless :NIC), as pcap, to\n"
+	"          FILE or stdout (-w -, for | tcpdump -r -); on hvnetd through\n"
+	"          hvnetctl capture of its port (vhost-user NICs too), on the kernel\n"
+	"          datapath tcpdump in the guest's namespace\n"
 	"  graph   segments as clusters, guest NICs, an edge per allowed flow\n"
 	"          between segments (labelled with rule ids); DOT on stdout\n"
 	"\n"
@@ -1890,6 +1896,123 @@ cmd_console(int argc, char **argv)
 	return 0;
 }
 
+/* ---- lab capture ---- */
+
+/*
+ * lab capture [NAME] GUEST[:NIC] [-f FILTER] [-c COUNT] [-s SNAPLEN] -w FILE|-
+ * On hvnetd: `hvnetctl capture` of the NIC's port (vhost-user NICs too). On
+ * the kernel datapath: tcpdump on the NIC inside the guest's namespace.
+ */
+static int
+cmd_capture(int argc, char **argv, bool json)
+{
+	static const char usage[] =
+		"capture: [NAME] GUEST[:NIC] [-f FILTER] [-c COUNT] [-s SNAPLEN] -w FILE|-";
+	const char *name = NULL, *target;
+	char guest[64], *nic;
+	struct lab lab;
+	json_t *g, *found = NULL, *n, *port = NULL;
+	size_t i;
+	int first = 0, rc;
+
+	/* the guest is the first word that is not an option or its value */
+	while (first < argc && argv[first][0] != '-')
+		first++;
+	if (first == 1) {
+		target = argv[0];
+	} else if (first == 2) {
+		name = argv[0];
+		target = argv[1];
+	} else {
+		return lab_usage_error("%s", usage);
+	}
+	if (strlen(target) >= sizeof(guest))
+		return lab_usage_error("capture: guest name too long: %s", target);
+	snprintf(guest, sizeof(guest), "%s", target);
+	nic = strchr(guest, ':');
+	if (nic != NULL)
+		*nic++ = '\0';
+	if (lab_pick(name, "capture", &lab) != 0)
+		return 1;
+	if (state_load(&lab) != 0 || lab.state == NULL) {
+		lab_err("capture: no lab named %s is up", lab.name);
+		return 1;
+	}
+	json_array_foreach(json_object_get(lab.state, "guests"), i, g) {
+		if (strcmp(js(g, "name"), guest) == 0)
+			found = g;
+	}
+	if (found == NULL) {
+		lab_err("capture: lab %s has no guest %s (hvnetctl lab status %s lists them)",
+			lab.name, guest, lab.name);
+		json_decref(lab.state);
+		return 1;
+	}
+	json_array_foreach(json_object_get(found, "nics"), i, n) {
+		if (nic == NULL || strcmp(js(n, "name"), nic) == 0) {
+			port = n;
+			break;
+		}
+	}
+	if (port == NULL) {
+		lab_err("capture: guest %s has no NIC %s", guest, nic != NULL ? nic : "at all");
+		json_decref(lab.state);
+		return 1;
+	}
+	if (strcmp(js(lab.state, "datapath"), "kernel") == 0) {
+		/* tcpdump's own options are spelled the same */
+		char **av = calloc((size_t)(argc - first) + 10, sizeof(*av));
+		size_t k = 0;
+
+		if (av == NULL) {
+			json_decref(lab.state);
+			return 1;
+		}
+		av[k++] = "ip";
+		av[k++] = "netns";
+		av[k++] = "exec";
+		av[k++] = (char *)js(found, "instance");
+		av[k++] = "tcpdump";
+		av[k++] = "-i";
+		av[k++] = (char *)js(port, "name");
+		av[k++] = "-U";
+		char *filter = NULL;
+
+		for (int a = first; a < argc; a++) {
+			if (strcmp(argv[a], "-f") == 0 && a + 1 < argc)
+				filter = argv[++a]; /* tcpdump's expression, last */
+			else
+				av[k++] = argv[a];
+		}
+		if (filter != NULL)
+			av[k++] = filter;
+		fflush(NULL);
+		execvp("ip", av);
+		lab_err("capture: cannot run tcpdump in %s: %s", js(found, "instance"),
+			strerror(errno));
+		free(av);
+		json_decref(lab.state);
+		return 1;
+	}
+	/* hvnetctl capture PORT options... against the lab's hvnetd */
+	char **av = calloc((size_t)(argc - first) + 3, sizeof(*av));
+	char portname[64];
+
+	if (av == NULL) {
+		json_decref(lab.state);
+		return 1;
+	}
+	snprintf(portname, sizeof(portname), "%s", js(port, "port"));
+	json_decref(lab.state);
+	av[0] = "capture";
+	av[1] = portname;
+	for (int a = first; a < argc; a++)
+		av[2 + a - first] = argv[a];
+	rc = hv_cli_capture(2 + argc - first, av, lab.socket, json);
+	free(av);
+	return rc;
+}
+
 /* ---- lab graph ---- */
 
 static void
@@ -2215,10 +2338,8 @@ hv_cli_lab(int argc, char **argv, bool json)
 		return cmd_graph(n, rest);
 	if (strcmp(argv[1], "console") == 0)
 		return cmd_console(n, rest);
-	if (strcmp(argv[1], "capture") == 0) {
-		lab_err("%s is not implemented yet (docs/labs.md)", argv[1]);
-		return 2;
-	}
-	return lab_usage_error("unknown command '%s' (up, down, status, exec, console, graph)",
-			       argv[1]);
+	if (strcmp(argv[1], "capture") == 0)
+		return cmd_capture(n, rest, json);
+	return lab_usage_error(
+		"unknown command '%s' (up, down, status, exec, console, capture, graph)", argv[1]);
 }

@@ -80,6 +80,21 @@ hv_assert_eq echoed "$(lx web2 /usr/bin/python3 "$PROBE" tcp 10.30.0.11 80)" "we
 hv_assert_eq timeout "$(lx web2 /usr/bin/python3 "$PROBE" tcp 10.30.0.11 22 2)" "web2 -> web1 tcp/22 (default block)"
 hv_pass "tcp: web2 -> web1 port 80 passes, port 22 is blocked"
 
+# lab capture: web2's NIC through hvnetd, as pcap on stdout read by tcpdump
+lab capture "$LAB" web2:eth0 -f 'icmp[icmptype] == icmp-echo' -c 3 -w - 2>"$HV_TMP/capture.err" |
+	tcpdump -nr - >"$HV_TMP/capture.txt" 2>/dev/null &
+cap=$!
+sleep 1
+lx web1 ping -c 3 -i 0.2 -W 1 10.30.0.12 >/dev/null || hv_fail "web1 cannot ping web2 during the capture"
+for _ in $(seq 50); do kill -0 $cap 2>/dev/null || break; sleep 0.1; done
+kill -0 $cap 2>/dev/null && { pkill -f "capture $LAB"; sleep 0.5; hv_fail "lab capture -c 3 did not end: $(cat "$HV_TMP/capture.err" "$HV_TMP/capture.txt")"; }
+hv_assert_eq 3 "$(grep -c "ICMP echo request" "$HV_TMP/capture.txt")" "lab capture: echo requests web2 received"
+hv_assert_eq 0 "$(grep -c "ICMP echo reply" "$HV_TMP/capture.txt")" "lab capture: the filter leaves replies out"
+grep -q "10.30.0.11 > 10.30.0.12" "$HV_TMP/capture.txt" || hv_fail "lab capture: $(cat "$HV_TMP/capture.txt")"
+if lab capture "$LAB" web2:eth9 -w /dev/null 2>"$HV_TMP/capbad.err"; then hv_fail "lab capture of a missing NIC"; fi
+grep -q "no NIC eth9" "$HV_TMP/capbad.err" || hv_fail "lab capture of a missing NIC: $(cat "$HV_TMP/capbad.err")"
+hv_pass "lab capture web2:eth0 -f 'echo requests' -c 3 -w - | tcpdump -r -: the 3 echo requests, no reply; a missing NIC is refused"
+
 # exit status and stdin pass through lab exec
 lx web1 sh -c 'exit 7'
 hv_assert_eq 7 "$?" "lab exec exit status"
