@@ -78,7 +78,13 @@ gx web2 python3 -m http.server 8080 --bind 10.0.0.12 >/dev/null 2>&1 &
 gx db2 python3 -m http.server 8080 --bind 10.0.0.22 >/dev/null 2>&1 &
 # the IDS guest listens on its mirror port: it sees the blocked packets only
 ip netns exec "$LAB-ids" timeout 15 tcpdump -i eth0 -Q in -nn -l --immediate-mode >"$IDSLOG" 2>/dev/null &
-sleep 2
+# the servers listen before anyone calls them (python starts slowly on a busy machine)
+for _ in $(seq 100); do
+	[ -n "$(ip netns exec "$LAB-web2" ss -Hltn 'sport = :8080')" ] &&
+		[ -n "$(ip netns exec "$LAB-db2" ss -Hltn 'sport = :8080')" ] && break
+	sleep 0.1
+done
+sleep 1 # tcpdump's start
 try() { # GUEST DESCRIPTION WANT command...
 	local g=$1 what=$2 want=$3 got
 	shift 3
