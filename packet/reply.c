@@ -351,3 +351,148 @@ hv_reply_icmp_error(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta
 	wr16(icmp + 2, csum_fold(csum_add(sum, icmp, msg_len)));
 	return need;
 }
+
+/* ---- ARP and neighbour discovery: the gateway's answers and questions ---- */
+
+#define ETH_P_ARP    0x0806
+#define ARP_LEN	     28
+#define ND_MSG_LEN   32 /* NS/NA with one link-layer address option */
+#define ND_HOP_LIMIT 255
+#define ND_NS	     135
+#define ND_NA	     136
+
+/* Ethernet header with explicit MACs, no tags; the length written (14). */
+static uint32_t
+write_eth(uint8_t *out, const uint8_t *dst, const uint8_t *src, uint16_t ethertype)
+{
+	memcpy(out, dst, 6);
+	memcpy(out + 6, src, 6);
+	wr16(out + 12, ethertype);
+	return 14;
+}
+
+static void
+write_arp(uint8_t *a, uint16_t op, const uint8_t *sha, const uint8_t *spa, const uint8_t *tha,
+	  const uint8_t *tpa)
+{
+	wr16(a, 1);
+	wr16(a + 2, ETH_P_IPV4);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, op);
+	memcpy(a + 8, sha, 6);
+	memcpy(a + 14, spa, 4);
+	memcpy(a + 18, tha, 6);
+	memcpy(a + 24, tpa, 4);
+}
+
+/* An NS or NA message with its link-layer address option, checksummed. */
+static void
+write_nd(uint8_t *ip, uint8_t type, uint32_t flags, const uint8_t *src, const uint8_t *dst,
+	 const uint8_t *target, const uint8_t *mac)
+{
+	uint8_t *icmp = ip + IPV6_HDR;
+
+	reply_write_ipv6(ip, ND_MSG_LEN, IPPROTO_ICMPV6_, src, dst);
+	ip[7] = ND_HOP_LIMIT;
+	icmp[0] = type;
+	icmp[1] = 0;
+	wr16(icmp + 2, 0);
+	wr32(icmp + 4, flags);
+	memcpy(icmp + 8, target, 16);
+	icmp[24] = type == ND_NS ? 1 : 2; /* source / target link-layer address */
+	icmp[25] = 1;			  /* in units of 8 bytes */
+	memcpy(icmp + 26, mac, 6);
+	wr16(icmp + 2, csum_fold(csum_add(pseudo_sum(true, src, dst, IPPROTO_ICMPV6_, ND_MSG_LEN),
+					  icmp, ND_MSG_LEN)));
+}
+
+size_t
+hv_reply_arp(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, const uint8_t mac[6],
+	     uint8_t *out, size_t out_size)
+{
+	uint32_t l2 = 14 + 4u * m->n_vlans;
+	const uint8_t *a, *tags;
+
+	if (m->l3 != HV_L3_ARP || m->arp_op != 1 || m->n_vlans > HV_PKT_MAX_VLANS ||
+	    m->l3_off != l2)
+		return 0;
+	a = frame_bytes(frame, len, l2, ARP_LEN);
+	tags = frame_bytes(frame, len, 12, 4u * m->n_vlans);
+	if (a == NULL || tags == NULL || hv_mac_is_multicast(m->src_mac) ||
+	    hv_mac_is_multicast(mac) || !ip_is_host(false, a + 14) || out_size < l2 + ARP_LEN)
+		return 0;
+	memcpy(out, m->src_mac, 6);
+	memcpy(out + 6, mac, 6);
+	memcpy(out + 12, tags, 4u * m->n_vlans);
+	wr16(out + 12 + 4u * m->n_vlans, ETH_P_ARP);
+	/* the asked-for address is ours; the asker learns it from our answer */
+	write_arp(out + l2, 2, mac, a + 24, a + 8, a + 14);
+	return l2 + ARP_LEN;
+}
+
+size_t
+hv_reply_nd_na(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+	       const uint8_t mac[6], bool router, uint8_t *out, size_t out_size)
+{
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+	uint32_t l2 = 14 + 4u * m->n_vlans;
+	uint8_t target[16];
+	const uint8_t *tags, *dst;
+	bool dad;
+	uint32_t flags;
+
+	if (m->icmp_type != ND_NS || m->n_vlans > HV_PKT_MAX_VLANS || m->l3_off != l2 ||
+	    !hv_pkt_nd_target(frame, len, m, target))
+		return 0;
+	tags = frame_bytes(frame, len, 12, 4u * m->n_vlans);
+	if (tags == NULL || hv_mac_is_multicast(m->src_mac) || hv_mac_is_multicast(mac) ||
+	    !ip_is_host(true, target) || out_size < l2 + IPV6_HDR + ND_MSG_LEN)
+		return 0;
+	/* RFC 4861 7.2.4: a solicitation from :: (duplicate address detection) is
+	 * answered to all-nodes, without the solicited flag */
+	dad = ip6_is_zero_upto(m->src_ip, 16);
+	if (!dad && !ip_is_host(true, m->src_ip))
+		return 0;
+	dst = dad ? all_nodes : m->src_ip;
+	memcpy(out, dad ? all_nodes_mac : m->src_mac, 6);
+	memcpy(out + 6, mac, 6);
+	memcpy(out + 12, tags, 4u * m->n_vlans);
+	wr16(out + 12 + 4u * m->n_vlans, ETH_P_IPV6);
+	flags = (router ? 0x80000000u : 0) | (dad ? 0 : 0x40000000u) | 0x20000000u;
+	write_nd(out + l2, ND_NA, flags, target, dst, target, mac);
+	return l2 + IPV6_HDR + ND_MSG_LEN;
+}
+
+size_t
+hv_reply_arp_request(const uint8_t mac[6], const uint8_t spa[4], const uint8_t tpa[4], uint8_t *out,
+		     size_t out_size)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t zero[6];
+
+	if (out_size < 14 + ARP_LEN || hv_mac_is_multicast(mac))
+		return 0;
+	write_eth(out, bcast, mac, ETH_P_ARP);
+	write_arp(out + 14, 1, mac, spa, zero, tpa);
+	return 14 + ARP_LEN;
+}
+
+size_t
+hv_reply_nd_ns(const uint8_t mac[6], const uint8_t src[16], const uint8_t target[16], uint8_t *out,
+	       size_t out_size)
+{
+	uint8_t dst[16] = {0xff, 0x02, [11] = 1, [12] = 0xff};
+	uint8_t dmac[6] = {0x33, 0x33, 0xff};
+
+	if (out_size < 14 + IPV6_HDR + ND_MSG_LEN || hv_mac_is_multicast(mac) ||
+	    !ip_is_host(true, target) || !ip_is_host(true, src))
+		return 0;
+	/* the target's solicited-node multicast group (RFC 4291 2.7.1) */
+	memcpy(dst + 13, target + 13, 3);
+	memcpy(dmac + 3, target + 13, 3);
+	write_eth(out, dmac, mac, ETH_P_IPV6);
+	write_nd(out + 14, ND_NS, 0, src, dst, target, mac);
+	return 14 + IPV6_HDR + ND_MSG_LEN;
+}

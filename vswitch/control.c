@@ -585,6 +585,7 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 	} tables[] = {
 		{handlers, sizeof(handlers) / sizeof(handlers[0])},
 		{hv_fw_handlers, hv_fw_n_handlers},
+		{hv_gw_handlers, hv_gw_n_handlers},
 	};
 	struct hv_ctl_request req;
 	struct reply_err e = {0};
@@ -612,7 +613,7 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 	}
 	reply = hv_ctl_reply_error(
 		req.id, EOPNOTSUPP,
-		"commands: version, port.*, segment.*, mac.show, mac.flush, stats, policy.*, fw.show, ct.*",
+		"commands: version, port.*, segment.*, mac.show, mac.flush, stats, policy.*, fw.show, ct.*, route.show, neigh.show",
 		"unknown command '%s'", req.cmd);
 	hv_ctl_request_clear(&req);
 	return reply;

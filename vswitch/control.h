@@ -40,6 +40,10 @@ struct hv_switch *ctl_switch(struct hv_control *c);
 extern const struct hv_ctl_handler hv_fw_handlers[];
 extern const size_t hv_fw_n_handlers;
 
+/* gwctl.c: route.show, neigh.show */
+extern const struct hv_ctl_handler hv_gw_handlers[];
+extern const size_t hv_gw_n_handlers;
+
 /*
  * Read, check and compile the policy file PATH and put it in force.
  * Returns the report (what changed, connections cut, warnings) or NULL with

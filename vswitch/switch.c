@@ -358,6 +358,11 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 	}
 	if (switch_fw_init(sw) != 0)
 		return -ENOMEM;
+	sw->neigh = hv_neigh_create(sw->conf.neigh_capacity ? sw->conf.neigh_capacity : 4096);
+	if (sw->neigh == NULL) {
+		HV_ERR("cannot create a neighbour table of %u entries", sw->conf.neigh_capacity);
+		return -ENOMEM;
+	}
 	hv_sw = sw;
 	return hv_switch_publish(sw);
 }
@@ -401,6 +406,10 @@ hv_switch_fini(struct hv_switch *sw)
 		sw->segments[i] = NULL;
 	}
 	hv_mac_table_free(sw->macs);
+	hv_neigh_free(sw->neigh);
+	sw->neigh = NULL;
+	if (sw->state != NULL)
+		hv_gw_free(sw->state->gw);
 	rte_free(sw->state);
 	hv_fw_free(sw->fw);
 	hv_fw_free(sw->fw_prev);
@@ -432,6 +441,17 @@ hv_switch_publish(struct hv_switch *sw)
 	st->generation = ++sw->generation;
 	st->n_workers = (uint16_t)sw->n_workers;
 	st->fw = sw->fw;
+	if (sw->fw != NULL) {
+		char err[256];
+
+		/* the gateways, routes and bindings of the file, for these ports */
+		st->gw = hv_gw_build(sw, sw->fw, ++sw->gw_seq, err, sizeof(err));
+		if (st->gw == NULL) {
+			HV_ERR("policy %s: %s", sw->fw->path, err);
+			rte_free(st);
+			return -EINVAL;
+		}
+	}
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++)
 		st->seg_pol[s] = hv_switch_policy_seg(sw, sw->fw, (uint16_t)s);
 	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
@@ -468,6 +488,8 @@ hv_switch_publish(struct hv_switch *sw)
 	__atomic_store_n(&sw->state, st, __ATOMIC_RELEASE);
 	/* Wait until no worker can still be reading @old (or a port it lists). */
 	rte_rcu_qsbr_synchronize(sw->qsbr, RTE_QSBR_THRID_INVALID);
+	if (old != NULL)
+		hv_gw_free(old->gw);
 	rte_free(old);
 	return 0;
 }
@@ -600,7 +622,7 @@ parse_bool_opt(const struct hv_port_spec *spec, const char *key, bool *out, char
 }
 
 /* The options each kind takes, besides the common ones. */
-static const char *const common_opts[] = {"allow-vlan", "mac-limit", "mtu", NULL};
+static const char *const common_opts[] = {"allow-vlan", "mac-limit", "mtu", "port-security", NULL};
 static const char *const kind_opts[HV_PORT_KIND_MAX][8] = {
 	[HV_PORT_TAP] = {"iface", "netns", "ifname", "mac", NULL},
 	[HV_PORT_VHOST_USER] = {"path", "mode", "queues", NULL},
@@ -630,7 +652,7 @@ check_opts(const struct hv_port_spec *spec, char *err, size_t err_size)
 						      kind_opts[spec->kind][j]);
 			snprintf(
 				err, err_size,
-				"port '%s': %s ports take no option '%s' (they take: %sallow-vlan, mac-limit, mtu)",
+				"port '%s': %s ports take no option '%s' (they take: %sallow-vlan, mac-limit, mtu, port-security)",
 				spec->name, hv_port_kind_name(spec->kind), k, known);
 			return -EINVAL;
 		}
@@ -677,7 +699,7 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	struct hv_port *p;
 	unsigned id;
 	uint32_t mtu = 1500, mac_limit = 0;
-	bool allow_vlan = false;
+	bool allow_vlan = false, portsec = true;
 	int rc;
 
 	if (!name_valid(spec->name)) {
@@ -706,6 +728,8 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		rc = parse_u32_opt(spec, "mac-limit", 0, 1u << 24, &mac_limit, err, err_size);
 	if (rc == 0)
 		rc = parse_bool_opt(spec, "allow-vlan", &allow_vlan, err, err_size);
+	if (rc == 0)
+		rc = parse_bool_opt(spec, "port-security", &portsec, err, err_size);
 	if (rc != 0)
 		return rc;
 	if (mtu + RTE_ETHER_HDR_LEN + 8 > RTE_MBUF_DEFAULT_DATAROOM) {
@@ -733,6 +757,7 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	p->segment = seg->id;
 	p->mtu = (uint16_t)mtu;
 	p->allow_vlan = allow_vlan;
+	p->portsec_off = !portsec;
 	p->mac_limit = mac_limit;
 	p->spec = *spec;
 
