@@ -53,6 +53,7 @@ struct worker_ctx {
 		uint16_t in_port, sseg, dseg;
 		uint8_t family;
 		uint8_t addr[16];
+		uint8_t src_mac[6]; /* the sender's, for the unreachable if it expires */
 	} pend[GW_PENDING_MAX];
 };
 
@@ -619,9 +620,44 @@ route_forward(struct worker_ctx *c, const struct hv_gw *gw, const struct hv_port
 	p->dseg = dseg;
 	p->family = family;
 	memcpy(p->addr, pm->dst_ip, 16);
+	memcpy(p->src_mac, pm->src_mac, 6);
 	HV_CNT_ADD(c->w->gw.queued, 1);
 	if (!asked)
 		gw_solicit(c, gw, dseg, family, pm->dst_ip);
+}
+
+/*
+ * A routed packet whose destination never answered: ICMP host unreachable
+ * (ICMPv6 address unreachable) to its sender, from the sender's gateway.
+ * The frame was rewritten for the destination segment, so the metadata is
+ * made to look as it arrived.
+ */
+static void
+gw_unreachable(struct worker_ctx *c, const struct hv_gw *gw, const struct gw_pending *p)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(p->m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(p->m);
+	const struct hv_gw_seg *g;
+	struct hv_pkt_meta m;
+	uint8_t out[HV_REPLY_FRAME_MAX];
+	size_t n;
+
+	if (gw == NULL || p->sseg >= HV_GW_MAX_SEGS || !gw->seg[p->sseg].on ||
+	    c->st->ports[p->in_port] == NULL || hv_pkt_parse(data, len, &m) != HV_DROP_NONE)
+		return;
+	g = &gw->seg[p->sseg];
+	memcpy(m.src_mac, p->src_mac, 6);
+	memcpy(m.dst_mac, g->mac, 6);
+	if (!(p->family == 4 ? g->has4 : g->has6) ||
+	    !hv_fwlog_bucket_take(&c->reject_bucket, c->now, rte_get_tsc_hz(), REJECT_RATE,
+				  REJECT_BURST))
+		return;
+	n = hv_reply_icmp_error(data, len, &m, p->family == 4 ? 3 : 1, p->family == 4 ? 1 : 3, 0,
+				p->family == 4 ? g->ip4 : g->ip6, out, sizeof(out));
+	if (n == 0)
+		return;
+	HV_CNT_ADD(c->w->gw.replies_sent, 1);
+	gw_emit(c, p->in_port, out, n);
 }
 
 /* The waiting packets whose destination answered go on; the expired are dropped. */
@@ -642,6 +678,7 @@ gw_pending_poll(struct worker_ctx *c)
 			continue;
 		}
 		if (gw == NULL || c->now > p->deadline) {
+			gw_unreachable(c, gw, p);
 			drop_pkt(c, p->in_port, p->sseg, HV_DROP_GW_NO_NEIGH, p->m);
 			continue;
 		}

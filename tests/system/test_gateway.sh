@@ -33,7 +33,9 @@ drops() { # drops REASON...: the sum of their counters
 guest() {
 	local port=$1 seg=$2 mac=$3 a4=$4 a6=$5 gw4=$6 gw6=$7
 	hv_netns "$port"
-	hv_ctl sw port add "$port" tap "$seg" "netns=$HV_ID-$port" ifname=eth0 >/dev/null ||
+	# a kernel name of this test's own, so that tests running side by side never clash
+	hv_ctl sw port add "$port" tap "$seg" "iface=${HV_ID:0:9}-${port:0:5}" "netns=$HV_ID-$port" \
+		ifname=eth0 >/dev/null ||
 		hv_fail "port add $port"
 	ip -n "$HV_ID-$port" link set eth0 address "$mac"
 	hv_in "$port" sysctl -qw net.ipv6.conf.eth0.addr_gen_mode=0 net.ipv6.conf.eth0.accept_ra=0
@@ -112,6 +114,15 @@ out=$(hv_in admin1 ping -6 -c 1 -W 1 fd00:99::1 2>&1)
 echo "$out" | grep -q "From fd00:10::1 .*[Uu]nreachable" || hv_fail "fd00:99::1: $out"
 hv_assert_ge "$(drops gw_no_route)" 2 "gw_no_route drops"
 hv_pass "no segment: ICMP/ICMPv6 unreachable from the gateway"
+# an address of a segment that no guest answers: the gateway asks (ARP/NS),
+# holds the packet, then answers host / address unreachable
+out=$(hv_in admin1 ping -c 1 -W 3 10.20.0.99 2>&1)
+echo "$out" | grep -q "From 10.10.0.1 .*Host Unreachable" || hv_fail "10.20.0.99: $out"
+out=$(hv_in admin1 ping -6 -c 1 -W 3 fd00:20::99 2>&1)
+echo "$out" | grep -q "From fd00:10::1 .*[Aa]ddress unreachable" || hv_fail "fd00:20::99: $out"
+hv_assert_ge "$(drops gw_no_neigh)" 2 "gw_no_neigh drops"
+hv_assert_ge "$(hv_json sw 'r["counters"]["solicits"]' route show)" 2 "ARP/NS sent by the gateways"
+hv_pass "no guest answers: the gateway asked, then sent host/address unreachable"
 
 # ARP suppression: hvnetd answers for bound web2; web2 never sees the request
 ip netns exec "$HV_ID-web2" timeout 2.5 tcpdump -l -n -i eth0 arp >"$HV_TMP/web2.arp" 2>/dev/null &
