@@ -57,7 +57,8 @@ static const char usage_text[] =
 	"  port show NAME                          one port, with its drop reasons\n"
 	"  port add NAME KIND SEGMENT [KEY=VAL...]  add a port while traffic flows\n"
 	"        KIND: tap, vhost-user, af_packet, pcap, ring, null\n"
-	"        common keys: mac-limit=N allow-vlan=yes mtu=N port-security=no\n"
+	"        common keys: mac-limit=N allow-vlan=yes mtu=N\n"
+	"                     port-security=no|lock (docs/routing.md)\n"
 	"        tap: iface=IF netns=NS mac=MAC   vhost-user: path=SOCK mode=server|client\n"
 	"        af_packet: iface=IF             pcap: rx=FILE tx=FILE\n"
 	"  port del NAME                           remove a port (its MACs are flushed)\n"
@@ -78,7 +79,8 @@ static const char usage_text[] =
 	"  policy trace 'PACKET'                   the live verdict: connection table, then rules\n"
 	"  fw show                                 rules in force with their hit counters\n"
 	"  route show                              segment gateways (MAC, addresses, subnets),\n"
-	"                                          routed/blocked per segment pair, gateway counters\n"
+	"                                          routed/blocked per segment pair, gateway counters,\n"
+	"                                          each port's port security (bound, lock, off)\n"
 	"  neigh show [SEGMENT]                    neighbours: declared in the policy file and\n"
 	"                                          learned from ARP/ND by the gateways\n"
 	"  ct list [FILTER...]                     tracked connections (FILTER: segment=S port=P\n"
@@ -273,7 +275,17 @@ print_routes(json_t *r)
 	printf("\ndrops:");
 	json_object_foreach(json_object_get(r, "drops"), key, v)
 		printf(" %s %lld", key, (long long)json_integer_value(v));
-	printf("\n");
+	printf("\n\n%-16s %-6s %-17s %s\n", "PORT", "CHECK", "MAC", "ADDRESSES");
+	json_array_foreach(json_object_get(r, "port_security"), i, v) {
+		json_t *ad;
+		size_t j;
+
+		printf("%-16s %-6s %-17s", s_of(v, "port"), s_of(v, "mode"),
+		       *s_of(v, "mac") ? s_of(v, "mac") : "-");
+		json_array_foreach(json_object_get(v, "addresses"), j, ad)
+			printf(" %s", json_string_value(ad));
+		printf("\n");
+	}
 }
 
 static void

@@ -121,8 +121,12 @@ psec_build(const struct hv_switch *sw, const struct hv_prog *prog, const struct 
 	const struct hv_nic *n = nic_of_port(prog, p->name);
 
 	memset(ps, 0, sizeof(*ps));
-	if (n == NULL || p->portsec_off)
+	if (p->portsec_off)
 		return 0;
+	if (n == NULL || (!n->has_mac && n->ips.n == 0)) {
+		ps->lock = p->portsec_lock; /* nothing declared: learn and lock, if asked */
+		return 0;
+	}
 	(void)sw;
 	ps->has_mac = n->has_mac;
 	if (n->has_mac) {

@@ -33,6 +33,46 @@ seg_name(const struct hv_switch *sw, unsigned id)
 	return id < HV_MAX_SEGMENTS && sw->segments[id] != NULL ? sw->segments[id]->name : "?";
 }
 
+/* Per port: how it is checked and against what (declared, or locked so far). */
+static json_t *
+portsec_json(const struct hv_switch *sw, const struct hv_gw *gw)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < HV_MAX_PORTS; i++) {
+		const struct hv_port *p = sw->ports[i];
+		struct hv_portsec ps;
+		json_t *addrs = json_array();
+		const char *mode = "off";
+		char mac[18] = "";
+
+		if (p == NULL)
+			continue;
+		memset(&ps, 0, sizeof(ps));
+		if (gw != NULL && gw->psec[i].lock) {
+			mode = "lock";
+			hv_portsec_of_lock(&sw->psec_lock[i], &ps);
+		} else if (gw != NULL && gw->psec[i].on) {
+			mode = "bound";
+			ps = gw->psec[i];
+		}
+		if (ps.has_mac)
+			mac_fmt(ps.mac, mac);
+		for (unsigned k = 0; k < ps.n4 + ps.n6; k++) {
+			char t[INET6_ADDRSTRLEN];
+
+			if (k < ps.n4)
+				addr_str(4, ps.ip4[k], t, sizeof(t));
+			else
+				addr_str(6, ps.ip6[k - ps.n4], t, sizeof(t));
+			json_array_append_new(addrs, json_string(t));
+		}
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}", "port", p->name, "mode",
+						   mode, "mac", mac, "addresses", addrs));
+	}
+	return a;
+}
+
 static json_t *
 h_route_show(struct hv_control *c, json_t *args, struct reply_err *e)
 {
@@ -99,8 +139,9 @@ h_route_show(struct hv_control *c, json_t *args, struct reply_err *e)
 					    json_integer((json_int_t)sum->drops[r]));
 	}
 	rte_free(sum);
-	return json_pack("{s:b, s:o, s:o, s:o, s:o}", "policy", sw->fw != NULL, "gateways", routes,
-			 "pairs", pairs, "counters", cnt, "drops", drops);
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "policy", sw->fw != NULL, "gateways",
+			 routes, "pairs", pairs, "counters", cnt, "drops", drops, "port_security",
+			 portsec_json(sw, gw));
 }
 
 struct neigh_walk {

@@ -704,7 +704,10 @@ gw_stage(struct worker_ctx *c, const struct hv_gw *gw, const struct hv_port *in,
 	size_t out_len;
 
 	*done = false;
-	why = hv_portsec_check(&gw->psec[in->id], data, len, pm);
+	if (unlikely(gw->psec[in->id].lock))
+		why = hv_portsec_lock_check(&c->sw->psec_lock[in->id], data, len, pm);
+	else
+		why = hv_portsec_check(&gw->psec[in->id], data, len, pm);
 	if (unlikely(why != HV_DROP_NONE))
 		return why;
 	v = hv_gw_ingress(gw, c->sw->neigh, in->segment, in->id, data, len, pm, c->now, &c->w->gw,

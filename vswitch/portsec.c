@@ -87,3 +87,66 @@ hv_portsec_check(const struct hv_portsec *ps, const uint8_t *data, uint32_t len,
 		return HV_DROP_NONE;
 	}
 }
+
+/* Claim field CLAIM of @l; true when this caller owns it and must write it, then set SET. */
+static bool
+lock_claim(struct hv_portsec_lock *l, uint32_t claim)
+{
+	if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) & claim)
+		return false;
+	return !(__atomic_fetch_or(&l->state, claim, __ATOMIC_ACQUIRE) & claim);
+}
+
+static void
+lock_set(struct hv_portsec_lock *l, uint32_t set)
+{
+	__atomic_fetch_or(&l->state, set, __ATOMIC_RELEASE);
+}
+
+void
+hv_portsec_of_lock(const struct hv_portsec_lock *l, struct hv_portsec *ps)
+{
+	uint32_t st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+
+	memset(ps, 0, sizeof(*ps));
+	if (st & HV_PORTSEC_L_MAC) {
+		ps->has_mac = true;
+		memcpy(ps->mac, l->mac, 6);
+		hv_pkt_ll6_of_mac(l->mac, ps->ll6);
+	}
+	if (st & HV_PORTSEC_L_IP4) {
+		memcpy(ps->ip4[0], l->ip4, 4);
+		ps->n4 = 1;
+	}
+	if (st & HV_PORTSEC_L_IP6) {
+		memcpy(ps->ip6[0], l->ip6, 16);
+		ps->n6 = 1;
+	}
+	ps->on = ps->has_mac || ps->n4 + ps->n6 > 0;
+}
+
+enum hv_drop_reason
+hv_portsec_lock_check(struct hv_portsec_lock *l, const uint8_t *data, uint32_t len,
+		      const struct hv_pkt_meta *m)
+{
+	struct hv_portsec ps;
+
+	if (!hv_mac_is_multicast(m->src_mac) && !hv_mac_is_zero(m->src_mac) &&
+	    lock_claim(l, HV_PORTSEC_L_MAC_CLAIM)) {
+		memcpy(l->mac, m->src_mac, 6);
+		lock_set(l, HV_PORTSEC_L_MAC);
+	}
+	if ((m->l3 == HV_L3_IPV4 || m->l3 == HV_L3_ARP) && memcmp(m->src_ip, zero16, 4) != 0 &&
+	    m->src_ip[0] < 224 && lock_claim(l, HV_PORTSEC_L_IP4_CLAIM)) {
+		memcpy(l->ip4, m->src_ip, 4);
+		lock_set(l, HV_PORTSEC_L_IP4);
+	}
+	if (m->l3 == HV_L3_IPV6 && memcmp(m->src_ip, zero16, 16) != 0 && m->src_ip[0] != 0xff &&
+	    !(m->src_ip[0] == 0xfe && (m->src_ip[1] & 0xc0) == 0x80) &&
+	    lock_claim(l, HV_PORTSEC_L_IP6_CLAIM)) {
+		memcpy(l->ip6, m->src_ip, 16);
+		lock_set(l, HV_PORTSEC_L_IP6);
+	}
+	hv_portsec_of_lock(l, &ps);
+	return hv_portsec_check(&ps, data, len, m);
+}

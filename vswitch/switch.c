@@ -358,6 +358,9 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 	}
 	if (switch_fw_init(sw) != 0)
 		return -ENOMEM;
+	sw->psec_lock = rte_zmalloc("hv_psec_lock", HV_MAX_PORTS * sizeof(*sw->psec_lock), 0);
+	if (sw->psec_lock == NULL)
+		return -ENOMEM;
 	sw->neigh = hv_neigh_create(sw->conf.neigh_capacity ? sw->conf.neigh_capacity : 4096);
 	if (sw->neigh == NULL) {
 		HV_ERR("cannot create a neighbour table of %u entries", sw->conf.neigh_capacity);
@@ -408,6 +411,8 @@ hv_switch_fini(struct hv_switch *sw)
 	hv_mac_table_free(sw->macs);
 	hv_neigh_free(sw->neigh);
 	sw->neigh = NULL;
+	rte_free(sw->psec_lock);
+	sw->psec_lock = NULL;
 	if (sw->state != NULL)
 		hv_gw_free(sw->state->gw);
 	rte_free(sw->state);
@@ -699,7 +704,8 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	struct hv_port *p;
 	unsigned id;
 	uint32_t mtu = 1500, mac_limit = 0;
-	bool allow_vlan = false, portsec = true;
+	bool allow_vlan = false, portsec = true, portsec_lock = false;
+	const char *ps_opt = hv_port_spec_opt(spec, "port-security");
 	int rc;
 
 	if (!name_valid(spec->name)) {
@@ -728,8 +734,15 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		rc = parse_u32_opt(spec, "mac-limit", 0, 1u << 24, &mac_limit, err, err_size);
 	if (rc == 0)
 		rc = parse_bool_opt(spec, "allow-vlan", &allow_vlan, err, err_size);
-	if (rc == 0)
-		rc = parse_bool_opt(spec, "port-security", &portsec, err, err_size);
+	if (rc == 0 && ps_opt != NULL && strcmp(ps_opt, "lock") == 0)
+		portsec_lock = true;
+	else if (rc == 0 && ps_opt != NULL &&
+		 parse_bool_opt(spec, "port-security", &portsec, err, err_size) != 0) {
+		snprintf(err, err_size,
+			 "port '%s': option port-security=%s: expected yes, no or lock", spec->name,
+			 ps_opt);
+		rc = -EINVAL;
+	}
 	if (rc != 0)
 		return rc;
 	if (mtu + RTE_ETHER_HDR_LEN + 8 > RTE_MBUF_DEFAULT_DATAROOM) {
@@ -758,6 +771,9 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	p->mtu = (uint16_t)mtu;
 	p->allow_vlan = allow_vlan;
 	p->portsec_off = !portsec;
+	p->portsec_lock = portsec_lock;
+	/* the slot is referenced by no published state: nothing is locked yet */
+	memset(&sw->psec_lock[id], 0, sizeof(sw->psec_lock[id]));
 	p->mac_limit = mac_limit;
 	p->spec = *spec;
 

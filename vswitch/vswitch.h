@@ -81,7 +81,8 @@ struct hv_port {
 	uint16_t nb_txq;
 	uint16_t mtu;
 	bool allow_vlan;
-	bool portsec_off; /* port-security=no: no checks even where the file binds the NIC */
+	bool portsec_off;  /* port-security=no: no checks even where the file binds the NIC */
+	bool portsec_lock; /* port-security=lock: learn and lock where the file binds nothing */
 	uint32_t mac_limit;
 	uint8_t mac[6];	 /* guest-side MAC where hvnet sets one (tap), else the ethdev's */
 	char netns[64];	 /* tap: namespace the interface was moved to */
@@ -268,6 +269,9 @@ struct hv_switch {
 	/* neighbours learned by the gateways (any worker writes; vswitch/neigh.h) */
 	struct hv_neigh_table *neigh;
 	uint64_t gw_seq; /* names of the route tables, unique per build */
+	/* per port slot: what learn-and-lock port security locked (workers write;
+	 * reset when a port takes the slot) */
+	struct hv_portsec_lock *psec_lock;
 };
 
 /* --- switch.c: control-thread operations (never from a worker) --- */

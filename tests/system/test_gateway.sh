@@ -167,6 +167,25 @@ port=$(hv_json sw '" ".join(m["port"] for m in r if m["mac"]=="52:54:00:30:00:11
 [ "$port" = "" ] || [ "$port" = "web1" ] || hv_fail "web1's MAC learned on $port"
 hv_pass "web2 taking web1's IP or MAC: nothing through, counted, MAC table untouched"
 
+# learn and lock: m2 is in no guest of the file; port-security=lock locks the
+# MAC and address it sends from first, and drops what it sends from another
+hv_netns m2
+hv_ctl sw port add m2 tap mgmt "iface=${HV_ID:0:9}-m2" "netns=$HV_ID-m2" ifname=eth0 \
+	port-security=lock >/dev/null || hv_fail "port add m2"
+hv_in m2 sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+ip -n "$HV_ID-m2" addr add 10.10.0.20/24 dev eth0
+ip -n "$HV_ID-m2" link set eth0 up
+m2mac=$(hv_mac_of m2)
+hv_in admin1 ping -c 1 -W 1 10.10.0.20 >/dev/null || hv_fail "admin1 -> m2 before the lock"
+got=$(hv_json sw '" ".join(p["mode"]+"/"+p["mac"]+"/"+",".join(p["addresses"]) for p in r["port_security"] if p["port"]=="m2")' route show)
+hv_assert_eq "lock/$m2mac/10.10.0.20" "$got" "route show: m2's lock"
+before=$(drops portsec_ip portsec_arp)
+ip -n "$HV_ID-m2" addr del 10.10.0.20/24 dev eth0
+ip -n "$HV_ID-m2" addr add 10.10.0.21/24 dev eth0
+if hv_in admin1 ping -c 1 -W 1 10.10.0.21 >/dev/null; then hv_fail "m2 answered from another address"; fi
+hv_assert_ge "$(($(drops portsec_ip portsec_arp) - before))" 1 "m2's drops after the lock"
+hv_pass "learn and lock: m2 locked to $m2mac/10.10.0.20, another address gets nothing through"
+
 # neigh show: declared bindings and what the gateways learned
 n=$(hv_json sw 'sum(1 for n in r["neighbours"] if n["origin"]=="declared" and n["address"]=="10.20.0.21" and n["port"]=="db1")' neigh show infra)
 hv_assert_eq 1 "$n" "neigh show: db1 declared"

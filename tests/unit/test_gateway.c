@@ -306,6 +306,61 @@ portsec_decisions(void **state)
 	assert_int_equal(check(&ps, &f), HV_DROP_PORTSEC_MAC);
 }
 
+static enum hv_drop_reason
+lock_check(struct hv_portsec_lock *l, const struct frame *f)
+{
+	struct hv_pkt_meta m;
+
+	parse(f, &m);
+	return hv_portsec_lock_check(l, f->b, f->len, &m);
+}
+
+static void
+portsec_learn_and_lock(void **state)
+{
+	struct hv_portsec_lock l;
+	struct hv_portsec ps;
+	struct frame f;
+	uint8_t a[16];
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	/* a DHCP discover locks the MAC, not an address */
+	udp4(&f, MAC_A, "0.0.0.0", "255.255.255.255", 68, 67);
+	assert_int_equal(lock_check(&l, &f), HV_DROP_NONE);
+	hv_portsec_of_lock(&l, &ps);
+	assert_true(ps.on && ps.has_mac);
+	assert_int_equal(ps.n4, 0);
+	echo4(&f, MAC_B, MAC_A, "10.0.0.5", "10.0.0.9", 64, 1);
+	assert_int_equal(lock_check(&l, &f), HV_DROP_NONE);
+	hv_portsec_of_lock(&l, &ps);
+	assert_int_equal(ps.n4, 1);
+	ip4("10.0.0.5", a);
+	assert_memory_equal(ps.ip4[0], a, 4);
+	/* locked: another MAC, another address, a forged ARP */
+	echo4(&f, MAC_B, MAC_B, "10.0.0.5", "10.0.0.9", 64, 1);
+	assert_int_equal(lock_check(&l, &f), HV_DROP_PORTSEC_MAC);
+	echo4(&f, MAC_B, MAC_A, "10.0.0.6", "10.0.0.9", 64, 1);
+	assert_int_equal(lock_check(&l, &f), HV_DROP_PORTSEC_IP);
+	arp(&f, MAC_A, 2, MAC_A, "10.0.0.6", "10.0.0.9");
+	assert_int_equal(lock_check(&l, &f), HV_DROP_PORTSEC_ARP);
+	/* IPv6: link-local of the locked MAC passes and locks nothing; the first global locks */
+	hv_pkt_ll6_of_mac(MAC_A, a);
+	{
+		char ll[64];
+
+		inet_ntop(AF_INET6, a, ll, sizeof(ll));
+		icmp6(&f, MAC_B, MAC_A, ll, "fe80::9", 64, 128, NULL);
+		assert_int_equal(lock_check(&l, &f), HV_DROP_NONE);
+	}
+	icmp6(&f, MAC_B, MAC_A, "fd00::5", "fd00::9", 64, 128, NULL);
+	assert_int_equal(lock_check(&l, &f), HV_DROP_NONE);
+	icmp6(&f, MAC_B, MAC_A, "fd00::6", "fd00::9", 64, 128, NULL);
+	assert_int_equal(lock_check(&l, &f), HV_DROP_PORTSEC_IP);
+	icmp6(&f, MAC_B, MAC_A, "fe80::1", "fe80::9", 64, 128, NULL);
+	assert_int_equal(lock_check(&l, &f), HV_DROP_PORTSEC_IP);
+}
+
 /* ---- TTL ---- */
 
 static void
@@ -604,6 +659,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(neigh_table),
 		cmocka_unit_test(portsec_decisions),
+		cmocka_unit_test(portsec_learn_and_lock),
 		cmocka_unit_test(ttl_decrement),
 		cmocka_unit_test_setup_teardown(gw_routes_and_bindings, gw_setup, gw_teardown),
 		cmocka_unit_test_setup_teardown(gw_answers, gw_setup, gw_teardown),
