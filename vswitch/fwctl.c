@@ -295,6 +295,20 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		hv_diags_free(&d);
 		return ctl_fail(e, ENOMEM, NULL, "out of memory; the policy in force is unchanged");
 	}
+	{
+		/* what the gateways cannot take fails here, with its reason */
+		char gerr[256];
+		struct hv_gw *probe = hv_gw_build(sw, fw, ++sw->gw_seq, gerr, sizeof(gerr));
+
+		if (probe == NULL) {
+			json_decref(diff);
+			hv_fw_free(fw);
+			hv_diags_free(&d);
+			return ctl_fail(e, EINVAL, "see docs/routing.md",
+					"%s: %s; the policy in force is unchanged", path, gerr);
+		}
+		hv_gw_free(probe);
+	}
 	cut = count_cut(sw, fw);
 	if (hv_switch_set_policy(sw, fw) != 0) {
 		json_decref(diff);
