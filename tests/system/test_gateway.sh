@@ -1,5 +1,6 @@
 #!/bin/bash
-# Segment gateways with policies/nist-800-125b.hvnet: namespace guests on three
+# Segment gateways with policies/nist-800-125b.hvnet, on two workers (routed
+# packets are handed to the worker owning their connection): namespace guests on three
 # segments reach each other only through their gateway and only where the
 # policy allows it (web1 -> db1 on tcp/5432, admin1 -> anyone on tcp/22), in
 # IPv4 and IPv6; replies route back; TTL expiry and addresses in no segment
@@ -10,7 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 hv_setup
 PROBE="$HV_ROOT/tests/system/fwprobe.py"
-POLICY="$HV_ROOT/policies/nist-800-125b.hvnet"
+# the reference policy, its verdict log in this test's directory
+POLICY="$HV_TMP/nist.hvnet"
 probe() { # probe GUEST tcp|udp HOST PORT [SECS]
 	local g=$1
 	shift
@@ -46,7 +48,9 @@ guest() {
 	ip -n "$HV_ID-$port" -6 route add default via "$gw6"
 }
 
-hv_start sw --segment mgmt --segment infra --segment app
+sed "s|^policy {|policy {\n\tlog-file \"$HV_TMP/fw.log\"|" \
+	"$HV_ROOT/policies/nist-800-125b.hvnet" >"$POLICY"
+hv_start sw --cpus 0,1,1 --segment mgmt --segment infra --segment app
 hv_ctl sw policy apply "$POLICY" >/dev/null || hv_fail "policy apply"
 guest admin1 mgmt 52:54:00:10:00:10 10.10.0.10/24 fd00:10::10/64 10.10.0.1 fd00:10::1
 guest web1 app 52:54:00:30:00:11 10.30.0.11/24 fd00:30::11/64 10.30.0.1 fd00:30::1
@@ -97,6 +101,10 @@ hv_assert_ge "$fwd" 4 "routed app -> infra"
 hv_assert_ge "$back" 4 "routed infra -> app (replies)"
 hv_assert_ge "$blocked" 2 "blocked app -> infra"
 hv_pass "route show: app->infra routed $fwd blocked $blocked, infra->app routed $back"
+# `default block log`: the blocked routed connection is in the verdict log
+grep -q '"rule":"default","verdict":"block".*"segment":"app".*"dst":"10.20.0.21".*"dport":22' \
+	"$HV_TMP/fw.log" || hv_fail "no log line for web1 -> db1 tcp/22: $(tail -3 "$HV_TMP/fw.log")"
+hv_pass "the blocked routed connection web1 -> db1 tcp/22 is logged by the default"
 
 # TTL 1: time exceeded from the gateway; one router hop: TTL 2 arrives
 out=$(hv_in admin1 ping -c 1 -t 1 -W 1 10.20.0.21 2>&1)
