@@ -496,3 +496,49 @@ hv_reply_nd_ns(const uint8_t mac[6], const uint8_t src[16], const uint8_t target
 	write_nd(out + 14, ND_NS, 0, src, dst, target, mac);
 	return 14 + IPV6_HDR + ND_MSG_LEN;
 }
+
+#define ND_RS	      133
+#define ND_RA	      134
+#define RA_LIFETIME   1800  /* s: router lifetime (RFC 4861 default: 3 x MaxRtrAdvInterval) */
+#define RA_VALID      86400 /* s: prefix valid lifetime */
+#define RA_PREFERRED  14400 /* s: prefix preferred lifetime */
+#define RA_FIXED      16    /* ICMPv6 header and RA fields */
+#define RA_PREFIX_OPT 32
+
+size_t
+hv_reply_nd_ra(const uint8_t mac[6], const uint8_t src[16], const uint8_t dst[16],
+	       const uint8_t dst_mac[6], const uint8_t (*prefixes)[16], const uint8_t *plens,
+	       unsigned n, uint8_t *out, size_t out_size)
+{
+	uint32_t msg_len = RA_FIXED + 8 + RA_PREFIX_OPT * n;
+	uint8_t *ip = out + 14, *icmp = out + 14 + IPV6_HDR, *o;
+
+	if (n > HV_REPLY_RA_MAX_PREFIXES || out_size < 14 + IPV6_HDR + msg_len ||
+	    hv_mac_is_multicast(mac) || src[0] != 0xfe || (src[1] & 0xc0) != 0x80)
+		return 0;
+	write_eth(out, dst_mac, mac, ETH_P_IPV6);
+	reply_write_ipv6(ip, (uint16_t)msg_len, IPPROTO_ICMPV6_, src, dst);
+	ip[7] = ND_HOP_LIMIT;
+	memset(icmp, 0, msg_len);
+	icmp[0] = ND_RA;
+	icmp[4] = REPLY_TTL; /* current hop limit for the hosts */
+	icmp[5] = 0;	     /* no DHCPv6: the file assigns addresses */
+	wr16(icmp + 6, RA_LIFETIME);
+	o = icmp + RA_FIXED;
+	o[0] = 1; /* source link-layer address */
+	o[1] = 1;
+	memcpy(o + 2, mac, 6);
+	o += 8;
+	for (unsigned i = 0; i < n; i++, o += RA_PREFIX_OPT) {
+		o[0] = 3; /* prefix information */
+		o[1] = 4;
+		o[2] = plens[i];
+		o[3] = 0x80; /* on-link; not autonomous: no SLAAC addresses */
+		wr32(o + 4, RA_VALID);
+		wr32(o + 8, RA_PREFERRED);
+		memcpy(o + 16, prefixes[i], 16);
+	}
+	wr16(icmp + 2, csum_fold(csum_add(pseudo_sum(true, src, dst, IPPROTO_ICMPV6_, msg_len),
+					  icmp, msg_len)));
+	return 14 + IPV6_HDR + msg_len;
+}

@@ -134,4 +134,18 @@ size_t hv_reply_arp_request(const uint8_t mac[6], const uint8_t spa[4], const ui
 size_t hv_reply_nd_ns(const uint8_t mac[6], const uint8_t src[16], const uint8_t target[16],
 		      uint8_t *out, size_t out_size);
 
+/*
+ * A router advertisement from (@mac, the link-local @src) to (@dst_mac,
+ * @dst): hop limit 255, router lifetime 1800 s, no managed/other flags, a
+ * source link-layer address option and one prefix information option per
+ * prefix (@n at most HV_REPLY_RA_MAX_PREFIXES; on-link, not autonomous:
+ * hosts learn their default router and the on-link prefixes, not addresses).
+ * Its length, or 0 when @src is not link-local, @mac is multicast or @out is
+ * too small (HV_REPLY_FRAME_MAX suffices).
+ */
+#define HV_REPLY_RA_MAX_PREFIXES 8
+size_t hv_reply_nd_ra(const uint8_t mac[6], const uint8_t src[16], const uint8_t dst[16],
+		      const uint8_t dst_mac[6], const uint8_t (*prefixes)[16], const uint8_t *plens,
+		      unsigned n, uint8_t *out, size_t out_size);
+
 #endif

@@ -210,6 +210,7 @@ hv_gw_build(const struct hv_switch *sw, const struct hv_fw *fw, uint64_t name_se
 		}
 		g = &gw->seg[sid];
 		g->on = true;
+		g->ra = s->router_adv;
 		g->pseg = (uint16_t)i;
 		hv_gw_mac_of(s->name, g->mac);
 		hv_pkt_ll6_of_mac(g->mac, g->ll6);
@@ -387,6 +388,21 @@ hv_gw_ingress(const struct hv_gw *gw, struct hv_neigh_table *nt, uint16_t seg, u
 		}
 		return to_gw ? HV_GW_DONE : HV_GW_PASS; /* an answer to the gateway's request */
 	}
+	if (m->l3 == HV_L3_IPV6 && m->l4_proto == 58 && (m->flags & HV_PKT_F_L4) &&
+	    m->icmp_type == 133 && m->icmp_code == 0 && m->ttl == 255) {
+		/* a router solicitation: answered where the file asks for advertisements */
+		static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+		const bool unspec = memcmp(m->src_ip, zero16, 16) == 0;
+
+		if (g == NULL || !g->on || !g->ra || hv_mac_is_multicast(m->src_mac))
+			return HV_GW_PASS;
+		*out_len = hv_gw_ra(gw, seg, unspec ? all_nodes : m->src_ip, m->src_mac, out,
+				    HV_REPLY_FRAME_MAX);
+		if (*out_len == 0)
+			return HV_GW_PASS;
+		CNT_INC(cnt->ra_sent);
+		return HV_GW_DONE;
+	}
 	if (m->l3 == HV_L3_IPV6 && hv_pkt_nd_target(frame, len, m, target)) {
 		if (m->icmp_type == 136) {
 			gw_learn(gw, nt, seg, port, 6, target, m->src_mac, now, cnt);
@@ -479,4 +495,23 @@ hv_gw_solicit(const struct hv_gw *gw, uint16_t dseg, uint8_t family, const uint8
 	if (family == 4)
 		return g->has4 ? hv_reply_arp_request(g->mac, g->ip4, addr, out, out_size) : 0;
 	return g->has6 ? hv_reply_nd_ns(g->mac, g->ll6, addr, out, out_size) : 0;
+}
+
+size_t
+hv_gw_ra(const struct hv_gw *gw, uint16_t seg, const uint8_t dst[16], const uint8_t dst_mac[6],
+	 uint8_t *out, size_t out_size)
+{
+	const struct hv_gw_seg *g = seg < HV_GW_MAX_SEGS ? &gw->seg[seg] : NULL;
+	uint8_t pfx[HV_REPLY_RA_MAX_PREFIXES][16], plen[HV_REPLY_RA_MAX_PREFIXES];
+	unsigned n = 0;
+
+	if (g == NULL || !g->on || !g->ra || !g->has6)
+		return 0;
+	for (unsigned k = 0; k < g->n_subnets && n < HV_REPLY_RA_MAX_PREFIXES; k++)
+		if (g->subnets[k].family == 6) {
+			memcpy(pfx[n], g->subnets[k].a, 16);
+			plen[n++] = g->subnets[k].plen;
+		}
+	return hv_reply_nd_ra(g->mac, g->ll6, dst, dst_mac, (const uint8_t(*)[16])pfx, plen, n, out,
+			      out_size);
 }

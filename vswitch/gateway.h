@@ -41,6 +41,7 @@ struct hv_fw;
 struct hv_gw_seg {
 	bool on; /* the segment has a gateway address */
 	bool has4, has6;
+	bool ra;       /* router-advertisements: answer RS, advertise every 30 s */
 	uint16_t pseg; /* its id in the policy */
 	uint8_t mac[6];
 	uint8_t ip4[4];
@@ -84,6 +85,7 @@ struct hv_gw_counters {
 	uint64_t queued;	 /* packets that waited for their destination's MAC */
 	uint64_t solicits;	 /* ARP requests and NS sent by a gateway */
 	uint64_t replies_sent;	 /* ICMP time exceeded / unreachable sent */
+	uint64_t ra_sent;	 /* router advertisements (answers and periodic) */
 };
 
 /* Per worker and (source, destination) segment pair. */
@@ -147,6 +149,14 @@ int hv_gw_route_out(const struct hv_gw *gw, const struct hv_neigh_table *nt, uin
 int hv_gw_route_resolve(const struct hv_gw *gw, const struct hv_neigh_table *nt, uint16_t dseg,
 			uint8_t family, const uint8_t *addr, uint8_t *frame, uint64_t now,
 			uint64_t max_age);
+
+/*
+ * The router advertisement of the gateway of SEG (router-advertisements in
+ * the file) to (DST, DST_MAC), into OUT (HV_REPLY_FRAME_MAX bytes): its
+ * length, 0 when the segment sends none.
+ */
+size_t hv_gw_ra(const struct hv_gw *gw, uint16_t seg, const uint8_t dst[16],
+		const uint8_t dst_mac[6], uint8_t *out, size_t out_size);
 
 /*
  * The ARP request or neighbour solicitation the gateway of DSEG sends for

@@ -45,6 +45,7 @@ struct worker_ctx {
 	uint16_t n_dirty;
 	uint16_t dirty[HV_MAX_PORTS];
 	struct tx_buf tx[HV_MAX_PORTS];
+	uint64_t next_ra; /* tsc: the next periodic router advertisement (worker 0) */
 	/* routed packets waiting for their destination's MAC (bounded) */
 	uint16_t n_pend;
 	struct gw_pending {
@@ -660,6 +661,33 @@ gw_unreachable(struct worker_ctx *c, const struct hv_gw *gw, const struct gw_pen
 	gw_emit(c, p->in_port, out, n);
 }
 
+/* Worker 0, every 30 s: each gateway that the file asks to advertises itself. */
+static void
+gw_ra_periodic(struct worker_ctx *c)
+{
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+	const struct hv_gw *gw = c->st->gw;
+	uint8_t out[HV_REPLY_FRAME_MAX];
+
+	c->next_ra = c->now + 30 * rte_get_tsc_hz();
+	for (uint16_t s = 0; gw != NULL && s < HV_GW_MAX_SEGS; s++) {
+		size_t n;
+		struct rte_mbuf *r;
+
+		if (!gw->seg[s].ra || c->st->segs[s].n_ports == 0)
+			continue;
+		n = hv_gw_ra(gw, s, all_nodes, all_nodes_mac, out, sizeof(out));
+		if (n == 0 || (r = rte_pktmbuf_alloc(c->sw->pool)) == NULL)
+			continue;
+		memcpy(rte_pktmbuf_mtod(r, uint8_t *), out, n);
+		r->data_len = (uint16_t)n;
+		r->pkt_len = (uint32_t)n;
+		HV_CNT_ADD(c->w->gw.ra_sent, 1);
+		flood_seg(c, s, HV_GW_NO_PORT, r);
+	}
+}
+
 /* The waiting packets whose destination answered go on; the expired are dropped. */
 static void
 gw_pending_poll(struct worker_ctx *c)
@@ -1038,6 +1066,8 @@ hv_worker_main(void *arg)
 		total += handoff_drain(c);
 		if (unlikely(c->n_pend != 0))
 			gw_pending_poll(c);
+		if (unlikely(w->index == 0 && st->gw != NULL && t0 > c->next_ra))
+			gw_ra_periodic(c);
 		tx_flush_all(c);
 		hv_ct_age(c->ct, t0, 8);
 		hv_ct_mailbox_poll(c->ct);

@@ -123,6 +123,30 @@ try_nd(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, size_t o
 	memcpy(a, m->dst_ip, 16);
 	check_nd(out, hv_reply_arp_request(GWMAC, GW4, a, out, out_size), out_size, true, 1);
 	check_nd(out, hv_reply_nd_ns(GWMAC, GW6, a, out, out_size), out_size, false, 135);
+	{
+		/* a router advertisement to the frame's source, with its addresses as prefixes */
+		static const uint8_t ll[16] = {0xfe, 0x80, [15] = 1};
+		uint8_t pfx[2][16];
+		const uint8_t plen[2] = {m->dst_ip[0] & 0x7f, m->src_ip[0] & 0x7f};
+		size_t n;
+
+		memcpy(pfx[0], m->dst_ip, 16);
+		memcpy(pfx[1], m->src_ip, 16);
+		n = hv_reply_nd_ra(GWMAC, ll, m->src_ip, m->src_mac, (const uint8_t(*)[16])pfx,
+				   plen, len & 3 ? 2 : 0, out, out_size);
+		if (n != 0) {
+			struct hv_pkt_meta r;
+			uint8_t *copy = malloc(n);
+
+			if (copy == NULL || n > out_size)
+				abort();
+			memcpy(copy, out, n);
+			if (hv_pkt_parse(copy, (uint32_t)n, &r) != HV_DROP_NONE ||
+			    r.icmp_type != 134)
+				abort();
+			free(copy);
+		}
+	}
 	free(out);
 }
 

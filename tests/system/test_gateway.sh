@@ -175,6 +175,24 @@ port=$(hv_json sw '" ".join(m["port"] for m in r if m["mac"]=="52:54:00:30:00:11
 [ "$port" = "" ] || [ "$port" = "web1" ] || hv_fail "web1's MAC learned on $port"
 hv_pass "web2 taking web1's IP or MAC: nothing through, counted, MAC table untouched"
 
+# router advertisements (the file asks for them in app): a guest that takes
+# them learns its default router, the gateway's link-local address
+hv_netns ra1
+hv_ctl sw port add ra1 tap app "iface=${HV_ID:0:9}-ra1" "netns=$HV_ID-ra1" ifname=eth0 >/dev/null ||
+	hv_fail "port add ra1"
+hv_in ra1 sysctl -qw net.ipv6.conf.eth0.accept_ra=2 net.ipv6.conf.eth0.addr_gen_mode=0
+ip -n "$HV_ID-ra1" link set eth0 up
+for _ in $(seq 50); do
+	route=$(ip -n "$HV_ID-ra1" -6 route show default)
+	[ -n "$route" ] && break
+	sleep 0.1
+done
+gwll=$(/usr/bin/python3 -c 'import sys; m = [int(x, 16) for x in sys.argv[1].split(":")]; m[0] ^= 2; print("fe80::%x:%x:%x:%x" % (m[0] << 8 | m[1], m[2] << 8 | 0xff, 0xfe00 | m[3], m[4] << 8 | m[5]))' "$gwmac")
+echo "$route" | grep -q "via $gwll dev eth0 proto ra" || hv_fail "ra1's default route: '$route' (want via $gwll)"
+ip -n "$HV_ID-ra1" -6 route show fd00:30::/64 | grep -q "dev eth0 .*expires" || hv_fail "ra1 has no on-link route for fd00:30::/64"
+hv_assert_ge "$(hv_json sw 'r["counters"]["ra_sent"]' route show)" 1 "router advertisements sent"
+hv_pass "router advertisements: ra1's default route is via $gwll, fd00:30::/64 on-link"
+
 # learn and lock: m2 is in no guest of the file; port-security=lock locks the
 # MAC and address it sends from first, and drops what it sends from another
 hv_netns m2

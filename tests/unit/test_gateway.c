@@ -392,7 +392,8 @@ ttl_decrement(void **state)
 /* ---- the gateway stage, from a policy ---- */
 
 static const char policy[] =
-	"segment a { subnet 10.1.0.0/24, fd00:1::/64; gateway 10.1.0.1, fd00:1::1 }\n"
+	"segment a { subnet 10.1.0.0/24, fd00:1::/64; gateway 10.1.0.1, fd00:1::1; "
+	"router-advertisements }\n"
 	"segment b { subnet 10.2.0.0/24, fd00:2::/64; gateway 10.2.0.1, fd00:2::1 }\n"
 	"segment c { subnet 10.3.0.0/24 }\n"
 	"guest hb { kind netns; nic eth0 { segment b; mac 52:54:00:00:00:0b; ip 10.2.0.5/24 } }\n"
@@ -553,6 +554,17 @@ gw_answers(void **state)
 		assert_memory_equal(t, want, 16);
 	}
 	assert_int_equal(out.b[14 + 40 + 4] & 0xe0, 0xe0); /* router, solicited, override */
+	/* a router solicitation: a router advertisement where the file asks for them */
+	icmp6(&f, (const uint8_t[]){0x33, 0x33, 0, 0, 0, 2}, MAC_A, "fe80::9", "ff02::2", 255, 133,
+	      NULL);
+	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_DONE);
+	parse(&out, &m);
+	assert_int_equal(m.icmp_type, 134);
+	assert_int_equal(m.ttl, 255);
+	assert_memory_equal(m.dst_mac, MAC_A, 6);
+	assert_memory_equal(m.src_ip, x->gw->seg[0].ll6, 16);
+	assert_int_equal(out.len, 14 + 40 + 16 + 8 + 32); /* one prefix: fd00:1::/64 */
+	assert_int_equal(ingress(x, 1, 7, &f, &dseg, &why, &out), HV_GW_PASS); /* b: none */
 	/* an NS with a hop limit other than 255 is not from the link: not answered */
 	icmp6(&f, (const uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}, MAC_A, "fd00:1::9",
 	      "ff02::1:ff00:1", 64, 135, "fd00:1::1");
