@@ -394,7 +394,8 @@ hv_gw_ingress(const struct hv_gw *gw, struct hv_neigh_table *nt, uint16_t seg, u
 		static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
 		const bool unspec = memcmp(m->src_ip, zero16, 16) == 0;
 
-		if (g == NULL || !g->on || !g->ra || hv_mac_is_multicast(m->src_mac))
+		if (g == NULL || !g->on || !g->ra || hv_mac_is_multicast(m->src_mac) ||
+		    m->src_ip[0] == 0xff)
 			return HV_GW_PASS;
 		*out_len = hv_gw_ra(gw, seg, unspec ? all_nodes : m->src_ip, m->src_mac, out,
 				    HV_REPLY_FRAME_MAX);
