@@ -323,6 +323,8 @@ gw_learn(const struct hv_gw *gw, struct hv_neigh_table *nt, uint16_t seg, uint16
 		__atomic_store_n(&cnt->learned, cnt->learned + 1, __ATOMIC_RELAXED);
 	else if (rc == -EBUSY)
 		__atomic_store_n(&cnt->learn_busy, cnt->learn_busy + 1, __ATOMIC_RELAXED);
+	else if (rc == -ENOSPC)
+		__atomic_store_n(&cnt->learn_limit, cnt->learn_limit + 1, __ATOMIC_RELAXED);
 }
 
 #define CNT_INC(f) __atomic_store_n(&(f), (f) + 1, __ATOMIC_RELAXED)

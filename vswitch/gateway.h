@@ -81,6 +81,7 @@ struct hv_gw_counters {
 	uint64_t nd_suppressed;	 /* the same for neighbour solicitations */
 	uint64_t learned;	 /* neighbours learned or refreshed */
 	uint64_t learn_busy;	 /* learning skipped: another worker held the slot */
+	uint64_t learn_limit;	 /* learning refused: the port had its share of the table */
 	uint64_t routed;	 /* packets routed (sent on in the destination segment) */
 	uint64_t queued;	 /* packets that waited for their destination's MAC */
 	uint64_t solicits;	 /* ARP requests and NS sent by a gateway */

@@ -72,6 +72,8 @@ usage(FILE *f)
 		"  --port-conn-limit N    connections opened per port, 0 = no limit (default 0)\n"
 		"  --neigh-capacity N     neighbours the segment gateways learn from ARP/ND, all\n"
 		"                         segments (default 4096; docs/routing.md)\n"
+		"  --neigh-port-limit N   learned neighbours behind one port, 0 = no share\n"
+		"                         (default 256)\n"
 		"  --neigh-age SECONDS    a learned neighbour older than this is asked again\n"
 		"                         (default 300)\n"
 		"  --ct-timeout NAME=SECONDS\n"
@@ -154,6 +156,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		O_CT_TIMEOUT,
 		O_NEIGH_CAP,
 		O_NEIGH_AGE,
+		O_NEIGH_PORT,
 	};
 	static const struct option longopts[] = {
 		{"instance", required_argument, NULL, O_INSTANCE},
@@ -178,6 +181,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
 		{"neigh-capacity", required_argument, NULL, O_NEIGH_CAP},
 		{"neigh-age", required_argument, NULL, O_NEIGH_AGE},
+		{"neigh-port-limit", required_argument, NULL, O_NEIGH_PORT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -198,6 +202,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->conf.ct_mgmt_reserve_pct = 10;
 	o->conf.neigh_capacity = 4096;
 	o->conf.neigh_age_s = 300;
+	o->conf.neigh_port_limit = 256;
 	o->mem_mb = 512;
 	o->hugepages = -1;
 	o->log_level = HV_LOG_INFO;
@@ -286,6 +291,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case O_NEIGH_CAP:
 			rc = parse_uint("--neigh-capacity", optarg, 4, 1u << 24,
 					&o->conf.neigh_capacity);
+			break;
+		case O_NEIGH_PORT:
+			rc = parse_uint("--neigh-port-limit", optarg, 0, 1u << 24,
+					&o->conf.neigh_port_limit);
 			break;
 		case O_NEIGH_AGE:
 			rc = parse_uint("--neigh-age", optarg, 1, 86400, &o->conf.neigh_age_s);

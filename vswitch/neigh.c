@@ -16,11 +16,28 @@ struct neigh_slot {
 
 struct hv_neigh_table {
 	uint32_t mask; /* sets - 1 */
+	uint32_t port_limit;
 	struct neigh_slot *slots;
+	uint32_t per_port[HV_NEIGH_MAX_PORTS]; /* entries learned behind each port */
 };
 
+/* Count an entry in or out of its port's share. */
+static void
+port_add(struct hv_neigh_table *t, uint16_t port, int d)
+{
+	if (port < HV_NEIGH_MAX_PORTS)
+		__atomic_fetch_add(&t->per_port[port], (uint32_t)d, __ATOMIC_RELAXED);
+}
+
+uint32_t
+hv_neigh_port_count(const struct hv_neigh_table *t, uint16_t port)
+{
+	return port < HV_NEIGH_MAX_PORTS ? __atomic_load_n(&t->per_port[port], __ATOMIC_RELAXED)
+					 : 0;
+}
+
 struct hv_neigh_table *
-hv_neigh_create(uint32_t capacity)
+hv_neigh_create(uint32_t capacity, uint32_t port_limit)
 {
 	struct hv_neigh_table *t;
 	uint32_t n = HV_NEIGH_WAYS;
@@ -40,6 +57,7 @@ hv_neigh_create(uint32_t capacity)
 		return NULL;
 	}
 	t->mask = n / HV_NEIGH_WAYS - 1;
+	t->port_limit = port_limit;
 	return t;
 }
 
@@ -144,8 +162,15 @@ hv_neigh_learn(struct hv_neigh_table *t, uint16_t seg, uint8_t family, const uin
 			victim = i;
 		}
 	}
+	/* a new entry, or one moving to this port, counts against its share */
+	if (t->port_limit != 0 && (rc == 1 || cur.port != port) &&
+	    hv_neigh_port_count(t, port) >= t->port_limit)
+		return -ENOSPC;
 	if (!slot_lock(&set[victim], &seq))
 		return -EBUSY;
+	if (set[victim].e.family != 0)
+		port_add(t, set[victim].e.port, -1);
+	port_add(t, port, 1);
 	set[victim].e.seg = seg;
 	set[victim].e.family = family;
 	memset(set[victim].e.addr, 0, 16);
@@ -187,6 +212,8 @@ hv_neigh_flush(struct hv_neigh_table *t, int seg)
 			continue;
 		while (!slot_lock(&t->slots[i], &seq))
 			;
+		if (t->slots[i].e.family != 0)
+			port_add(t, t->slots[i].e.port, -1);
 		t->slots[i].e.family = 0;
 		slot_unlock(&t->slots[i], seq);
 		n++;

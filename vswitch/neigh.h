@@ -35,9 +35,15 @@ struct hv_neigh_entry {
 
 struct hv_neigh_table;
 
-/* A table of at least @capacity entries (rounded up to a power of two, at
- * least HV_NEIGH_WAYS). NULL with errno. */
-struct hv_neigh_table *hv_neigh_create(uint32_t capacity);
+#define HV_NEIGH_MAX_PORTS 256
+
+/*
+ * A table of at least @capacity entries (rounded up to a power of two, at
+ * least HV_NEIGH_WAYS), of which the entries learned behind one port (below
+ * HV_NEIGH_MAX_PORTS) may be at most @port_limit (0: no share), so that one
+ * guest cannot fill it for everyone. NULL with errno.
+ */
+struct hv_neigh_table *hv_neigh_create(uint32_t capacity, uint32_t port_limit);
 void hv_neigh_free(struct hv_neigh_table *t);
 uint32_t hv_neigh_capacity(const struct hv_neigh_table *t);
 
@@ -45,7 +51,8 @@ uint32_t hv_neigh_capacity(const struct hv_neigh_table *t);
  * Learn or refresh (@seg, @family, @addr) at @mac behind @port at time
  * @now. Returns 1 when a new entry was made (possibly replacing the oldest of
  * its set), 0 when an entry was refreshed or moved, -EBUSY when another
- * writer held a slot it needed (nothing changed), -EINVAL on a bad family.
+ * writer held a slot it needed (nothing changed), -ENOSPC when @port has its
+ * share of the table already (nothing changed), -EINVAL on a bad family.
  */
 int hv_neigh_learn(struct hv_neigh_table *t, uint16_t seg, uint8_t family, const uint8_t *addr,
 		   const uint8_t mac[6], uint16_t port, uint64_t now);
@@ -57,6 +64,9 @@ int hv_neigh_learn(struct hv_neigh_table *t, uint16_t seg, uint8_t family, const
 int hv_neigh_lookup(const struct hv_neigh_table *t, uint16_t seg, uint8_t family,
 		    const uint8_t *addr, uint64_t now, uint64_t max_age,
 		    struct hv_neigh_entry *out);
+
+/* Entries learned behind @port now. */
+uint32_t hv_neigh_port_count(const struct hv_neigh_table *t, uint16_t port);
 
 /* Remove every entry of @seg (-1: all); returns how many. */
 uint32_t hv_neigh_flush(struct hv_neigh_table *t, int seg);

@@ -361,7 +361,8 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 	sw->psec_lock = rte_zmalloc("hv_psec_lock", HV_MAX_PORTS * sizeof(*sw->psec_lock), 0);
 	if (sw->psec_lock == NULL)
 		return -ENOMEM;
-	sw->neigh = hv_neigh_create(sw->conf.neigh_capacity ? sw->conf.neigh_capacity : 4096);
+	sw->neigh = hv_neigh_create(sw->conf.neigh_capacity ? sw->conf.neigh_capacity : 4096,
+				    sw->conf.neigh_port_limit);
 	if (sw->neigh == NULL) {
 		HV_ERR("cannot create a neighbour table of %u entries", sw->conf.neigh_capacity);
 		return -ENOMEM;

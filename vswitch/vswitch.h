@@ -243,6 +243,7 @@ struct hv_switch_conf {
 	uint32_t port_conn_limit;	    /* per port, 0 = none */
 	uint32_t ct_timeouts[HV_CT_TO_MAX]; /* seconds, 0 = default */
 	uint32_t neigh_capacity;	    /* learned neighbours, all segments together */
+	uint32_t neigh_port_limit;	    /* learned neighbours per port, 0 = no share */
 	uint32_t neigh_age_s;		    /* a learned neighbour older than this is asked again */
 };
 

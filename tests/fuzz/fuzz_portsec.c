@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < HDR || size > 65535 + HDR)
 		return 0;
-	if (nt == NULL && (nt = hv_neigh_create(16)) == NULL)
+	if (nt == NULL && (nt = hv_neigh_create(16, 0)) == NULL)
 		abort();
 	memset(&ps, 0, sizeof(ps));
 	ps.on = data[0] & 1;

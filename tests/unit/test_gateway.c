@@ -181,7 +181,7 @@ parse(const struct frame *f, struct hv_pkt_meta *m)
 static void
 neigh_table(void **state)
 {
-	struct hv_neigh_table *t = hv_neigh_create(8);
+	struct hv_neigh_table *t = hv_neigh_create(8, 0);
 	struct hv_neigh_entry e;
 	uint8_t a[16] = {10, 0, 0, 1}, b[16];
 	int n = 0;
@@ -214,6 +214,27 @@ neigh_table(void **state)
 	n = (int)hv_neigh_flush(t, -1);
 	assert_true(n > 0 && n <= 8);
 	assert_int_equal(hv_neigh_lookup(t, 1, 4, b, 2000, 0, &e), -ENOENT);
+	hv_neigh_free(t);
+
+	/* a port's share: 3 entries behind port 5, the 4th refused, others still learn */
+	t = hv_neigh_create(64, 3);
+	assert_non_null(t);
+	for (unsigned i = 0; i < 4; i++) {
+		memset(b, 0, sizeof(b));
+		b[0] = 10;
+		b[3] = (uint8_t)(i + 1);
+		assert_int_equal(hv_neigh_learn(t, 1, 4, b, MAC_A, 5, 10), i < 3 ? 1 : -ENOSPC);
+	}
+	assert_int_equal(hv_neigh_port_count(t, 5), 3);
+	assert_int_equal(hv_neigh_learn(t, 1, 4, b, MAC_B, 6, 10), 1);
+	/* a refresh is no new entry; a move to a full port is refused */
+	b[3] = 1;
+	assert_int_equal(hv_neigh_learn(t, 1, 4, b, MAC_A, 5, 11), 0);
+	b[3] = 4;
+	assert_int_equal(hv_neigh_learn(t, 1, 4, b, MAC_A, 5, 12), -ENOSPC);
+	assert_int_equal(hv_neigh_flush(t, 1), 4);
+	assert_int_equal(hv_neigh_port_count(t, 5), 0);
+	assert_int_equal(hv_neigh_port_count(t, 6), 0);
 	hv_neigh_free(t);
 }
 
@@ -436,7 +457,7 @@ gw_setup(void **state)
 	if (x->gw == NULL)
 		fprintf(stderr, "%s\n", err);
 	assert_non_null(x->gw);
-	x->nt = hv_neigh_create(64);
+	x->nt = hv_neigh_create(64, 0);
 	hv_diags_free(&d);
 	*state = x;
 	return 0;
