@@ -57,7 +57,7 @@
 	  "port security: neighbour advertisement for an address not bound to the port")           \
 	/* gateway: vswitch/gateway.c */                                                           \
 	X(GW_LOCAL, "gw_local", "gateway",                                                         \
-	  "sent to the gateway itself, which answers only ARP and neighbour discovery")            \
+	  "sent to the gateway itself, which answers only ARP, neighbour discovery and pings")     \
 	X(GW_NO_ROUTE, "gw_no_route", "gateway",                                                   \
 	  "destination in no segment with a gateway (ICMP unreachable sent)")                      \
 	X(GW_TTL, "gw_ttl_exceeded", "gateway",                                                    \

@@ -542,3 +542,46 @@ hv_reply_nd_ra(const uint8_t mac[6], const uint8_t src[16], const uint8_t dst[16
 					  icmp, msg_len)));
 	return 14 + IPV6_HDR + msg_len;
 }
+
+size_t
+hv_reply_icmp_echo(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, uint8_t *out,
+		   size_t out_size)
+{
+	bool v6 = m->l3 == HV_L3_IPV6;
+	uint32_t l2 = reply_l2_len(len, m), iph = v6 ? IPV6_HDR : IPV4_HDR;
+	uint32_t msg_len, sum;
+	const uint8_t *msg;
+	uint8_t *ip, *icmp;
+
+	if (l2 == 0 || !(m->flags & HV_PKT_F_L4) || (m->flags & HV_PKT_F_FRAG) ||
+	    m->l4_proto != (v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_) ||
+	    m->icmp_type != (v6 ? 128 : 8) || m->icmp_code != 0)
+		return 0;
+	if (hv_mac_is_multicast(m->dst_mac) || ip_is_group(v6, m->dst_ip) ||
+	    !ip_is_host(v6, m->dst_ip))
+		return 0;
+	/* the message runs from the ICMP header to the end of the IP packet */
+	if (m->l4_off < m->l3_off + iph || m->l4_off - m->l3_off > m->l3_len)
+		return 0;
+	msg_len = m->l3_len - (m->l4_off - m->l3_off);
+	msg = frame_bytes(frame, len, m->l4_off, msg_len);
+	if (msg == NULL || msg_len < ICMP_HDR || out_size < l2 + iph + msg_len)
+		return 0;
+	if (!reply_write_l2(out, frame, len, m, v6 ? ETH_P_IPV6 : ETH_P_IPV4))
+		return 0;
+	ip = out + l2;
+	icmp = ip + iph;
+	memcpy(icmp, msg, msg_len);
+	icmp[0] = v6 ? 129 : 0;
+	wr16(icmp + 2, 0);
+	if (v6) {
+		reply_write_ipv6(ip, (uint16_t)msg_len, IPPROTO_ICMPV6_, m->dst_ip, m->src_ip);
+		sum = pseudo_sum(true, m->dst_ip, m->src_ip, IPPROTO_ICMPV6_, msg_len);
+	} else {
+		reply_write_ipv4(ip, 0, (uint16_t)(iph + msg_len), IPPROTO_ICMP_, m->dst_ip,
+				 m->src_ip);
+		sum = 0;
+	}
+	wr16(icmp + 2, csum_fold(csum_add(sum, icmp, msg_len)));
+	return l2 + iph + msg_len;
+}

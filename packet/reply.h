@@ -135,6 +135,17 @@ size_t hv_reply_nd_ns(const uint8_t mac[6], const uint8_t src[16], const uint8_t
 		      uint8_t *out, size_t out_size);
 
 /*
+ * An ICMP echo reply (ICMPv6 129) answering the echo request @frame
+ * addressed to a host hvnet stands for (a segment gateway): MACs and
+ * addresses swapped, identifier, sequence and data kept, checksums computed.
+ * 0 when @m is no echo request (code 0, not a fragment), is to a group or
+ * from a source that is not a single host, or @out is too small (an echo of
+ * the whole packet: HV_REPLY_L2_MAX plus its IP length suffices).
+ */
+size_t hv_reply_icmp_echo(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+			  uint8_t *out, size_t out_size);
+
+/*
  * A router advertisement from (@mac, the link-local @src) to (@dst_mac,
  * @dst): hop limit 255, router lifetime 1800 s, no managed/other flags, a
  * source link-layer address option and one prefix information option per

@@ -426,6 +426,15 @@ hv_gw_ingress(const struct hv_gw *gw, struct hv_neigh_table *nt, uint16_t seg, u
 	if (!to_gw)
 		return HV_GW_PASS;
 	/* a frame for the gateway's MAC: routed, answered or dropped here */
+	if ((family == 4 && g->has4 && memcmp(m->dst_ip, g->ip4, 4) == 0 && m->l3 == HV_L3_IPV4) ||
+	    (family == 6 && g->has6 && memcmp(m->dst_ip, g->ip6, 16) == 0)) {
+		/* a ping of the gateway is answered (like a router's own address) */
+		*out_len = hv_reply_icmp_echo(frame, len, m, out, HV_REPLY_FRAME_MAX);
+		if (*out_len != 0) {
+			CNT_INC(cnt->echo_answered);
+			return HV_GW_DONE;
+		}
+	}
 	if ((m->l3 != HV_L3_IPV4 && m->l3 != HV_L3_IPV6) || is_group(family, m->dst_ip) ||
 	    (family == 4 && g->has4 && memcmp(m->dst_ip, g->ip4, 4) == 0) ||
 	    (family == 6 && ((g->has6 && memcmp(m->dst_ip, g->ip6, 16) == 0) ||

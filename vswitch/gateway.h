@@ -87,6 +87,7 @@ struct hv_gw_counters {
 	uint64_t solicits;	 /* ARP requests and NS sent by a gateway */
 	uint64_t replies_sent;	 /* ICMP time exceeded / unreachable sent */
 	uint64_t ra_sent;	 /* router advertisements (answers and periodic) */
+	uint64_t echo_answered;	 /* pings of a gateway address answered */
 };
 
 /* Per worker and (source, destination) segment pair. */

@@ -123,14 +123,15 @@ h_route_show(struct hv_control *c, json_t *args, struct reply_err *e)
 							(json_int_t)p->blocked));
 		}
 	json_t *cnt = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "arp_answered",
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "arp_answered",
 		(json_int_t)sum->gw.arp_answered, "nd_answered", (json_int_t)sum->gw.nd_answered,
 		"arp_suppressed", (json_int_t)sum->gw.arp_suppressed, "nd_suppressed",
 		(json_int_t)sum->gw.nd_suppressed, "learned", (json_int_t)sum->gw.learned,
 		"learn_busy", (json_int_t)sum->gw.learn_busy, "learn_limit",
 		(json_int_t)sum->gw.learn_limit, "routed", (json_int_t)sum->gw.routed, "queued",
 		(json_int_t)sum->gw.queued, "solicits", (json_int_t)sum->gw.solicits, "icmp_sent",
-		(json_int_t)sum->gw.replies_sent, "ra_sent", (json_int_t)sum->gw.ra_sent);
+		(json_int_t)sum->gw.replies_sent, "ra_sent", (json_int_t)sum->gw.ra_sent,
+		"echo_answered", (json_int_t)sum->gw.echo_answered);
 	json_t *drops = json_object();
 	for (unsigned r = 1; r < HV_DROP_MAX; r++) {
 		const char *st = hv_drop_stage((enum hv_drop_reason)r);

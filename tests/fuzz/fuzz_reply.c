@@ -124,6 +124,24 @@ try_nd(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, size_t o
 	check_nd(out, hv_reply_arp_request(GWMAC, GW4, a, out, out_size), out_size, true, 1);
 	check_nd(out, hv_reply_nd_ns(GWMAC, GW6, a, out, out_size), out_size, false, 135);
 	{
+		/* an echo reply: parses, is an echo reply, to the frame's source */
+		size_t n = hv_reply_icmp_echo(frame, len, m, out, out_size);
+
+		if (n != 0) {
+			struct hv_pkt_meta r;
+			uint8_t *copy = malloc(n);
+
+			if (copy == NULL || n > out_size)
+				abort();
+			memcpy(copy, out, n);
+			if (hv_pkt_parse(copy, (uint32_t)n, &r) != HV_DROP_NONE ||
+			    r.icmp_type != (r.l3 == HV_L3_IPV6 ? 129 : 0) ||
+			    memcmp(r.dst_mac, m->src_mac, 6) != 0)
+				abort();
+			free(copy);
+		}
+	}
+	{
 		/* a router advertisement to the frame's source, with its addresses as prefixes */
 		static const uint8_t ll[16] = {0xfe, 0x80, [15] = 1};
 		uint8_t pfx[2][16];

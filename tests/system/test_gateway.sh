@@ -69,13 +69,13 @@ case $gwmac in 02:68:76:*) ;; *) hv_fail "gateway MAC $gwmac is not 02:68:76:...
 hv_pass "route show: gateways of mgmt, infra, app (app's MAC $gwmac)"
 
 # the gateway answers ARP and NS; the guest's neighbour entry holds its MAC
-hv_in web1 ping -c 1 -W 1 10.30.0.1 >/dev/null 2>&1 # resolves, then is dropped (gw_local)
+hv_in web1 ping -c 1 -W 2 10.30.0.1 >/dev/null || hv_fail "web1 cannot ping its gateway"
 got=$(ip -n "$HV_ID-web1" neigh show 10.30.0.1 | lladdr)
 hv_assert_eq "$gwmac" "$got" "web1's ARP entry for its gateway"
-hv_in web1 ping -6 -c 1 -W 1 fd00:30::1 >/dev/null 2>&1
+hv_in web1 ping -6 -c 1 -W 2 fd00:30::1 >/dev/null || hv_fail "web1 cannot ping6 its gateway"
 got=$(ip -n "$HV_ID-web1" -6 neigh show fd00:30::1 | lladdr)
 hv_assert_eq "$gwmac" "$got" "web1's NDP entry for its gateway"
-hv_pass "the gateway answers ARP and NS with $gwmac"
+hv_pass "the gateway answers ARP, NS and pings with $gwmac"
 
 # the policy decides what is routed
 expect echoed "web1 -> db1 tcp/5432 through the gateways (app-db)" web1 tcp 10.20.0.21 5432

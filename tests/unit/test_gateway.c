@@ -664,8 +664,23 @@ gw_routing(void **state)
 	assert_int_equal(why, HV_DROP_GW_TTL);
 	parse(&out, &om);
 	assert_int_equal(om.icmp_type, 3);
-	/* to the gateway itself: dropped, named */
+	/* a ping of the gateway: answered from its address */
 	echo4(&f, gwmac, MAC_A, "10.1.0.9", "10.1.0.1", 64, 1);
+	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_DONE);
+	assert_int_equal(why, HV_DROP_NONE);
+	parse(&out, &om);
+	assert_int_equal(om.icmp_type, 0);
+	ip4("10.1.0.1", a);
+	assert_memory_equal(om.src_ip, a, 4);
+	assert_memory_equal(om.dst_mac, MAC_A, 6);
+	assert_int_equal(csum(out.b + 14 + 20, out.len - 34, 0), 0);
+	icmp6(&f, gwmac, MAC_A, "fd00:1::9", "fd00:1::1", 64, 128, NULL);
+	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_DONE);
+	assert_int_equal(why, HV_DROP_NONE);
+	parse(&out, &om);
+	assert_int_equal(om.icmp_type, 129);
+	/* anything else for the gateway itself: dropped, named */
+	echo4(&f, gwmac, MAC_A, "10.1.0.9", "10.1.0.1", 64, 47);
 	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_DONE);
 	assert_int_equal(why, HV_DROP_GW_LOCAL);
 	/* not to the gateway's MAC: switched */
