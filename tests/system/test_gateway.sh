@@ -106,21 +106,24 @@ grep -q '"rule":"default","verdict":"block".*"segment":"app".*"dst":"10.20.0.21"
 	"$HV_TMP/fw.log" || hv_fail "no log line for web1 -> db1 tcp/22: $(tail -3 "$HV_TMP/fw.log")"
 hv_pass "the blocked routed connection web1 -> db1 tcp/22 is logged by the default"
 
-# TTL 1: time exceeded from the gateway; one router hop: TTL 2 arrives
-out=$(hv_in admin1 ping -c 1 -t 1 -W 2 10.20.0.21 2>&1)
+# TTL 1: time exceeded from the gateway; one router hop: TTL 2 arrives. The
+# ICMP-error probes send two requests: on a loaded machine one error in a few
+# hundred has gone missing (see the branch's report), one answer is enough here
+# and the drop counters below check that every request was decided
+out=$(hv_in admin1 ping -c 2 -i 0.3 -t 1 -W 2 10.20.0.21 2>&1)
 echo "$out" | grep -q "From 10.10.0.1 .*Time to live exceeded" || hv_fail "TTL 1: $out"
 hv_in admin1 ping -c 1 -t 2 -W 2 10.20.0.21 >/dev/null || hv_fail "TTL 2 does not reach db1"
-out=$(hv_in admin1 ping -6 -c 1 -t 1 -W 2 fd00:20::21 2>&1)
+out=$(hv_in admin1 ping -6 -c 2 -i 0.3 -t 1 -W 2 fd00:20::21 2>&1)
 echo "$out" | grep -q "From fd00:10::1 .*Time exceeded" || hv_fail "hop limit 1: $out"
 hv_pass "TTL/hop limit 1: time exceeded from the gateway; TTL 2 reaches db1 (one hop)"
-hv_assert_ge "$(drops gw_ttl_exceeded)" 2 "gw_ttl_exceeded drops"
+hv_assert_ge "$(drops gw_ttl_exceeded)" 4 "gw_ttl_exceeded drops (every TTL-1 request)"
 
 # an address in no segment: unreachable from the gateway
-out=$(hv_in admin1 ping -c 1 -W 2 10.99.0.1 2>&1)
+out=$(hv_in admin1 ping -c 2 -i 0.3 -W 2 10.99.0.1 2>&1)
 echo "$out" | grep -q "From 10.10.0.1 .*Unreachable" || hv_fail "10.99.0.1: $out"
-out=$(hv_in admin1 ping -6 -c 1 -W 2 fd00:99::1 2>&1)
+out=$(hv_in admin1 ping -6 -c 2 -i 0.3 -W 2 fd00:99::1 2>&1)
 echo "$out" | grep -q "From fd00:10::1 .*[Uu]nreachable" || hv_fail "fd00:99::1: $out"
-hv_assert_ge "$(drops gw_no_route)" 2 "gw_no_route drops"
+hv_assert_ge "$(drops gw_no_route)" 4 "gw_no_route drops (every request)"
 hv_pass "no segment: ICMP/ICMPv6 unreachable from the gateway"
 # an address of a segment that no guest answers: the gateway asks (ARP/NS),
 # holds the packet, then answers host / address unreachable
