@@ -8,6 +8,8 @@
  * are checked by parsing them as a guest would.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -688,6 +690,22 @@ gw_routing(void **state)
 	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_PASS);
 }
 
+/* EAL leaves /var/run/dpdk/PREFIX behind, and each run has a prefix of its own */
+static void
+eal_rundir_remove(const char *rundir)
+{
+	DIR *d = opendir(rundir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(rundir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -722,6 +740,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(prefix, sizeof(prefix), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	eal_rundir_remove(prefix);
 	return rc;
 }
