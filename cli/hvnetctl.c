@@ -60,6 +60,7 @@ static const char usage_text[] =
 	"        KIND: tap, vhost-user, af_packet, pcap, ring, null\n"
 	"        SEGMENT '-': an uplink, the VXLAN overlay's port (docs/overlay.md)\n"
 	"        common keys: mac-limit=N allow-vlan=yes mtu=N\n"
+	"                     port-security=no|lock (docs/routing.md)\n"
 	"        tap: iface=IF netns=NS mac=MAC   vhost-user: path=SOCK mode=server|client\n"
 	"        af_packet: iface=IF             pcap: rx=FILE tx=FILE\n"
 	"  port del NAME                           remove a port (its MACs are flushed)\n"
@@ -79,6 +80,11 @@ static const char usage_text[] =
 	"  policy clear                            no policy: every packet passes (rollback undoes)\n"
 	"  policy trace 'PACKET'                   the live verdict: connection table, then rules\n"
 	"  fw show                                 rules in force with their hit counters\n"
+	"  route show                              segment gateways (MAC, addresses, subnets),\n"
+	"                                          routed/blocked per segment pair, gateway counters,\n"
+	"                                          each port's port security (bound, lock, off)\n"
+	"  neigh show [SEGMENT]                    neighbours: declared in the policy file and\n"
+	"                                          learned from ARP/ND by the gateways\n"
 	"  ct list [FILTER...]                     tracked connections (FILTER: segment=S port=P\n"
 	"                                          proto=tcp|udp|icmp|icmpv6|N host=ADDR limit=N)\n"
 	"  ct stats                                connection table use, limits and timeouts\n"
@@ -257,6 +263,68 @@ print_macs(json_t *macs)
 		       json_is_true(json_object_get(m, "static")) ? "static" : "learned");
 	}
 	printf("%zu entries\n", json_array_size(macs));
+}
+
+static void
+print_routes(json_t *r)
+{
+	json_t *v, *cnt = json_object_get(r, "counters");
+	size_t i;
+	const char *key;
+
+	if (!json_is_true(json_object_get(r, "policy")))
+		printf("no policy in force: no gateways, nothing is routed\n");
+	printf("%-12s %-17s %-16s %-24s %s\n", "SEGMENT", "GATEWAY MAC", "IPv4", "IPv6", "SUBNETS");
+	json_array_foreach(json_object_get(r, "gateways"), i, v) {
+		json_t *sn;
+		size_t j;
+
+		printf("%-12s %-17s %-16s %-24s", s_of(v, "segment"), s_of(v, "mac"),
+		       *s_of(v, "gateway4") ? s_of(v, "gateway4") : "-",
+		       *s_of(v, "gateway6") ? s_of(v, "gateway6") : "-");
+		json_array_foreach(json_object_get(v, "subnets"), j, sn)
+			printf(" %s", json_string_value(sn));
+		printf("\n");
+	}
+	printf("\n%-12s %-12s %12s %12s\n", "FROM", "TO", "ROUTED", "BLOCKED");
+	json_array_foreach(json_object_get(r, "pairs"), i, v)
+		printf("%-12s %-12s %12lld %12lld\n", s_of(v, "from"), s_of(v, "to"),
+		       i_of(v, "routed"), i_of(v, "blocked"));
+	printf("\ngateway:");
+	json_object_foreach(cnt, key, v)
+		printf(" %s %lld", key, (long long)json_integer_value(v));
+	printf("\ndrops:");
+	json_object_foreach(json_object_get(r, "drops"), key, v)
+		printf(" %s %lld", key, (long long)json_integer_value(v));
+	printf("\n\n%-16s %-6s %-17s %s\n", "PORT", "CHECK", "MAC", "ADDRESSES");
+	json_array_foreach(json_object_get(r, "port_security"), i, v) {
+		json_t *ad;
+		size_t j;
+
+		printf("%-16s %-6s %-17s", s_of(v, "port"), s_of(v, "mode"),
+		       *s_of(v, "mac") ? s_of(v, "mac") : "-");
+		json_array_foreach(json_object_get(v, "addresses"), j, ad)
+			printf(" %s", json_string_value(ad));
+		printf("\n");
+	}
+}
+
+static void
+print_neighs(json_t *r)
+{
+	json_t *n, *a = json_object_get(r, "neighbours");
+	size_t i;
+
+	printf("%-12s %-28s %-17s %-16s %-9s %s\n", "SEGMENT", "ADDRESS", "MAC", "PORT", "ORIGIN",
+	       "AGE(s)");
+	json_array_foreach(a, i, n) {
+		printf("%-12s %-28s %-17s %-16s %-9s", s_of(n, "segment"), s_of(n, "address"),
+		       s_of(n, "mac"), s_of(n, "port"), s_of(n, "origin"));
+		if (json_object_get(n, "age_s") != NULL)
+			printf(" %.1f", json_number_value(json_object_get(n, "age_s")));
+		printf("\n");
+	}
+	printf("%zu entries (learned table holds %lld)\n", json_array_size(a), i_of(r, "capacity"));
 }
 
 static void
@@ -770,6 +838,20 @@ parse_command(int argc, char **argv)
 		} else {
 			usage_error("unknown policy command '%s'", verb);
 		}
+	} else if (strcmp(obj, "route") == 0) {
+		if (verb == NULL || strcmp(verb, "show") != 0)
+			usage_error("'route' has one command: show");
+		need(argc, 2, 2, "route show");
+		rq.cmd = "route.show";
+		rq.print = print_routes;
+	} else if (strcmp(obj, "neigh") == 0) {
+		if (verb == NULL || strcmp(verb, "show") != 0)
+			usage_error("'neigh' has one command: show");
+		need(argc, 2, 3, "neigh show [SEGMENT]");
+		rq.cmd = "neigh.show";
+		if (argc == 3)
+			json_object_set_new(rq.args, "segment", json_string(argv[2]));
+		rq.print = print_neighs;
 	} else if (strcmp(obj, "fw") == 0) {
 		if (verb == NULL || strcmp(verb, "show") != 0)
 			usage_error("'fw' has one command: show");

@@ -47,6 +47,25 @@
 	X(SRC_MAC_INVALID, "src_mac_invalid", "ingress", "source MAC is multicast or all-zero")    \
 	X(VLAN_NOT_ALLOWED, "vlan_not_allowed", "ingress",                                         \
 	  "guest sent a VLAN-tagged frame on a port that does not allow it")                       \
+	X(PORTSEC_MAC, "portsec_mac", "ingress",                                                   \
+	  "port security: source MAC is not the one bound to the port")                            \
+	X(PORTSEC_IP, "portsec_ip", "ingress",                                                     \
+	  "port security: source IPv4/IPv6 address is not bound to the port")                      \
+	X(PORTSEC_ARP, "portsec_arp", "ingress",                                                   \
+	  "port security: ARP for an address or MAC not bound to the port")                        \
+	X(PORTSEC_ND, "portsec_nd", "ingress",                                                     \
+	  "port security: neighbour advertisement for an address not bound to the port")           \
+	/* gateway: vswitch/gateway.c */                                                           \
+	X(GW_LOCAL, "gw_local", "gateway",                                                         \
+	  "sent to the gateway itself, which answers only ARP, neighbour discovery and pings")     \
+	X(GW_NO_ROUTE, "gw_no_route", "gateway",                                                   \
+	  "destination in no segment with a gateway (ICMP unreachable sent)")                      \
+	X(GW_TTL, "gw_ttl_exceeded", "gateway",                                                    \
+	  "TTL or hop limit ran out (ICMP time exceeded sent)")                                    \
+	X(GW_NO_NEIGH, "gw_no_neigh", "gateway",                                                   \
+	  "destination guest did not answer ARP/NS in time (ICMP host unreachable sent)")          \
+	X(GW_QUEUE_FULL, "gw_queue_full", "gateway",                                               \
+	  "too many packets already waiting for their destination's MAC")                          \
 	/* forward: vswitch/ */                                                                    \
 	X(HAIRPIN, "hairpin", "forward", "destination MAC is on the port the frame came from")     \
 	X(NO_DESTINATION, "no_destination", "forward",                                             \

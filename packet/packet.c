@@ -13,6 +13,7 @@
  * checksum is what a wire would do), TCP option contents, and the payload.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -415,4 +416,88 @@ hv_pkt_format(const struct hv_pkt_meta *m, char *buf, size_t size)
 	}
 #undef APPEND
 	return (int)n;
+}
+
+/* ---- fields the gateway reads, and the one header field it writes ---- */
+
+const uint8_t *
+hv_pkt_arp_sha(const uint8_t *data, uint32_t len, const struct hv_pkt_meta *m)
+{
+	if (m->l3 != HV_L3_ARP || m->l3_off > len || len - m->l3_off < 28)
+		return NULL;
+	return data + m->l3_off + 8;
+}
+
+bool
+hv_pkt_nd_target(const uint8_t *data, uint32_t len, const struct hv_pkt_meta *m, uint8_t target[16])
+{
+	uint32_t end;
+
+	if (m->l3 != HV_L3_IPV6 || m->l4_proto != 58 || !(m->flags & HV_PKT_F_L4) ||
+	    (m->flags & HV_PKT_F_FRAG))
+		return false;
+	if ((m->icmp_type != 135 && m->icmp_type != 136) || m->icmp_code != 0 || m->ttl != 255)
+		return false;
+	/* the message must hold its 24 bytes both in the frame and in the IPv6 payload */
+	end = (uint32_t)m->l3_off + m->l3_len;
+	if (end > len || m->l4_off > end || end - m->l4_off < 24)
+		return false;
+	memcpy(target, data + m->l4_off + 8, 16);
+	return true;
+}
+
+int
+hv_pkt_ttl_dec(uint8_t *data, uint32_t len, const struct hv_pkt_meta *m)
+{
+	uint8_t *h;
+
+	if (m->l3 == HV_L3_IPV6) {
+		if (m->l3_off > len || len - m->l3_off < 40)
+			return -EINVAL;
+		h = data + m->l3_off;
+		if (h[7] <= 1)
+			return -EINVAL;
+		h[7]--;
+		return 0;
+	}
+	if (m->l3 != HV_L3_IPV4 || m->l3_off > len || len - m->l3_off < 20)
+		return -EINVAL;
+	h = data + m->l3_off;
+	if (h[8] <= 1)
+		return -EINVAL;
+	/*
+	 * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). The TTL is the high byte of
+	 * the 16-bit word it shares with the protocol, so m' = m - 0x0100.
+	 */
+	{
+		uint32_t old = (uint32_t)h[8] << 8 | h[9];
+		uint32_t new = old - 0x0100;
+		uint32_t sum = (uint16_t) ~((uint32_t)h[10] << 8 | h[11]);
+
+		sum += (uint16_t)~old;
+		sum += new;
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		sum = (uint16_t)~sum;
+		h[8]--;
+		h[10] = (uint8_t)(sum >> 8);
+		h[11] = (uint8_t)sum;
+	}
+	return 0;
+}
+
+void
+hv_pkt_ll6_of_mac(const uint8_t mac[6], uint8_t out[16])
+{
+	memset(out, 0, 16);
+	out[0] = 0xfe;
+	out[1] = 0x80;
+	out[8] = mac[0] ^ 0x02;
+	out[9] = mac[1];
+	out[10] = mac[2];
+	out[11] = 0xff;
+	out[12] = 0xfe;
+	out[13] = mac[3];
+	out[14] = mac[4];
+	out[15] = mac[5];
 }

@@ -84,6 +84,35 @@ enum hv_drop_reason hv_pkt_parse(const uint8_t *data, uint32_t len, struct hv_pk
 /* Format @m as one line ("52:54:..:01 > ff:.. arp who-has 10.0.0.2 tell 10.0.0.1") into @buf. */
 int hv_pkt_format(const struct hv_pkt_meta *m, char *buf, size_t size);
 
+/*
+ * Neighbour discovery and ARP fields the gateway reads (docs/routing.md).
+ * Each reads the frame @data of @len bytes that hv_pkt_parse() made @m of,
+ * checks every offset against @len, and fails rather than read past it.
+ */
+
+/* ARP sender hardware address of an ARP frame (l3 HV_L3_ARP), or NULL. */
+const uint8_t *hv_pkt_arp_sha(const uint8_t *data, uint32_t len, const struct hv_pkt_meta *m);
+
+/*
+ * The target address of an ICMPv6 neighbour solicitation (135) or
+ * advertisement (136) into @target: true when @m is one, with code 0, hop
+ * limit 255 (RFC 4861 7.1.1 / 7.1.2: only then is it from the link) and at
+ * least 24 bytes of ICMPv6 message inside the frame.
+ */
+bool hv_pkt_nd_target(const uint8_t *data, uint32_t len, const struct hv_pkt_meta *m,
+		      uint8_t target[16]);
+
+/*
+ * Decrement the IPv4 TTL (updating the header checksum incrementally, RFC
+ * 1624) or the IPv6 hop limit of the writable frame @data in place. Returns 0,
+ * or -EINVAL when @m is not IPv4/IPv6, its header is not inside the frame or
+ * the TTL is already 0 or 1 (the packet must not be forwarded: time exceeded).
+ */
+int hv_pkt_ttl_dec(uint8_t *data, uint32_t len, const struct hv_pkt_meta *m);
+
+/* The EUI-64 link-local address fe80::/64 of @mac (RFC 4291 2.5.1, RFC 4862). */
+void hv_pkt_ll6_of_mac(const uint8_t mac[6], uint8_t out[16]);
+
 static inline bool
 hv_mac_is_multicast(const uint8_t *mac)
 {

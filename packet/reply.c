@@ -351,3 +351,237 @@ hv_reply_icmp_error(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta
 	wr16(icmp + 2, csum_fold(csum_add(sum, icmp, msg_len)));
 	return need;
 }
+
+/* ---- ARP and neighbour discovery: the gateway's answers and questions ---- */
+
+#define ETH_P_ARP    0x0806
+#define ARP_LEN	     28
+#define ND_MSG_LEN   32 /* NS/NA with one link-layer address option */
+#define ND_HOP_LIMIT 255
+#define ND_NS	     135
+#define ND_NA	     136
+
+/* Ethernet header with explicit MACs, no tags; the length written (14). */
+static uint32_t
+write_eth(uint8_t *out, const uint8_t *dst, const uint8_t *src, uint16_t ethertype)
+{
+	memcpy(out, dst, 6);
+	memcpy(out + 6, src, 6);
+	wr16(out + 12, ethertype);
+	return 14;
+}
+
+static void
+write_arp(uint8_t *a, uint16_t op, const uint8_t *sha, const uint8_t *spa, const uint8_t *tha,
+	  const uint8_t *tpa)
+{
+	wr16(a, 1);
+	wr16(a + 2, ETH_P_IPV4);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, op);
+	memcpy(a + 8, sha, 6);
+	memcpy(a + 14, spa, 4);
+	memcpy(a + 18, tha, 6);
+	memcpy(a + 24, tpa, 4);
+}
+
+/* An NS or NA message with its link-layer address option, checksummed. */
+static void
+write_nd(uint8_t *ip, uint8_t type, uint32_t flags, const uint8_t *src, const uint8_t *dst,
+	 const uint8_t *target, const uint8_t *mac)
+{
+	uint8_t *icmp = ip + IPV6_HDR;
+
+	reply_write_ipv6(ip, ND_MSG_LEN, IPPROTO_ICMPV6_, src, dst);
+	ip[7] = ND_HOP_LIMIT;
+	icmp[0] = type;
+	icmp[1] = 0;
+	wr16(icmp + 2, 0);
+	wr32(icmp + 4, flags);
+	memcpy(icmp + 8, target, 16);
+	icmp[24] = type == ND_NS ? 1 : 2; /* source / target link-layer address */
+	icmp[25] = 1;			  /* in units of 8 bytes */
+	memcpy(icmp + 26, mac, 6);
+	wr16(icmp + 2, csum_fold(csum_add(pseudo_sum(true, src, dst, IPPROTO_ICMPV6_, ND_MSG_LEN),
+					  icmp, ND_MSG_LEN)));
+}
+
+size_t
+hv_reply_arp(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, const uint8_t mac[6],
+	     uint8_t *out, size_t out_size)
+{
+	uint32_t l2 = 14 + 4u * m->n_vlans;
+	const uint8_t *a, *tags;
+
+	if (m->l3 != HV_L3_ARP || m->arp_op != 1 || m->n_vlans > HV_PKT_MAX_VLANS ||
+	    m->l3_off != l2)
+		return 0;
+	a = frame_bytes(frame, len, l2, ARP_LEN);
+	tags = frame_bytes(frame, len, 12, 4u * m->n_vlans);
+	if (a == NULL || tags == NULL || hv_mac_is_multicast(m->src_mac) ||
+	    hv_mac_is_multicast(mac) || !ip_is_host(false, a + 14) || out_size < l2 + ARP_LEN)
+		return 0;
+	memcpy(out, m->src_mac, 6);
+	memcpy(out + 6, mac, 6);
+	memcpy(out + 12, tags, 4u * m->n_vlans);
+	wr16(out + 12 + 4u * m->n_vlans, ETH_P_ARP);
+	/* the asked-for address is ours; the asker learns it from our answer */
+	write_arp(out + l2, 2, mac, a + 24, a + 8, a + 14);
+	return l2 + ARP_LEN;
+}
+
+size_t
+hv_reply_nd_na(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+	       const uint8_t mac[6], bool router, uint8_t *out, size_t out_size)
+{
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+	uint32_t l2 = 14 + 4u * m->n_vlans;
+	uint8_t target[16];
+	const uint8_t *tags, *dst;
+	bool dad;
+	uint32_t flags;
+
+	if (m->icmp_type != ND_NS || m->n_vlans > HV_PKT_MAX_VLANS || m->l3_off != l2 ||
+	    !hv_pkt_nd_target(frame, len, m, target))
+		return 0;
+	tags = frame_bytes(frame, len, 12, 4u * m->n_vlans);
+	if (tags == NULL || hv_mac_is_multicast(m->src_mac) || hv_mac_is_multicast(mac) ||
+	    !ip_is_host(true, target) || out_size < l2 + IPV6_HDR + ND_MSG_LEN)
+		return 0;
+	/* RFC 4861 7.2.4: a solicitation from :: (duplicate address detection) is
+	 * answered to all-nodes, without the solicited flag */
+	dad = ip6_is_zero_upto(m->src_ip, 16);
+	if (!dad && !ip_is_host(true, m->src_ip))
+		return 0;
+	dst = dad ? all_nodes : m->src_ip;
+	memcpy(out, dad ? all_nodes_mac : m->src_mac, 6);
+	memcpy(out + 6, mac, 6);
+	memcpy(out + 12, tags, 4u * m->n_vlans);
+	wr16(out + 12 + 4u * m->n_vlans, ETH_P_IPV6);
+	flags = (router ? 0x80000000u : 0) | (dad ? 0 : 0x40000000u) | 0x20000000u;
+	write_nd(out + l2, ND_NA, flags, target, dst, target, mac);
+	return l2 + IPV6_HDR + ND_MSG_LEN;
+}
+
+size_t
+hv_reply_arp_request(const uint8_t mac[6], const uint8_t spa[4], const uint8_t tpa[4], uint8_t *out,
+		     size_t out_size)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t zero[6];
+
+	if (out_size < 14 + ARP_LEN || hv_mac_is_multicast(mac))
+		return 0;
+	write_eth(out, bcast, mac, ETH_P_ARP);
+	write_arp(out + 14, 1, mac, spa, zero, tpa);
+	return 14 + ARP_LEN;
+}
+
+size_t
+hv_reply_nd_ns(const uint8_t mac[6], const uint8_t src[16], const uint8_t target[16], uint8_t *out,
+	       size_t out_size)
+{
+	uint8_t dst[16] = {0xff, 0x02, [11] = 1, [12] = 0xff};
+	uint8_t dmac[6] = {0x33, 0x33, 0xff};
+
+	if (out_size < 14 + IPV6_HDR + ND_MSG_LEN || hv_mac_is_multicast(mac) ||
+	    !ip_is_host(true, target) || !ip_is_host(true, src))
+		return 0;
+	/* the target's solicited-node multicast group (RFC 4291 2.7.1) */
+	memcpy(dst + 13, target + 13, 3);
+	memcpy(dmac + 3, target + 13, 3);
+	write_eth(out, dmac, mac, ETH_P_IPV6);
+	write_nd(out + 14, ND_NS, 0, src, dst, target, mac);
+	return 14 + IPV6_HDR + ND_MSG_LEN;
+}
+
+#define ND_RS	      133
+#define ND_RA	      134
+#define RA_LIFETIME   1800  /* s: router lifetime (RFC 4861 default: 3 x MaxRtrAdvInterval) */
+#define RA_VALID      86400 /* s: prefix valid lifetime */
+#define RA_PREFERRED  14400 /* s: prefix preferred lifetime */
+#define RA_FIXED      16    /* ICMPv6 header and RA fields */
+#define RA_PREFIX_OPT 32
+
+size_t
+hv_reply_nd_ra(const uint8_t mac[6], const uint8_t src[16], const uint8_t dst[16],
+	       const uint8_t dst_mac[6], const uint8_t (*prefixes)[16], const uint8_t *plens,
+	       unsigned n, uint8_t *out, size_t out_size)
+{
+	uint32_t msg_len = RA_FIXED + 8 + RA_PREFIX_OPT * n;
+	uint8_t *ip = out + 14, *icmp = out + 14 + IPV6_HDR, *o;
+
+	if (n > HV_REPLY_RA_MAX_PREFIXES || out_size < 14 + IPV6_HDR + msg_len ||
+	    hv_mac_is_multicast(mac) || src[0] != 0xfe || (src[1] & 0xc0) != 0x80)
+		return 0;
+	write_eth(out, dst_mac, mac, ETH_P_IPV6);
+	reply_write_ipv6(ip, (uint16_t)msg_len, IPPROTO_ICMPV6_, src, dst);
+	ip[7] = ND_HOP_LIMIT;
+	memset(icmp, 0, msg_len);
+	icmp[0] = ND_RA;
+	icmp[4] = REPLY_TTL; /* current hop limit for the hosts */
+	icmp[5] = 0;	     /* no DHCPv6: the file assigns addresses */
+	wr16(icmp + 6, RA_LIFETIME);
+	o = icmp + RA_FIXED;
+	o[0] = 1; /* source link-layer address */
+	o[1] = 1;
+	memcpy(o + 2, mac, 6);
+	o += 8;
+	for (unsigned i = 0; i < n; i++, o += RA_PREFIX_OPT) {
+		o[0] = 3; /* prefix information */
+		o[1] = 4;
+		o[2] = plens[i];
+		o[3] = 0x80; /* on-link; not autonomous: no SLAAC addresses */
+		wr32(o + 4, RA_VALID);
+		wr32(o + 8, RA_PREFERRED);
+		memcpy(o + 16, prefixes[i], 16);
+	}
+	wr16(icmp + 2, csum_fold(csum_add(pseudo_sum(true, src, dst, IPPROTO_ICMPV6_, msg_len),
+					  icmp, msg_len)));
+	return 14 + IPV6_HDR + msg_len;
+}
+
+size_t
+hv_reply_icmp_echo(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m, uint8_t *out,
+		   size_t out_size)
+{
+	bool v6 = m->l3 == HV_L3_IPV6;
+	uint32_t l2 = reply_l2_len(len, m), iph = v6 ? IPV6_HDR : IPV4_HDR;
+	uint32_t msg_len, sum;
+	const uint8_t *msg;
+	uint8_t *ip, *icmp;
+
+	if (l2 == 0 || !(m->flags & HV_PKT_F_L4) || (m->flags & HV_PKT_F_FRAG) ||
+	    m->l4_proto != (v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_) ||
+	    m->icmp_type != (v6 ? 128 : 8) || m->icmp_code != 0)
+		return 0;
+	if (hv_mac_is_multicast(m->dst_mac) || ip_is_group(v6, m->dst_ip) ||
+	    !ip_is_host(v6, m->dst_ip))
+		return 0;
+	/* the message runs from the ICMP header to the end of the IP packet */
+	if (m->l4_off < m->l3_off + iph || m->l4_off - m->l3_off > m->l3_len)
+		return 0;
+	msg_len = m->l3_len - (m->l4_off - m->l3_off);
+	msg = frame_bytes(frame, len, m->l4_off, msg_len);
+	if (msg == NULL || msg_len < ICMP_HDR || out_size < l2 + iph + msg_len)
+		return 0;
+	if (!reply_write_l2(out, frame, len, m, v6 ? ETH_P_IPV6 : ETH_P_IPV4))
+		return 0;
+	ip = out + l2;
+	icmp = ip + iph;
+	memcpy(icmp, msg, msg_len);
+	icmp[0] = v6 ? 129 : 0;
+	wr16(icmp + 2, 0);
+	if (v6) {
+		reply_write_ipv6(ip, (uint16_t)msg_len, IPPROTO_ICMPV6_, m->dst_ip, m->src_ip);
+		sum = pseudo_sum(true, m->dst_ip, m->src_ip, IPPROTO_ICMPV6_, msg_len);
+	} else {
+		reply_write_ipv4(ip, 0, (uint16_t)(iph + msg_len), IPPROTO_ICMP_, m->dst_ip,
+				 m->src_ip);
+		sum = 0;
+	}
+	wr16(icmp + 2, csum_fold(csum_add(sum, icmp, msg_len)));
+	return l2 + iph + msg_len;
+}

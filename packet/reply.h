@@ -2,6 +2,7 @@
 #ifndef HV_REPLY_H
 #define HV_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -90,5 +91,72 @@ size_t hv_reply_tcp_rst(const uint8_t *frame, uint32_t len, const struct hv_pkt_
 size_t hv_reply_icmp_error(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
 			   uint8_t type, uint8_t code, uint32_t info, const uint8_t *src_ip,
 			   uint8_t *out, size_t out_size);
+
+/*
+ * ARP and neighbour discovery, for the segment gateways and ARP/ND
+ * suppression (docs/routing.md). Same contract as above, except that the
+ * source MAC is @mac (the gateway's, or the bound MAC of the guest answered
+ * for) rather than the original's destination.
+ */
+
+/*
+ * An ARP reply to the ARP request @frame saying that its target protocol
+ * address is at @mac, sent to the requester (its MAC and VLAN tags). 0 when
+ * @m is not an ARP request (op 1), the requester's MAC is multicast, its
+ * sender address is not a single host (a probe from 0.0.0.0 is not answered:
+ * RFC 5227 probes want silence unless the address is taken, and the caller
+ * decides that), or @out is too small (HV_REPLY_L2_MAX + 28 suffices).
+ */
+size_t hv_reply_arp(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+		    const uint8_t mac[6], uint8_t *out, size_t out_size);
+
+/*
+ * A neighbour advertisement answering the neighbour solicitation @frame
+ * (see hv_pkt_nd_target for what counts as one): source the solicited target,
+ * a target link-layer address option with @mac, flags override, router when
+ * @router, solicited unless the solicitation came from :: (duplicate address
+ * detection), which is answered to ff02::1 (RFC 4861 7.2.4). Hop limit 255.
+ * 0 when @m is no valid NS, the target is not a single host, or @out is too
+ * small (HV_REPLY_L2_MAX + 72 suffices).
+ */
+size_t hv_reply_nd_na(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+		      const uint8_t mac[6], bool router, uint8_t *out, size_t out_size);
+
+/* A broadcast ARP request from (@mac, @spa) asking for @tpa; 42 bytes, or 0. */
+size_t hv_reply_arp_request(const uint8_t mac[6], const uint8_t spa[4], const uint8_t tpa[4],
+			    uint8_t *out, size_t out_size);
+
+/*
+ * A neighbour solicitation from (@mac, @src) for @target, to the target's
+ * solicited-node group, with a source link-layer address option; 86 bytes,
+ * or 0 when an address is not a single host or @out is too small.
+ */
+size_t hv_reply_nd_ns(const uint8_t mac[6], const uint8_t src[16], const uint8_t target[16],
+		      uint8_t *out, size_t out_size);
+
+/*
+ * An ICMP echo reply (ICMPv6 129) answering the echo request @frame
+ * addressed to a host hvnet stands for (a segment gateway): MACs and
+ * addresses swapped, identifier, sequence and data kept, checksums computed.
+ * 0 when @m is no echo request (code 0, not a fragment), is to a group or
+ * from a source that is not a single host, or @out is too small (an echo of
+ * the whole packet: HV_REPLY_L2_MAX plus its IP length suffices).
+ */
+size_t hv_reply_icmp_echo(const uint8_t *frame, uint32_t len, const struct hv_pkt_meta *m,
+			  uint8_t *out, size_t out_size);
+
+/*
+ * A router advertisement from (@mac, the link-local @src) to (@dst_mac,
+ * @dst): hop limit 255, router lifetime 1800 s, no managed/other flags, a
+ * source link-layer address option and one prefix information option per
+ * prefix (@n at most HV_REPLY_RA_MAX_PREFIXES; on-link, not autonomous:
+ * hosts learn their default router and the on-link prefixes, not addresses).
+ * Its length, or 0 when @src is not link-local, @mac is multicast or @out is
+ * too small (HV_REPLY_FRAME_MAX suffices).
+ */
+#define HV_REPLY_RA_MAX_PREFIXES 8
+size_t hv_reply_nd_ra(const uint8_t mac[6], const uint8_t src[16], const uint8_t dst[16],
+		      const uint8_t dst_mac[6], const uint8_t (*prefixes)[16], const uint8_t *plens,
+		      unsigned n, uint8_t *out, size_t out_size);
 
 #endif

@@ -615,6 +615,7 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 		{hv_fw_handlers, hv_fw_n_handlers},
 		{hv_mirror_handlers, hv_mirror_n_handlers},
 		{hv_vx_handlers, hv_vx_n_handlers},
+		{hv_gw_handlers, hv_gw_n_handlers},
 	};
 	struct hv_ctl_request req;
 	struct reply_err e = {0};
@@ -642,7 +643,7 @@ dispatch(struct hv_control *c, const char *line, size_t len)
 	}
 	reply = hv_ctl_reply_error(
 		req.id, EOPNOTSUPP,
-		"commands: version, port.*, segment.*, mac.show, mac.flush, stats, policy.*, fw.show, ct.*, mirror.*, capture.*",
+		"commands: version, port.*, segment.*, mac.show, mac.flush, stats, policy.*, fw.show, ct.*, mirror.*, capture.*, vtep.*, route.show, neigh.show",
 		"unknown command '%s'", req.cmd);
 	hv_ctl_request_clear(&req);
 	return reply;

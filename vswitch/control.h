@@ -83,6 +83,9 @@ void hv_mirror_plan_unswap(struct hv_switch *sw, struct hv_mirror_plan *plan);
 void hv_mirror_plan_discard(struct hv_mirror_plan *plan);
 /* Free the replaced sessions (after the publish that dropped them). */
 void hv_mirror_plan_finish(struct hv_mirror_plan *plan);
+/* gwctl.c: route.show, neigh.show */
+extern const struct hv_ctl_handler hv_gw_handlers[];
+extern const size_t hv_gw_n_handlers;
 
 /*
  * Read, check and compile the policy file PATH and put it in force.

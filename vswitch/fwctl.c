@@ -302,6 +302,20 @@ hv_fw_apply_file(struct hv_switch *sw, const char *path, struct reply_err *e)
 		hv_diags_free(&d);
 		return ctl_fail(e, ENOMEM, NULL, "out of memory; the policy in force is unchanged");
 	}
+	{
+		/* what the gateways cannot take fails here, with its reason */
+		char gerr[256];
+		struct hv_gw *probe = hv_gw_build(sw, fw, ++sw->gw_seq, gerr, sizeof(gerr));
+
+		if (probe == NULL) {
+			json_decref(diff);
+			hv_fw_free(fw);
+			hv_diags_free(&d);
+			return ctl_fail(e, EINVAL, "see docs/routing.md",
+					"%s: %s; the policy in force is unchanged", path, gerr);
+		}
+		hv_gw_free(probe);
+	}
 	/* the file's mirror sessions: created (files open) before anything changes */
 	mir_warnings = json_array();
 	if (hv_mirror_plan_prepare(sw, prog, path, &plan, mir_warnings, e) != 0) {

@@ -70,6 +70,12 @@ usage(FILE *f)
 		"  --ct-mgmt-reserve PCT  share of the table only management-segment connections\n"
 		"                         may use (default 10)\n"
 		"  --port-conn-limit N    connections opened per port, 0 = no limit (default 0)\n"
+		"  --neigh-capacity N     neighbours the segment gateways learn from ARP/ND, all\n"
+		"                         segments (default 4096; docs/routing.md)\n"
+		"  --neigh-port-limit N   learned neighbours behind one port, 0 = no share\n"
+		"                         (default 256)\n"
+		"  --neigh-age SECONDS    a learned neighbour older than this is asked again\n"
+		"                         (default 300)\n"
 		"  --ct-timeout NAME=SECONDS\n"
 		"                         a connection timeout (repeatable): tcp_syn_sent,\n"
 		"                         tcp_syn_recv, tcp_established, tcp_fin_wait,\n"
@@ -148,6 +154,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		O_CT_RESERVE,
 		O_PORT_CONN,
 		O_CT_TIMEOUT,
+		O_NEIGH_CAP,
+		O_NEIGH_AGE,
+		O_NEIGH_PORT,
 	};
 	static const struct option longopts[] = {
 		{"instance", required_argument, NULL, O_INSTANCE},
@@ -170,6 +179,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{"ct-mgmt-reserve", required_argument, NULL, O_CT_RESERVE},
 		{"port-conn-limit", required_argument, NULL, O_PORT_CONN},
 		{"ct-timeout", required_argument, NULL, O_CT_TIMEOUT},
+		{"neigh-capacity", required_argument, NULL, O_NEIGH_CAP},
+		{"neigh-age", required_argument, NULL, O_NEIGH_AGE},
+		{"neigh-port-limit", required_argument, NULL, O_NEIGH_PORT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -188,6 +200,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->conf.max_sleep_us = 200;
 	o->conf.ct_max = 65536;
 	o->conf.ct_mgmt_reserve_pct = 10;
+	o->conf.neigh_capacity = 4096;
+	o->conf.neigh_age_s = 300;
+	o->conf.neigh_port_limit = 256;
 	o->mem_mb = 512;
 	o->hugepages = -1;
 	o->log_level = HV_LOG_INFO;
@@ -272,6 +287,17 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case O_CT_RESERVE:
 			rc = parse_uint("--ct-mgmt-reserve", optarg, 0, 90,
 					&o->conf.ct_mgmt_reserve_pct);
+			break;
+		case O_NEIGH_CAP:
+			rc = parse_uint("--neigh-capacity", optarg, 4, 1u << 24,
+					&o->conf.neigh_capacity);
+			break;
+		case O_NEIGH_PORT:
+			rc = parse_uint("--neigh-port-limit", optarg, 0, 1u << 24,
+					&o->conf.neigh_port_limit);
+			break;
+		case O_NEIGH_AGE:
+			rc = parse_uint("--neigh-age", optarg, 1, 86400, &o->conf.neigh_age_s);
 			break;
 		case O_PORT_CONN:
 			rc = parse_uint("--port-conn-limit", optarg, 0, 1u << 26,

@@ -29,8 +29,10 @@ struct tx_buf {
 };
 
 /* Worker-private scratch state; lives as long as the worker loop. */
-#define REJECT_RATE  1000 /* answers to rejected packets, per second and worker */
-#define REJECT_BURST 100
+#define REJECT_RATE    1000 /* answers to rejected packets, per second and worker */
+#define REJECT_BURST   100
+#define GW_PENDING_MAX 64   /* routed packets waiting for ARP/NS, per worker */
+#define GW_PENDING_MS  1000 /* how long one waits before it is dropped */
 
 struct worker_ctx {
 	struct hv_switch *sw;
@@ -46,6 +48,17 @@ struct worker_ctx {
 	struct tx_buf tx[HV_MAX_PORTS];
 	uint64_t vx_next_poll; /* TSC of the next look at unresolved VTEPs */
 	struct hv_port vx_in;  /* the ingress of decapsulated frames: a VTEP in a segment */
+	uint64_t next_ra;      /* tsc: the next periodic router advertisement (worker 0) */
+	/* routed packets waiting for their destination's MAC (bounded) */
+	uint16_t n_pend;
+	struct gw_pending {
+		struct rte_mbuf *m;
+		uint64_t deadline; /* tsc */
+		uint16_t in_port, sseg, dseg;
+		uint8_t family;
+		uint8_t addr[16];
+		uint8_t src_mac[6]; /* the sender's, for the unreachable if it expires */
+	} pend[GW_PENDING_MAX];
 };
 
 static inline void
@@ -287,13 +300,14 @@ fw_bypass(const struct hv_pkt_meta *m)
 	return false;
 }
 
-/* What the classifier sees of a packet that arrived in policy segment PSEG. */
+/* What the classifier sees of a packet from policy segment PSEG to DPSEG. */
 static inline void
-fw_pkt_of(const struct hv_pkt_meta *m, uint16_t pseg, struct hv_fw_pkt *k)
+fw_pkt_of(const struct hv_pkt_meta *m, uint16_t pseg, uint16_t dpseg, struct hv_fw_pkt *k)
 {
 	k->family = m->l3 == HV_L3_IPV4 ? 4 : 6;
 	k->proto = m->l4_proto;
-	k->src_seg = k->dst_seg = pseg;
+	k->src_seg = pseg;
+	k->dst_seg = dpseg; /* another segment's when the packet is routed */
 	memcpy(k->src, m->src_ip, 16);
 	memcpy(k->dst, m->dst_ip, 16);
 	k->sport = k->dport = 0;
@@ -418,8 +432,8 @@ fw_log(struct worker_ctx *c, struct hv_fw *fw, uint32_t rule, uint8_t verdict, c
 #define FW_STATELESS 2 /* allowed: pass without one */
 
 /*
- * Decide the N packets PKTS (metadata META, connection keys CP) that
- * arrived on IN; KEEP[k] says which go on to forward. Dropped ones are
+ * Decide the N packets PKTS (metadata META, connection keys CP, destination
+ * segments DSEG) that arrived on IN; KEEP[k] says which go on to forward. Dropped ones are
  * freed and counted here.
  */
 static inline bool
@@ -430,8 +444,9 @@ fw_tracked(const struct hv_ct_pkt *p)
 
 static void
 fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *in,
-	 struct rte_mbuf **pkts, const struct hv_pkt_meta *meta, struct hv_ct_pkt *cp, uint16_t n,
-	 const uint16_t *tr, uint16_t n_tr, int32_t *slot, bool *keep)
+	 struct rte_mbuf **pkts, const struct hv_pkt_meta *meta, struct hv_ct_pkt *cp,
+	 const uint16_t *dseg, uint16_t n, const uint16_t *tr, uint16_t n_tr, int32_t *slot,
+	 bool *keep)
 {
 	struct hv_fw *fw = (struct hv_fw *)(uintptr_t)fw_c; /* its counters only */
 	struct hv_worker *w = c->w;
@@ -543,7 +558,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	if (n_cls == 0)
 		return;
 	for (uint16_t i = 0; i < n_cls; i++) {
-		fw_pkt_of(&meta[cls[i]], pseg, &fk[i]);
+		fw_pkt_of(&meta[cls[i]], pseg, c->st->seg_pol[dseg[cls[i]]], &fk[i]);
 		fkp[i] = &fk[i];
 	}
 	hv_fw_classify(fw, fkp, n_cls, res);
@@ -855,6 +870,273 @@ vx_ingress(struct worker_ctx *c, uint16_t vtep, uint16_t seg)
 	return in;
 }
 
+/* ---- the gateway stage (docs/routing.md; the logic is vswitch/gateway.c) ---- */
+
+/* Send the LEN bytes at BUF, built by hvnetd, on port PORT. */
+static void
+gw_emit(struct worker_ctx *c, uint16_t port, const uint8_t *buf, size_t len)
+{
+	struct rte_mbuf *r = rte_pktmbuf_alloc(c->sw->pool);
+
+	if (r == NULL)
+		return;
+	if (len > rte_pktmbuf_tailroom(r)) {
+		rte_pktmbuf_free(r);
+		return;
+	}
+	memcpy(rte_pktmbuf_mtod(r, uint8_t *), buf, len);
+	r->data_len = (uint16_t)len;
+	r->pkt_len = (uint32_t)len;
+	tx_enqueue(c, port, r);
+}
+
+/* Send M to every port of segment SEG (a routed frame's unknown destination,
+ * the gateway's own ARP/NS). */
+static void
+flood_seg(struct worker_ctx *c, uint16_t seg, uint16_t in_port, struct rte_mbuf *m)
+{
+	const struct hv_dp_seg *s = &c->st->segs[seg];
+
+	if (s->n_ports == 0) {
+		if (in_port < HV_MAX_PORTS) {
+			drop_pkt(c, in_port, seg, HV_DROP_NO_DESTINATION, m);
+		} else {
+			HV_CNT_ADD(c->w->drops[HV_DROP_NO_DESTINATION], 1);
+			HV_CNT_ADD(c->w->seg[seg].drops, 1);
+			rte_pktmbuf_free(m);
+		}
+		return;
+	}
+	HV_CNT_ADD(c->w->seg[seg].flooded, 1);
+	HV_CNT_ADD(c->w->stage.tx, s->n_ports);
+	if (s->n_ports > 1)
+		for (struct rte_mbuf *x = m; x != NULL; x = x->next)
+			rte_mbuf_refcnt_update(x, (int16_t)(s->n_ports - 1));
+	for (uint16_t i = 0; i < s->n_ports; i++)
+		tx_enqueue(c, s->ports[i], m);
+}
+
+/* A routed frame, rewritten and resolved: to its destination's port in DSEG. */
+static void
+route_tx(struct worker_ctx *c, uint16_t sseg, uint16_t dseg, struct rte_mbuf *m)
+{
+	int d = hv_mac_table_lookup(c->sw->macs, dseg, rte_pktmbuf_mtod(m, const uint8_t *));
+	const struct hv_port *out = d >= 0 ? c->st->ports[d] : NULL;
+
+	HV_CNT_ADD(c->w->gw.routed, 1);
+	if (sseg < HV_GW_MAX_SEGS && dseg < HV_GW_MAX_SEGS)
+		HV_CNT_ADD(c->w->pair[sseg][dseg].routed, 1);
+	if (out != NULL && out->segment == dseg) {
+		HV_CNT_ADD(c->w->stage.tx, 1);
+		tx_enqueue(c, out->id, m);
+		return;
+	}
+	flood_seg(c, dseg, HV_GW_NO_PORT, m);
+}
+
+static inline uint64_t
+neigh_max_age(const struct worker_ctx *c)
+{
+	return (uint64_t)(c->sw->conf.neigh_age_s ? c->sw->conf.neigh_age_s : 300) *
+	       rte_get_tsc_hz();
+}
+
+/* Ask segment DSEG for (FAMILY, ADDR) with the gateway's ARP request or NS. */
+static void
+gw_solicit(struct worker_ctx *c, const struct hv_gw *gw, uint16_t dseg, uint8_t family,
+	   const uint8_t *addr)
+{
+	uint8_t buf[128];
+	size_t n = hv_gw_solicit(gw, dseg, family, addr, buf, sizeof(buf));
+	struct rte_mbuf *r;
+
+	if (n == 0 || (r = rte_pktmbuf_alloc(c->sw->pool)) == NULL)
+		return;
+	memcpy(rte_pktmbuf_mtod(r, uint8_t *), buf, n);
+	r->data_len = (uint16_t)n;
+	r->pkt_len = (uint32_t)n;
+	HV_CNT_ADD(c->w->gw.solicits, 1);
+	flood_seg(c, dseg, HV_GW_NO_PORT, r);
+}
+
+/* Route M (allowed by the firewall) from IN's segment into DSEG. */
+static void
+route_forward(struct worker_ctx *c, const struct hv_gw *gw, const struct hv_port *in,
+	      struct rte_mbuf *m, const struct hv_pkt_meta *pm, uint16_t dseg)
+{
+	uint8_t family = pm->l3 == HV_L3_IPV6 ? 6 : 4;
+	struct gw_pending *p;
+	bool asked = false;
+	int rc;
+
+	rc = hv_gw_route_out(gw, c->sw->neigh, dseg, rte_pktmbuf_mtod(m, uint8_t *),
+			     rte_pktmbuf_data_len(m), pm, c->now, neigh_max_age(c));
+	if (likely(rc == 0)) {
+		route_tx(c, in->segment, dseg, m);
+		return;
+	}
+	if (rc != -ENOENT) {
+		drop_pkt(c, in->id, in->segment, HV_DROP_GW_TTL, m);
+		return;
+	}
+	if (c->n_pend == GW_PENDING_MAX) {
+		drop_pkt(c, in->id, in->segment, HV_DROP_GW_QUEUE_FULL, m);
+		return;
+	}
+	for (uint16_t i = 0; i < c->n_pend && !asked; i++)
+		asked = c->pend[i].dseg == dseg && c->pend[i].family == family &&
+			memcmp(c->pend[i].addr, pm->dst_ip, 16) == 0;
+	p = &c->pend[c->n_pend++];
+	p->m = m;
+	p->deadline = c->now + rte_get_tsc_hz() / 1000 * GW_PENDING_MS;
+	p->in_port = in->id;
+	p->sseg = in->segment;
+	p->dseg = dseg;
+	p->family = family;
+	memcpy(p->addr, pm->dst_ip, 16);
+	memcpy(p->src_mac, pm->src_mac, 6);
+	HV_CNT_ADD(c->w->gw.queued, 1);
+	if (!asked)
+		gw_solicit(c, gw, dseg, family, pm->dst_ip);
+}
+
+/*
+ * A routed packet whose destination never answered: ICMP host unreachable
+ * (ICMPv6 address unreachable) to its sender, from the sender's gateway.
+ * The frame was rewritten for the destination segment, so the metadata is
+ * made to look as it arrived.
+ */
+static void
+gw_unreachable(struct worker_ctx *c, const struct hv_gw *gw, const struct gw_pending *p)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(p->m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(p->m);
+	const struct hv_gw_seg *g;
+	struct hv_pkt_meta m;
+	uint8_t out[HV_REPLY_FRAME_MAX];
+	size_t n;
+
+	if (gw == NULL || p->sseg >= HV_GW_MAX_SEGS || !gw->seg[p->sseg].on ||
+	    c->st->ports[p->in_port] == NULL || hv_pkt_parse(data, len, &m) != HV_DROP_NONE)
+		return;
+	g = &gw->seg[p->sseg];
+	memcpy(m.src_mac, p->src_mac, 6);
+	memcpy(m.dst_mac, g->mac, 6);
+	if (!(p->family == 4 ? g->has4 : g->has6) ||
+	    !hv_fwlog_bucket_take(&c->reject_bucket, c->now, rte_get_tsc_hz(), REJECT_RATE,
+				  REJECT_BURST))
+		return;
+	n = hv_reply_icmp_error(data, len, &m, p->family == 4 ? 3 : 1, p->family == 4 ? 1 : 3, 0,
+				p->family == 4 ? g->ip4 : g->ip6, out, sizeof(out));
+	if (n == 0)
+		return;
+	HV_CNT_ADD(c->w->gw.replies_sent, 1);
+	gw_emit(c, p->in_port, out, n);
+}
+
+/* Worker 0, every 30 s: each gateway that the file asks to advertises itself. */
+static void
+gw_ra_periodic(struct worker_ctx *c)
+{
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+	const struct hv_gw *gw = c->st->gw;
+	uint8_t out[HV_REPLY_FRAME_MAX];
+
+	c->next_ra = c->now + 30 * rte_get_tsc_hz();
+	for (uint16_t s = 0; gw != NULL && s < HV_GW_MAX_SEGS; s++) {
+		size_t n;
+		struct rte_mbuf *r;
+
+		if (!gw->seg[s].ra || c->st->segs[s].n_ports == 0)
+			continue;
+		n = hv_gw_ra(gw, s, all_nodes, all_nodes_mac, out, sizeof(out));
+		if (n == 0 || (r = rte_pktmbuf_alloc(c->sw->pool)) == NULL)
+			continue;
+		memcpy(rte_pktmbuf_mtod(r, uint8_t *), out, n);
+		r->data_len = (uint16_t)n;
+		r->pkt_len = (uint32_t)n;
+		HV_CNT_ADD(c->w->gw.ra_sent, 1);
+		flood_seg(c, s, HV_GW_NO_PORT, r);
+	}
+}
+
+/* The waiting packets whose destination answered go on; the expired are dropped. */
+static void
+gw_pending_poll(struct worker_ctx *c)
+{
+	const struct hv_gw *gw = c->st->gw;
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < c->n_pend; i++) {
+		struct gw_pending *p = &c->pend[i];
+
+		if (gw != NULL && p->dseg < HV_GW_MAX_SEGS && gw->seg[p->dseg].on &&
+		    hv_gw_route_resolve(gw, c->sw->neigh, p->dseg, p->family, p->addr,
+					rte_pktmbuf_mtod(p->m, uint8_t *), c->now,
+					neigh_max_age(c)) == 0) {
+			route_tx(c, p->sseg, p->dseg, p->m);
+			continue;
+		}
+		if (gw == NULL || c->now > p->deadline) {
+			gw_unreachable(c, gw, p);
+			drop_pkt(c, p->in_port, p->sseg, HV_DROP_GW_NO_NEIGH, p->m);
+			continue;
+		}
+		c->pend[kept++] = *p;
+	}
+	c->n_pend = kept;
+}
+
+/*
+ * Port security and the gateway stage for one parsed frame M of IN: the
+ * drop reason, with *done set when the stage consumed (answered) the frame,
+ * *routed and *dseg when it is for another segment.
+ */
+static enum hv_drop_reason
+gw_stage(struct worker_ctx *c, const struct hv_gw *gw, const struct hv_port *in, struct rte_mbuf *m,
+	 const struct hv_pkt_meta *pm, uint16_t *dseg, bool *routed, bool *done)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	uint8_t out[HV_REPLY_FRAME_MAX];
+	enum hv_drop_reason why;
+	enum hv_gw_verdict v;
+	size_t out_len;
+
+	*done = false;
+	if (unlikely(gw->psec[in->id].lock))
+		why = hv_portsec_lock_check(&c->sw->psec_lock[in->id], data, len, pm);
+	else
+		why = hv_portsec_check(&gw->psec[in->id], data, len, pm);
+	if (unlikely(why != HV_DROP_NONE))
+		return why;
+	v = hv_gw_ingress(gw, c->sw->neigh, in->segment, in->id, data, len, pm, c->now, &c->w->gw,
+			  dseg, &why, out, &out_len);
+	if (likely(v == HV_GW_PASS))
+		return HV_DROP_NONE;
+	if (v == HV_GW_ROUTE) {
+		*routed = true;
+		return HV_DROP_NONE;
+	}
+	if (out_len != 0) {
+		if (why != HV_DROP_NONE) { /* an ICMP error: as rate-limited as rejects */
+			if (!hv_fwlog_bucket_take(&c->reject_bucket, c->now, rte_get_tsc_hz(),
+						  REJECT_RATE, REJECT_BURST))
+				out_len = 0;
+			else
+				HV_CNT_ADD(c->w->gw.replies_sent, 1);
+		}
+		if (out_len != 0)
+			gw_emit(c, in->id, out, out_len);
+	}
+	if (why == HV_DROP_NONE) {
+		*done = true;
+		rte_pktmbuf_free(m);
+	}
+	return why;
+}
+
 /* Packets of one burst for other workers, sent once the burst is parsed. */
 struct handoff_buf {
 	uint16_t n[HV_MAX_WORKERS];
@@ -906,6 +1188,9 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	int32_t ct_pos[HV_BURST];
 	struct handoff_buf hb;
 	uint16_t n_handed = 0;
+	const struct hv_gw *gw = c->st->gw;
+	uint16_t dseg[HV_BURST];
+	bool routed[HV_BURST];
 
 	if (fw != NULL && c->st->n_workers > 1)
 		memset(hb.n, 0, sizeof(hb.n[0]) * c->st->n_workers);
@@ -929,9 +1214,23 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 			else if (unlikely(pm->n_vlans != 0 && !in->allow_vlan))
 				r = HV_DROP_VLAN_NOT_ALLOWED;
 		}
+		dseg[n_ok] = seg;
+		routed[n_ok] = false;
+		/*
+		 * Port security and the gateways are for local ports: a frame from
+		 * the overlay was checked, and routed if it was to be, on the host
+		 * where it entered (and a VTEP's slot is beyond gw->psec[]).
+		 */
+		if (gw != NULL && likely(r == HV_DROP_NONE) && !hv_slot_is_vtep(in->id)) {
+			bool done;
+
+			r = gw_stage(c, gw, in, m, pm, &dseg[n_ok], &routed[n_ok], &done);
+			if (done)
+				continue;
+		}
 		if (likely(r == HV_DROP_NONE) && fw != NULL) {
 			r = hv_ct_pkt_build(pm, rte_pktmbuf_mtod(m, const uint8_t *),
-					    rte_pktmbuf_data_len(m), seg, seg, &cp[n_ok]);
+					    rte_pktmbuf_data_len(m), seg, dseg[n_ok], &cp[n_ok]);
 			/* both directions of a connection are tracked by one worker */
 			if (r == HV_DROP_NONE && cp[n_ok].kind != HV_CT_K_NONE &&
 			    c->st->n_workers > 1 && !handed) {
@@ -985,13 +1284,23 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 	/* learn: one bulk probe for the burst's sources */
 	hv_mac_table_learn_bulk(macs, c->mac_cache, seg, src, n_ok, in->id, c->now, learn_res);
 	if (fw != NULL)
-		fw_stage(c, fw, in, okp, meta, cp, n_ok, tr, n_tr, ct_pos, keep);
+		fw_stage(c, fw, in, okp, meta, cp, dseg, n_ok, tr, n_tr, ct_pos, keep);
 	for (uint16_t k = 0; k < n_ok; k++) {
 		if (unlikely(learn_res[k] != HV_MAC_REFRESHED))
 			count_learn(w, learn_res[k]);
 		if (fw == NULL && unlikely(c->st->mir.wire_verdict != 0))
 			mirror_verdict(c, in, okp[k], true,
 				       NULL); /* no policy: every packet passes */
+		if (unlikely(routed[k])) {
+			/* routed: to the destination segment, or counted as blocked */
+			if (fw != NULL && !keep[k]) {
+				if (seg < HV_GW_MAX_SEGS && dseg[k] < HV_GW_MAX_SEGS)
+					HV_CNT_ADD(w->pair[seg][dseg[k]].blocked, 1);
+			} else {
+				route_forward(c, gw, in, okp[k], &meta[k], dseg[k]);
+			}
+			continue;
+		}
 		if (fw != NULL && !keep[k])
 			continue;
 		if (!(meta[k].flags & HV_PKT_F_DST_MCAST)) {
@@ -1006,7 +1315,7 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		struct rte_mbuf *m = pkts[idx[k]];
 		int d;
 
-		if (fw != NULL && !keep[k])
+		if ((fw != NULL && !keep[k]) || routed[k])
 			continue;
 		if (u == n_uni || uidx[u] != k) {
 			flood(c, in, m, &meta[k]); /* broadcast or multicast */
@@ -1233,6 +1542,10 @@ hv_worker_main(void *arg)
 		total += handoff_drain(c);
 		if (st->vx != NULL && w->index == 0 && t0 >= c->vx_next_poll)
 			vx_poll(c);
+		if (unlikely(c->n_pend != 0))
+			gw_pending_poll(c);
+		if (unlikely(w->index == 0 && st->gw != NULL && t0 > c->next_ra))
+			gw_ra_periodic(c);
 		tx_flush_all(c);
 		hv_ct_age(c->ct, t0, 8);
 		hv_ct_mailbox_poll(c->ct);
@@ -1257,6 +1570,8 @@ hv_worker_main(void *arg)
 			sleep_us = sleep_us * 2 > max_sleep ? max_sleep : sleep_us * 2;
 	}
 
+	for (uint16_t i = 0; i < c->n_pend; i++)
+		rte_pktmbuf_free(c->pend[i].m);
 	rte_rcu_qsbr_thread_offline(sw->qsbr, w->index);
 	rte_rcu_qsbr_thread_unregister(sw->qsbr, w->index);
 	hv_mac_cache_free(c->mac_cache);

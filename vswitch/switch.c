@@ -368,6 +368,15 @@ hv_switch_init(struct hv_switch *sw, const struct hv_switch_conf *conf)
 		HV_ERR("cannot create ring hv_vx_learn: %s", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	sw->psec_lock = rte_zmalloc("hv_psec_lock", HV_MAX_PORTS * sizeof(*sw->psec_lock), 0);
+	if (sw->psec_lock == NULL)
+		return -ENOMEM;
+	sw->neigh = hv_neigh_create(sw->conf.neigh_capacity ? sw->conf.neigh_capacity : 4096,
+				    sw->conf.neigh_port_limit);
+	if (sw->neigh == NULL) {
+		HV_ERR("cannot create a neighbour table of %u entries", sw->conf.neigh_capacity);
+		return -ENOMEM;
+	}
 	hv_sw = sw;
 	return hv_switch_publish(sw);
 }
@@ -416,6 +425,12 @@ hv_switch_fini(struct hv_switch *sw)
 		hv_mirror_session_free(sw->mirrors[i]);
 		sw->mirrors[i] = NULL;
 	}
+	hv_neigh_free(sw->neigh);
+	sw->neigh = NULL;
+	rte_free(sw->psec_lock);
+	sw->psec_lock = NULL;
+	if (sw->state != NULL)
+		hv_gw_free(sw->state->gw);
 	rte_free(sw->state);
 	hv_vx_state_free(sw->vx);
 	sw->vx = NULL;
@@ -463,6 +478,17 @@ hv_switch_publish(struct hv_switch *sw)
 	st->generation = ++sw->generation;
 	st->n_workers = (uint16_t)sw->n_workers;
 	st->fw = sw->fw;
+	if (sw->fw != NULL) {
+		char err[256];
+
+		/* the gateways, routes and bindings of the file, for these ports */
+		st->gw = hv_gw_build(sw, sw->fw, ++sw->gw_seq, err, sizeof(err));
+		if (st->gw == NULL) {
+			HV_ERR("policy %s: %s", sw->fw->path, err);
+			rte_free(st);
+			return -EINVAL;
+		}
+	}
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++)
 		st->seg_pol[s] = hv_switch_policy_seg(sw, sw->fw, (uint16_t)s);
 	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
@@ -505,6 +531,8 @@ hv_switch_publish(struct hv_switch *sw)
 	__atomic_store_n(&sw->state, st, __ATOMIC_RELEASE);
 	/* Wait until no worker can still be reading @old (or a port it lists). */
 	rte_rcu_qsbr_synchronize(sw->qsbr, RTE_QSBR_THRID_INVALID);
+	if (old != NULL)
+		hv_gw_free(old->gw);
 	rte_free(old);
 	sw->vx = vx;
 	/* VTEP indices the new state dropped: their neighbours and MACs go */
@@ -641,7 +669,8 @@ parse_bool_opt(const struct hv_port_spec *spec, const char *key, bool *out, char
 }
 
 /* The options each kind takes, besides the common ones. */
-static const char *const common_opts[] = {"allow-vlan", "mac-limit", "mtu", "mirror", NULL};
+static const char *const common_opts[] = {"allow-vlan", "mac-limit",	 "mtu",
+					  "mirror",	"port-security", NULL};
 static const char *const kind_opts[HV_PORT_KIND_MAX][8] = {
 	[HV_PORT_TAP] = {"iface", "netns", "ifname", "mac", NULL},
 	[HV_PORT_VHOST_USER] = {"path", "mode", "queues", NULL},
@@ -671,7 +700,7 @@ check_opts(const struct hv_port_spec *spec, char *err, size_t err_size)
 						      kind_opts[spec->kind][j]);
 			snprintf(
 				err, err_size,
-				"port '%s': %s ports take no option '%s' (they take: %sallow-vlan, mac-limit, mtu, mirror)",
+				"port '%s': %s ports take no option '%s' (they take: %sallow-vlan, mac-limit, mtu, mirror, port-security)",
 				spec->name, hv_port_kind_name(spec->kind), k, known);
 			return -EINVAL;
 		}
@@ -718,7 +747,8 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	struct hv_port *p;
 	unsigned id;
 	uint32_t mtu = 1500, mac_limit = 0;
-	bool allow_vlan = false, mirror_dest = false;
+	bool allow_vlan = false, mirror_dest = false, portsec = true, portsec_lock = false;
+	const char *ps_opt = hv_port_spec_opt(spec, "port-security");
 	int rc;
 
 	if (!name_valid(spec->name)) {
@@ -750,6 +780,15 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 		rc = parse_bool_opt(spec, "allow-vlan", &allow_vlan, err, err_size);
 	if (rc == 0)
 		rc = parse_bool_opt(spec, "mirror", &mirror_dest, err, err_size);
+	if (rc == 0 && ps_opt != NULL && strcmp(ps_opt, "lock") == 0)
+		portsec_lock = true;
+	else if (rc == 0 && ps_opt != NULL &&
+		 parse_bool_opt(spec, "port-security", &portsec, err, err_size) != 0) {
+		snprintf(err, err_size,
+			 "port '%s': option port-security=%s: expected yes, no or lock", spec->name,
+			 ps_opt);
+		rc = -EINVAL;
+	}
 	if (rc != 0)
 		return rc;
 	/* a guest in a segment that crosses the overlay gets the overlay's MTU */
@@ -782,6 +821,10 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	p->mtu = (uint16_t)mtu;
 	p->allow_vlan = allow_vlan;
 	p->mirror_dest = mirror_dest;
+	p->portsec_off = !portsec;
+	p->portsec_lock = portsec_lock;
+	/* the slot is referenced by no published state: nothing is locked yet */
+	memset(&sw->psec_lock[id], 0, sizeof(sw->psec_lock[id]));
 	p->mac_limit = mac_limit;
 	p->spec = *spec;
 

@@ -11,6 +11,7 @@
 #include "common/drop.h"
 #include "firewall/classify.h"
 #include "firewall/conntrack.h"
+#include "vswitch/gateway.h"
 #include "vswitch/mac_table.h"
 #include "vswitch/mirror.h"
 #include "vxlan/vxlan.h"
@@ -92,6 +93,8 @@ struct hv_port {
 	uint16_t mtu;
 	bool allow_vlan;
 	bool mirror_dest; /* option mirror=yes: sends mirror copies only, never polled or flooded */
+	bool portsec_off;  /* port-security=no: no checks even where the file binds the NIC */
+	bool portsec_lock; /* port-security=lock: learn and lock where the file binds nothing */
 	uint32_t mac_limit;
 	uint8_t mac[6];	 /* guest-side MAC where hvnet sets one (tap), else the ethdev's */
 	char netns[64];	 /* tap: namespace the interface was moved to */
@@ -135,6 +138,9 @@ struct hv_dp_state {
 	 * segment, its id in that policy (HV_FW_SEG_UNNAMED when it has none) */
 	struct hv_fw *fw;
 	uint16_t seg_pol[HV_MAX_SEGMENTS];
+	/* layer 3 of the policy in force: gateways, routes, bindings, port
+	 * security (vswitch/gateway.h); NULL with no policy: nothing routed */
+	struct hv_gw *gw;
 	/* per port: the policy file's conn-limit of its guest NIC, 0 none */
 	uint32_t port_conn_limit[HV_MAX_PORTS];
 	/* the overlay in force (NULL: none); immutable, see vxlan/vxlan.h */
@@ -227,9 +233,12 @@ struct hv_worker {
 	struct hv_stage_counters stage;
 	struct hv_learn_counters learn;
 	struct hv_fw_stage_counters fw;
+	struct hv_gw_counters gw;
 	struct hv_port_counters port[HV_MAX_PORTS];
 	struct hv_seg_counters seg[HV_MAX_SEGMENTS];
 	struct hv_vx_counters vx;
+	/* routed and blocked, per (source, destination) segment with a gateway */
+	struct hv_gw_pair pair[HV_GW_MAX_SEGS][HV_GW_MAX_SEGS];
 } __rte_cache_aligned;
 
 /*
@@ -277,6 +286,9 @@ struct hv_switch_conf {
 	uint32_t ct_mgmt_reserve_pct;	    /* share kept for management connections */
 	uint32_t port_conn_limit;	    /* per port, 0 = none */
 	uint32_t ct_timeouts[HV_CT_TO_MAX]; /* seconds, 0 = default */
+	uint32_t neigh_capacity;	    /* learned neighbours, all segments together */
+	uint32_t neigh_port_limit;	    /* learned neighbours per port, 0 = no share */
+	uint32_t neigh_age_s;		    /* a learned neighbour older than this is asked again */
 };
 
 struct hv_switch {
@@ -314,6 +326,12 @@ struct hv_switch {
 	} vx_learned[HV_VX_MAX_LEARNED];
 	/* baseline taken by `stats clear`, subtracted from what is shown */
 	struct hv_worker *baseline;
+	/* neighbours learned by the gateways (any worker writes; vswitch/neigh.h) */
+	struct hv_neigh_table *neigh;
+	uint64_t gw_seq; /* names of the route tables, unique per build */
+	/* per port slot: what learn-and-lock port security locked (workers write;
+	 * reset when a port takes the slot) */
+	struct hv_portsec_lock *psec_lock;
 };
 
 /* --- switch.c: control-thread operations (never from a worker) --- */

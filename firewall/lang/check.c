@@ -293,6 +293,19 @@ check_segments(struct checker *c)
 	check_vnis(c);
 	for (size_t i = 0; i < g->segments.n; i++) {
 		struct hv_segment *a = &g->segments.v[i];
+		/* router advertisements come from the IPv6 gateway */
+		if (a->router_adv) {
+			bool v6 = false;
+
+			for (size_t k = 0; k < a->gateways.n; k++)
+				v6 |= a->gateways.v[k].p.family == 6;
+			if (!v6)
+				hv_diag_add(
+					c->d, HV_DIAG_ERROR, a->router_adv_loc,
+					"add an IPv6 gateway: gateway ADDRESS",
+					"segment '%s' asks for router advertisements but has no IPv6 gateway",
+					a->name);
+		}
 		/* a gateway inside one of the segment's subnets */
 		for (size_t k = 0; k < a->gateways.n; k++) {
 			bool in = false;

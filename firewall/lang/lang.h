@@ -112,6 +112,8 @@ struct hv_segment {
 	uint32_t conn_limit;		       /* 0: none */
 	uint32_t mac_limit;		       /* 0: none */
 	uint32_t mtu;			       /* 0: default */
+	bool router_adv; /* router-advertisements: the IPv6 gateway sends RAs */
+	struct hv_loc router_adv_loc;
 };
 
 /* protocol numbers; 0 in a rule or service item means any protocol */

@@ -390,7 +390,7 @@ gateway_item(struct parser *p, void *arg)
 }
 
 static const char *const seg_kw[] = {"class",	   "vni",	"subnet", "gateway",
-				     "conn-limit", "mac-limit", "mtu"};
+				     "conn-limit", "mac-limit", "mtu",	  "router-advertisements"};
 
 static bool
 seg_item(struct parser *p, const struct tok *kw, void *obj)
@@ -432,6 +432,14 @@ seg_item(struct parser *p, const struct tok *kw, void *obj)
 		return take_u32(p, "a connection limit", 1, UINT32_MAX, &s->conn_limit);
 	if (strcmp(k, "mac-limit") == 0)
 		return take_u32(p, "a MAC limit", 1, UINT32_MAX, &s->mac_limit);
+	if (strcmp(k, "router-advertisements") == 0) {
+		/* a flag: the segment's IPv6 gateway advertises itself */
+		if (s->router_adv)
+			dup_setting(p, kw);
+		s->router_adv = true;
+		s->router_adv_loc = kw->loc;
+		return true;
+	}
 	return take_u32(p, "an MTU", 576, 9000, &s->mtu);
 }
 

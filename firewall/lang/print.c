@@ -186,6 +186,8 @@ print_segment(FILE *f, const struct hv_segment *s)
 		fprintf(f, "\tmac-limit %u\n", s->mac_limit);
 	if (s->mtu)
 		fprintf(f, "\tmtu %u\n", s->mtu);
+	if (s->router_adv)
+		fputs("\trouter-advertisements\n", f);
 	fputs("}\n", f);
 }
 

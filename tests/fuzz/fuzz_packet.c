@@ -3,6 +3,8 @@
  * Fuzz the frame parser: any bytes, any length. The parser must return a
  * valid reason, never read outside the input (ASan watches a heap copy of
  * exactly @size bytes), and keep the offsets it reports inside the frame.
+ * The ARP/ND readers and the TTL decrement of the gateways run on every frame
+ * that parses.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +35,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.l3_off > size || m.l4_off > size || m.payload_off > size)
 			abort();
 		if ((m.flags & HV_PKT_F_L4) && m.payload_off < m.l4_off)
+			abort();
+	}
+	if (r == HV_DROP_NONE) {
+		uint8_t t[16];
+		const uint8_t *sha = hv_pkt_arp_sha(copy, (uint32_t)size, &m);
+
+		/* what the gateway reads of ARP and neighbour discovery, and writes */
+		if (sha != NULL && (sha < copy || sha + 6 > copy + size))
+			abort();
+		(void)hv_pkt_nd_target(copy, (uint32_t)size, &m, t);
+		if (hv_pkt_ttl_dec(copy, (uint32_t)size, &m) == 0 && m.ttl <= 1)
 			abort();
 	}
 	hv_pkt_format(&m, line, sizeof(line));

@@ -106,6 +106,12 @@ hv_guest() {
 	ip netns exec "$HV_ID-$port" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 }
 
+# hv_guest_mac PORT MAC: give guest PORT's eth0 the MAC its policy file
+# binds it to (port security drops frames from any other; docs/routing.md)
+hv_guest_mac() {
+	ip -n "$HV_ID-$1" link set eth0 address "$2" || hv_fail "set $1's MAC to $2"
+}
+
 hv_in() { # hv_in PORT cmd...: run in guest PORT's namespace
 	local ns=$HV_ID-$1
 	shift

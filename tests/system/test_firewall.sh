@@ -29,9 +29,12 @@ sed "s|^policy {|policy {\n\tlog-file \"$HV_TMP/fw.log\"\n\tlog-pcapng \"$HV_TMP
 
 hv_start sw --cpus 0,1,1 --segment mgmt --segment infra --segment app
 hv_guest sw admin1 mgmt 10.10.0.10/24
+hv_guest_mac admin1 52:54:00:10:00:10
 hv_guest sw m2 mgmt 10.10.0.20/24
 hv_guest sw web1 app 10.30.0.11/24
+hv_guest_mac web1 52:54:00:30:00:11
 hv_guest sw web2 app 10.30.0.12/24
+hv_guest_mac web2 52:54:00:30:00:12
 hv_ctl sw policy apply "$HV_TMP/nist.hvnet" >"$HV_TMP/apply1.out" || hv_fail "policy apply"
 grep -q "added: admin-ssh, admin-ping, app-local, mgmt-web, app-db, app-to-mgmt" "$HV_TMP/apply1.out" ||
 	hv_fail "apply report: $(cat "$HV_TMP/apply1.out")"
@@ -148,6 +151,7 @@ hv_pass "policy clear lets everything pass; rollback puts nist-800-125b back"
 # reject: two-tier-web's db-out answers for the data segment
 hv_ctl sw segment add data >/dev/null || hv_fail "segment add data"
 hv_guest sw db data 192.168.120.21/24
+hv_guest_mac db 52:54:00:78:00:15
 hv_guest sw d2 data 192.168.120.22/24
 hv_in d2 /usr/bin/python3 "$PROBE" serve 192.168.120.22 3306 53 >/dev/null 2>&1 &
 sleep 1

@@ -15,7 +15,9 @@ grep -q "extra: allow" "$B" || hv_fail "could not derive the second policy"
 
 hv_start sw --segment mgmt --segment infra --segment app
 hv_guest sw web1 app 10.30.0.11/24
+hv_guest_mac web1 52:54:00:30:00:11
 hv_guest sw web2 app 10.30.0.12/24
+hv_guest_mac web2 52:54:00:30:00:12
 hv_ctl sw policy apply "$A" >/dev/null || hv_fail "apply"
 
 # a TCP connection that lives through every apply: iperf3 for the duration

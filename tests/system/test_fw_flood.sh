@@ -19,10 +19,13 @@ drops() { hv_json sw "[d['count'] for d in r['drops'] if d['reason']=='$1'][0]" 
 run() { # run NAME hvnetd-options...
 	hv_start sw "$@" --segment mgmt --segment infra --segment app
 	hv_guest sw admin1 mgmt 10.10.0.10/24
+	hv_guest_mac admin1 52:54:00:10:00:10
 	hv_guest sw m2 mgmt 10.10.0.20/24
 	hv_guest sw flood app 10.30.0.66/24
 	hv_guest sw web1 app 10.30.0.11/24
+	hv_guest_mac web1 52:54:00:30:00:11
 	hv_guest sw web2 app 10.30.0.12/24
+	hv_guest_mac web2 52:54:00:30:00:12
 	hv_ctl sw policy apply "${POLICY:-$HV_ROOT/policies/nist-800-125b.hvnet}" >/dev/null ||
 		hv_fail "apply"
 	hv_in m2 /usr/bin/python3 "$PROBE" serve 10.10.0.20 22 >/dev/null 2>&1 &

@@ -16,10 +16,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -493,20 +496,29 @@ test_known_verdicts(void **state)
 	hv_diags_free(&d);
 }
 
+/* EAL leaves /var/run/dpdk/PREFIX behind, and each run has a prefix of its own */
+static void
+eal_rundir_remove(const char *rundir)
+{
+	DIR *d = opendir(rundir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(rundir);
+}
+
 int
 main(int argc, char **argv)
 {
-	char *eal[] = {argv[0],
-		       "--no-huge",
-		       "--no-pci",
-		       "-m",
-		       "512",
-		       "--log-level",
-		       "lib.*:error",
-		       "--file-prefix",
-		       "hv_test_fw_classify",
-		       "--no-telemetry",
-		       NULL};
+	char prefix[64];
+	char *eal[] = {argv[0], "--no-huge",	  "--no-pci",	 "-m",
+		       "512",	"--log-level",	  "lib.*:error", "--file-prefix",
+		       prefix,	"--no-telemetry", NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_verdicts),
 		cmocka_unit_test(test_differential_small),
@@ -514,9 +526,19 @@ main(int argc, char **argv)
 	};
 
 	(void)argc;
+	/* a prefix of this process's own: two checkouts may run the tests at once */
+	snprintf(prefix, sizeof(prefix), "hv_test_fw_classify_%d", (int)getpid());
 	if (rte_eal_init(10, eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	{
+		char rundir[256];
+		int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+		rte_eal_cleanup();
+		eal_rundir_remove(rundir);
+		return rc;
+	}
 }
