@@ -721,25 +721,7 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 				u->ips[j][k] = n->ips.v[k].p;
 			vn->ips = u->ips[j];
 			vn->n_ips = n->ips.n;
-			/* a default route via the segment's gateway of the family of an
-			 * address that lies in the segment's subnet */
-			for (size_t k = 0; k < seg->gateways.n; k++) {
-				const struct hv_prefix *gw = &seg->gateways.v[k].p;
-				bool inside = false;
-
-				for (size_t a = 0; a < n->ips.n && !inside; a++) {
-					struct hv_prefix host = n->ips.v[a].p;
-
-					host.plen = host.family == 4 ? 32 : 128;
-					for (size_t s = 0; s < seg->subnets.n && !inside; s++)
-						inside = hv_prefix_contains(&seg->subnets.v[s].p,
-									    &host);
-				}
-				if (inside && gw->family == 4)
-					vn->gw4 = *gw;
-				else if (inside && gw->family == 6)
-					vn->gw6 = *gw;
-			}
+			hv_vmm_nic_gateways(seg, n, &vn->gw4, &vn->gw6);
 		}
 		u->vg = (struct hv_vmm_guest){.name = g->name,
 					      .instance = u->instance,

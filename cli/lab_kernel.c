@@ -408,24 +408,7 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 						     .ips = kn->ips,
 						     .n_ips = n->ips.n};
 			memcpy(kn->vn.mac, n->mac, 6);
-			/* the default route: the segment's gateway of each family in
-			 * which the NIC has an address inside the segment, as hvnetd
-			 * labs do */
-			for (size_t gi = 0; gi < seg->gateways.n; gi++) {
-				const struct hv_prefix *gw = &seg->gateways.v[gi].p;
-				bool inside = false;
-				for (size_t a = 0; a < n->ips.n && !inside; a++) {
-					struct hv_prefix host = n->ips.v[a].p;
-					host.plen = host.family == 4 ? 32 : 128;
-					for (size_t s = 0; s < seg->subnets.n && !inside; s++)
-						inside = hv_prefix_contains(&seg->subnets.v[s].p,
-									    &host);
-				}
-				if (inside && gw->family == 4)
-					kn->vn.gw4 = *gw;
-				else if (inside && gw->family == 6)
-					kn->vn.gw6 = *gw;
-			}
+			hv_vmm_nic_gateways(seg, n, &kn->vn.gw4, &kn->vn.gw6);
 			k->vnics[j] = kn->vn;
 		}
 		k->vg = (struct hv_vmm_guest){.name = g->name,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The guest kinds, by the lab file's word and by the name state files keep. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "vmm/vmm.h"
@@ -24,4 +25,26 @@ hv_vmm_kind_find(const char *name)
 	if (strcmp(name, hv_vmm_qemu.name) == 0)
 		return &hv_vmm_qemu;
 	return NULL;
+}
+
+void
+hv_vmm_nic_gateways(const struct hv_segment *seg, const struct hv_nic *n, struct hv_prefix *gw4,
+		    struct hv_prefix *gw6)
+{
+	for (size_t k = 0; k < seg->gateways.n; k++) {
+		const struct hv_prefix *gw = &seg->gateways.v[k].p;
+		bool inside = false;
+
+		for (size_t a = 0; a < n->ips.n && !inside; a++) {
+			struct hv_prefix host = n->ips.v[a].p;
+
+			if (host.family != gw->family)
+				continue; /* no address of the family: no route of it */
+			host.plen = host.family == 4 ? 32 : 128;
+			for (size_t s = 0; s < seg->subnets.n && !inside; s++)
+				inside = hv_prefix_contains(&seg->subnets.v[s].p, &host);
+		}
+		if (inside)
+			*(gw->family == 4 ? gw4 : gw6) = *gw;
+	}
 }

@@ -114,6 +114,14 @@ const struct hv_vmm_kind *hv_vmm_kind_of(enum hv_guest_kind kind);
 /* By name ("netns"), for state files; NULL when unknown. */
 const struct hv_vmm_kind *hv_vmm_kind_find(const char *name);
 
+/*
+ * The default routes of guest NIC N on segment SEG: for each family in which
+ * N has an address inside one of SEG's subnets, SEG's gateway of that
+ * family, into GW4 / GW6 (family 0: none). Both datapaths' labs use it.
+ */
+void hv_vmm_nic_gateways(const struct hv_segment *seg, const struct hv_nic *n,
+			 struct hv_prefix *gw4, struct hv_prefix *gw6);
+
 extern const struct hv_vmm_kind hv_vmm_netns;
 extern const struct hv_vmm_kind hv_vmm_qemu;
 
