@@ -531,3 +531,14 @@ hv_gw_ra(const struct hv_gw *gw, uint16_t seg, const uint8_t dst[16], const uint
 	return hv_reply_nd_ra(g->mac, g->ll6, dst, dst_mac, (const uint8_t(*)[16])pfx, plen, n, out,
 			      out_size);
 }
+
+bool
+hv_gw_idle(const struct hv_gw *gw)
+{
+	if (gw->n_on != 0 || gw->n_binds != 0)
+		return false;
+	for (size_t p = 0; p < RTE_DIM(gw->psec); p++)
+		if (gw->psec[p].on || gw->psec[p].lock)
+			return false;
+	return true;
+}

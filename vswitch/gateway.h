@@ -105,6 +105,9 @@ struct hv_gw_pair {
 struct hv_gw *hv_gw_build(const struct hv_switch *sw, const struct hv_fw *fw, uint64_t name_seq,
 			  char *err, size_t errlen);
 void hv_gw_free(struct hv_gw *gw);
+/* Nothing for the gateway stage to do: no gateway, no binding, no port
+ * security; the switch then publishes none and the stage costs nothing. */
+bool hv_gw_idle(const struct hv_gw *gw);
 
 /* The MAC of the gateway of segment NAME: 02:68:76 ("hv") + 24 bits of FNV-1a of NAME. */
 void hv_gw_mac_of(const char *name, uint8_t mac[6]);

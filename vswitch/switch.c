@@ -488,6 +488,10 @@ hv_switch_publish(struct hv_switch *sw)
 			rte_free(st);
 			return -EINVAL;
 		}
+		if (hv_gw_idle(st->gw)) {
+			hv_gw_free(st->gw);
+			st->gw = NULL;
+		}
 	}
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++)
 		st->seg_pol[s] = hv_switch_policy_seg(sw, sw->fw, (uint16_t)s);
