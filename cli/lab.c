@@ -102,7 +102,8 @@ lab_usage_error(const char *fmt, ...)
 	return 2;
 }
 
-static void __attribute__((format(printf, 1, 2))) lab_err(const char *fmt, ...)
+void
+hv_lab_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -113,8 +114,8 @@ static void __attribute__((format(printf, 1, 2))) lab_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* progress lines go to stdout, unbuffered so that a slow step shows */
-static void __attribute__((format(printf, 1, 2))) progress(const char *fmt, ...)
+void
+hv_lab_progress(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -174,11 +175,11 @@ state_save(struct lab *lab)
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", lab->state_path);
 	if (json_dump_file(lab->state, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
-		lab_err("cannot write %s", tmp);
+		hv_lab_err("cannot write %s", tmp);
 		return -EIO;
 	}
 	if (rename(tmp, lab->state_path) != 0) {
-		lab_err("cannot write %s: %s", lab->state_path, strerror(errno));
+		hv_lab_err("cannot write %s: %s", lab->state_path, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -198,8 +199,8 @@ state_load(struct lab *lab)
 		/* lab up died between mkdir and its first write: nothing else exists */
 		if (access(lab->state_path, F_OK) != 0)
 			return 0;
-		lab_err("%s: %s (line %d); remove %s by hand", lab->state_path, jerr.text,
-			jerr.line, lab->dir);
+		hv_lab_err("%s: %s (line %d); remove %s by hand", lab->state_path, jerr.text,
+			   jerr.line, lab->dir);
 		return -EINVAL;
 	}
 	return 0;
@@ -243,7 +244,7 @@ lab_pick(const char *name, const char *what, struct lab *lab)
 
 	if (name != NULL) {
 		if (!lab_name_valid(name)) {
-			lab_err("'%s' is not a lab name", name);
+			hv_lab_err("'%s' is not a lab name", name);
 			return 1;
 		}
 		lab_init(lab, name);
@@ -255,7 +256,7 @@ lab_pick(const char *name, const char *what, struct lab *lab)
 		return 0;
 	}
 	if (n == 0) {
-		lab_err("%s: no lab is up (hvnetctl lab up FILE starts one)", what);
+		hv_lab_err("%s: no lab is up (hvnetctl lab up FILE starts one)", what);
 		return 1;
 	}
 	fprintf(stderr, "hvnetctl: lab %s: %zu labs are up; name one:", what, n);
@@ -324,24 +325,9 @@ pid_is_hvnetd(pid_t pid, const char *instance)
 static pid_t
 hvnetd_find(const char *instance, pid_t recorded)
 {
-	DIR *d;
-	struct dirent *e;
-	pid_t found = 0;
-
 	if (recorded > 0 && pid_is_hvnetd(recorded, instance))
 		return recorded;
-	d = opendir("/proc");
-	if (d == NULL)
-		return 0;
-	while (found == 0 && (e = readdir(d)) != NULL) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-
-		if (*end == '\0' && pid > 0 && pid_is_hvnetd((pid_t)pid, instance))
-			found = (pid_t)pid;
-	}
-	closedir(d);
-	return found;
+	return hv_proc_find(pid_is_hvnetd, instance);
 }
 
 /* hvnetd next to this hvnetctl (BUILD/cli/hvnetctl -> BUILD/vswitch/hvnetd),
@@ -350,21 +336,11 @@ static void
 hvnetd_path(char *out, size_t size)
 {
 	const char *env = getenv("HVNET_HVNETD");
-	char self[PATH_MAX];
-	ssize_t n;
 
-	if (env != NULL && env[0] != '\0') {
+	if (env != NULL && env[0] != '\0')
 		snprintf(out, size, "%s", env);
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		snprintf(out, size, "%s/../vswitch/hvnetd", dirname(self));
-		if (access(out, X_OK) == 0)
-			return;
-	}
-	snprintf(out, size, "hvnetd");
+	else if (!hv_path_beside_self("../vswitch/hvnetd", out, size))
+		snprintf(out, size, "hvnetd");
 }
 
 /* Start hvnetd detached (its own session, output to LOG); its pid or -errno.
@@ -496,13 +472,13 @@ ctl(int fd, const char *cmd, json_t *args, json_t **result, const char *what)
 	int rc = hv_ctl_call(fd, cmd, args, CTL_TIMEOUT_MS, &reply);
 
 	if (rc != 0) {
-		lab_err("%s: %s: %s", what, cmd,
-			rc == -ETIMEDOUT ? "no reply from hvnetd (timed out)" : strerror(-rc));
+		hv_lab_err("%s: %s: %s", what, cmd,
+			   rc == -ETIMEDOUT ? "no reply from hvnetd (timed out)" : strerror(-rc));
 		return rc;
 	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		err = json_object_get(reply, "error");
-		lab_err("%s: hvnetd refused %s: %s", what, cmd, js(err, "message"));
+		hv_lab_err("%s: hvnetd refused %s: %s", what, cmd, js(err, "message"));
 		if (json_is_string(json_object_get(err, "hint")))
 			fprintf(stderr, "  hint: %s\n", js(err, "hint"));
 		rc = (int)json_integer_value(json_object_get(err, "errno"));
@@ -532,15 +508,16 @@ lab_teardown(struct lab *lab, bool verbose)
 		bool hard = hvnetd_stop(pid);
 
 		if (pid_alive(pid)) {
-			lab_err("hvnetd %s (pid %d) does not stop; kill it and run lab down again",
+			hv_lab_err(
+				"hvnetd %s (pid %d) does not stop; kill it and run lab down again",
 				lab->instance, (int)pid);
 			return -EBUSY;
 		}
 		if (verbose)
-			progress("hvnetd %s (pid %d): stopped%s", lab->instance, (int)pid,
-				 hard ? " with SIGKILL (it ignored SIGTERM for 5 s)" : "");
+			hv_lab_progress("hvnetd %s (pid %d): stopped%s", lab->instance, (int)pid,
+					hard ? " with SIGKILL (it ignored SIGTERM for 5 s)" : "");
 	} else if (verbose && recorded > 0) {
-		progress("hvnetd %s (pid %d): not running", lab->instance, (int)recorded);
+		hv_lab_progress("hvnetd %s (pid %d): not running", lab->instance, (int)recorded);
 	}
 	hvnetd_leftovers_remove(lab);
 
@@ -552,27 +529,27 @@ lab_teardown(struct lab *lab, bool verbose)
 		bool was = kind && kind->running(inst, lab->dir);
 
 		if (kind == NULL) {
-			lab_err("guest %s: unknown kind '%s' in %s; remove it by hand",
-				js(g, "name"), js(g, "kind"), lab->state_path);
+			hv_lab_err("guest %s: unknown kind '%s' in %s; remove it by hand",
+				   js(g, "name"), js(g, "kind"), lab->state_path);
 			failed++;
 			continue;
 		}
 		if (kind->destroy(inst, lab->dir, err, sizeof(err)) != 0) {
-			lab_err("guest %s: %s", js(g, "name"), err);
+			hv_lab_err("guest %s: %s", js(g, "name"), err);
 			failed++;
 			continue;
 		}
 		if (verbose)
-			progress("guest %s: %s %s %s", js(g, "name"),
-				 strcmp(js(g, "kind"), "netns") == 0 ? "namespace" : "QEMU", inst,
-				 was ? "removed" : "was already gone");
+			hv_lab_progress("guest %s: %s %s %s", js(g, "name"),
+					strcmp(js(g, "kind"), "netns") == 0 ? "namespace" : "QEMU",
+					inst, was ? "removed" : "was already gone");
 	}
 	/* a kernel-datapath lab: its switch namespace (bridges, nftables) */
 	if (hv_lab_kernel_teardown(lab->state, verbose) != 0)
 		failed++;
 	if (failed) {
-		lab_err("%d guest%s could not be removed; %s is kept for another lab down", failed,
-			failed == 1 ? "" : "s", lab->dir);
+		hv_lab_err("%d guest%s could not be removed; %s is kept for another lab down",
+			   failed, failed == 1 ? "" : "s", lab->dir);
 		return -EIO;
 	}
 	/* the state directory: our files only */
@@ -591,7 +568,7 @@ lab_teardown(struct lab *lab, bool verbose)
 		closedir(d);
 	}
 	if (rmdir(lab->dir) != 0 && errno != ENOENT) {
-		lab_err("cannot remove %s: %s", lab->dir, strerror(errno));
+		hv_lab_err("cannot remove %s: %s", lab->dir, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -659,16 +636,17 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 		u->g = g;
 		u->kind = hv_vmm_kind_of(g->kind);
 		if (u->kind == NULL) {
-			lab_err("%s: guest %s: its kind is not supported by lab up; nothing was created",
+			hv_lab_err(
+				"%s: guest %s: its kind is not supported by lab up; nothing was created",
 				loc_str(&g->loc, where, sizeof(where)), g->name);
 			bad++;
 			continue;
 		}
 		if ((size_t)snprintf(u->instance, sizeof(u->instance), "%s-%s", lab->name,
 				     g->name) >= sizeof(u->instance)) {
-			lab_err("%s: guest %s: the namespace name %s-%s is too long",
-				loc_str(&g->loc, where, sizeof(where)), g->name, lab->name,
-				g->name);
+			hv_lab_err("%s: guest %s: the namespace name %s-%s is too long",
+				   loc_str(&g->loc, where, sizeof(where)), g->name, lab->name,
+				   g->name);
 			bad++;
 			continue;
 		}
@@ -677,7 +655,7 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 		u->taps = calloc(g->nics.n, sizeof(*u->taps));
 		u->ips = calloc(g->nics.n, sizeof(*u->ips));
 		if (!u->nics || !u->ports || !u->taps || !u->ips) {
-			lab_err("out of memory");
+			hv_lab_err("out of memory");
 			return 1;
 		}
 		for (size_t j = 0; j < g->nics.n; j++) {
@@ -687,14 +665,16 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 
 			if ((size_t)snprintf(u->ports[j], sizeof(u->ports[j]), "%s-%s", g->name,
 					     n->name) >= sizeof(u->ports[j])) {
-				lab_err("%s: guest %s, nic %s: the port name %s-%s is longer than %d bytes; shorten the guest or nic name",
+				hv_lab_err(
+					"%s: guest %s, nic %s: the port name %s-%s is longer than %d bytes; shorten the guest or nic name",
 					loc_str(&n->loc, where, sizeof(where)), g->name, n->name,
 					g->name, n->name, PORT_NAME_MAX);
 				bad++;
 				continue;
 			}
 			if (strlen(n->name) >= IFNAMSIZ) {
-				lab_err("%s: guest %s: nic name %s is longer than %d bytes, the limit of an interface name",
+				hv_lab_err(
+					"%s: guest %s: nic name %s is longer than %d bytes, the limit of an interface name",
 					loc_str(&n->loc, where, sizeof(where)), g->name, n->name,
 					IFNAMSIZ - 1);
 				bad++;
@@ -714,7 +694,7 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 			vn->mtu = n->mtu ? n->mtu : seg->mtu;
 			u->ips[j] = calloc(n->ips.n + 1, sizeof(struct hv_prefix));
 			if (u->ips[j] == NULL) {
-				lab_err("out of memory");
+				hv_lab_err("out of memory");
 				return 1;
 			}
 			for (size_t k = 0; k < n->ips.n; k++)
@@ -742,7 +722,7 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 			snprintf(conf.image_dir, sizeof(conf.image_dir), "/");
 			argv = hv_qemu_argv(&conf, &u->vg, err, sizeof(err));
 			if (argv == NULL) {
-				lab_err("%s: %s", loc_str(&g->loc, where, sizeof(where)), err);
+				hv_lab_err("%s: %s", loc_str(&g->loc, where, sizeof(where)), err);
 				bad++;
 			}
 			hv_qemu_argv_free(argv);
@@ -782,7 +762,7 @@ up_wait_hvnetd(struct lab *lab, pid_t pid, const char *log, int *fdp)
 {
 	time_t start = time(NULL), last = start;
 
-	progress("hvnetd %s (pid %d): starting, log %s", lab->instance, (int)pid, log);
+	hv_lab_progress("hvnetd %s (pid %d): starting, log %s", lab->instance, (int)pid, log);
 	for (;;) {
 		int fd = hv_ctl_connect(lab->socket);
 
@@ -793,12 +773,13 @@ up_wait_hvnetd(struct lab *lab, pid_t pid, const char *log, int *fdp)
 			if (hv_ctl_call(fd, "version", NULL, 1000, &reply) == 0 &&
 			    json_is_true(json_object_get(reply, "ok"))) {
 				res = json_object_get(reply, "result");
-				progress("hvnetd %s: up after %lds, socket %s, %d worker%s",
-					 lab->instance, (long)(time(NULL) - start), lab->socket,
-					 (int)json_integer_value(json_object_get(res, "workers")),
-					 json_integer_value(json_object_get(res, "workers")) == 1
-						 ? ""
-						 : "s");
+				hv_lab_progress(
+					"hvnetd %s: up after %lds, socket %s, %d worker%s",
+					lab->instance, (long)(time(NULL) - start), lab->socket,
+					(int)json_integer_value(json_object_get(res, "workers")),
+					json_integer_value(json_object_get(res, "workers")) == 1
+						? ""
+						: "s");
 				json_decref(reply);
 				*fdp = fd;
 				return 0;
@@ -807,19 +788,19 @@ up_wait_hvnetd(struct lab *lab, pid_t pid, const char *log, int *fdp)
 			close(fd);
 		}
 		if (!pid_alive(pid)) {
-			lab_err("hvnetd %s exited while starting", lab->instance);
+			hv_lab_err("hvnetd %s exited while starting", lab->instance);
 			log_tail(log, 15);
 			return -ECHILD;
 		}
 		if (time(NULL) - start >= HVNETD_START_S) {
-			lab_err("hvnetd %s did not answer on %s within %d s", lab->instance,
-				lab->socket, HVNETD_START_S);
+			hv_lab_err("hvnetd %s did not answer on %s within %d s", lab->instance,
+				   lab->socket, HVNETD_START_S);
 			log_tail(log, 15);
 			return -ETIMEDOUT;
 		}
 		if (time(NULL) - last >= 3) {
 			last = time(NULL);
-			progress("  waiting for hvnetd (%lds)", (long)(last - start));
+			hv_lab_progress("  waiting for hvnetd (%lds)", (long)(last - start));
 		}
 		usleep(100000);
 	}
@@ -862,7 +843,7 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 	if (!running)
 		rc = u->kind->create(&u->vg, err, sizeof(err));
 	if (rc != 0) {
-		lab_err("guest %s: %s", u->g->name, err);
+		hv_lab_err("guest %s: %s", u->g->name, err);
 		if (rc == -EEXIST && !recover) {
 			/* not ours: lab down must not remove it */
 			json_t *gs = json_object_get(lab->state, "guests");
@@ -882,7 +863,7 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 		snprintf(u->taps[j], IFNAMSIZ, "hl%d-%zu", (int)hvnetd % 10000000, (*nic_seq)++);
 		rc = u->kind->port_spec(&u->vg, n, &spec, err, sizeof(err));
 		if (rc != 0) {
-			lab_err("%s", err);
+			hv_lab_err("%s", err);
 			return rc;
 		}
 		opts = json_object();
@@ -901,7 +882,7 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 	if (!(running && vm))
 		rc = u->kind->start(&u->vg, err, sizeof(err));
 	if (rc != 0) {
-		lab_err("guest %s: %s", u->g->name, err);
+		hv_lab_err("guest %s: %s", u->g->name, err);
 		return rc;
 	}
 	for (size_t j = 0; j < u->vg.n_nics; j++) {
@@ -949,7 +930,7 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 				 vm		? (running ? " (reattached)" : "")
 				 : link.carrier ? ""
 						: " (no link yet)");
-		progress("%s", line);
+		hv_lab_progress("%s", line);
 	}
 	return 0;
 }
@@ -962,20 +943,13 @@ image_script_path(char *out, size_t size)
 	static const char *const installed[] = {"/usr/local/libexec/hvnet/guest-image.sh",
 						"/usr/libexec/hvnet/guest-image.sh"};
 	const char *env = getenv("HVNET_GUEST_IMAGE_SCRIPT");
-	char self[PATH_MAX];
-	ssize_t n;
 
 	if (env != NULL && env[0] != '\0') {
 		snprintf(out, size, "%s", env);
 		return;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		snprintf(out, size, "%s/../vmm/guest-image.sh", dirname(self));
-		if (access(out, X_OK) == 0)
-			return;
-	}
+	if (hv_path_beside_self("../vmm/guest-image.sh", out, size))
+		return;
 	for (size_t i = 0; i < sizeof(installed) / sizeof(installed[0]); i++) {
 		snprintf(out, size, "%s", installed[i]);
 		if (access(out, X_OK) == 0)
@@ -1004,24 +978,26 @@ up_qemu_prepare(const struct hv_prog *prog)
 		return 0;
 	hv_qemu_conf_default(&conf);
 	if (conf.version < 0) {
-		lab_err("QEMU (%s) cannot be run: apt-get install qemu-system-x86, or set HVNET_QEMU; nothing was created",
+		hv_lab_err(
+			"QEMU (%s) cannot be run: apt-get install qemu-system-x86, or set HVNET_QEMU; nothing was created",
 			conf.qemu);
 		return 1;
 	}
-	progress("QEMU guests: %s (version %d), %s%s", conf.qemu, conf.version,
-		 conf.kvm ? "KVM" : "TCG (no /dev/kvm: slow, fine for tests)",
-		 conf.msix_workaround
-			 ? ", vectors=0 on vhost-user NICs (QEMU < 8 crashes with MSI-X)"
-			 : "");
+	hv_lab_progress("QEMU guests: %s (version %d), %s%s", conf.qemu, conf.version,
+			conf.kvm ? "KVM" : "TCG (no /dev/kvm: slow, fine for tests)",
+			conf.msix_workaround
+				? ", vectors=0 on vhost-user NICs (QEMU < 8 crashes with MSI-X)"
+				: "");
 	if (!need_image)
 		return 0;
 	image_script_path(script, sizeof(script));
 	if (access(script, X_OK) != 0) {
-		lab_err("the guest image recipe guest-image.sh is not found (%s; set HVNET_GUEST_IMAGE_SCRIPT); nothing was created",
+		hv_lab_err(
+			"the guest image recipe guest-image.sh is not found (%s; set HVNET_GUEST_IMAGE_SCRIPT); nothing was created",
 			script);
 		return 1;
 	}
-	progress("guest image: %s (%s)", conf.image_dir, script);
+	hv_lab_progress("guest image: %s (%s)", conf.image_dir, script);
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -1031,8 +1007,8 @@ up_qemu_prepare(const struct hv_prog *prog)
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
-		lab_err("the guest image could not be built (%s %s); nothing was created", script,
-			conf.image_dir);
+		hv_lab_err("the guest image could not be built (%s %s); nothing was created",
+			   script, conf.image_dir);
 		return 1;
 	}
 	return 0;
@@ -1071,7 +1047,7 @@ up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 				continue;
 			hv_qemu_dir(u->instance, lab->dir, dir, sizeof(dir));
 			if (!u->kind->running(u->instance, lab->dir)) {
-				lab_err("guest %s: QEMU exited while booting", u->g->name);
+				hv_lab_err("guest %s: QEMU exited while booting", u->g->name);
 				snprintf(path, sizeof(path), "%s/qemu.log", dir);
 				log_tail(path, 10);
 				snprintf(path, sizeof(path), "%s/console.log", dir);
@@ -1090,7 +1066,7 @@ up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 			if (linked[i] && hv_qemu_ready(u->instance, lab->dir, 2000) == 0) {
 				ready[i] = true;
 				pending--;
-				progress(
+				hv_lab_progress(
 					"%s: up after %ld s: link on %zu NIC%s, exec channel answers",
 					u->g->name, (long)(time(NULL) - start), u->vg.n_nics,
 					u->vg.n_nics == 1 ? "" : "s");
@@ -1104,7 +1080,8 @@ up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 				if (ready[i])
 					continue;
 				hv_qemu_dir(ug[i].instance, lab->dir, dir, sizeof(dir));
-				lab_err("guest %s: %s within %d s (HVNET_BOOT_TIMEOUT); its console: %s/console.log",
+				hv_lab_err(
+					"guest %s: %s within %d s (HVNET_BOOT_TIMEOUT); its console: %s/console.log",
 					ug[i].g->name,
 					linked[i] ? "no answer on the exec channel"
 						  : "no link on its NICs",
@@ -1126,7 +1103,7 @@ up_wait_vms(struct lab *lab, struct up_guest *ug, size_t n)
 						line + len, sizeof(line) - len, "%s%s: %s",
 						len ? ", " : "", ug[i].g->name,
 						linked[i] ? "link up, init starting" : "booting");
-			progress("%s (%ld s)...", line, (long)(last - start));
+			hv_lab_progress("%s (%ld s)...", line, (long)(last - start));
 		}
 		usleep(200000);
 	}
@@ -1157,7 +1134,8 @@ up_recover_check(struct lab *lab, const char *abs)
 	pid_t pid;
 
 	if (state_load(lab) != 0 || lab->state == NULL) {
-		lab_err("a lab named %s is being set up or taken down (state in %s); wait, or: hvnetctl lab down %s",
+		hv_lab_err(
+			"a lab named %s is being set up or taken down (state in %s); wait, or: hvnetctl lab down %s",
 			lab->name, lab->dir, lab->name);
 		return 1;
 	}
@@ -1168,7 +1146,8 @@ up_recover_check(struct lab *lab, const char *abs)
 			json_t *g;
 			size_t i;
 
-			lab_err("lab %s is up already (hvnetd pid %d); nothing changed. To start it again: hvnetctl lab down %s",
+			hv_lab_err(
+				"lab %s is up already (hvnetd pid %d); nothing changed. To start it again: hvnetctl lab down %s",
 				lab->name, (int)pid, lab->name);
 			/* what lab up cannot mend while hvnetd runs */
 			json_array_foreach(json_object_get(lab->state, "guests"), i, g) {
@@ -1183,18 +1162,21 @@ up_recover_check(struct lab *lab, const char *abs)
 							: "its namespace is gone");
 			}
 		} else
-			lab_err("lab %s never came up completely (phase %s); take it down first with: hvnetctl lab down %s",
+			hv_lab_err(
+				"lab %s never came up completely (phase %s); take it down first with: hvnetctl lab down %s",
 				lab->name, js(lab->state, "phase"), lab->name);
 		return 1;
 	}
 	if (strcmp(js(lab->state, "file"), abs) != 0) {
-		lab_err("lab %s runs from %s, not %s; its hvnetd is down: hvnetctl lab up --name %s %s brings it back, or lab down %s",
+		hv_lab_err(
+			"lab %s runs from %s, not %s; its hvnetd is down: hvnetctl lab up --name %s %s brings it back, or lab down %s",
 			lab->name, js(lab->state, "file"), abs, lab->name, js(lab->state, "file"),
 			lab->name);
 		return 1;
 	}
-	progress("lab %s: hvnetd %s is not running; starting it again and reattaching the guests",
-		 lab->name, lab->instance);
+	hv_lab_progress(
+		"lab %s: hvnetd %s is not running; starting it again and reattaching the guests",
+		lab->name, lab->instance);
 	return 0;
 }
 
@@ -1262,7 +1244,7 @@ cmd_up(int argc, char **argv)
 		goto free_prog;
 	}
 	if (realpath(file, abs) == NULL) {
-		lab_err("%s: %s", file, strerror(errno));
+		hv_lab_err("%s: %s", file, strerror(errno));
 		goto free_prog;
 	}
 	lab_init(&lab, name);
@@ -1272,12 +1254,12 @@ cmd_up(int argc, char **argv)
 	/* 2. the state directory: one lab of a name at a time */
 	if ((mkdir("/run/hvnet", 0755) != 0 && errno != EEXIST) ||
 	    (mkdir(LABS_DIR, 0755) != 0 && errno != EEXIST)) {
-		lab_err("cannot create " LABS_DIR ": %s", strerror(errno));
+		hv_lab_err("cannot create " LABS_DIR ": %s", strerror(errno));
 		goto free_prog;
 	}
 	if (mkdir(lab.dir, 0755) != 0) {
 		if (errno != EEXIST) {
-			lab_err("cannot create %s: %s", lab.dir, strerror(errno));
+			hv_lab_err("cannot create %s: %s", lab.dir, strerror(errno));
 			goto free_prog;
 		}
 		/* up already: nothing to do, unless its hvnetd died */
@@ -1297,7 +1279,7 @@ cmd_up(int argc, char **argv)
 				  lab.socket, "phase", "starting", "segments", "guests");
 		if (lab.state == NULL || state_save(&lab) != 0)
 			goto rollback;
-		progress("lab %s from %s", lab.name, abs);
+		hv_lab_progress("lab %s from %s", lab.name, abs);
 	} else {
 		/* the segments are added again below */
 		json_object_set_new(lab.state, "segments", json_array());
@@ -1309,7 +1291,7 @@ cmd_up(int argc, char **argv)
 	snprintf(log, sizeof(log), "%s/hvnetd.log", lab.dir);
 	pid = hvnetd_spawn(hvnetd, lab.instance, log);
 	if (pid < 0) {
-		lab_err("cannot start %s: %s", hvnetd, strerror(-pid));
+		hv_lab_err("cannot start %s: %s", hvnetd, strerror(-pid));
 		goto rollback;
 	}
 	json_object_set_new(lab.state, "hvnetd_pid", json_integer(pid));
@@ -1330,7 +1312,7 @@ cmd_up(int argc, char **argv)
 			goto rollback;
 		json_array_append_new(json_object_get(lab.state, "segments"), json_string(s->name));
 		describe_segment(s, desc, sizeof(desc));
-		progress("segment %s (%s)", s->name, desc);
+		hv_lab_progress("segment %s (%s)", s->name, desc);
 	}
 	if (state_save(&lab) != 0)
 		goto rollback;
@@ -1348,7 +1330,7 @@ cmd_up(int argc, char **argv)
 		if (ctl(fd, "policy.apply", json_pack("{s:s}", "path", abs), &res, "policy") != 0)
 			goto rollback;
 		json_object_set_new(lab.state, "policy", json_string(abs));
-		progress(
+		hv_lab_progress(
 			"policy%s%s: %lld rules (%lld classifier entries), default %s%s, epoch %lld",
 			prog->policies.v[0].name ? " " : "",
 			prog->policies.v[0].name ? prog->policies.v[0].name : "",
@@ -1358,13 +1340,14 @@ cmd_up(int argc, char **argv)
 			(long long)json_integer_value(json_object_get(res, "epoch")));
 		json_decref(res);
 	} else {
-		progress("policy: none in the file (hvnetd forwards within each segment)");
+		hv_lab_progress("policy: none in the file (hvnetd forwards within each segment)");
 	}
 	for (size_t i = 0; i < prog->mirrors.n; i++)
-		progress("note: mirror %s is not set up: lab up does not do mirrors yet",
-			 prog->mirrors.v[i].name);
+		hv_lab_progress("note: mirror %s is not set up: lab up does not do mirrors yet",
+				prog->mirrors.v[i].name);
 	if (prog->overlay.present)
-		progress("note: the overlay is not set up: lab up does not do the overlay yet");
+		hv_lab_progress(
+			"note: the overlay is not set up: lab up does not do the overlay yet");
 
 	if (up_wait_vms(&lab, ug, prog->guests.n) != 0)
 		goto rollback;
@@ -1372,11 +1355,12 @@ cmd_up(int argc, char **argv)
 	json_object_set_new(lab.state, "phase", json_string("up"));
 	if (state_save(&lab) != 0)
 		goto rollback;
-	progress("lab %s is %s: %zu segment%s, %zu guest%s; hvnetd pid %d (hvnetctl -i %s ...)",
-		 lab.name, recover ? "back up" : "up", prog->segments.n,
-		 prog->segments.n == 1 ? "" : "s", prog->guests.n, prog->guests.n == 1 ? "" : "s",
-		 (int)pid, lab.instance);
-	progress(
+	hv_lab_progress(
+		"lab %s is %s: %zu segment%s, %zu guest%s; hvnetd pid %d (hvnetctl -i %s ...)",
+		lab.name, recover ? "back up" : "up", prog->segments.n,
+		prog->segments.n == 1 ? "" : "s", prog->guests.n, prog->guests.n == 1 ? "" : "s",
+		(int)pid, lab.instance);
+	hv_lab_progress(
 		"  hvnetctl lab status %s; hvnetctl lab exec %s GUEST -- CMD; hvnetctl lab down %s",
 		lab.name, lab.name, lab.name);
 	rc = 0;
@@ -1385,7 +1369,8 @@ cmd_up(int argc, char **argv)
 rollback:
 	if (recover) {
 		/* the guests ran before this lab up: they stay; the new hvnetd goes */
-		lab_err("lab up %s failed to bring hvnetd back; the guests are left as they were: run lab up again, or lab down %s",
+		hv_lab_err(
+			"lab up %s failed to bring hvnetd back; the guests are left as they were: run lab up again, or lab down %s",
 			lab.name, lab.name);
 		if (pid > 0 && hvnetd_find(lab.instance, pid) == pid)
 			hvnetd_stop(pid);
@@ -1393,11 +1378,11 @@ rollback:
 		rc = 1;
 		goto close;
 	}
-	lab_err("lab up %s failed; removing what it created", lab.name);
+	hv_lab_err("lab up %s failed; removing what it created", lab.name);
 	if (lab.state == NULL)
 		rmdir(lab.dir);
 	else if (lab_teardown(&lab, true) == 0)
-		progress("lab %s: rolled back, nothing is left", lab.name);
+		hv_lab_progress("lab %s: rolled back, nothing is left", lab.name);
 	rc = 1;
 close:
 	if (fd >= 0)
@@ -1429,7 +1414,7 @@ cmd_down(int argc, char **argv)
 		pid_t pid = hvnetd_find(lab.instance, 0);
 
 		if (pid <= 0) {
-			progress("lab %s is not up: nothing to take down", lab.name);
+			hv_lab_progress("lab %s is not up: nothing to take down", lab.name);
 			return 0;
 		}
 		/* no state, but its hvnetd runs: stop that much */
@@ -1443,7 +1428,7 @@ cmd_down(int argc, char **argv)
 	json_decref(lab.state);
 	if (rc != 0)
 		return 1;
-	progress("lab %s is down", lab.name);
+	hv_lab_progress("lab %s is down", lab.name);
 	return 0;
 }
 
@@ -1738,7 +1723,7 @@ cmd_status(int argc, char **argv, bool json)
 		return 1;
 	rc = state_load(&lab);
 	if (rc == -ENOENT) {
-		lab_err("status: no lab named %s is up", lab.name);
+		hv_lab_err("status: no lab named %s is up", lab.name);
 		return 1;
 	}
 	if (rc != 0)
@@ -1790,7 +1775,7 @@ cmd_exec(int argc, char **argv)
 		return 1;
 	rc = state_load(&lab);
 	if (rc != 0 || lab.state == NULL) {
-		lab_err("exec: no lab named %s is up", lab.name);
+		hv_lab_err("exec: no lab named %s is up", lab.name);
 		return 1;
 	}
 	json_array_foreach(json_object_get(lab.state, "guests"), i, g) {
@@ -1798,14 +1783,14 @@ cmd_exec(int argc, char **argv)
 			found = g;
 	}
 	if (found == NULL) {
-		lab_err("exec: lab %s has no guest %s (hvnetctl lab status %s lists them)",
-			lab.name, guest, lab.name);
+		hv_lab_err("exec: lab %s has no guest %s (hvnetctl lab status %s lists them)",
+			   lab.name, guest, lab.name);
 		json_decref(lab.state);
 		return 1;
 	}
 	const struct hv_vmm_kind *kind = hv_vmm_kind_find(js(found, "kind"));
 	if (kind == NULL || !kind->running(js(found, "instance"), lab.dir)) {
-		lab_err("exec: guest %s of lab %s is not running", guest, lab.name);
+		hv_lab_err("exec: guest %s of lab %s is not running", guest, lab.name);
 		json_decref(lab.state);
 		return 1;
 	}
@@ -1814,7 +1799,7 @@ cmd_exec(int argc, char **argv)
 	json_decref(lab.state);
 	if (rc >= 0)
 		return rc; /* the command ran: its exit status */
-	lab_err("exec: guest %s: %s", guest, err);
+	hv_lab_err("exec: guest %s: %s", guest, err);
 	return rc == -ENOENT ? 127 : 126;
 }
 
@@ -1841,7 +1826,7 @@ cmd_console(int argc, char **argv)
 	if (lab_pick(name, "console", &lab) != 0)
 		return 1;
 	if (state_load(&lab) != 0 || lab.state == NULL) {
-		lab_err("console: no lab named %s is up", lab.name);
+		hv_lab_err("console: no lab named %s is up", lab.name);
 		return 1;
 	}
 	json_array_foreach(json_object_get(lab.state, "guests"), i, g) {
@@ -1850,19 +1835,20 @@ cmd_console(int argc, char **argv)
 	}
 	const struct hv_vmm_kind *kind = found ? hv_vmm_kind_find(js(found, "kind")) : NULL;
 	if (found == NULL || kind == NULL) {
-		lab_err("console: lab %s has no guest %s (hvnetctl lab status %s lists them)",
-			lab.name, guest, lab.name);
+		hv_lab_err("console: lab %s has no guest %s (hvnetctl lab status %s lists them)",
+			   lab.name, guest, lab.name);
 		json_decref(lab.state);
 		return 1;
 	}
 	if (kind->console == NULL) {
-		lab_err("console: guest %s is a %s guest, which has no console; a shell: hvnetctl lab exec %s %s -- sh",
+		hv_lab_err(
+			"console: guest %s is a %s guest, which has no console; a shell: hvnetctl lab exec %s %s -- sh",
 			guest, kind->name, lab.name, guest);
 		json_decref(lab.state);
 		return 1;
 	}
 	if (!kind->running(js(found, "instance"), lab.dir)) {
-		lab_err("console: guest %s of lab %s is not running", guest, lab.name);
+		hv_lab_err("console: guest %s of lab %s is not running", guest, lab.name);
 		json_decref(lab.state);
 		return 1;
 	}
@@ -1871,7 +1857,7 @@ cmd_console(int argc, char **argv)
 	rc = kind->console(js(found, "instance"), lab.dir, err, sizeof(err));
 	json_decref(lab.state);
 	if (rc != 0) {
-		lab_err("console: guest %s: %s", guest, err);
+		hv_lab_err("console: guest %s: %s", guest, err);
 		return 1;
 	}
 	fprintf(stderr, "\r\nLeft %s's console.\n", guest);
@@ -1917,7 +1903,7 @@ cmd_capture(int argc, char **argv, bool json)
 	if (lab_pick(name, "capture", &lab) != 0)
 		return 1;
 	if (state_load(&lab) != 0 || lab.state == NULL) {
-		lab_err("capture: no lab named %s is up", lab.name);
+		hv_lab_err("capture: no lab named %s is up", lab.name);
 		return 1;
 	}
 	json_array_foreach(json_object_get(lab.state, "guests"), i, g) {
@@ -1925,8 +1911,8 @@ cmd_capture(int argc, char **argv, bool json)
 			found = g;
 	}
 	if (found == NULL) {
-		lab_err("capture: lab %s has no guest %s (hvnetctl lab status %s lists them)",
-			lab.name, guest, lab.name);
+		hv_lab_err("capture: lab %s has no guest %s (hvnetctl lab status %s lists them)",
+			   lab.name, guest, lab.name);
 		json_decref(lab.state);
 		return 1;
 	}
@@ -1937,7 +1923,7 @@ cmd_capture(int argc, char **argv, bool json)
 		}
 	}
 	if (port == NULL) {
-		lab_err("capture: guest %s has no NIC %s", guest, nic != NULL ? nic : "at all");
+		hv_lab_err("capture: guest %s has no NIC %s", guest, nic != NULL ? nic : "at all");
 		json_decref(lab.state);
 		return 1;
 	}
@@ -1970,8 +1956,8 @@ cmd_capture(int argc, char **argv, bool json)
 			av[k++] = filter;
 		fflush(NULL);
 		execvp("ip", av);
-		lab_err("capture: cannot run tcpdump in %s: %s", js(found, "instance"),
-			strerror(errno));
+		hv_lab_err("capture: cannot run tcpdump in %s: %s", js(found, "instance"),
+			   strerror(errno));
 		free(av);
 		json_decref(lab.state);
 		return 1;
@@ -2170,7 +2156,8 @@ graph_render(const char *text, size_t len, const char *format, const char *out)
 	pid_t pid;
 
 	if (!dot_installed()) {
-		lab_err("graph: --%s needs Graphviz's dot, which is not installed (apt-get install graphviz); without --%s the DOT text goes to stdout",
+		hv_lab_err(
+			"graph: --%s needs Graphviz's dot, which is not installed (apt-get install graphviz); without --%s the DOT text goes to stdout",
 			format, format);
 		return 1;
 	}
@@ -2200,8 +2187,8 @@ graph_render(const char *text, size_t len, const char *format, const char *out)
 	}
 	close(pfd[1]);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		lab_err("graph: dot %s failed (exit %d)", fmt,
-			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		hv_lab_err("graph: dot %s failed (exit %d)", fmt,
+			   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return 1;
 	}
 	fprintf(stderr, "%s: written\n", out);
@@ -2248,7 +2235,8 @@ cmd_graph(int argc, char **argv)
 		if (lab_pick(arg, "graph", &lab) != 0)
 			return 1;
 		if (state_load(&lab) != 0 || lab.state == NULL) {
-			lab_err("graph: no lab named %s is up; give a lab file instead", lab.name);
+			hv_lab_err("graph: no lab named %s is up; give a lab file instead",
+				   lab.name);
 			return 1;
 		}
 		snprintf(file, sizeof(file), "%s", js(lab.state, "file"));

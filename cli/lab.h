@@ -13,4 +13,9 @@
  */
 int hv_cli_lab(int argc, char **argv, bool json);
 
+/* "hvnetctl: lab: MESSAGE" on stderr; progress lines on stdout, flushed so
+ * that a slow step shows. For both datapaths' lab code. */
+void hv_lab_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hv_lab_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

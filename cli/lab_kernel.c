@@ -52,28 +52,6 @@
 #define BR_NF_IPTABLES	"/proc/sys/net/bridge/bridge-nf-call-iptables"
 #define BR_NF_IP6TABLES "/proc/sys/net/bridge/bridge-nf-call-ip6tables"
 
-static void __attribute__((format(printf, 1, 2))) kerr(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "hvnetctl: lab: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void __attribute__((format(printf, 1, 2))) kprogress(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
 /* ---- running code inside a namespace ---- */
 
 static int
@@ -362,15 +340,16 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 
 		k->g = g;
 		if (g->kind != HV_GUEST_NETNS) {
-			kerr("%s: guest %s is of kind qemu: the kernel datapath runs namespace guests only (tap devices for QEMU guests are not done); nothing was created",
-			     where(&g->loc, w, sizeof(w)), g->name);
+			hv_lab_err(
+				"%s: guest %s is of kind qemu: the kernel datapath runs namespace guests only (tap devices for QEMU guests are not done); nothing was created",
+				where(&g->loc, w, sizeof(w)), g->name);
 			bad++;
 			continue;
 		}
 		if ((size_t)snprintf(k->instance, sizeof(k->instance), "%s-%s", lab, g->name) >=
 		    sizeof(k->instance)) {
-			kerr("%s: guest %s: the namespace name %s-%s is too long",
-			     where(&g->loc, w, sizeof(w)), g->name, lab, g->name);
+			hv_lab_err("%s: guest %s: the namespace name %s-%s is too long",
+				   where(&g->loc, w, sizeof(w)), g->name, lab, g->name);
 			bad++;
 			continue;
 		}
@@ -384,8 +363,9 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 			struct knic *kn = &k->nics[j];
 
 			if (!ifname_ok(n->name)) {
-				kerr("%s: guest %s: nic name %s is not an interface name (1-15 bytes)",
-				     where(&n->loc, w, sizeof(w)), g->name, n->name);
+				hv_lab_err(
+					"%s: guest %s: nic name %s is not an interface name (1-15 bytes)",
+					where(&n->loc, w, sizeof(w)), g->name, n->name);
 				bad++;
 				continue;
 			}
@@ -435,12 +415,12 @@ kstate_save(struct kstate *st)
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
 	if (json_dump_file(st->o, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
-		kerr("cannot write %s", tmp);
+		hv_lab_err("cannot write %s", tmp);
 		return -EIO;
 	}
 	if (rename(tmp, st->path) != 0) {
 		int e = errno;
-		kerr("cannot write %s: %s", st->path, strerror(e));
+		hv_lab_err("cannot write %s: %s", st->path, strerror(e));
 		return -e;
 	}
 	return 0;
@@ -494,30 +474,32 @@ switch_setup(void *arg)
 	/* bridged IPv4 and IPv6 go through the inet hooks: the policy's table */
 	if ((rc = sysctl_write(BR_NF_IPTABLES, "1")) != 0 ||
 	    (rc = sysctl_write(BR_NF_IP6TABLES, "1")) != 0) {
-		kerr("namespace %s: cannot turn on br_netfilter (%s): %s; the kernel needs CONFIG_BRIDGE_NETFILTER",
-		     swns, BR_NF_IPTABLES, strerror(-rc));
+		hv_lab_err(
+			"namespace %s: cannot turn on br_netfilter (%s): %s; the kernel needs CONFIG_BRIDGE_NETFILTER",
+			swns, BR_NF_IPTABLES, strerror(-rc));
 		goto out;
 	}
 	if ((rc = route_default_lo(AF_INET)) != 0 || (rc = route_default_lo(AF_INET6)) != 0) {
-		kerr("namespace %s: cannot add the default routes through lo (for TCP resets): %s",
-		     swns, strerror(-rc));
+		hv_lab_err(
+			"namespace %s: cannot add the default routes through lo (for TCP resets): %s",
+			swns, strerror(-rc));
 		goto out;
 	}
 	for (size_t s = 0; s < prog->segments.n; s++) {
 		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit);
 		if (rc != 0) {
-			kerr("segment %s: cannot create bridge %s in %s: %s",
-			     prog->segments.v[s].name, bridges[s], swns, strerror(-rc));
+			hv_lab_err("segment %s: cannot create bridge %s in %s: %s",
+				   prog->segments.v[s].name, bridges[s], swns, strerror(-rc));
 			goto out;
 		}
 		if (prog->segments.v[s].mac_limit)
-			kprogress(
+			hv_lab_progress(
 				"segment %s: bridge %s in namespace %s, at most %u learned MAC addresses",
 				prog->segments.v[s].name, bridges[s], swns,
 				prog->segments.v[s].mac_limit);
 		else
-			kprogress("segment %s: bridge %s in namespace %s", prog->segments.v[s].name,
-				  bridges[s], swns);
+			hv_lab_progress("segment %s: bridge %s in namespace %s",
+					prog->segments.v[s].name, bridges[s], swns);
 	}
 out:
 	return rc;
@@ -530,7 +512,7 @@ up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSI
 	int rc = ns_run(swns, switch_setup, &j);
 
 	if (rc == -ENOENT || rc == -EPERM)
-		kerr("cannot enter namespace %s: %s", swns, strerror(-rc));
+		hv_lab_err("cannot enter namespace %s: %s", swns, strerror(-rc));
 	return rc;
 }
 
@@ -573,9 +555,9 @@ guest_veths(void *arg)
 		rc = veth_add(k->nics[i].host, n->name, j->gfd,
 			      mirror ? NULL : j->bridges[n->seg_id], k->vnics[i].mtu);
 		if (rc != 0)
-			kerr("guest %s, nic %s: cannot create veth %s (bridge %s) - %s: %s",
-			     k->g->name, n->name, k->nics[i].host, j->bridges[n->seg_id], n->name,
-			     strerror(-rc));
+			hv_lab_err("guest %s, nic %s: cannot create veth %s (bridge %s) - %s: %s",
+				   k->g->name, n->name, k->nics[i].host, j->bridges[n->seg_id],
+				   n->name, strerror(-rc));
 	}
 	return rc;
 }
@@ -593,7 +575,7 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 		return rc;
 	rc = kind->create(&k->vg, err, sizeof(err));
 	if (rc != 0) {
-		kerr("guest %s: %s", k->g->name, err);
+		hv_lab_err("guest %s: %s", k->g->name, err);
 		if (rc == -EEXIST) { /* not ours: lab down must leave it */
 			json_t *gs = json_object_get(st->o, "guests");
 			json_array_remove(gs, json_array_size(gs) - 1);
@@ -603,8 +585,8 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 	}
 	gfd = ns_open(k->instance);
 	if (gfd < 0) {
-		kerr("guest %s: cannot open namespace %s: %s", k->g->name, k->instance,
-		     strerror(-gfd));
+		hv_lab_err("guest %s: cannot open namespace %s: %s", k->g->name, k->instance,
+			   strerror(-gfd));
 		return gfd;
 	}
 	struct veth_job vj = {k, bridges, gfd, prog};
@@ -614,7 +596,7 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 		return rc;
 	rc = kind->start(&k->vg, err, sizeof(err));
 	if (rc != 0) {
-		kerr("guest %s: %s", k->g->name, err);
+		hv_lab_err("guest %s: %s", k->g->name, err);
 		return rc;
 	}
 	for (size_t j = 0; j < k->vg.n_nics; j++) {
@@ -630,7 +612,7 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 			snprintf(line + len, sizeof(line) - len,
 				 "; segment %s, port %s (bridge %s)", vn->segment, vn->port,
 				 bridges[k->g->nics.v[j].seg_id]);
-		kprogress("%s", line);
+		hv_lab_progress("%s", line);
 	}
 	return 0;
 }
@@ -662,11 +644,11 @@ hv_lab_kernel_up(const char *file, const char *name)
 		goto free;
 	}
 	if (realpath(file, abs) == NULL) {
-		kerr("%s: %s", file, strerror(errno));
+		hv_lab_err("%s: %s", file, strerror(errno));
 		goto free;
 	}
 	if ((size_t)snprintf(swns, sizeof(swns), "%s" SWITCH_SUFFIX, name) >= sizeof(swns)) {
-		kerr("lab name %s is too long", name);
+		hv_lab_err("lab name %s is too long", name);
 		goto free;
 	}
 	snprintf(st.dir, sizeof(st.dir), LABS_DIR "/%s", name);
@@ -685,8 +667,9 @@ hv_lab_kernel_up(const char *file, const char *name)
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {
-			kerr("%s: the policy cannot go on the kernel datapath: %s; nothing was created",
-			     file, err);
+			hv_lab_err(
+				"%s: the policy cannot go on the kernel datapath: %s; nothing was created",
+				file, err);
 			goto free;
 		}
 	}
@@ -694,15 +677,16 @@ hv_lab_kernel_up(const char *file, const char *name)
 	/* 2. the state directory: one lab of a name at a time */
 	if ((mkdir("/run/hvnet", 0755) != 0 && errno != EEXIST) ||
 	    (mkdir(LABS_DIR, 0755) != 0 && errno != EEXIST)) {
-		kerr("cannot create " LABS_DIR ": %s", strerror(errno));
+		hv_lab_err("cannot create " LABS_DIR ": %s", strerror(errno));
 		goto free;
 	}
 	if (mkdir(st.dir, 0755) != 0) {
 		if (errno == EEXIST)
-			kerr("a lab named %s is up (state in %s); take it down first with: hvnetctl lab down %s",
-			     name, st.dir, name);
+			hv_lab_err(
+				"a lab named %s is up (state in %s); take it down first with: hvnetctl lab down %s",
+				name, st.dir, name);
 		else
-			kerr("cannot create %s: %s", st.dir, strerror(errno));
+			hv_lab_err("cannot create %s: %s", st.dir, strerror(errno));
 		goto free;
 	}
 	char inst[64], sock[128];
@@ -714,12 +698,12 @@ hv_lab_kernel_up(const char *file, const char *name)
 			 "guests");
 	if (st.o == NULL || kstate_save(&st) != 0)
 		goto rollback;
-	kprogress("lab %s from %s, kernel datapath", name, abs);
+	hv_lab_progress("lab %s from %s, kernel datapath", name, abs);
 
 	/* 3. the switch: a namespace, a bridge per segment */
 	rc = hv_netns_create(swns, err, sizeof(err));
 	if (rc != 0) {
-		kerr("switch namespace %s: %s", swns, err);
+		hv_lab_err("switch namespace %s: %s", swns, err);
 		if (rc == -EEXIST) {
 			json_object_del(st.o, "switch_netns");
 			kstate_save(&st);
@@ -743,47 +727,47 @@ hv_lab_kernel_up(const char *file, const char *name)
 	if (nft != NULL) {
 		rc = hv_nft_commit(nft, HV_NFT_APPLY, swns, err, sizeof(err));
 		if (rc != 0) {
-			kerr("policy: %s", err);
+			hv_lab_err("policy: %s", err);
 			goto rollback;
 		}
 		for (size_t i = 0; hv_nft_note(nft, i); i++)
-			kprogress("note: %s", hv_nft_note(nft, i));
-		kprogress(
+			hv_lab_progress("note: %s", hv_nft_note(nft, i));
+		hv_lab_progress(
 			"policy: %zu nft rules in table inet %s of namespace %s (nft list ruleset there), default %s%s",
 			hv_nft_rule_count(nft), NFT_TABLE, swns, hv_action_name(ir->default_action),
 			ir->default_log ? " log" : "");
 		json_object_set_new(st.o, "policy", json_string(abs));
 	} else {
-		kprogress("policy: none in the file (the bridges forward everything)");
+		hv_lab_progress("policy: none in the file (the bridges forward everything)");
 	}
 	for (size_t i = 0; i < prog->mirrors.n; i++)
-		kprogress(
+		hv_lab_progress(
 			"note: mirror %s is not set up: the kernel datapath does not do mirrors yet (its destination ports are left out of the bridges, as hvnetd does)",
 			prog->mirrors.v[i].name);
 	if (prog->overlay.present)
-		kprogress(
+		hv_lab_progress(
 			"note: the overlay is not set up: the kernel datapath does not do VXLAN yet");
 	json_object_set_new(st.o, "phase", json_string("up"));
 	if (kstate_save(&st) != 0)
 		goto rollback;
-	kprogress(
+	hv_lab_progress(
 		"lab %s is up on the kernel datapath: %zu segment%s, %zu guest%s; switch namespace %s",
 		name, prog->segments.n, prog->segments.n == 1 ? "" : "s", prog->guests.n,
 		prog->guests.n == 1 ? "" : "s", swns);
-	kprogress(
+	hv_lab_progress(
 		"  hvnetctl lab status %s; hvnetctl lab exec %s GUEST -- CMD; hvnetctl lab down %s",
 		name, name, name);
 	rc = 0;
 	goto free;
 
 rollback:
-	kerr("lab up %s failed; removing what it created", name);
+	hv_lab_err("lab up %s failed; removing what it created", name);
 	if (st.o == NULL) {
 		rmdir(st.dir);
 	} else {
 		char *av[] = {"lab", "down", (char *)name, NULL};
 		if (hv_cli_lab(3, av, false) == 0)
-			kprogress("lab %s: rolled back, nothing is left", name);
+			hv_lab_progress("lab %s: rolled back, nothing is left", name);
 	}
 	rc = 1;
 free:
@@ -809,14 +793,15 @@ hv_lab_kernel_teardown(json_t *state, bool verbose)
 	rc = hv_netns_delete(swns, err, sizeof(err));
 	if (rc == -ENOENT) {
 		if (verbose)
-			kprogress("switch namespace %s: was already gone", swns);
+			hv_lab_progress("switch namespace %s: was already gone", swns);
 		return 0;
 	}
 	if (rc != 0) {
-		kerr("switch namespace %s: %s", swns, err);
+		hv_lab_err("switch namespace %s: %s", swns, err);
 		return rc;
 	}
 	if (verbose)
-		kprogress("switch namespace %s removed (bridges, veths, nftables tables)", swns);
+		hv_lab_progress("switch namespace %s removed (bridges, veths, nftables tables)",
+				swns);
 	return 0;
 }

@@ -439,24 +439,11 @@ pid_is_guest(pid_t pid, const char *instance)
 static pid_t
 guest_find(const char *dir, const char *instance)
 {
-	pid_t pid = pid_read(dir), found = 0;
-	DIR *d;
-	struct dirent *e;
+	pid_t pid = pid_read(dir);
 
 	if (pid_is_guest(pid, instance))
 		return pid;
-	d = opendir("/proc");
-	if (d == NULL)
-		return 0;
-	while (found == 0 && (e = readdir(d)) != NULL) {
-		char *end;
-		long p = strtol(e->d_name, &end, 10);
-
-		if (*end == '\0' && p > 0 && pid_is_guest((pid_t)p, instance))
-			found = (pid_t)p;
-	}
-	closedir(d);
-	return found;
+	return hv_proc_find(pid_is_guest, instance);
 }
 
 static int

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The guest kinds, by the lab file's word and by the name state files keep. */
+#include <dirent.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmm/vmm.h"
 
@@ -47,4 +53,37 @@ hv_vmm_nic_gateways(const struct hv_segment *seg, const struct hv_nic *n, struct
 		if (inside)
 			*(gw->family == 4 ? gw4 : gw6) = *gw;
 	}
+}
+
+pid_t
+hv_proc_find(bool (*match)(pid_t pid, const char *arg), const char *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	if (d == NULL)
+		return 0;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end == '\0' && pid > 0 && match((pid_t)pid, arg))
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+bool
+hv_path_beside_self(const char *rel, char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return false;
+	self[n] = '\0';
+	snprintf(out, size, "%s/%s", dirname(self), rel);
+	return access(out, X_OK) == 0;
 }

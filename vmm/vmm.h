@@ -27,6 +27,7 @@
 #define HV_VMM_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,6 +122,15 @@ const struct hv_vmm_kind *hv_vmm_kind_find(const char *name);
  */
 void hv_vmm_nic_gateways(const struct hv_segment *seg, const struct hv_nic *n,
 			 struct hv_prefix *gw4, struct hv_prefix *gw6);
+
+/* The first process in /proc for which MATCH(pid, ARG) holds; 0 when none. */
+pid_t hv_proc_find(bool (*match)(pid_t pid, const char *arg), const char *arg);
+/*
+ * REL (e.g. "../vswitch/hvnetd") relative to the directory of the running
+ * executable, into OUT; true when it exists and is executable (a build tree
+ * runs its own programs, not installed ones).
+ */
+bool hv_path_beside_self(const char *rel, char *out, size_t size);
 
 extern const struct hv_vmm_kind hv_vmm_netns;
 extern const struct hv_vmm_kind hv_vmm_qemu;
