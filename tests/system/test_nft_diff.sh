@@ -7,29 +7,7 @@
 # agree case for case, and each run must both deliver and block something.
 # Also: lab status and lab down on the kernel lab, a QEMU guest refused with
 # nothing created, and a segment's mac-limit as the bridge's learning bound.
-. "$(dirname "$0")/lib.sh"
-hv_setup
-LABS=()
-diff_cleanup() {
-	local rc=$?
-	for l in "${LABS[@]}"; do "$HVNETCTL" lab down "$l" >/dev/null 2>&1; done
-	(exit $rc)
-	hv_cleanup
-}
-trap diff_cleanup EXIT
-DIFF=$HV_ROOT/tests/system/nftdiff.py
-
-run_lab() { # NAME DATAPATH FILE OUT
-	local name=$1 dp=$2 file=$3 out=$4
-	LABS+=("$name")
-	"$HVNETCTL" lab up --name "$name" --datapath "$dp" "$file" >"$HV_TMP/$name.up" 2>&1 ||
-		{ cat "$HV_TMP/$name.up" >&2; hv_fail "lab up --datapath $dp $file"; }
-	sleep 1
-	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
-		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
-	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
-		hv_fail "connections of $name ($dp)"
-}
+. "$(dirname "$0")/nftdiff_lib.sh"
 
 for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"; do
 	base=$(basename "$file" .hvnet)

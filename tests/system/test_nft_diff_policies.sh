@@ -7,37 +7,14 @@
 # turn, is probed alike by nftdiff.py, and every case's verdict must agree.
 # (demo-lab.hvnet is in test_nft_diff.sh; deny-all.hvnet and
 # overlay-lab.hvnet have fewer than two guests.)
-. "$(dirname "$0")/lib.sh"
-hv_setup
-LABS=()
-pol_cleanup() {
-	local rc=$?
-	for l in "${LABS[@]}"; do "$HVNETCTL" lab down "$l" >/dev/null 2>&1; done
-	(exit $rc)
-	hv_cleanup
-}
-trap pol_cleanup EXIT
-DIFF=$HV_ROOT/tests/system/nftdiff.py
-
-run_lab() { # NAME DATAPATH FILE OUT
-	local name=$1 dp=$2 file=$3 out=$4
-	LABS+=("$name")
-	"$HVNETCTL" lab up --name "$name" --datapath "$dp" "$file" >"$HV_TMP/$name.up" 2>&1 ||
-		{ cat "$HV_TMP/$name.up" >&2; hv_fail "lab up --datapath $dp $file"; }
-	sleep 1
-	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
-		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
-	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
-		hv_fail "connections of $name ($dp)"
-	"$HVNETCTL" lab down "$name" >/dev/null || hv_fail "lab down $name ($dp)"
-}
+. "$(dirname "$0")/nftdiff_lib.sh"
 
 for base in nist-800-125b two-tier-web; do
 	file=$HV_TMP/$base.hvnet
 	sed -E 's/kind qemu; memory [^;]*; cpus [0-9]+/kind netns/' "$HV_ROOT/policies/$base.hvnet" >"$file"
 	! grep -q "kind qemu" "$file" || hv_fail "$base: a qemu guest is left"
-	run_lab "$HV_ID-d" hvnetd "$file" "$HV_TMP/$base.hvnetd.json"
-	run_lab "$HV_ID-k" kernel "$file" "$HV_TMP/$base.kernel.json"
+	run_lab_down "$HV_ID-d" hvnetd "$file" "$HV_TMP/$base.hvnetd.json"
+	run_lab_down "$HV_ID-k" kernel "$file" "$HV_TMP/$base.kernel.json"
 	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.json" "$HV_TMP/$base.kernel.json" hvnetd kernel \
 		>"$HV_TMP/$base.diff" || { cat "$HV_TMP/$base.diff" >&2; hv_fail "$base: hvnetd and the kernel disagree"; }
 	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.ct.json" "$HV_TMP/$base.kernel.ct.json" hvnetd kernel \

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Shared by the differential tests (test_nft_diff*.sh): sources lib.sh, sets
+# up, and takes down every lab a test brought up, pass or fail. run_lab NAME
+# DATAPATH FILE OUT brings FILE up as lab NAME on DATAPATH (hvnetd or
+# kernel) and probes it with nftdiff.py into OUT (and its connections into
+# OUT's .ct.json), leaving it up; run_lab_down does the same and takes it
+# down.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+hv_setup
+LABS=()
+nftdiff_cleanup() {
+	local rc=$?
+	for l in "${LABS[@]}"; do "$HVNETCTL" lab down "$l" >/dev/null 2>&1; done
+	(exit $rc)
+	hv_cleanup
+}
+trap nftdiff_cleanup EXIT
+DIFF=$HV_ROOT/tests/system/nftdiff.py
+
+run_lab() { # NAME DATAPATH FILE OUT
+	local name=$1 dp=$2 file=$3 out=$4
+	LABS+=("$name")
+	"$HVNETCTL" lab up --name "$name" --datapath "$dp" "$file" >"$HV_TMP/$name.up" 2>&1 ||
+		{ cat "$HV_TMP/$name.up" >&2; hv_fail "lab up --datapath $dp $file"; }
+	sleep 1
+	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
+		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
+	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
+		hv_fail "connections of $name ($dp)"
+}
+
+run_lab_down() { # NAME DATAPATH FILE OUT
+	run_lab "$@"
+	"$HVNETCTL" lab down "$1" >/dev/null || hv_fail "lab down $1 ($2)"
+}
