@@ -7,7 +7,9 @@ ASAN_BUILD ?= build-asan
 CC       ?= cc
 MESON_OPTS ?=
 
-.PHONY: all deps build test unit-test asan-test system-test fuzz-test demo bench bench-lang bench-fw clean format-check
+# make bench-NAME runs bench/NAME/run.sh (bench/README.md)
+BENCHES = bench-lang bench-fw bench-route bench-mirror bench-overlay
+.PHONY: all deps build test unit-test asan-test system-test fuzz-test demo bench $(BENCHES) clean format-check
 
 all: build
 
@@ -39,20 +41,18 @@ system-test: build
 demo: build
 	./scripts/demo.sh
 
+BENCH_SETUP = [ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true -Db_lto=true -Doptimization=3 -Dtests=disabled
+
 bench: deps
-	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true -Db_lto=true -Doptimization=3 -Dtests=disabled
+	$(BENCH_SETUP)
 	ninja -C build-bench
 	./bench/run.sh build-bench
 
-bench-lang: deps
-	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true -Db_lto=true -Doptimization=3 -Dtests=disabled
+# make bench-NAME runs bench/NAME/run.sh
+$(BENCHES): bench-%: deps
+	$(BENCH_SETUP)
 	ninja -C build-bench
-	./bench/lang/run.sh build-bench
-
-bench-fw: deps
-	[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dnative=true -Db_lto=true -Doptimization=3 -Dtests=disabled
-	ninja -C build-bench
-	./bench/fw/run.sh build-bench
+	./bench/$*/run.sh build-bench
 
 format-check:
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror

@@ -17,8 +17,27 @@
  * connection with traffic both ways; without it both ports send the forward
  * tuple. IPv4 checksums are correct; UDP checksums are 0 (none).
  *
+ * --l3 gives every host an address of its own, side s host i being
+ * 10.(1+s).(1+i/250).(2+i%250), and flow f runs between host f % n of side 0
+ * (UDP port 1024 + f % 60000) and host (7f + 3) % n of side 1 (port 9); the
+ * warm-up is a gratuitous ARP from every host, so a switch with gateways
+ * learns each host as a neighbour. With --gw0 MAC and --gw1 MAC as well, side
+ * p sends to the gateway MAC gw<p> instead of the peer host: the two sides are
+ * two segments, 10.1.0.0/16 and 10.2.0.0/16, routed by the switch.
+ *
+ * --vxlan VNI --vtep-mac MAC makes port 1 an underlay: every frame it sends
+ * is the same inner frame inside VXLAN (RFC 7348) from VTEP 192.0.2.2 to
+ * 192.0.2.1 (UDP port 4789, source port from the flow, no UDP checksum),
+ * Ethernet to MAC (the switch's uplink), so the switch under test
+ * decapsulates one direction and encapsulates the other.
+ *
+ * Frames that come back and are not what the mode expects (a frame on the
+ * underlay that is not VXLAN to port 4789; with gateways, a frame whose
+ * source MAC is not the gateway's) are counted as rx_unexpected.
+ *
  * Usage: hvgen [EAL args] -- --sock0 PATH --sock1 PATH [--macs N] [--flows N]
- *              [--seconds S] [--size BYTES] [--reply] [--json]
+ *              [--seconds S] [--size BYTES] [--reply] [--l3 [--gw0 MAC --gw1 MAC]]
+ *              [--vxlan VNI --vtep-mac MAC] [--json]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +49,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -49,11 +69,21 @@ struct conf {
 	double seconds;
 	unsigned size;
 	bool json;
+	bool l3;     /* hosts have addresses of their own */
+	bool routed; /* frames go to the gateways gw[] */
+	struct rte_ether_addr gw[2];
+	bool vxlan; /* port 1 is an underlay */
+	uint32_t vni;
+	struct rte_ether_addr vtep_mac; /* the switch's uplink */
 };
 
 struct side {
-	uint64_t tx, tx_fail, rx, rx_bytes;
+	uint64_t tx, tx_fail, rx, rx_bytes, rx_unexpected;
 };
+
+#define VX_HDR_LEN 50 /* outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 */
+
+static uint8_t vx_tmpl[VX_HDR_LEN];
 
 static volatile bool quit;
 
@@ -73,6 +103,74 @@ host_mac(unsigned side, unsigned i, struct rte_ether_addr *a)
 	a->addr_bytes[3] = (uint8_t)(i >> 16);
 	a->addr_bytes[4] = (uint8_t)(i >> 8);
 	a->addr_bytes[5] = (uint8_t)i;
+}
+
+static uint32_t
+host_ip(unsigned side, unsigned i)
+{
+	return 0x0a000000u | (1u + side) << 16 | (1u + i / 250) << 8 | (2u + i % 250);
+}
+
+/* The outer headers of --vxlan, all constant but the UDP source port. */
+static void
+build_vx_template(const struct conf *c, unsigned inner_len)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)vx_tmpl;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *vx = (uint8_t *)(udp + 1);
+
+	memset(vx_tmpl, 0, sizeof(vx_tmpl));
+	eth->dst_addr = c->vtep_mac;
+	host_mac(0xff, 2, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(VX_HDR_LEN - 14 + inner_len));
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(0xc0000202); /* 192.0.2.2 */
+	ip->dst_addr = rte_cpu_to_be_32(0xc0000201); /* 192.0.2.1 */
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->dst_port = rte_cpu_to_be_16(4789);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(VX_HDR_LEN - 34 + inner_len));
+	vx[0] = 0x08; /* I flag */
+	vx[4] = (uint8_t)(c->vni >> 16);
+	vx[5] = (uint8_t)(c->vni >> 8);
+	vx[6] = (uint8_t)c->vni;
+}
+
+/* Wraps the frame in m into the outer headers; headroom is always enough. */
+static void
+vx_wrap(struct rte_mbuf *m, uint16_t sport)
+{
+	uint8_t *o = (uint8_t *)rte_pktmbuf_prepend(m, VX_HDR_LEN);
+
+	memcpy(o, vx_tmpl, VX_HDR_LEN);
+	o[34] = (uint8_t)(sport >> 8 | 0xc0); /* 49152 and up */
+	o[35] = (uint8_t)sport;
+}
+
+/* A gratuitous ARP request from host i of side: who-has its own address. */
+static unsigned
+build_garp(uint8_t *d, const struct rte_ether_addr *mac, uint32_t ip, unsigned len)
+{
+	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(d + 14);
+
+	memset(d, 0, len);
+	memset(d, 0xff, 6);
+	memcpy(d + 6, mac, 6);
+	d[12] = 0x08;
+	d[13] = 0x06;
+	a->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	a->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	a->arp_hlen = 6;
+	a->arp_plen = 4;
+	a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+	a->arp_data.arp_sha = *mac;
+	a->arp_data.arp_sip = rte_cpu_to_be_32(ip);
+	a->arp_data.arp_tip = rte_cpu_to_be_32(ip);
+	return len;
 }
 
 /* A 64-byte-class UDP frame template; MACs and ports are patched per frame. */
@@ -118,52 +216,99 @@ port_setup(uint16_t port, struct rte_mempool *mp)
 
 #define FLOWS_PER_ADDR 60000
 
+/* Flow f of --l3 between host f % n of side 0 and host (7f + 3) % n of side 1,
+ * seen from side p: addresses, ports and MACs patched into frame p. */
+static void
+fill_l3(uint8_t *p, unsigned from, unsigned f, const struct conf *c,
+	struct rte_ether_addr *const mac[2], unsigned per_side)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + 14);
+	unsigned h[2] = {f % per_side, (f * 7 + 3) % per_side};
+	uint16_t fport = (uint16_t)(1024 + f % FLOWS_PER_ADDR);
+	uint16_t sport = from == 0 || !c->reply ? fport : 9;
+	uint16_t dport = from == 0 || !c->reply ? 9 : fport;
+
+	memcpy(p, c->routed ? &c->gw[from] : &mac[1 - from][h[1 - from]], 6);
+	memcpy(p + 6, &mac[from][h[from]], 6);
+	ip->src_addr = rte_cpu_to_be_32(host_ip(from, h[from]));
+	ip->dst_addr = rte_cpu_to_be_32(host_ip(1 - from, h[1 - from]));
+	p[34] = (uint8_t)(sport >> 8);
+	p[35] = (uint8_t)sport;
+	p[36] = (uint8_t)(dport >> 8);
+	p[37] = (uint8_t)dport;
+}
+
 static unsigned
 fill_burst(struct rte_mbuf **m, unsigned n, const uint8_t *tmpl, unsigned len, unsigned from,
-	   const struct rte_ether_addr *src, const struct rte_ether_addr *dst, unsigned per_side,
-	   unsigned flows, bool reply, uint64_t *seq)
+	   struct rte_ether_addr *const mac[2], unsigned per_side, const struct conf *c,
+	   uint64_t *seq)
 {
+	const struct rte_ether_addr *src = mac[from], *dst = mac[1 - from];
+
 	for (unsigned k = 0; k < n; k++) {
 		uint8_t *p = rte_pktmbuf_mtod(m[k], uint8_t *);
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + 14);
 		uint64_t s = (*seq)++;
 		unsigned i = (unsigned)(s % per_side);
 		unsigned j = (unsigned)((s * 7 + 3) % per_side);
-		unsigned f = (unsigned)(s % flows);
+		unsigned f = (unsigned)(s % c->flows);
 		uint16_t fport = (uint16_t)(1024 + f % FLOWS_PER_ADDR);
 		uint32_t faddr = 0x0a010000u + f / FLOWS_PER_ADDR;
 
 		memcpy(p, tmpl, len);
-		memcpy(p, &dst[j], 6);
-		memcpy(p + 6, &src[i], 6);
-		if (reply && from == 1) {
-			ip->src_addr = rte_cpu_to_be_32(0x0a000002);
-			ip->dst_addr = rte_cpu_to_be_32(faddr);
-			p[34] = 0;
-			p[35] = 9;
-			p[36] = (uint8_t)(fport >> 8);
-			p[37] = (uint8_t)fport;
+		if (c->l3) {
+			fill_l3(p, from, f, c, mac, per_side);
 		} else {
-			ip->src_addr = rte_cpu_to_be_32(faddr);
-			p[34] = (uint8_t)(fport >> 8);
-			p[35] = (uint8_t)fport;
+			memcpy(p, &dst[j], 6);
+			memcpy(p + 6, &src[i], 6);
+			if (c->reply && from == 1) {
+				ip->src_addr = rte_cpu_to_be_32(0x0a000002);
+				ip->dst_addr = rte_cpu_to_be_32(faddr);
+				p[34] = 0;
+				p[35] = 9;
+				p[36] = (uint8_t)(fport >> 8);
+				p[37] = (uint8_t)fport;
+			} else {
+				ip->src_addr = rte_cpu_to_be_32(faddr);
+				p[34] = (uint8_t)(fport >> 8);
+				p[35] = (uint8_t)fport;
+			}
 		}
 		ip->hdr_checksum = 0;
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		m[k]->data_len = (uint16_t)len;
 		m[k]->pkt_len = len;
+		if (c->vxlan && from == 1)
+			vx_wrap(m[k], (uint16_t)(f * 2654435761u >> 18));
 	}
 	return n;
 }
 
+/* Is frame d, received on port, what this mode expects there? */
+static bool
+rx_expected(const struct conf *c, uint16_t port, const uint8_t *d, uint32_t len)
+{
+	if (c->vxlan && port == 1)
+		return len >= VX_HDR_LEN && d[12] == 0x08 && d[13] == 0x00 &&
+		       d[23] == IPPROTO_UDP && d[36] == 0x12 && d[37] == 0xb5;
+	if (c->routed)
+		return len >= 12 && memcmp(d + 6, &c->gw[port], 6) == 0;
+	return true;
+}
+
 static void
-drain(uint16_t port, struct side *s)
+drain(const struct conf *c, uint16_t port, struct side *s)
 {
 	struct rte_mbuf *rx[BURST];
 	uint16_t n = rte_eth_rx_burst(port, 0, rx, BURST);
+	bool check = c->routed || (c->vxlan && port == 1);
 
-	for (uint16_t k = 0; k < n; k++)
+	for (uint16_t k = 0; k < n; k++) {
 		s->rx_bytes += rx[k]->pkt_len;
+		if (check && !rx_expected(c, port, rte_pktmbuf_mtod(rx[k], const uint8_t *),
+					  rte_pktmbuf_data_len(rx[k])))
+			s->rx_unexpected++;
+	}
 	s->rx += n;
 	rte_pktmbuf_free_bulk(rx, n);
 }
@@ -173,7 +318,8 @@ usage(void)
 {
 	fprintf(stderr,
 		"Usage: hvgen [EAL args] -- --sock0 PATH --sock1 PATH [--macs N] [--flows N]\n"
-		"             [--seconds S] [--size BYTES] [--reply] [--json]\n");
+		"             [--seconds S] [--size BYTES] [--reply] [--l3 [--gw0 MAC --gw1 MAC]]\n"
+		"             [--vxlan VNI --vtep-mac MAC] [--json]\n");
 	exit(2);
 }
 
@@ -189,6 +335,11 @@ main(int argc, char **argv)
 		{"size", required_argument, NULL, 'z'},
 		{"json", no_argument, NULL, 'j'},
 		{"reply", no_argument, NULL, 'r'},
+		{"l3", no_argument, NULL, 'L'},
+		{"gw0", required_argument, NULL, 'g'},
+		{"gw1", required_argument, NULL, 'G'},
+		{"vxlan", required_argument, NULL, 'x'},
+		{"vtep-mac", required_argument, NULL, 'X'},
 		{NULL, 0, NULL, 0},
 	};
 	struct conf c = {.macs = 1000, .flows = 1000, .seconds = 10, .size = 64};
@@ -231,12 +382,30 @@ main(int argc, char **argv)
 		case 'r':
 			c.reply = true;
 			break;
+		case 'L':
+			c.l3 = true;
+			break;
+		case 'g':
+		case 'G':
+			if (rte_ether_unformat_addr(optarg, &c.gw[opt == 'G']) != 0)
+				usage();
+			c.routed = true;
+			break;
+		case 'x':
+			c.vni = (uint32_t)strtoul(optarg, NULL, 0);
+			c.vxlan = true;
+			break;
+		case 'X':
+			if (rte_ether_unformat_addr(optarg, &c.vtep_mac) != 0)
+				usage();
+			break;
 		default:
 			usage();
 		}
 	}
 	if (c.sock[0] == NULL || c.sock[1] == NULL || c.macs < 2 || c.flows < 1 || c.size < 64 ||
-	    c.size > 1518 || c.seconds <= 0)
+	    c.size > 1518 || c.seconds <= 0 || (c.routed && !c.l3) || c.vni > 0xffffff ||
+	    (c.vxlan && rte_is_zero_ether_addr(&c.vtep_mac)))
 		usage();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -271,6 +440,8 @@ main(int argc, char **argv)
 	}
 	len = c.size - 4;
 	build_template(tmpl, c.size);
+	if (c.vxlan)
+		build_vx_template(&c, len);
 	hz = rte_get_tsc_hz();
 
 	/* warm-up: every host says hello (to a broadcast), twice, so all are learned */
@@ -286,23 +457,30 @@ main(int argc, char **argv)
 				for (k = 0; k < cnt; k++) {
 					uint8_t *d = rte_pktmbuf_mtod(m[k], uint8_t *);
 
-					memcpy(d, tmpl, len);
-					memset(d, 0xff, 6);
-					memcpy(d + 6, &mac[p][i + k], 6);
+					if (c.l3) {
+						build_garp(d, &mac[p][i + k], host_ip(p, i + k),
+							   len);
+					} else {
+						memcpy(d, tmpl, len);
+						memset(d, 0xff, 6);
+						memcpy(d + 6, &mac[p][i + k], 6);
+					}
 					m[k]->data_len = (uint16_t)len;
 					m[k]->pkt_len = len;
+					if (c.vxlan && p == 1)
+						vx_wrap(m[k], (uint16_t)(i + k));
 				}
 				sent = rte_eth_tx_burst((uint16_t)p, 0, m, (uint16_t)cnt);
 				rte_pktmbuf_free_bulk(m + sent, cnt - sent);
 				for (uint64_t w = rte_get_tsc_cycles() + hz / 10000;
 				     rte_get_tsc_cycles() < w;)
-					drain((uint16_t)(1 - p), &side[1 - p]);
+					drain(&c, (uint16_t)(1 - p), &side[1 - p]);
 			}
 		}
 	}
 	for (uint64_t w = rte_get_tsc_cycles() + hz / 2; rte_get_tsc_cycles() < w;) {
-		drain(0, &side[0]);
-		drain(1, &side[1]);
+		drain(&c, 0, &side[0]);
+		drain(&c, 1, &side[1]);
 	}
 	memset(side, 0, sizeof(side));
 
@@ -314,14 +492,13 @@ main(int argc, char **argv)
 			uint16_t sent;
 
 			if (rte_pktmbuf_alloc_bulk(mp, m, BURST) == 0) {
-				fill_burst(m, BURST, tmpl, len, p, mac[p], mac[1 - p], per_side,
-					   c.flows, c.reply, &seq[p]);
+				fill_burst(m, BURST, tmpl, len, p, mac, per_side, &c, &seq[p]);
 				sent = rte_eth_tx_burst((uint16_t)p, 0, m, BURST);
 				side[p].tx += sent;
 				side[p].tx_fail += BURST - sent;
 				rte_pktmbuf_free_bulk(m + sent, BURST - sent);
 			}
-			drain((uint16_t)p, &side[p]);
+			drain(&c, (uint16_t)p, &side[p]);
 		}
 		if (rte_get_tsc_cycles() >= deadline)
 			break;
@@ -334,9 +511,11 @@ main(int argc, char **argv)
 	if (c.json)
 		printf("{\"seconds\": %.3f, \"macs\": %u, \"flows\": %u, \"size\": %u, "
 		       "\"tx_pps\": %.0f, \"rx_pps\": %.0f, \"tx_refused\": %" PRIu64 ", "
-		       "\"rx0\": %" PRIu64 ", \"rx1\": %" PRIu64 ", \"loss\": %.4f}\n",
+		       "\"rx0\": %" PRIu64 ", \"rx1\": %" PRIu64 ", \"rx_unexpected\": %" PRIu64
+		       ", \"loss\": %.4f}\n",
 		       secs, c.macs, c.flows, c.size, (double)tx / secs, (double)rx / secs,
 		       side[0].tx_fail + side[1].tx_fail, side[0].rx, side[1].rx,
+		       side[0].rx_unexpected + side[1].rx_unexpected,
 		       tx ? 1.0 - (double)rx / (double)tx : 0.0);
 	else
 		printf("hvgen: %.1f s, %u MACs, %u flows, %u-byte frames: offered %.2f Mpps, "

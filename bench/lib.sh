@@ -35,3 +35,51 @@ run_testpmd() {
 	cpp=$(grep -o 'CPU cycles/packet=[0-9.]*' "$OUT/testpmd-$1.log" | tail -1 | cut -d= -f2)
 	echo "$r" | python3 -c "import json,sys; r=json.load(sys.stdin); r['switch']='testpmd'; r['cycles_per_packet']=float('${cpp:-0}' or 0); print(json.dumps(r))"
 }
+
+hvctl() { "$HVNETCTL" -s "$DIR/ctl.sock" "$@"; }
+
+# hvnetd_start LABEL ARGS...: hvnetd with its control thread on CPU 0 and one
+# busy-polling worker on CPU 1, its log in $OUT/hvnetd-LABEL.log; returns
+# once the socket of the port s1 exists and hvnetd says it is ready, counters
+# cleared. ARGS name the segments, the ports (on $DIR/s0.sock and
+# $DIR/s1.sock) and whatever else the configuration needs.
+hvnetd_start() {
+	local label=$1
+	shift
+	rm -f "$DIR"/s*.sock
+	"$HVNETD" --instance hvb-sw --socket "$DIR/ctl.sock" --cpus 0,1 --poll busy \
+		--hugepages no "$@" >"$OUT/hvnetd-$label.log" 2>&1 &
+	swpid=$!
+	wait_sock "$DIR/s1.sock" || { echo "hvnetd did not start" >&2; cat "$OUT/hvnetd-$label.log" >&2; return 1; }
+	for _ in $(seq 100); do grep -q "ready" "$OUT/hvnetd-$label.log" && break; sleep 0.1; done
+	hvctl stats clear >/dev/null
+}
+
+hvnetd_stop() {
+	[ -n "$swpid" ] || return 0
+	kill -INT "$swpid"
+	wait "$swpid" 2>/dev/null
+	swpid=
+}
+
+# hvnetd_tag LABEL GEN-LINE CONFIG [EXTRA-JSON]: the generator's JSON line
+# with switch=CONFIG and hvnetd's own figures from `hvnetctl --json stats`
+# (cycles per packet of its worker, drops by reason, frames flooded), saved
+# as $OUT/hvnetd-stats-LABEL.json; call before hvnetd_stop
+hvnetd_tag() {
+	hvctl --json stats >"$OUT/hvnetd-stats-$1.json"
+	python3 -c "
+import json, sys
+r = json.loads(sys.argv[1]); s = json.load(open(sys.argv[2]))
+r['switch'] = sys.argv[3]
+r['cycles_per_packet'] = s['lcores'][0]['cycles_per_packet']
+r['drops'] = {d['reason']: d['count'] for d in s['drops'] if d['count']}
+r['flooded'] = sum(g['flooded'] for g in s['segments'])
+r.update(json.loads(sys.argv[4]))
+print(json.dumps(r))" "$2" "$OUT/hvnetd-stats-$1.json" "$3" "${4:-{\}}"
+}
+
+# print_round ROUND JSON-LINE: one line of progress
+print_round() {
+	echo "$2" | python3 -c "import json,sys; r=json.load(sys.stdin); print('round $1 %-10s %6.2f Mpps  loss %5.2f%%  %6.1f cycles/pkt  unexpected %d  drops %s' % (r['switch'], r['rx_pps']/1e6, 100*r['loss'], r['cycles_per_packet'], r.get('rx_unexpected', 0), r.get('drops') or 'none'))"
+}
