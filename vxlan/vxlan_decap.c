@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include <rte_ip.h>
+
 #include "vxlan/vxlan.h"
 
 #define ETH_HDR	     14
@@ -33,20 +35,6 @@ static inline uint16_t
 rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint16_t
-csum_fold_buf(const uint8_t *p, uint32_t n)
-{
-	uint32_t sum = 0;
-
-	for (uint32_t i = 0; i + 1 < n; i += 2)
-		sum += rd16(p + i);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
 }
 
 static void
@@ -149,7 +137,7 @@ hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint6
 	ihl = (uint32_t)(ip[0] & 0xf) * 4;
 	tot = rd16(ip + 2);
 	if (ihl < IPV4_HDR || at(frame, len, ETH_HDR, ihl) == NULL || tot < ihl ||
-	    tot > len - ETH_HDR || csum_fold_buf(ip, ihl) != 0) {
+	    tot > len - ETH_HDR || rte_raw_cksum(ip, ihl) != 0xffff) {
 		rx->drop = HV_DROP_VXLAN_OUTER_MALFORMED;
 		return;
 	}

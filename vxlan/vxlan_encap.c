@@ -7,6 +7,9 @@
  */
 #include <string.h>
 
+#include <rte_jhash.h>
+#include <rte_ip.h>
+
 #include "vxlan/vxlan.h"
 
 #define ETH_P_IPV4 0x0800
@@ -20,29 +23,11 @@ wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static uint32_t
-csum_add(uint32_t sum, const uint8_t *p, uint32_t n)
-{
-	for (uint32_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t
-csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 uint16_t
 hv_vx_flow_port(const struct hv_pkt_meta *m)
 {
-	/* FNV-1a over what identifies the flow; the same inner flow, the same port */
-	uint32_t h = 2166136261u;
+	/* Jenkins hash over what identifies the flow; the same inner flow, the same port */
+	uint32_t h;
 	uint8_t buf[12 + 32 + 5];
 	size_t n = 0, alen = m->l3 == HV_L3_IPV6 ? 16 : 4;
 
@@ -60,10 +45,7 @@ hv_vx_flow_port(const struct hv_pkt_meta *m)
 			n += 4;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		h ^= buf[i];
-		h *= 16777619u;
-	}
+	h = rte_jhash(buf, (uint32_t)n, 0);
 	h ^= h >> 16;
 	return (uint16_t)(49152 + (h % 16384));
 }
@@ -74,7 +56,7 @@ hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni, uint16_t 
 {
 	uint8_t mac[6];
 	uint8_t *ip = buf + 14, *udp = buf + 34, *vx = buf + 42;
-	uint32_t ulen = 8 + 8 + inner_len, sum;
+	uint32_t ulen = 8 + 8 + inner_len;
 	uint16_t c;
 
 	if (inner_len > 65535 - 20 - 8 - 8) /* the outer IPv4 total length */
@@ -94,7 +76,8 @@ hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni, uint16_t 
 	wr16(ip + 10, 0);
 	memcpy(ip + 12, st->local_ip, 4);
 	memcpy(ip + 16, st->vtep_ip[vtep], 4);
-	wr16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+	c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip); /* in network order */
+	memcpy(ip + 10, &c, 2);
 	wr16(udp, sport);
 	wr16(udp + 2, st->udp_port);
 	wr16(udp + 4, (uint16_t)ulen);
@@ -105,12 +88,9 @@ hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni, uint16_t 
 	vx[5] = (uint8_t)(vni >> 8);
 	vx[6] = (uint8_t)vni;
 	vx[7] = 0;
-	/* pseudo header, then UDP header, VXLAN header and the inner frame */
-	sum = csum_add(0, ip + 12, 8);
-	sum += 17 + ulen;
-	sum = csum_add(sum, udp, ulen);
-	c = csum_fold(sum);
-	wr16(udp + 6, c == 0 ? 0xffff : c);
+	/* pseudo header, UDP and VXLAN headers and the inner frame; 0 is sent as 0xffff */
+	c = rte_ipv4_udptcp_cksum((const struct rte_ipv4_hdr *)ip, udp);
+	memcpy(udp + 6, &c, 2);
 	return HV_DROP_NONE;
 }
 
