@@ -9,10 +9,12 @@ machine() {
 }
 
 # gen LABEL: hvgen on CPU 0 against $DIR/s0.sock and s1.sock; its JSON line.
-# With PERF=1, `perf record` samples CPU 1 (the switch) meanwhile, into
+# With PERF=1, `perf record` samples hvnetd ($swpid) or else CPU 1 meanwhile, into
 # $OUT/perf-LABEL.data (perf report -i FILE)
 gen() {
-	[ -n "${PERF:-}" ] && (sleep 1.5 && perf record -q -C 1 -o "$OUT/perf-$1.data" -- sleep "$(python3 -c "print(max(1, $SECS - 2))")" >/dev/null 2>&1) &
+	local who="-C 1"
+	[ -n "${swpid:-}" ] && who="-p $swpid"
+	[ -n "${PERF:-}" ] && (sleep 1.5 && perf record -q $who -o "$OUT/perf-$1.data" -- sleep "$(python3 -c "print(max(1, $SECS - 2))")" >/dev/null 2>&1) &
 	taskset -c 0 "$HVGEN" -l 0 --no-pci $MEMARGS --file-prefix hvb-gen --no-telemetry \
 		--log-level=error -- --sock0 "$DIR/s0.sock" --sock1 "$DIR/s1.sock" \
 		--seconds "$SECS" --macs "$MACS" --flows "$FLOWS" --size "$SIZE" ${GEN_EXTRA:-} \

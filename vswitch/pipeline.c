@@ -43,6 +43,7 @@ struct worker_ctx {
 	struct hv_mirror_wctx mwc; /* mirror taps: this worker, its tx */
 	const struct hv_dp_state *st;
 	uint64_t now;
+	uint64_t neigh_max_age; /* tsc: --neigh-age */
 	uint16_t n_dirty;
 	uint16_t dirty[HV_MAX_PORTS];
 	struct tx_buf tx[HV_MAX_PORTS];
@@ -920,8 +921,13 @@ flood_seg(struct worker_ctx *c, uint16_t seg, uint16_t in_port, struct rte_mbuf 
 static void
 route_tx(struct worker_ctx *c, uint16_t sseg, uint16_t dseg, struct rte_mbuf *m)
 {
-	int d = hv_mac_table_lookup(c->sw->macs, dseg, rte_pktmbuf_mtod(m, const uint8_t *));
-	const struct hv_port *out = d >= 0 ? c->st->ports[d] : NULL;
+	const uint8_t *dst = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct hv_port *out;
+	int d;
+
+	/* through this worker's MAC cache, as switched frames are */
+	hv_mac_table_lookup_bulk(c->sw->macs, c->mac_cache, dseg, &dst, 1, &d);
+	out = d >= 0 ? c->st->ports[d] : NULL;
 
 	HV_CNT_ADD(c->w->gw.routed, 1);
 	if (sseg < HV_GW_MAX_SEGS && dseg < HV_GW_MAX_SEGS)
@@ -937,8 +943,7 @@ route_tx(struct worker_ctx *c, uint16_t sseg, uint16_t dseg, struct rte_mbuf *m)
 static inline uint64_t
 neigh_max_age(const struct worker_ctx *c)
 {
-	return (uint64_t)(c->sw->conf.neigh_age_s ? c->sw->conf.neigh_age_s : 300) *
-	       rte_get_tsc_hz();
+	return c->neigh_max_age;
 }
 
 /* Ask segment DSEG for (FAMILY, ADDR) with the gateway's ARP request or NS. */
@@ -1499,6 +1504,8 @@ hv_worker_main(void *arg)
 	c->mwc.tx = mirror_tx;
 	c->mwc.arg = c;
 	c->ct = sw->ct[w->index];
+	c->neigh_max_age =
+		(uint64_t)(sw->conf.neigh_age_s ? sw->conf.neigh_age_s : 300) * rte_get_tsc_hz();
 	hv_fwlog_bucket_init(&c->reject_bucket, rte_rdtsc(), rte_get_tsc_hz(), REJECT_BURST);
 	c->mac_cache = hv_mac_cache_create((int)rte_socket_id());
 	if (c->mac_cache == NULL) {
