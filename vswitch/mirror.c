@@ -17,6 +17,8 @@
 #include <time.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_net.h>
 #include <rte_ring.h>
@@ -50,6 +53,14 @@ _Static_assert(HV_MIRROR_NAME_MAX == HV_NAME_MAX, "name lengths differ");
 #define WRITER_BURST   128 /* per worker and round: one write(2) per round and file */
 #define WRITER_BUF     (256 * 1024)
 #define WRITER_IDLE_US 2000
+/*
+ * Writers run at this nice level: where they share a CPU with something
+ * that forwards (a generator, a VMM's I/O thread, the guests themselves),
+ * the copies yield and fall behind, which the bounded queues turn into
+ * counted drops (queue_full), instead of forwarding slowing down. On a CPU
+ * of their own it changes nothing. docs/mirror.md.
+ */
+#define WRITER_NICE    10
 #define MAX_IFACES     HV_MAX_PORTS
 #define POOL_EXTRA     512 /* copies on their way to mirror ports */
 #define COMMENT_MAX    256 /* bound on one comment, see rec_format() */
@@ -300,24 +311,51 @@ name_copy(char *dst, const char *src)
 		dst[0] = '\0';
 		return;
 	}
-	/* names are NUL-terminated within HV_MIRROR_NAME_MAX (name_valid in switch.c) */
-	strncpy(dst, src, HV_MIRROR_NAME_MAX - 1);
+	/* a port's or segment's name field: HV_MIRROR_NAME_MAX bytes, NUL-terminated
+	 * within (name_valid in switch.c); copied whole, which is one vector move */
+	memcpy(dst, src, HV_MIRROR_NAME_MAX);
 	dst[HV_MIRROR_NAME_MAX - 1] = '\0';
 }
 
+/*
+ * A copy of @m for session @s, marked as a copy, at most snaplen bytes. A
+ * frame in one segment (the common case) is copied by hand: rte_pktmbuf_copy
+ * walks segments and copies every field, which costs the worker more than
+ * the frame itself.
+ */
 static inline struct rte_mbuf *
 copy_make(struct hv_mirror_session *s, struct rte_mbuf *m)
 {
-	struct rte_mbuf *c =
-		rte_pktmbuf_copy(m, s->pool, 0, s->conf.snaplen ? s->conf.snaplen : UINT32_MAX);
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+	struct rte_mbuf *c;
 
+	if (s->conf.snaplen != 0 && len > s->conf.snaplen)
+		len = s->conf.snaplen;
+	if (likely(rte_pktmbuf_is_contiguous(m))) {
+		c = rte_pktmbuf_alloc(s->pool);
+		if (c == NULL)
+			return NULL;
+		if (unlikely(len > rte_pktmbuf_tailroom(c))) {
+			rte_pktmbuf_free(c);
+			return NULL;
+		}
+		rte_memcpy(rte_pktmbuf_mtod(c, void *), rte_pktmbuf_mtod(m, const void *), len);
+		c->data_len = (uint16_t)len;
+		c->pkt_len = len;
+		c->port = m->port;
+		c->vlan_tci = m->vlan_tci;
+		c->ol_flags = (m->ol_flags & ~(RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL)) |
+			      hv_mirror_copy_flag;
+		return c;
+	}
+	c = rte_pktmbuf_copy(m, s->pool, 0, len);
 	if (c != NULL)
 		c->ol_flags |= hv_mirror_copy_flag;
 	return c;
 }
 
 static void
-tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsigned i,
+tap_session(const struct hv_mirror_dp *dp, struct hv_mirror_wctx *wc, unsigned i,
 	    struct rte_mbuf *m, const struct hv_mirror_pkt *info, uint64_t *now_ns)
 {
 	struct hv_mirror_session *s = dp->s[i];
@@ -387,7 +425,7 @@ tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsi
 		return;
 	}
 	MIR_CNT_ADD(c->copied, 1);
-	if (*now_ns == 0) {
+	if (*now_ns == 0) { /* once per poll round of the worker (hv_mirror_wctx) */
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -402,10 +440,14 @@ tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsi
 	name_copy(rec.in_port, info->in_name);
 	name_copy(rec.out_port, info->out_name);
 	name_copy(rec.segment, dp->seg_name[info->seg < HV_MIRROR_SEGMENTS ? info->seg : 0]);
-	if (info->rule != NULL)
-		snprintf(rec.rule, sizeof(rec.rule), "%s", info->rule);
-	else
+	if (info->rule != NULL) {
+		size_t n = strnlen(info->rule, sizeof(rec.rule) - 1);
+
+		memcpy(rec.rule, info->rule, n);
+		rec.rule[n] = '\0';
+	} else {
 		rec.rule[0] = '\0';
+	}
 	if (rte_ring_sp_enqueue_elem(s->ring[wc->worker], &rec, REC_ESIZE) != 0) {
 		rte_pktmbuf_free(cp);
 		MIR_CNT_ADD(c->queue_full, 1);
@@ -413,11 +455,9 @@ tap_session(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, unsi
 }
 
 void
-hv_mirror_tap(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, uint32_t mask,
+hv_mirror_tap(const struct hv_mirror_dp *dp, struct hv_mirror_wctx *wc, uint32_t mask,
 	      struct rte_mbuf *m, const struct hv_mirror_pkt *info)
 {
-	uint64_t now_ns = 0;
-
 	if (m->ol_flags & hv_mirror_copy_flag)
 		return; /* a copy is never mirrored again */
 	while (mask != 0) {
@@ -425,7 +465,7 @@ hv_mirror_tap(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, ui
 
 		mask &= mask - 1;
 		if (likely(dp->s[i] != NULL))
-			tap_session(dp, wc, i, m, info, &now_ns);
+			tap_session(dp, wc, i, m, info, &wc->now_ns);
 	}
 }
 
@@ -455,13 +495,20 @@ rec_format(struct mirror_file *f, const struct mirror_rec *r, const uint8_t *dat
 	size_t copt = hv_pcapng_comment_begin(b);
 	uint32_t flags = r->dir;
 
-	hv_wbuf_printf(b, "segment=%.32s port=%.32s", r->segment, r->in_port);
-	if (r->out_port[0] != '\0')
-		hv_wbuf_printf(b, " out=%.32s", r->out_port);
-	hv_wbuf_printf(b, " direction=%s verdict=%s rule=%.64s",
-		       r->dir == HV_PCAPNG_DIR_IN ? "ingress" : "egress",
-		       r->verdict < 3 ? verdict_names[r->verdict] : "?",
-		       r->rule[0] ? r->rule : "-");
+	/* the fields are NUL-terminated within the record (tap_session) */
+	hv_wbuf_puts(b, "segment=");
+	hv_wbuf_puts(b, r->segment);
+	hv_wbuf_puts(b, " port=");
+	hv_wbuf_puts(b, r->in_port);
+	if (r->out_port[0] != '\0') {
+		hv_wbuf_puts(b, " out=");
+		hv_wbuf_puts(b, r->out_port);
+	}
+	hv_wbuf_puts(b, r->dir == HV_PCAPNG_DIR_IN ? " direction=ingress verdict="
+						   : " direction=egress verdict=");
+	hv_wbuf_puts(b, r->verdict < 3 ? verdict_names[r->verdict] : "?");
+	hv_wbuf_puts(b, " rule=");
+	hv_wbuf_puts(b, r->rule[0] ? r->rule : "-");
 	hv_pcapng_comment_end(b, copt);
 	hv_pcapng_opt(b, HV_PCAPNG_EPB_FLAGS, &flags, 4);
 	hv_pcapng_epb_end(b, start);
@@ -701,6 +748,8 @@ writer_main(void *arg)
 	struct hv_mirror_session *s = arg;
 	unsigned idle = 0;
 
+	/* per thread on Linux; failure (a seccomp profile, say) leaves it at 0 */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE);
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		if (writer_round(s) > 0) {
 			idle = 0;

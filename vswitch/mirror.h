@@ -200,6 +200,10 @@ struct hv_mirror_wctx {
 	unsigned worker;
 	void (*tx)(void *arg, uint16_t port, struct rte_mbuf *m);
 	void *arg;
+	/* CLOCK_REALTIME of this poll round's first copy, 0 until then: the worker
+	 * zeroes it at the start of each round, so copies made in one round (one
+	 * burst per port, microseconds apart) share one timestamp */
+	uint64_t now_ns;
 };
 
 /* mbuf flag set on every copy; a packet carrying it is never mirrored. 0 before init. */
@@ -212,7 +216,7 @@ int hv_mirror_init(void);
  * sampling, copy (M itself is never modified), and queue or send the copies.
  * Fast path; counts everything in the session's counters of WC->worker.
  */
-void hv_mirror_tap(const struct hv_mirror_dp *dp, const struct hv_mirror_wctx *wc, uint32_t mask,
+void hv_mirror_tap(const struct hv_mirror_dp *dp, struct hv_mirror_wctx *wc, uint32_t mask,
 		   struct rte_mbuf *m, const struct hv_mirror_pkt *info);
 
 struct hv_switch;

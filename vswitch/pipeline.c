@@ -1531,6 +1531,7 @@ hv_worker_main(void *arg)
 		rx = &st->rx[w->index];
 		t0 = rte_rdtsc();
 		c->now = t0;
+		c->mwc.now_ns = 0;
 
 		for (uint16_t i = 0; i < rx->n; i++) {
 			const struct hv_port *in = st->ports[rx->q[i].port];

@@ -119,7 +119,7 @@ no_tx(void *arg, uint16_t port, struct rte_mbuf *m)
 	fail_msg("no port destination in this test");
 }
 
-static const struct hv_mirror_wctx wctx = {.worker = 0, .tx = no_tx};
+static struct hv_mirror_wctx wctx = {.worker = 0, .tx = no_tx};
 
 /* ---- reading pcapng back ---- */
 
