@@ -53,7 +53,7 @@ hvnetd_start() {
 	shift
 	rm -f "$DIR"/s*.sock
 	"$HVNETD" --instance hvb-sw --socket "$DIR/ctl.sock" --cpus 0,1 --poll busy \
-		--hugepages no "$@" >"$OUT/hvnetd-$label.log" 2>&1 &
+		--hugepages "${HUGE:-no}" "$@" >"$OUT/hvnetd-$label.log" 2>&1 &
 	swpid=$!
 	wait_sock "$DIR/s1.sock" || { echo "hvnetd did not start" >&2; cat "$OUT/hvnetd-$label.log" >&2; return 1; }
 	for _ in $(seq 100); do grep -q "ready" "$OUT/hvnetd-$label.log" && break; sleep 0.1; done

@@ -37,30 +37,14 @@ trap cleanup EXIT
 
 
 run_hvnetd() {
-	rm -f "$DIR"/s*.sock
-	"$HVNETD" --instance hvb-sw --socket "$DIR/ctl.sock" --cpus 0,1 --poll busy \
-		--hugepages "$HUGE" --mem 1024 --segment bench \
+	local extra
+	hvnetd_start "$1" --mem 1024 --segment bench \
 		--port "s0:vhost-user:bench:path=$DIR/s0.sock" \
-		--port "s1:vhost-user:bench:path=$DIR/s1.sock" >"$OUT/hvnetd-$1.log" 2>&1 &
-	swpid=$!
-	wait_sock "$DIR/s1.sock" || { echo "hvnetd did not start" >&2; cat "$OUT/hvnetd-$1.log" >&2; return 1; }
-	sleep 1
-	"$HVNETCTL" -s "$DIR/ctl.sock" stats clear >/dev/null
+		--port "s1:vhost-user:bench:path=$DIR/s1.sock" || return 1
 	r=$(gen "hvnetd-$1")
-	"$HVNETCTL" -s "$DIR/ctl.sock" --json stats >"$OUT/hvnetd-stats-$1.json"
-	kill -INT "$swpid"
-	wait "$swpid" 2>/dev/null
-	swpid=
-	echo "$r" | python3 -c "
-import json,sys
-r=json.load(sys.stdin); s=json.load(open('$OUT/hvnetd-stats-$1.json'))
-r['switch']='hvnetd'
-lc=s['lcores'][0]
-r['cycles_per_packet']=lc['cycles_per_packet']
-r['macs_learned']=s['mac_learn']['entries']
-r['drops']={d['reason']:d['count'] for d in s['drops'] if d['count']}
-r['flooded']=sum(g['flooded'] for g in s['segments'])
-print(json.dumps(r))"
+	extra=$(hvctl --json stats | python3 -c "import json,sys; print(json.dumps({'macs_learned': json.load(sys.stdin)['mac_learn']['entries']}))")
+	hvnetd_tag "$1" "$r" hvnetd "$extra"
+	hvnetd_stop
 }
 
 echo "bench: $ROUNDS rounds x (testpmd io, hvnetd busy), ${SECS}s each, $MACS MACs, $FLOWS flows, ${SIZE}B, hugepages=$HUGE"

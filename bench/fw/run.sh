@@ -57,31 +57,23 @@ tag() { # JSON-LINE SWITCH CYCLES [EXTRA-JSON]
 
 
 run_hvnetd() {
-	rm -f "$DIR"/s*.sock
-	"$HVNETD" --instance hvb-fw --socket "$DIR/ctl.sock" --cpus 0,1 --poll busy \
-		--hugepages no --mem 1536 --segment bench --ct-max $((FLOWS * 2 + 65536)) \
+	local extra
+	hvnetd_start "$1" --mem 1536 --segment bench --ct-max $((FLOWS * 2 + 65536)) \
 		--port "s0:vhost-user:bench:path=$DIR/s0.sock" \
 		--port "s1:vhost-user:bench:path=$DIR/s1.sock" \
-		--policy "$DIR/policy.hvnet" >"$OUT/hvnetd-$1.log" 2>&1 &
-	swpid=$!
-	wait_sock "$DIR/s1.sock" || { echo "hvnetd did not start" >&2; cat "$OUT/hvnetd-$1.log" >&2; return 1; }
-	for _ in $(seq 100); do grep -q "ready" "$OUT/hvnetd-$1.log" && break; sleep 0.1; done
-	"$HVNETCTL" -s "$DIR/ctl.sock" stats clear >/dev/null
+		--policy "$DIR/policy.hvnet" || return 1
 	r=$(gen "hvnetd-$1")
-	"$HVNETCTL" -s "$DIR/ctl.sock" --json stats >"$OUT/hvnetd-stats-$1.json"
-	"$HVNETCTL" -s "$DIR/ctl.sock" --json ct stats >"$OUT/hvnetd-ct-$1.json"
-	"$HVNETCTL" -s "$DIR/ctl.sock" --json policy status >"$OUT/hvnetd-policy-$1.json"
-	kill -INT "$swpid"
-	wait "$swpid" 2>/dev/null
-	swpid=
+	hvctl --json ct stats >"$OUT/hvnetd-ct-$1.json"
+	hvctl --json policy status >"$OUT/hvnetd-policy-$1.json"
+	hvctl --json stats >"$OUT/hvnetd-fw-$1.json"
 	extra=$(python3 -c "
 import json
-s=json.load(open('$OUT/hvnetd-stats-$1.json')); c=json.load(open('$OUT/hvnetd-ct-$1.json'))
+s=json.load(open('$OUT/hvnetd-fw-$1.json')); c=json.load(open('$OUT/hvnetd-ct-$1.json'))
 p=json.load(open('$OUT/hvnetd-policy-$1.json'))['current']
 print(json.dumps({'connections': c['connections'], 'rules': p['rules'], 'entries': p['entries'],
-  'established': s['firewall']['established'], 'drops': {d['reason']: d['count'] for d in s['drops'] if d['count']}}))")
-	cpp=$(python3 -c "import json; print(json.load(open('$OUT/hvnetd-stats-$1.json'))['lcores'][0]['cycles_per_packet'])")
-	tag "$r" hvnetd "$cpp" "$extra"
+  'established': s['firewall']['established']}))")
+	hvnetd_tag "$1" "$r" hvnetd "$extra"
+	hvnetd_stop
 }
 
 OVSDIR=$DIR/ovs
