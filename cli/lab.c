@@ -1206,11 +1206,35 @@ state_has_guest(struct lab *lab, const char *name)
 	return false;
 }
 
+/* The guests of the state that do not run: *N_QEMU of them QEMU guests,
+ * *N_OTHER of other kinds. */
+static void
+state_dead_guests(struct lab *lab, size_t *n_qemu, size_t *n_other)
+{
+	json_t *g;
+	size_t i;
+
+	*n_qemu = *n_other = 0;
+	json_array_foreach(json_object_get(lab->state, "guests"), i, g) {
+		const struct hv_vmm_kind *k = hv_vmm_kind_find(js(g, "kind"));
+
+		if (k == NULL || k->running(js(g, "instance"), lab->dir))
+			continue;
+		if (strcmp(js(g, "kind"), "qemu") == 0)
+			(*n_qemu)++;
+		else
+			(*n_other)++;
+	}
+}
+
 /* lab up on a lab whose state exists. 0: its hvnetd died and lab up brings
- * it back (lab->state loaded); 1: nothing to do or not possible (printed). */
+ * it back (lab->state loaded); 2: its hvnetd runs, and QEMU guests that
+ * exited are to be started again (lab->state loaded); 1: nothing to do or
+ * not possible (printed). */
 static int
 up_recover_check(struct lab *lab, const char *abs)
 {
+	size_t dead_qemu, dead_other;
 	pid_t pid;
 
 	if (state_load(lab) != 0 || lab->state == NULL) {
@@ -1221,6 +1245,17 @@ up_recover_check(struct lab *lab, const char *abs)
 	}
 	pid = hvnetd_find(lab->instance,
 			  (pid_t)json_integer_value(json_object_get(lab->state, "hvnetd_pid")));
+	if (pid > 0 && strcmp(js(lab->state, "phase"), "up") == 0 &&
+	    strcmp(js(lab->state, "file"), abs) == 0) {
+		state_dead_guests(lab, &dead_qemu, &dead_other);
+		if (dead_qemu > 0 && dead_other == 0) {
+			hv_lab_progress(
+				"lab %s: hvnetd lab-%s (pid %d) runs; %zu QEMU guest%s exited: starting %s again",
+				lab->name, lab->name, (int)pid, dead_qemu,
+				dead_qemu == 1 ? "" : "s", dead_qemu == 1 ? "it" : "them");
+			return 2;
+		}
+	}
 	if (pid > 0 || strcmp(js(lab->state, "phase"), "up") != 0) {
 		if (pid > 0) {
 			json_t *g;
@@ -1238,7 +1273,7 @@ up_recover_check(struct lab *lab, const char *abs)
 						"  guest %s is not running (%s); lab down and lab up start it again\n",
 						js(g, "name"),
 						strcmp(js(g, "kind"), "qemu") == 0
-							? "its QEMU exited"
+							? "its QEMU exited; lab up restarts a QEMU guest only when every other guest runs"
 							: "its namespace is gone");
 			}
 		} else
@@ -1257,6 +1292,51 @@ up_recover_check(struct lab *lab, const char *abs)
 	hv_lab_progress(
 		"lab %s: hvnetd %s is not running; starting it again and reattaching the guests",
 		lab->name, lab->instance);
+	return 0;
+}
+
+/* lab up on a lab whose hvnetd runs but some of whose QEMU guests exited:
+ * start those again, with the same command line and directory, and wait for
+ * them as for a first boot. Their vhost-user ports never left hvnetd (client
+ * mode: it connects again once the new QEMU listens), so each NIC keeps its
+ * segment, policy, mirrors and counters. 0, or 1 (printed; the guests are
+ * left as they are). */
+static int
+up_restart_vms(struct lab *lab, struct up_guest *ug, size_t n)
+{
+	size_t started = 0;
+	char err[512];
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		struct up_guest *u = &ug[i];
+
+		if (u->g->kind != HV_GUEST_QEMU || !state_has_guest(lab, u->g->name) ||
+		    u->kind->running(u->instance, lab->dir))
+			continue;
+		rc = u->kind->create(&u->vg, err, sizeof(err));
+		if (rc == 0)
+			rc = u->kind->start(&u->vg, err, sizeof(err));
+		if (rc != 0) {
+			hv_lab_err("guest %s: %s; run lab up again, or lab down %s", u->g->name,
+				   err, lab->name);
+			return 1;
+		}
+		started++;
+		hv_lab_progress("guest %s: QEMU %s started again; its port%s in hvnetd: %s%s",
+				u->g->name, u->instance, u->vg.n_nics == 1 ? "" : "s",
+				u->vg.n_nics ? u->nics[0].port : "-",
+				u->vg.n_nics > 1 ? ", ..." : "");
+	}
+	if (up_wait_vms(lab, ug, n) != 0) {
+		hv_lab_err(
+			"lab up %s: a QEMU guest did not come back; run lab up again, or lab down %s",
+			lab->name, lab->name);
+		return 1;
+	}
+	hv_lab_progress(
+		"lab %s is up again: %zu QEMU guest%s restarted, hvnetd kept its ports, policy and mirrors",
+		lab->name, started, started == 1 ? "" : "s");
 	return 0;
 }
 
@@ -1344,6 +1424,11 @@ cmd_up(int argc, char **argv)
 		}
 		/* up already: nothing to do, unless its hvnetd died */
 		rc = up_recover_check(&lab, abs);
+		if (rc == 2) {
+			rc = up_qemu_prepare(prog) != 0 ? 1
+							: up_restart_vms(&lab, ug, prog->guests.n);
+			goto free_prog_state;
+		}
 		if (rc != 0)
 			goto free_prog_state;
 		recover = true;
