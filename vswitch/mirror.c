@@ -307,14 +307,16 @@ hv_mirror_session_filter_match(const struct hv_mirror_session *s, struct rte_mbu
 static inline void
 name_copy(char *dst, const char *src)
 {
+	size_t n;
+
 	if (src == NULL) {
 		dst[0] = '\0';
 		return;
 	}
-	/* a port's or segment's name field: HV_MIRROR_NAME_MAX bytes, NUL-terminated
-	 * within (name_valid in switch.c); copied whole, which is one vector move */
-	memcpy(dst, src, HV_MIRROR_NAME_MAX);
-	dst[HV_MIRROR_NAME_MAX - 1] = '\0';
+	/* names are NUL-terminated within HV_MIRROR_NAME_MAX (name_valid in switch.c) */
+	n = strnlen(src, HV_MIRROR_NAME_MAX - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 /*
