@@ -171,8 +171,9 @@ link_up(const char *name)
 #define IFLA_BR_FDB_MAX_LEARNED 49
 #endif
 
+/* a bridge; MAC NULL: the kernel picks its address */
 static int
-bridge_add(const char *name, uint32_t mac_limit)
+bridge_add(const char *name, uint32_t mac_limit, const uint8_t *mac)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
@@ -180,6 +181,8 @@ bridge_add(const char *name, uint32_t mac_limit)
 	int rc;
 
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (mac != NULL)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 	if (mac_limit) {
@@ -250,6 +253,31 @@ route_default_lo(int family)
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)lo);
+	return rt_request(nlh);
+}
+
+/* address P (a host address) with the prefix length PLEN on interface
+ * NAME; IPv6 without duplicate address detection, usable at once */
+static int
+addr_add(const char *name, const struct hv_prefix *p, unsigned plen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	int ifindex = (int)if_nametoindex(name);
+
+	if (ifindex == 0)
+		return -ENODEV;
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = p->family == 4 ? AF_INET : AF_INET6;
+	ifa->ifa_prefixlen = (unsigned char)plen;
+	ifa->ifa_flags = p->family == 6 ? IFA_F_NODAD : 0;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned)ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, p->family == 4 ? 4 : 16, p->a);
+	mnl_attr_put(nlh, IFA_ADDRESS, p->family == 4 ? 4 : 16, p->a);
 	return rt_request(nlh);
 }
 
@@ -459,7 +487,54 @@ struct switch_job {
 	const char *swns;
 	const struct hv_prog *prog;
 	char (*bridges)[KIFNAMSIZ];
+	bool routing; /* the segments' gateways route (a policy is in force) */
 };
+
+/* the prefix length of the subnet of SG that holds gateway GW */
+static unsigned
+gateway_plen(const struct hv_segment *sg, const struct hv_prefix *gw)
+{
+	for (size_t k = 0; k < sg->subnets.n; k++)
+		if (sg->subnets.v[k].p.family == gw->family &&
+		    hv_prefix_contains(&sg->subnets.v[k].p, gw))
+			return sg->subnets.v[k].p.plen;
+	return gw->plen; /* the language refuses a gateway outside the subnets */
+}
+
+/* inside the switch namespace: segment S's gateway addresses on its bridge */
+static int
+gateway_setup(const struct switch_job *j, size_t s)
+{
+	const struct hv_segment *sg = &j->prog->segments.v[s];
+	char line[512], a[64];
+	size_t len = 0;
+	uint8_t mac[6];
+	int rc;
+
+	if (sg->gateways.n == 0)
+		return 0;
+	for (size_t k = 0; k < sg->gateways.n; k++) {
+		const struct hv_prefix *gw = &sg->gateways.v[k].p;
+		struct hv_prefix net = *gw;
+
+		net.plen = (uint8_t)gateway_plen(sg, gw);
+		hv_prefix_format(&net, a, sizeof(a));
+		if ((rc = addr_add(j->bridges[s], gw, net.plen)) != 0) {
+			hv_lab_err("segment %s: cannot add gateway address %s to bridge %s: %s",
+				   sg->name, a, j->bridges[s], strerror(-rc));
+			return rc;
+		}
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", k ? ", " : "",
+					a);
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+	}
+	hv_nft_gateway_mac(sg->name, mac);
+	hv_lab_progress("segment %s: gateway %s on bridge %s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
+			sg->name, line, j->bridges[s], mac[0], mac[1], mac[2], mac[3], mac[4],
+			mac[5]);
+	return 0;
+}
 
 /* inside the switch namespace */
 static int
@@ -485,8 +560,27 @@ switch_setup(void *arg)
 			swns, strerror(-rc));
 		goto out;
 	}
+	/* the gateways: a router in this namespace (forwarding here only;
+	 * redirects off, as hvnetd sends none) */
+	if (j->routing) {
+		static const char *const fwd[][2] = {
+			{"/proc/sys/net/ipv4/ip_forward", "1"},
+			{"/proc/sys/net/ipv6/conf/all/forwarding", "1"},
+			{"/proc/sys/net/ipv4/conf/all/send_redirects", "0"},
+			{"/proc/sys/net/ipv4/conf/default/send_redirects", "0"},
+		};
+		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+			if ((rc = sysctl_write(fwd[i][0], fwd[i][1])) != 0) {
+				hv_lab_err("namespace %s: cannot set %s to %s: %s", swns,
+					   fwd[i][0], fwd[i][1], strerror(-rc));
+				goto out;
+			}
+	}
 	for (size_t s = 0; s < prog->segments.n; s++) {
-		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit);
+		uint8_t mac[6];
+		hv_nft_gateway_mac(prog->segments.v[s].name, mac);
+		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit,
+				j->routing ? mac : NULL);
 		if (rc != 0) {
 			hv_lab_err("segment %s: cannot create bridge %s in %s: %s",
 				   prog->segments.v[s].name, bridges[s], swns, strerror(-rc));
@@ -500,15 +594,17 @@ switch_setup(void *arg)
 		else
 			hv_lab_progress("segment %s: bridge %s in namespace %s",
 					prog->segments.v[s].name, bridges[s], swns);
+		if (j->routing && (rc = gateway_setup(j, s)) != 0)
+			goto out;
 	}
 out:
 	return rc;
 }
 
 static int
-up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ], bool routing)
 {
-	struct switch_job j = {swns, prog, bridges};
+	struct switch_job j = {swns, prog, bridges, routing};
 	int rc = ns_run(swns, switch_setup, &j);
 
 	if (rc == -ENOENT || rc == -EPERM)
@@ -656,6 +752,10 @@ hv_lab_kernel_up(const char *file, const char *name)
 	bridges = calloc(prog->segments.n + 1, sizeof(*bridges));
 	if (bridges == NULL || resolve(name, prog, st.dir, bridges, &kg) != 0)
 		goto free;
+	/* gateways route only under a policy, as in hvnetd */
+	bool routing = false;
+	for (size_t s = 0; prog->policies.n > 0 && s < prog->segments.n; s++)
+		routing |= prog->segments.v[s].gateways.n > 0;
 	if (prog->policies.n > 0) {
 		const char **br = calloc(prog->segments.n + 1, sizeof(*br));
 		if (br == NULL)
@@ -663,7 +763,10 @@ hv_lab_kernel_up(const char *file, const char *name)
 		for (size_t s = 0; s < prog->segments.n; s++)
 			br[s] = bridges[s];
 		struct hv_nft_opts opts = {
-			.table = NFT_TABLE, .bridges = br, .n_bridges = prog->segments.n};
+			.table = NFT_TABLE,
+			.bridges = br,
+			.n_bridges = prog->segments.n,
+			.routing = true};
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {
@@ -710,7 +813,7 @@ hv_lab_kernel_up(const char *file, const char *name)
 		}
 		goto rollback;
 	}
-	if (up_switch(swns, prog, bridges) != 0)
+	if (up_switch(swns, prog, bridges, routing) != 0)
 		goto rollback;
 	for (size_t s = 0; s < prog->segments.n; s++)
 		json_array_append_new(json_object_get(st.o, "segments"),

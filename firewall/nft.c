@@ -62,6 +62,8 @@
 
 enum m_kind {
 	M_IIFNAME,	/* iifname "BR" */
+	M_OIFNAME,	/* oifname "BR" */
+	M_ETHER_DADDR,	/* ether daddr MAC (with nft's meta iiftype ether dependency) */
 	M_NFPROTO,	/* meta nfproto ipv4|ipv6 */
 	M_ADDR,		/* ip[6] saddr|daddr PREFIX */
 	M_ADDR_SET,	/* ip[6] saddr|daddr { HOSTS } or @NAME */
@@ -85,6 +87,7 @@ struct match {
 	uint32_t bits; /* M_CT_STATE */
 	struct hv_prefix prefix;
 	char ifname[HV_NFT_IFNAMSIZ];
+	uint8_t mac[6]; /* M_ETHER_DADDR */
 	/* M_ADDR_SET, M_DPORT_SET: sorted elements (owned by the hv_nft), and
 	 * the named set they are, or "" for an anonymous one */
 	const struct hv_prefix *addrs;
@@ -127,9 +130,17 @@ struct nrule {
 	const char *what; /* for kernel errors: "rule web (x.hvnet:3:2)" */
 };
 
+/* the hook of a base chain */
+enum hook {
+	HOOK_NONE, /* a regular chain, reached by jump */
+	HOOK_PREROUTING,
+	HOOK_FORWARD, /* inet: routed and (br_netfilter) bridged packets; bridge: bridged */
+	HOOK_INPUT,
+};
+
 struct nchain {
 	char name[NFT_CHAIN_NAME_MAX];
-	bool base;
+	enum hook hook;
 	struct nrule *rules;
 	size_t n, cap;
 };
@@ -194,7 +205,7 @@ static void __attribute__((format(printf, 2, 3))) cc_note(struct cc *c, const ch
 }
 
 static struct nchain *
-chain_add(struct ntable *t, const char *name, bool base)
+chain_add(struct ntable *t, const char *name, enum hook hook)
 {
 	struct nchain *ch = realloc(t->chains, (t->n + 1) * sizeof(*ch));
 
@@ -204,7 +215,7 @@ chain_add(struct ntable *t, const char *name, bool base)
 	ch = &t->chains[t->n++];
 	memset(ch, 0, sizeof(*ch));
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
-	ch->base = base;
+	ch->hook = hook;
 	return ch;
 }
 
@@ -340,7 +351,7 @@ rule_set_action(struct nrule *r, enum hv_action a)
 static int
 log_chain_add(struct cc *c, const struct hv_rule *r, const char *chain_name, const char *what)
 {
-	struct nchain *ch = chain_add(&c->n->inet, chain_name, false);
+	struct nchain *ch = chain_add(&c->n->inet, chain_name, HOOK_NONE);
 	char where[512];
 
 	if (ch == NULL)
@@ -392,7 +403,8 @@ blob_alloc(struct hv_nft *n, size_t count, size_t size)
  * not matter (they share the verdict), so grouping keeps first-match order.
  */
 struct gent {
-	uint16_t seg;
+	uint16_t seg;  /* iifname: the ingress segment, or HV_SEG_ANY */
+	uint16_t oseg; /* oifname (routed only): the destination segment, or HV_SEG_ANY */
 	uint8_t fam, proto;
 	int16_t icmp;
 	struct hv_prefix *src, *dst; /* n_src 0: no constraint */
@@ -511,7 +523,7 @@ enum gdim {
 static bool
 gent_mergeable(const struct gent *a, const struct gent *b, enum gdim d)
 {
-	if (a->seg != b->seg || a->fam != b->fam || a->proto != b->proto || a->icmp != b->icmp)
+	if (a->seg != b->seg || a->oseg != b->oseg || a->fam != b->fam || a->proto != b->proto || a->icmp != b->icmp)
 		return false;
 	if (d != G_PORT && !ports_eq(a, b))
 		return false;
@@ -718,16 +730,20 @@ emit_gent(struct cc *c, struct nchain *fwd, const struct gent *g, const struct h
 			"rule %s: its id is longer than an nftables comment (%d bytes); give the rule a shorter label",
 			rule_where(r, where, sizeof(where)), NFT_COMMENT_MAX);
 	snprintf(nr->comment, sizeof(nr->comment), "%s", r->id);
-	if (g->seg != HV_SEG_ANY) {
-		const char *br = seg_bridge(c, g->seg);
+	for (int side = 0; side < 2; side++) {
+		uint16_t seg = side == 0 ? g->seg : g->oseg;
+		if (seg == HV_SEG_ANY)
+			continue;
+		const char *br = seg_bridge(c, seg);
 		if (!ifname_valid(br))
 			return cc_fail(
 				c, EINVAL,
 				"segment %s (used by rule %s): its bridge name '%s' is not an interface name (1-15 bytes, no '/', ':', quotes or spaces); name the bridge with --bridge %s=IFNAME",
-				c->ir->prog->segments.v[g->seg].name,
+				c->ir->prog->segments.v[seg].name,
 				rule_where(r, where, sizeof(where)), br,
-				c->ir->prog->segments.v[g->seg].name);
-		snprintf(match_add(nr, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", br);
+				c->ir->prog->segments.v[seg].name);
+		snprintf(match_add(nr, side == 0 ? M_IIFNAME : M_OIFNAME)->ifname,
+			 HV_NFT_IFNAMSIZ, "%s", br);
 	}
 	bool icmp = g->proto == HV_PROTO_ICMP || g->proto == HV_PROTO_ICMPV6;
 	uint8_t fam = g->fam;
@@ -770,11 +786,14 @@ emit_gent(struct cc *c, struct nchain *fwd, const struct gent *g, const struct h
 	return 0;
 }
 
-/* one source rule: its entries grouped, then emitted; returns how many
- * entries were left out (they join two segments) or -errno */
+/* one source rule: its entries grouped, then emitted into FWD; returns how
+ * many entries were left out (bridged: they join two segments) or -errno.
+ * ROUTED: FWD decides routed packets, whose ingress segment is the bridge
+ * they came in on (iifname) and whose destination segment the bridge they
+ * leave by (oifname), the two segments hvnetd classifies a routed packet by. */
 static long
 compile_rule_entries(struct cc *c, struct nchain *fwd, const struct hv_ir_rule_info *ri,
-		     const char *log_chain, const char *what)
+		     const char *log_chain, const char *what, bool routed)
 {
 	struct hv_nft *n = c->n;
 	struct gent *g = calloc(ri->count + 1, sizeof(*g));
@@ -786,13 +805,19 @@ compile_rule_entries(struct cc *c, struct nchain *fwd, const struct hv_ir_rule_i
 		return cc_fail(c, ENOMEM, "out of memory");
 	for (size_t k = 0; k < ri->count; k++) {
 		const struct hv_ir_rule *e = &c->ir->entries[ri->first + k];
-		if (e->src_seg != HV_SEG_ANY && e->dst_seg != HV_SEG_ANY &&
+		if (!routed && e->src_seg != HV_SEG_ANY && e->dst_seg != HV_SEG_ANY &&
 		    e->src_seg != e->dst_seg) {
 			skipped++;
 			continue;
 		}
 		struct gent *x = &g[ng++];
-		x->seg = e->src_seg != HV_SEG_ANY ? e->src_seg : e->dst_seg;
+		if (routed) {
+			x->seg = e->src_seg;
+			x->oseg = e->dst_seg;
+		} else {
+			x->seg = e->src_seg != HV_SEG_ANY ? e->src_seg : e->dst_seg;
+			x->oseg = HV_SEG_ANY;
+		}
 		x->fam = e->family;
 		x->proto = e->proto;
 		x->icmp = e->icmp_type;
@@ -876,10 +901,151 @@ compile_preamble(struct cc *c, struct nchain *fwd)
 	return 0;
 }
 
+void
+hv_nft_gateway_mac(const char *segment, uint8_t mac[6])
+{
+	uint32_t h = 2166136261u; /* FNV-1a, as hvnetd's hv_gw_mac_of */
+
+	for (const char *p = segment; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	mac[0] = 0x02; /* locally administered, unicast */
+	mac[1] = 0x68; /* "hv" */
+	mac[2] = 0x76;
+	mac[3] = (uint8_t)(h >> 16);
+	mac[4] = (uint8_t)(h >> 8);
+	mac[5] = (uint8_t)h;
+}
+
+/* segment S's gateway address of FAMILY, or NULL */
+static const struct hv_prefix *
+seg_gateway(const struct hv_segment *sg, uint8_t family)
+{
+	for (size_t k = 0; k < sg->gateways.n; k++)
+		if (sg->gateways.v[k].p.family == family)
+			return &sg->gateways.v[k].p;
+	return NULL;
+}
+
+static bool
+routing_on(const struct cc *c)
+{
+	if (c->opts == NULL || !c->opts->routing)
+		return false;
+	for (size_t s = 0; s < c->ir->prog->segments.n; s++)
+		if (c->ir->prog->segments.v[s].gateways.n > 0)
+			return true;
+	return false;
+}
+
+/* a rule of CH that starts with iifname BRIDGE-OF-S and, with MAC, ether
+ * daddr GATEWAY-MAC-OF-S; 0 or -errno */
+static int
+gw_rule_add(struct cc *c, struct nchain *ch, size_t s, bool mac, const char *what,
+	    struct nrule **out)
+{
+	const struct hv_segment *sg = &c->ir->prog->segments.v[s];
+	const char *br = seg_bridge(c, (uint16_t)s);
+	struct nrule *r;
+
+	if (!ifname_valid(br))
+		return cc_fail(
+			c, EINVAL,
+			"segment %s: its bridge name '%s' is not an interface name (1-15 bytes, no '/', ':', quotes or spaces); name the bridge with --bridge %s=IFNAME",
+			sg->name, br, sg->name);
+	if ((r = rule_add(c, ch)) == NULL)
+		return -E2BIG;
+	snprintf(match_add(r, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", br);
+	if (mac)
+		hv_nft_gateway_mac(sg->name, match_add(r, M_ETHER_DADDR)->mac);
+	r->what = what;
+	*out = r;
+	return 0;
+}
+
+/*
+ * The gateways (opts->routing): each bridge carries its segment's gateway
+ * MAC, so a frame to that MAC is for the gateway. In prerouting such frames
+ * skip the bridged rules (they are routed, or for the gateway itself) when
+ * the segment has a gateway of their family and are dropped otherwise, as
+ * hvnetd routes only between segments with gateways of the family. In
+ * forward they go to chain ROUTED (the policy for routed packets); bridged
+ * packets, which br_netfilter also passes through forward (in and out on
+ * the same bridge), were decided in prerouting. Input lets the gateways
+ * answer pings of their own addresses and neighbour discovery, nothing else
+ * (hvnetd: gw_local). Chains are passed by index: adding chains moves them.
+ */
+static int
+compile_gateways(struct cc *c, size_t ipre, size_t ifwd, size_t iin)
+{
+	const struct hv_prog *prog = c->ir->prog;
+	struct ntable *t = &c->n->inet;
+	struct nrule *r;
+	int rc;
+
+	if ((r = rule_add(c, &t->chains[iin])) == NULL)
+		return -E2BIG;
+	match_add(r, M_ND_BYPASS);
+	r->v = V_ACCEPT;
+	snprintf(r->comment, sizeof(r->comment), "neighbour discovery of the gateways");
+	r->what = "the ND rule of chain input";
+	for (size_t s = 0; s < prog->segments.n; s++) {
+		const struct hv_segment *sg = &prog->segments.v[s];
+		const struct hv_prefix *g4 = seg_gateway(sg, 4), *g6 = seg_gateway(sg, 6);
+		const char *what_pre = "a gateway rule of chain prerouting";
+
+		if (g4 || g6) {
+			if ((rc = gw_rule_add(c, &t->chains[ipre], s, true, what_pre, &r)) < 0)
+				return rc;
+			if (!(g4 && g6))
+				match_add(r, M_NFPROTO)->family = g4 ? 4 : 6;
+			r->v = V_ACCEPT;
+			snprintf(r->comment, sizeof(r->comment), "to the gateway of %s", sg->name);
+		}
+		if (!(g4 && g6)) {
+			if ((rc = gw_rule_add(c, &t->chains[ipre], s, true, what_pre, &r)) < 0)
+				return rc;
+			r->v = V_DROP;
+			snprintf(r->comment, sizeof(r->comment), "%s has no %sgateway", sg->name,
+				 g4 ? "IPv6 " : g6 ? "IPv4 " : "");
+		}
+		if (!g4 && !g6)
+			continue;
+		rc = gw_rule_add(c, &t->chains[ifwd], s, true, "a gateway rule of chain forward",
+				 &r);
+		if (rc < 0)
+			return rc;
+		r->v = V_JUMP;
+		snprintf(r->target, sizeof(r->target), "routed");
+		snprintf(r->comment, sizeof(r->comment), "routed by the gateway of %s", sg->name);
+		for (int f = 0; f < 2; f++) {
+			const struct hv_prefix *gw = f == 0 ? g4 : g6;
+			if (gw == NULL)
+				continue;
+			rc = gw_rule_add(c, &t->chains[iin], s, false,
+					 "a gateway rule of chain input", &r);
+			if (rc < 0)
+				return rc;
+			addr_match_add(c, r, gw->family, true, gw, 1);
+			struct match *m = match_add(r, M_ICMP_TYPE);
+			m->family = gw->family;
+			m->type = gw->family == 4 ? 8 : 128;
+			r->v = V_ACCEPT;
+			snprintf(r->comment, sizeof(r->comment), "the gateway of %s answers pings",
+				 sg->name);
+		}
+	}
+	if ((r = rule_add(c, &t->chains[iin])) == NULL)
+		return -E2BIG;
+	r->v = V_DROP;
+	r->what = "the last rule of chain input";
+	snprintf(r->comment, sizeof(r->comment), "nothing else for the gateways");
+	return 0;
+}
+
 static int
 compile_reject_chain(struct cc *c)
 {
-	struct nchain *ch = chain_add(&c->n->inet, "reject_packet", false);
+	struct nchain *ch = chain_add(&c->n->inet, "reject_packet", HOOK_NONE);
 	struct nrule *r;
 
 	if (ch == NULL)
@@ -951,13 +1117,48 @@ compile(struct cc *c)
 			goto out;
 	}
 
-	struct nchain *fwd = chain_add(&n->inet, "prerouting", true);
-	if (fwd == NULL) {
+	/* every inet chain before any rule: chain_add moves the chains */
+	const bool routing = routing_on(c);
+	size_t iroute = 0, ipre = n->inet.n, ifwd = 0, iin = 0;
+	if (routing) {
+		iroute = ipre++;
+		ifwd = ipre + 1;
+		iin = ipre + 2;
+	}
+	if ((routing && chain_add(&n->inet, "routed", HOOK_NONE) == NULL) ||
+	    chain_add(&n->inet, "prerouting", HOOK_PREROUTING) == NULL ||
+	    (routing && (chain_add(&n->inet, "forward", HOOK_FORWARD) == NULL ||
+			 chain_add(&n->inet, "input", HOOK_INPUT) == NULL))) {
 		rc = cc_fail(c, ENOMEM, "out of memory");
 		goto out;
 	}
+	struct nchain *fwd = &n->inet.chains[ipre];
+	struct nchain *routed = routing ? &n->inet.chains[iroute] : NULL;
 	if ((rc = compile_preamble(c, fwd)) < 0)
 		goto out;
+	if (routing) {
+		/* routed replies of allowed connections; INVALID and a TCP
+		 * connection without SYN were dropped in prerouting */
+		struct nrule *r = rule_add(c, routed);
+		if (r == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		match_add(r, M_CT_STATE)->bits = CT_ESTABLISHED | CT_RELATED;
+		r->v = V_ACCEPT;
+		snprintf(r->comment, sizeof(r->comment), "packets of allowed connections");
+		r->what = "the established/related rule of chain routed";
+		if ((r = rule_add(c, routed)) == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		snprintf(match_add(r, M_OIFNAME)->ifname, HV_NFT_IFNAMSIZ, "lo");
+		r->v = V_DROP;
+		snprintf(r->comment, sizeof(r->comment), "outside every gateway's subnets");
+		r->what = "the no-route rule of chain routed";
+		if ((rc = compile_gateways(c, ipre, ifwd, iin)) < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < ir->n_rules; i++) {
 		const struct hv_ir_rule_info *ri = &ir->rules[i];
 		size_t skipped = 0;
@@ -966,12 +1167,15 @@ compile(struct cc *c)
 				ri->never ? ri->never : "it matches no packet");
 			continue;
 		}
-		long sk = compile_rule_entries(c, fwd, ri, log_chain[i], whats[i]);
-		if (sk < 0) {
-			rc = (int)sk;
+		rc = 0;
+		long sk = compile_rule_entries(c, fwd, ri, log_chain[i], whats[i], false);
+		if (sk >= 0 && routing)
+			rc = (int)compile_rule_entries(c, routed, ri, log_chain[i], whats[i], true);
+		if (sk < 0 || rc < 0) {
+			rc = sk < 0 ? (int)sk : rc;
 			goto out;
 		}
-		skipped = (size_t)sk;
+		skipped = routing ? 0 : (size_t)sk;
 		if (ri->rule->action == HV_REJECT)
 			cc_note(c,
 				"rule %s: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends",
@@ -1003,25 +1207,27 @@ compile(struct cc *c)
 	if (ir->default_action == HV_REJECT)
 		cc_note(c,
 			"default: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends");
-	/* the default */
-	struct nrule *d = rule_add(c, fwd);
-	if (d == NULL) {
-		rc = -E2BIG;
-		goto out;
-	}
-	snprintf(d->comment, sizeof(d->comment), "default");
-	d->what = whats[ir->n_rules];
-	if (log_chain[ir->n_rules]) {
-		d->v = V_JUMP;
-		snprintf(d->target, sizeof(d->target), "%s", log_chain[ir->n_rules]);
-	} else {
-		rule_set_action(d, ir->default_action);
+	/* the default, bridged and routed */
+	for (int k = 0; k < (routing ? 2 : 1); k++) {
+		struct nrule *d = rule_add(c, k == 0 ? fwd : routed);
+		if (d == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		snprintf(d->comment, sizeof(d->comment), "default");
+		d->what = whats[ir->n_rules];
+		if (log_chain[ir->n_rules]) {
+			d->v = V_JUMP;
+			snprintf(d->target, sizeof(d->target), "%s", log_chain[ir->n_rules]);
+		} else {
+			rule_set_action(d, ir->default_action);
+		}
 	}
 
 	/* non-IP frames never reach the inet table: a bridge table drops them
 	 * when the default is not allow (hvnetd: fw_non_ip) */
 	if (ir->default_action != HV_ALLOW) {
-		struct nchain *bf = chain_add(&n->bridge, "forward", true);
+		struct nchain *bf = chain_add(&n->bridge, "forward", HOOK_FORWARD);
 		if (bf == NULL) {
 			rc = cc_fail(c, ENOMEM, "out of memory");
 			goto out;
@@ -1133,7 +1339,7 @@ hv_nft_break_for_test(struct hv_nft *n)
 	c.err = err;
 	c.errlen = sizeof(err);
 	for (size_t i = 0; i < n->inet.n; i++)
-		if (n->inet.chains[i].base)
+		if (n->inet.chains[i].hook == HOOK_PREROUTING)
 			fwd = &n->inet.chains[i];
 	struct nrule *r = fwd ? rule_add(&c, fwd) : NULL;
 	if (r == NULL)
@@ -1225,6 +1431,13 @@ print_match(FILE *f, const struct match *m)
 	switch (m->kind) {
 	case M_IIFNAME:
 		fprintf(f, "iifname \"%s\"", m->ifname);
+		break;
+	case M_OIFNAME:
+		fprintf(f, "oifname \"%s\"", m->ifname);
+		break;
+	case M_ETHER_DADDR:
+		fprintf(f, "ether daddr %02x:%02x:%02x:%02x:%02x:%02x", m->mac[0], m->mac[1],
+			m->mac[2], m->mac[3], m->mac[4], m->mac[5]);
 		break;
 	case M_NFPROTO:
 		fprintf(f, "meta nfproto %s", m->family == 4 ? "ipv4" : "ipv6");
@@ -1407,9 +1620,11 @@ print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_n
 			fputc('\n', f);
 		first = false;
 		fprintf(f, "\tchain %s {\n", ch->name);
-		if (ch->base)
+		if (ch->hook != HOOK_NONE)
 			fprintf(f, "\t\ttype filter hook %s priority filter; policy accept;\n",
-				t->family == NFPROTO_INET ? "prerouting" : "forward");
+				ch->hook == HOOK_PREROUTING ? "prerouting"
+				: ch->hook == HOOK_FORWARD  ? "forward"
+							    : "input");
 		for (size_t k = 0; k < ch->n; k++)
 			print_rule(f, &ch->rules[k]);
 		fputs("\t}\n", f);
@@ -1691,11 +1906,22 @@ build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r
 	int rc;
 
 	switch (m->kind) {
-	case M_IIFNAME: {
+	case M_IIFNAME:
+	case M_OIFNAME: {
 		char name[HV_NFT_IFNAMSIZ] = {0};
 		memcpy(name, m->ifname, strnlen(m->ifname, HV_NFT_IFNAMSIZ - 1));
-		put_meta(r, NFT_META_IIFNAME);
+		put_meta(r, m->kind == M_IIFNAME ? NFT_META_IIFNAME : NFT_META_OIFNAME);
 		put_cmp(r, NFT_CMP_EQ, name, sizeof(name));
+		break;
+	}
+	case M_ETHER_DADDR: {
+		/* what nft emits for `ether daddr` outside the bridge family: the
+		 * link header is Ethernet only when the input device's type says so */
+		uint16_t ether = 1; /* ARPHRD_ETHER */
+		put_meta(r, NFT_META_IIFTYPE);
+		put_cmp(r, NFT_CMP_EQ, &ether, sizeof(ether));
+		put_payload(r, NFT_PAYLOAD_LL_HEADER, 0, 6);
+		put_cmp(r, NFT_CMP_EQ, m->mac, 6);
 		break;
 	}
 	case M_NFPROTO:
@@ -1963,12 +2189,16 @@ build_table(struct batch *b, const struct ntable *t, const char *table, bool pre
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, (uint32_t)t->family);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, ch->name);
-		if (ch->base) {
+		if (ch->hook != HOOK_NONE) {
 			/* inet: prerouting, where br_netfilter's bridged
-			 * packets can still be answered with a TCP reset */
-			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM,
-					    t->family == NFPROTO_INET ? NF_INET_PRE_ROUTING
-								      : 2 /* NF_BR_FORWARD */);
+			 * packets can still be answered with a TCP reset;
+			 * forward and input for a lab's gateways */
+			uint32_t hooknum = 2; /* NF_BR_FORWARD */
+			if (t->family == NFPROTO_INET)
+				hooknum = ch->hook == HOOK_PREROUTING ? NF_INET_PRE_ROUTING
+					  : ch->hook == HOOK_FORWARD  ? NF_INET_FORWARD
+								      : NF_INET_LOCAL_IN;
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hooknum);
 			/* "filter": 0 in inet, -200 in bridge */
 			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO,
 					    t->family == NFPROTO_INET ? 0 : -200);

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "firewall/lang/lang.h"
@@ -38,9 +39,22 @@ struct hv_nft_opts {
 	 * a NULL entry: the segment's own name */
 	const char *const *bridges;
 	size_t n_bridges;
+	/* the segments' gateways route between their bridges (the kernel lab):
+	 * every bridge carries hv_nft_gateway_mac() of its segment and the
+	 * gateway addresses, IP forwarding is on, and the ruleset gets chains
+	 * forward (routed packets to chain routed: the policy with the ingress
+	 * segment as iifname and the destination segment as oifname) and input
+	 * (pings of a gateway's own address and ND only). No effect on a policy
+	 * without gateways. */
+	bool routing;
 };
 
 struct hv_nft; /* a compiled ruleset, immutable */
+
+/* The MAC of segment SEGMENT's gateway: the one hvnetd derives
+ * (vswitch/gateway.c, hv_gw_mac_of), 02:68:76 and 24 bits of a hash of the
+ * name, so that guests' neighbour caches agree on both datapaths. */
+void hv_nft_gateway_mac(const char *segment, uint8_t mac[6]);
 
 /*
  * Compile IR into a ruleset. Returns NULL and sets errno on failure, with
