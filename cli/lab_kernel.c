@@ -524,8 +524,7 @@ gateway_setup(const struct switch_job *j, size_t s)
 				   sg->name, a, j->bridges[s], strerror(-rc));
 			return rc;
 		}
-		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", k ? ", " : "",
-					a);
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", k ? ", " : "", a);
 		if (len >= sizeof(line))
 			len = sizeof(line) - 1;
 	}
@@ -571,16 +570,15 @@ switch_setup(void *arg)
 		};
 		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 			if ((rc = sysctl_write(fwd[i][0], fwd[i][1])) != 0) {
-				hv_lab_err("namespace %s: cannot set %s to %s: %s", swns,
-					   fwd[i][0], fwd[i][1], strerror(-rc));
+				hv_lab_err("namespace %s: cannot set %s to %s: %s", swns, fwd[i][0],
+					   fwd[i][1], strerror(-rc));
 				goto out;
 			}
 	}
 	for (size_t s = 0; s < prog->segments.n; s++) {
 		uint8_t mac[6];
 		hv_nft_gateway_mac(prog->segments.v[s].name, mac);
-		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit,
-				j->routing ? mac : NULL);
+		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit, j->routing ? mac : NULL);
 		if (rc != 0) {
 			hv_lab_err("segment %s: cannot create bridge %s in %s: %s",
 				   prog->segments.v[s].name, bridges[s], swns, strerror(-rc));
@@ -762,11 +760,10 @@ hv_lab_kernel_up(const char *file, const char *name)
 			goto free;
 		for (size_t s = 0; s < prog->segments.n; s++)
 			br[s] = bridges[s];
-		struct hv_nft_opts opts = {
-			.table = NFT_TABLE,
-			.bridges = br,
-			.n_bridges = prog->segments.n,
-			.routing = true};
+		struct hv_nft_opts opts = {.table = NFT_TABLE,
+					   .bridges = br,
+					   .n_bridges = prog->segments.n,
+					   .routing = true};
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {

@@ -523,7 +523,8 @@ enum gdim {
 static bool
 gent_mergeable(const struct gent *a, const struct gent *b, enum gdim d)
 {
-	if (a->seg != b->seg || a->oseg != b->oseg || a->fam != b->fam || a->proto != b->proto || a->icmp != b->icmp)
+	if (a->seg != b->seg || a->oseg != b->oseg || a->fam != b->fam || a->proto != b->proto ||
+	    a->icmp != b->icmp)
 		return false;
 	if (d != G_PORT && !ports_eq(a, b))
 		return false;
@@ -742,8 +743,8 @@ emit_gent(struct cc *c, struct nchain *fwd, const struct gent *g, const struct h
 				c->ir->prog->segments.v[seg].name,
 				rule_where(r, where, sizeof(where)), br,
 				c->ir->prog->segments.v[seg].name);
-		snprintf(match_add(nr, side == 0 ? M_IIFNAME : M_OIFNAME)->ifname,
-			 HV_NFT_IFNAMSIZ, "%s", br);
+		snprintf(match_add(nr, side == 0 ? M_IIFNAME : M_OIFNAME)->ifname, HV_NFT_IFNAMSIZ,
+			 "%s", br);
 	}
 	bool icmp = g->proto == HV_PROTO_ICMP || g->proto == HV_PROTO_ICMPV6;
 	uint8_t fam = g->fam;
@@ -1006,7 +1007,9 @@ compile_gateways(struct cc *c, size_t ipre, size_t ifwd, size_t iin)
 				return rc;
 			r->v = V_DROP;
 			snprintf(r->comment, sizeof(r->comment), "%s has no %sgateway", sg->name,
-				 g4 ? "IPv6 " : g6 ? "IPv4 " : "");
+				 g4   ? "IPv6 "
+				 : g6 ? "IPv4 "
+				      : "");
 		}
 		if (!g4 && !g6)
 			continue;
