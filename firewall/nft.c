@@ -1185,7 +1185,7 @@ compile(struct cc *c)
 				ri->rule->id);
 		if (skipped)
 			cc_note(c,
-				"rule %s: %zu of its %zu entries left out: they join two different segments, and no bridge forwards between segments",
+				"rule %s: %zu of its %zu entries left out: they join two different segments, which bridges alone never do (--gateways routes them)",
 				ri->rule->id, skipped, ri->count);
 	}
 	/* bounds hvnetd enforces that this ruleset does not: said, not dropped */

@@ -246,6 +246,95 @@ refusals_name_what_and_where(void **state)
 	compiled_free(&c);
 }
 
+/* --gateways (the kernel lab): rules between segments go to chain routed
+ * with iifname and oifname; frames to a bridge's gateway MAC skip the
+ * bridged rules only for a family the segment has a gateway of */
+static void
+gateways_route_by_bridge(void **state)
+{
+	(void)state;
+	static const char src[] =
+		"segment app { subnet 10.30.0.0/24, fd00:30::/64; gateway 10.30.0.1, fd00:30::1 }\n"
+		"segment db { subnet 10.20.0.0/24; gateway 10.20.0.1 }\n"
+		"segment lone { subnet 10.40.0.0/24 }\n"
+		"policy {\n"
+		"  app-db: allow app -> db service tcp/5432\n"
+		"  in-app: allow app -> app\n"
+		"  default block\n"
+		"}\n";
+	struct hv_nft_opts opts = {.routing = true};
+	struct compiled c;
+	uint8_t mac[6];
+
+	/* hvnetd's gateway MAC of "app", as `hvnetctl route show` prints it */
+	hv_nft_gateway_mac("app", mac);
+	static const uint8_t app_mac[6] = {0x02, 0x68, 0x76, 0x6a, 0x83, 0x2c};
+	assert_memory_equal(mac, app_mac, 6);
+
+	compile_text(&c, src, &opts);
+	assert_non_null(c.nft);
+	const char *routed = strstr(c.text, "\tchain routed {\n");
+	const char *pre = strstr(c.text, "\tchain prerouting {\n");
+	const char *fwd = strstr(c.text, "\tchain forward {\n");
+	const char *in = strstr(c.text, "\tchain input {\n");
+	assert_non_null(routed);
+	assert_true(routed < pre && pre < fwd && fwd < in);
+	/* the routed policy: ingress and destination bridge */
+	const char *r = strstr(routed, "\t\tct state established,related accept");
+	assert_true(r != NULL && r < pre);
+	r = strstr(routed,
+		   "\t\tiifname \"app\" oifname \"db\" tcp dport 5432 accept comment \"app-db\"\n");
+	assert_true(r != NULL && r < pre);
+	r = strstr(routed, "\t\tiifname \"app\" oifname \"app\" accept comment \"in-app\"\n");
+	assert_true(r != NULL && r < pre);
+	r = strstr(routed, "\t\tdrop comment \"default\"\n");
+	assert_true(r != NULL && r < pre);
+	/* bridged: the rule between segments is not there */
+	const char *b = strstr(pre, "comment \"app-db\"");
+	assert_true(b == NULL || b > fwd);
+	assert_non_null(strstr(
+		pre,
+		"\t\tiifname \"app\" ether daddr 02:68:76:6a:83:2c accept comment \"to the gateway of app\"\n"));
+	hv_nft_gateway_mac("db", mac);
+	char line[256];
+	snprintf(
+		line, sizeof(line),
+		"\t\tiifname \"db\" ether daddr 02:68:76:%02x:%02x:%02x meta nfproto ipv4 accept comment \"to the gateway of db\"\n"
+		"\t\tiifname \"db\" ether daddr 02:68:76:%02x:%02x:%02x drop comment \"db has no IPv6 gateway\"\n",
+		mac[3], mac[4], mac[5], mac[3], mac[4], mac[5]);
+	assert_non_null(strstr(pre, line));
+	hv_nft_gateway_mac("lone", mac);
+	snprintf(
+		line, sizeof(line),
+		"\t\tiifname \"lone\" ether daddr 02:68:76:%02x:%02x:%02x drop comment \"lone has no gateway\"\n",
+		mac[3], mac[4], mac[5]);
+	assert_non_null(strstr(pre, line));
+	/* forward: only the gateways' frames to chain routed; lone has none */
+	assert_non_null(strstr(
+		fwd,
+		"\t\tiifname \"app\" ether daddr 02:68:76:6a:83:2c jump routed comment \"routed by the gateway of app\"\n"));
+	assert_true(strstr(fwd, "iifname \"lone\"") == NULL ||
+		    strstr(fwd, "iifname \"lone\"") > in);
+	/* input: pings of the gateways' own addresses, then drop */
+	assert_non_null(strstr(
+		in,
+		"\t\tiifname \"db\" ip daddr 10.20.0.1 icmp type echo-request accept comment \"the gateway of db answers pings\"\n"));
+	assert_non_null(strstr(
+		in,
+		"\t\tiifname \"app\" ip6 daddr fd00:30::1 icmpv6 type echo-request accept comment \"the gateway of app answers pings\"\n"));
+	assert_non_null(strstr(in, "\t\tdrop comment \"nothing else for the gateways\"\n\t}\n}"));
+	compiled_free(&c);
+
+	/* without --gateways: no routing chains, the rule is left out, with a note */
+	compile_text(&c, src, NULL);
+	assert_non_null(c.nft);
+	assert_null(strstr(c.text, "chain routed"));
+	assert_null(strstr(c.text, "ether daddr"));
+	assert_non_null(hv_nft_note(c.nft, 0));
+	assert_non_null(strstr(hv_nft_note(c.nft, 0), "rule app-db: 1 of its 1 entries left out"));
+	compiled_free(&c);
+}
+
 int
 main(void)
 {
@@ -254,6 +343,7 @@ main(void)
 		cmocka_unit_test(log_reject_and_bridges),
 		cmocka_unit_test(named_and_anonymous_sets),
 		cmocka_unit_test(refusals_name_what_and_where),
+		cmocka_unit_test(gateways_route_by_bridge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
