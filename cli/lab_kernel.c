@@ -30,12 +30,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
@@ -281,6 +284,25 @@ addr_add(const char *name, const struct hv_prefix *p, unsigned plen)
 	return rt_request(nlh);
 }
 
+/* a permanent neighbour entry: ADDR (FAMILY 4 or 6) at MAC on IFINDEX */
+static int
+neigh_add(int ifindex, int family, const uint8_t *addr, const uint8_t mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ndmsg *nd;
+
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = family == 4 ? AF_INET : AF_INET6;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = NUD_PERMANENT;
+	mnl_attr_put(nlh, NDA_DST, family == 4 ? 4 : 16, addr);
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	return rt_request(nlh);
+}
+
 static int
 sysctl_write(const char *path, const char *value)
 {
@@ -479,6 +501,127 @@ guest_json(const struct kguest *k)
 	}
 	return json_pack("{s:s, s:s, s:s, s:o}", "name", k->g->name, "kind", "netns", "instance",
 			 k->instance, "nics", nics);
+}
+
+/* ---- mirrors ---- */
+
+struct mac_job {
+	const char *ifname;
+	uint8_t mac[6];
+};
+
+/* inside a guest's namespace: the MAC of its NIC */
+static int
+nic_mac(void *arg)
+{
+	struct mac_job *j = arg;
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", j->ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		rc = -errno;
+	else
+		memcpy(j->mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return rc;
+}
+
+struct mirror_job {
+	struct hv_nft *nft;
+	const char *port;
+	const uint8_t *mac;
+};
+
+/* a host route to DST (FAMILY 4 or 6) via GW on IFINDEX, on-link */
+static int
+route_via(int ifindex, int family, const uint8_t *dst, const uint8_t *gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	size_t alen = family == 4 ? 4 : 16;
+
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = family == 4 ? AF_INET : AF_INET6;
+	rtm->rtm_dst_len = (unsigned char)(alen * 8);
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_flags = RTNH_F_ONLINK;
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	mnl_attr_put(nlh, RTA_GATEWAY, alen, gw);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return rt_request(nlh);
+}
+
+/* inside the switch namespace: the mirror port's next hops, and its ifindex
+ * for the ruleset. nft dup sends a copy to HV_NFT_MIRROR_HOP4/6 on the
+ * port; the kernel resolves the MAC of a route's gateway, or else of the
+ * packet's own destination, so the hops are routed via a second address
+ * whose permanent neighbour entry is the mirror guest's MAC. */
+static int
+mirror_port_setup(void *arg)
+{
+	struct mirror_job *j = arg;
+	static const uint8_t hop4[4] = {169, 254, 68, 76}, gw4[4] = {169, 254, 68, 77};
+	static const uint8_t hop6[16] = {0xfe, 0x80, [14] = 0x68, 0x76};
+	static const uint8_t gw6[16] = {0xfe, 0x80, [14] = 0x68, 0x77};
+	int ifindex = (int)if_nametoindex(j->port), rc;
+
+	if (ifindex == 0)
+		return -ENODEV;
+	if ((rc = neigh_add(ifindex, 4, gw4, j->mac)) != 0 ||
+	    (rc = neigh_add(ifindex, 6, gw6, j->mac)) != 0 ||
+	    (rc = route_via(ifindex, 4, hop4, gw4)) != 0 ||
+	    (rc = route_via(ifindex, 6, hop6, gw6)) != 0)
+		return rc;
+	return hv_nft_set_ifindex(j->nft, j->port, (unsigned)ifindex);
+}
+
+/* every mirror port of NFT: the NIC of a guest of the lab; its copies go to
+ * that NIC's MAC. 0, or 1 with the error printed */
+static int
+up_mirror_ports(const char *swns, struct hv_nft *nft, struct kguest *kg, size_t n_guests)
+{
+	for (size_t i = 0; hv_nft_mirror_port(nft, i); i++) {
+		const char *port = hv_nft_mirror_port(nft, i);
+		struct kguest *k = NULL;
+		size_t nic = 0;
+
+		for (size_t g = 0; g < n_guests && k == NULL; g++)
+			for (size_t j = 0; j < kg[g].vg.n_nics && k == NULL; j++)
+				if (strcmp(kg[g].nics[j].host, port) == 0) {
+					k = &kg[g];
+					nic = j;
+				}
+		if (k == NULL) {
+			hv_lab_err(
+				"mirror port %s is no guest NIC of this lab (on the kernel datapath a mirror port is GUEST-NIC)",
+				port);
+			return 1;
+		}
+		struct mac_job mj = {.ifname = k->g->nics.v[nic].name};
+		int rc = ns_run(k->instance, nic_mac, &mj);
+		struct mirror_job j = {nft, port, mj.mac};
+		if (rc == 0)
+			rc = ns_run(swns, mirror_port_setup, &j);
+		if (rc != 0) {
+			hv_lab_err("mirror port %s (guest %s): %s", port, k->g->name,
+				   strerror(-rc));
+			return 1;
+		}
+		hv_lab_progress(
+			"mirror port %s: copies to guest %s, nic %s (%02x:%02x:%02x:%02x:%02x:%02x)",
+			port, k->g->name, k->g->nics.v[nic].name, mj.mac[0], mj.mac[1], mj.mac[2],
+			mj.mac[3], mj.mac[4], mj.mac[5]);
+	}
+	return 0;
 }
 
 /* ---- lab up ---- */
@@ -763,7 +906,8 @@ hv_lab_kernel_up(const char *file, const char *name)
 		struct hv_nft_opts opts = {.table = NFT_TABLE,
 					   .bridges = br,
 					   .n_bridges = prog->segments.n,
-					   .routing = true};
+					   .routing = true,
+					   .mirrors = true};
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {
@@ -824,6 +968,8 @@ hv_lab_kernel_up(const char *file, const char *name)
 			goto rollback;
 
 	/* 5. the policy, in one transaction */
+	if (nft != NULL && up_mirror_ports(swns, nft, kg, prog->guests.n) != 0)
+		goto rollback;
 	if (nft != NULL) {
 		rc = hv_nft_commit(nft, HV_NFT_APPLY, swns, err, sizeof(err));
 		if (rc != 0) {
@@ -840,10 +986,11 @@ hv_lab_kernel_up(const char *file, const char *name)
 	} else {
 		hv_lab_progress("policy: none in the file (the bridges forward everything)");
 	}
-	for (size_t i = 0; i < prog->mirrors.n; i++)
-		hv_lab_progress(
-			"note: mirror %s is not set up: the kernel datapath does not do mirrors yet (its destination ports are left out of the bridges, as hvnetd does)",
-			prog->mirrors.v[i].name);
+	if (nft == NULL)
+		for (size_t i = 0; i < prog->mirrors.n; i++)
+			hv_lab_progress(
+				"note: mirror %s is not set up: without a policy the kernel datapath has no mirrors (its destination ports are left out of the bridges, as hvnetd does)",
+				prog->mirrors.v[i].name);
 	if (prog->overlay.present)
 		hv_lab_progress(
 			"note: the overlay is not set up: the kernel datapath does not do VXLAN yet");

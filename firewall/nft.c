@@ -75,6 +75,8 @@ enum m_kind {
 	M_TCP_NOT_SYN,	/* tcp flags != syn / fin,syn,rst,ack */
 	M_ND_BYPASS,	/* icmpv6 type { ND and MLD } */
 	M_ETHER_NOT_IP, /* ether type != { ip, arp, ip6 } */
+	M_MARK_ALL,	/* meta mark & BITS == BITS */
+	M_MARK_ANY,	/* meta mark & BITS != 0x00000000 */
 };
 
 struct match {
@@ -84,7 +86,7 @@ struct match {
 	uint8_t proto;	/* M_L4PROTO, M_DPORT */
 	uint16_t lo, hi;
 	int16_t type;
-	uint32_t bits; /* M_CT_STATE */
+	uint32_t bits; /* M_CT_STATE, M_MARK_* */
 	struct hv_prefix prefix;
 	char ifname[HV_NFT_IFNAMSIZ];
 	uint8_t mac[6]; /* M_ETHER_DADDR */
@@ -124,6 +126,10 @@ struct nrule {
 	uint32_t rate, burst;
 	bool log;
 	char prefix[NFT_LOG_PREFIX_MAX + 1];
+	uint32_t mark_or; /* meta mark set meta mark | MARK_OR (a mirror's bit) */
+	uint8_t dup;	  /* 4 or 6: dup to the mirror next hop device DUP_DEV */
+	char dup_dev[HV_NFT_IFNAMSIZ];
+	bool keep_drop; /* a drop that is not the policy's (never mirrored) */
 	enum verdict v;
 	char target[NFT_CHAIN_NAME_MAX]; /* V_JUMP */
 	char comment[NFT_COMMENT_MAX + 1];
@@ -141,12 +147,13 @@ enum hook {
 struct nchain {
 	char name[NFT_CHAIN_NAME_MAX];
 	enum hook hook;
+	int prio; /* base chains: "filter" + PRIO */
 	struct nrule *rules;
 	size_t n, cap;
 };
 
 struct ntable {
-	int family; /* NFPROTO_INET or NFPROTO_BRIDGE */
+	int family; /* NFPROTO_INET, NFPROTO_BRIDGE, NFPROTO_IPV4 or NFPROTO_IPV6 */
 	struct nchain *chains;
 	size_t n;
 };
@@ -155,6 +162,11 @@ struct hv_nft {
 	char table[HV_NFT_NAME_MAX + 1];
 	struct ntable inet, bridge;
 	bool has_bridge;
+	struct ntable ip4, ip6; /* the mirrors' copies (nft dup), when has_mirror */
+	bool has_mirror;
+	char (*dup_ports)[HV_NFT_IFNAMSIZ]; /* devices of dup statements, and */
+	unsigned *dup_ifindex;		    /* their ifindex (hv_nft_set_ifindex) */
+	size_t n_dup_ports;
 	size_t n_rules;
 	char *notes[NFT_NOTES_MAX + 1];
 	size_t n_notes, n_notes_dropped;
@@ -1006,6 +1018,7 @@ compile_gateways(struct cc *c, size_t ipre, size_t ifwd, size_t iin)
 			if ((rc = gw_rule_add(c, &t->chains[ipre], s, true, what_pre, &r)) < 0)
 				return rc;
 			r->v = V_DROP;
+			r->keep_drop = true;
 			snprintf(r->comment, sizeof(r->comment), "%s has no %sgateway", sg->name,
 				 g4   ? "IPv6 "
 				 : g6 ? "IPv4 "
@@ -1043,6 +1056,298 @@ compile_gateways(struct cc *c, size_t ipre, size_t ifwd, size_t iin)
 	r->what = "the last rule of chain input";
 	snprintf(r->comment, sizeof(r->comment), "nothing else for the gateways");
 	return 0;
+}
+
+#define MIRROR_BITS 16 /* mirrors with verdict blocked: one mark bit each */
+
+static int
+dup_port_add(struct hv_nft *n, const char *port)
+{
+	for (size_t i = 0; i < n->n_dup_ports; i++)
+		if (strcmp(n->dup_ports[i], port) == 0)
+			return 0;
+	char(*p)[HV_NFT_IFNAMSIZ] = realloc(n->dup_ports, (n->n_dup_ports + 1) * sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	n->dup_ports = p;
+	unsigned *x = realloc(n->dup_ifindex, (n->n_dup_ports + 1) * sizeof(*x));
+	if (x == NULL)
+		return -ENOMEM;
+	n->dup_ifindex = x;
+	snprintf(n->dup_ports[n->n_dup_ports], HV_NFT_IFNAMSIZ, "%s", port);
+	n->dup_ifindex[n->n_dup_ports++] = 0;
+	return 0;
+}
+
+/* Why mirror M cannot be a kernel mirror, or NULL */
+static const char *
+mirror_unsupported(const struct hv_mirror *m)
+{
+	if (m->ports.n > 0)
+		return "port selection (inet hooks see a bridged packet's bridge, not its port; select segments instead)";
+	if (m->filter)
+		return "a filter (nft has no tcpdump expressions)";
+	if (m->dir == HV_DIR_EGRESS)
+		return "direction egress";
+	if (m->tap_delivered)
+		return "tap delivered";
+	if (m->sample > 1)
+		return "sampling";
+	if (m->verdict == HV_VERDICT_ALLOWED)
+		return "verdict allowed";
+	return NULL;
+}
+
+/* the rules of a mirror over its segments (none: every packet) in CH, one
+ * per segment and copy; each is set up by SETUP(rule) */
+static int
+mirror_rules(struct cc *c, struct nchain *ch, const struct hv_mirror *m, bool by_segment,
+	     uint32_t bit, const char *port, uint8_t dup)
+{
+	size_t n = by_segment && m->segments.n ? m->segments.n : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct nrule *r = rule_add(c, ch);
+		if (r == NULL)
+			return -E2BIG;
+		r->what = "a mirror rule";
+		if (by_segment && m->segments.n) {
+			size_t sid = 0;
+			while (sid < c->ir->prog->segments.n &&
+			       strcmp(c->ir->prog->segments.v[sid].name, m->segments.v[i].name) !=
+				       0)
+				sid++;
+			if (sid == c->ir->prog->segments.n)
+				return cc_fail(c, EINVAL, "mirror %s: no segment %s", m->name,
+					       m->segments.v[i].name);
+			const char *br = seg_bridge(c, (uint16_t)sid);
+			if (!ifname_valid(br))
+				return cc_fail(
+					c, EINVAL,
+					"mirror %s: the bridge name '%s' of segment %s is not an interface name",
+					m->name, br, m->segments.v[i].name);
+			snprintf(match_add(r, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", br);
+		}
+		if (port == NULL) {
+			r->mark_or = bit; /* chain blocked: mark it */
+		} else {
+			if (bit)
+				match_add(r, M_MARK_ALL)->bits = bit;
+			r->dup = dup;
+			snprintf(r->dup_dev, sizeof(r->dup_dev), "%s", port);
+		}
+		snprintf(r->comment, sizeof(r->comment), "mirror %s", m->name);
+	}
+	return 0;
+}
+
+/*
+ * The file's mirrors (opts->mirrors), as nft dup copies. `dup` exists in
+ * the ip and ip6 families only, so the copies are made in tables ip NAME
+ * and ip6 NAME:
+ *  - verdict any: a prerouting chain at priority filter - 10, before the
+ *    policy, copies every packet entering a selected segment;
+ *  - verdict blocked: the policy's drops jump to chain blocked of the inet
+ *    table, which marks a packet of a selected segment with the mirror's bit
+ *    and accepts it; the ip and ip6 tables' prerouting and forward chains,
+ *    at priority filter + 10, copy marked packets to the mirror's ports and
+ *    then drop them.
+ */
+static int
+compile_mirrors(struct cc *c, bool routing)
+{
+	const struct hv_prog *prog = c->ir->prog;
+	struct hv_nft *n = c->n;
+	uint32_t blocked_mask = 0;
+	bool any = false;
+	int rc;
+
+	uint32_t *bits = calloc(prog->mirrors.n + 1, sizeof(*bits));
+	bool *on = calloc(prog->mirrors.n + 1, sizeof(*on));
+	if (bits == NULL || on == NULL) {
+		rc = cc_fail(c, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < prog->mirrors.n; k++) {
+		const struct hv_mirror *m = &prog->mirrors.v[k];
+		const char *why = mirror_unsupported(m);
+		size_t ports = 0;
+
+		if (why) {
+			cc_note(c, "mirror %s is not set up: the kernel datapath cannot express %s",
+				m->name, why);
+			continue;
+		}
+		for (size_t d = 0; d < m->dests.n; d++) {
+			const struct hv_mirror_dest *md = &m->dests.v[d];
+			if (md->kind == HV_DEST_PORT && md->port && ifname_valid(md->port)) {
+				ports++;
+			} else if (md->kind == HV_DEST_PORT) {
+				cc_note(c,
+					"mirror %s: port %s is not an interface name: no copies to it",
+					m->name, md->port ? md->port : "?");
+			} else {
+				cc_note(c,
+					"mirror %s: %s destinations are not done on the kernel datapath (capture on the mirror port instead: tcpdump -i PORT -w FILE)",
+					m->name, md->kind == HV_DEST_PCAP ? "pcap" : "remote");
+			}
+		}
+		if (ports == 0) {
+			cc_note(c, "mirror %s is not set up: it has no port destination", m->name);
+			continue;
+		}
+		if (m->verdict == HV_VERDICT_BLOCKED) {
+			size_t nb = (size_t)__builtin_popcount(blocked_mask);
+			if (nb >= MIRROR_BITS) {
+				cc_note(c,
+					"mirror %s is not set up: more than %d mirrors of blocked packets",
+					m->name, MIRROR_BITS);
+				continue;
+			}
+			bits[k] = 1u << nb;
+			blocked_mask |= bits[k];
+		} else {
+			any = true;
+		}
+		if (m->snaplen)
+			cc_note(c,
+				"mirror %s: copies are whole packets (snaplen %u is not applied)",
+				m->name, m->snaplen);
+		cc_note(c,
+			"mirror %s: IPv4 and IPv6 packets only, copied at the IP layer (Ethernet header rewritten, TTL one less)",
+			m->name);
+		on[k] = true;
+	}
+	if (!any && !blocked_mask) {
+		rc = 0;
+		goto out;
+	}
+
+	/* inet: the policy's drops go through chain blocked */
+	if (blocked_mask) {
+		if (chain_add(&n->inet, "blocked", HOOK_NONE) == NULL) {
+			rc = cc_fail(c, ENOMEM, "out of memory");
+			goto out;
+		}
+		struct nchain *bl = &n->inet.chains[n->inet.n - 1];
+		for (size_t k = 0; k < prog->mirrors.n; k++)
+			if (on[k] && bits[k] &&
+			    (rc = mirror_rules(c, bl, &prog->mirrors.v[k], true, bits[k], NULL,
+					       0)) < 0)
+				goto out;
+		struct nrule *r = rule_add(c, bl);
+		if (r == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		match_add(r, M_MARK_ANY)->bits = blocked_mask;
+		r->v = V_ACCEPT;
+		r->what = "the mirrored-drop rule of chain blocked";
+		snprintf(r->comment, sizeof(r->comment),
+			 "copied, then dropped, in tables ip and ip6 %s", n->table);
+		if ((r = rule_add(c, bl)) == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		r->v = V_DROP;
+		r->keep_drop = true;
+		r->what = "the drop rule of chain blocked";
+		for (size_t i = 0; i + 1 < n->inet.n; i++) {
+			struct nchain *ch = &n->inet.chains[i];
+			if (ch->hook == HOOK_FORWARD || ch->hook == HOOK_INPUT ||
+			    strcmp(ch->name, "reject_packet") == 0)
+				continue;
+			for (size_t j = 0; j < ch->n; j++)
+				if (ch->rules[j].v == V_DROP && !ch->rules[j].keep_drop) {
+					ch->rules[j].v = V_JUMP;
+					snprintf(ch->rules[j].target, sizeof(ch->rules[j].target),
+						 "blocked");
+				}
+		}
+	}
+
+	/* ip and ip6: the copies */
+	n->ip4.family = NFPROTO_IPV4;
+	n->ip6.family = NFPROTO_IPV6;
+	for (int f = 0; f < 2; f++) {
+		struct ntable *t = f == 0 ? &n->ip4 : &n->ip6;
+		uint8_t fam = f == 0 ? 4 : 6;
+		static const struct {
+			const char *name;
+			enum hook hook;
+			int prio;
+			bool blocked;
+		} chains[] = {
+			{"mirror_any", HOOK_PREROUTING, -10, false},
+			{"prerouting", HOOK_PREROUTING, 10, true},
+			{"forward", HOOK_FORWARD, 10, true},
+		};
+		for (size_t ci = 0; ci < sizeof(chains) / sizeof(chains[0]); ci++) {
+			if (chains[ci].blocked ? !blocked_mask : !any)
+				continue;
+			if (chains[ci].hook == HOOK_FORWARD && !routing)
+				continue;
+			if (chain_add(t, chains[ci].name, chains[ci].hook) == NULL) {
+				rc = cc_fail(c, ENOMEM, "out of memory");
+				goto out;
+			}
+			struct nchain *ch = &t->chains[t->n - 1];
+			ch->prio = chains[ci].prio;
+			for (size_t k = 0; k < prog->mirrors.n; k++) {
+				const struct hv_mirror *m = &prog->mirrors.v[k];
+				if (!on[k] || (bits[k] != 0) != chains[ci].blocked)
+					continue;
+				for (size_t d = 0; d < m->dests.n; d++) {
+					const struct hv_mirror_dest *md = &m->dests.v[d];
+					if (md->kind != HV_DEST_PORT || !md->port ||
+					    !ifname_valid(md->port))
+						continue;
+					if ((rc = dup_port_add(n, md->port)) < 0) {
+						rc = cc_fail(c, ENOMEM, "out of memory");
+						goto out;
+					}
+					rc = mirror_rules(c, ch, m, !chains[ci].blocked, bits[k],
+							  md->port, fam);
+					if (rc < 0)
+						goto out;
+				}
+			}
+			if (chains[ci].blocked) {
+				struct nrule *r = rule_add(c, ch);
+				if (r == NULL) {
+					rc = -E2BIG;
+					goto out;
+				}
+				match_add(r, M_MARK_ANY)->bits = blocked_mask;
+				r->v = V_DROP;
+				r->what = "the drop rule of a mirror chain";
+				snprintf(r->comment, sizeof(r->comment), "blocked by the policy");
+			}
+		}
+	}
+	n->has_mirror = true;
+	rc = 0;
+out:
+	free(bits);
+	free(on);
+	return rc;
+}
+
+const char *
+hv_nft_mirror_port(const struct hv_nft *n, size_t i)
+{
+	return i < n->n_dup_ports ? n->dup_ports[i] : NULL;
+}
+
+int
+hv_nft_set_ifindex(struct hv_nft *n, const char *port, unsigned ifindex)
+{
+	for (size_t i = 0; i < n->n_dup_ports; i++)
+		if (strcmp(n->dup_ports[i], port) == 0) {
+			n->dup_ifindex[i] = ifindex;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 static int
@@ -1157,6 +1462,7 @@ compile(struct cc *c)
 		}
 		snprintf(match_add(r, M_OIFNAME)->ifname, HV_NFT_IFNAMSIZ, "lo");
 		r->v = V_DROP;
+		r->keep_drop = true;
 		snprintf(r->comment, sizeof(r->comment), "outside every gateway's subnets");
 		r->what = "the no-route rule of chain routed";
 		if ((rc = compile_gateways(c, ipre, ifwd, iin)) < 0)
@@ -1226,6 +1532,10 @@ compile(struct cc *c)
 			rule_set_action(d, ir->default_action);
 		}
 	}
+
+	if (c->opts && c->opts->mirrors && ir->prog->mirrors.n > 0 &&
+	    (rc = compile_mirrors(c, routing)) < 0)
+		goto out;
 
 	/* non-IP frames never reach the inet table: a bridge table drops them
 	 * when the default is not allow (hvnetd: fw_non_ip) */
@@ -1308,6 +1618,10 @@ hv_nft_free(struct hv_nft *n)
 		return;
 	table_free(&n->inet);
 	table_free(&n->bridge);
+	table_free(&n->ip4);
+	table_free(&n->ip6);
+	free(n->dup_ports);
+	free(n->dup_ifindex);
 	for (size_t i = 0; i < n->n_notes; i++)
 		free(n->notes[i]);
 	for (size_t i = 0; i < n->n_whats; i++)
@@ -1527,6 +1841,12 @@ print_match(FILE *f, const struct match *m)
 	case M_ETHER_NOT_IP:
 		fputs("ether type != { ip, arp, ip6 }", f);
 		break;
+	case M_MARK_ALL:
+		fprintf(f, "meta mark & 0x%08x == 0x%08x", m->bits, m->bits);
+		break;
+	case M_MARK_ANY:
+		fprintf(f, "meta mark & 0x%08x != 0x00000000", m->bits);
+		break;
 	}
 }
 
@@ -1541,6 +1861,10 @@ print_rule(FILE *f, const struct nrule *r)
 		print_match(f, &r->m[i]);
 		sep = " ";
 	}
+	if (r->mark_or) {
+		fprintf(f, "%smeta mark set meta mark | 0x%08x", sep, r->mark_or);
+		sep = " ";
+	}
 	if (r->limit) {
 		fprintf(f, "%slimit rate %u/second", sep, r->rate);
 		if (r->burst != 5) /* nft's default, which it does not print */
@@ -1549,6 +1873,11 @@ print_rule(FILE *f, const struct nrule *r)
 	}
 	if (r->log) {
 		fprintf(f, "%slog prefix \"%s\"", sep, r->prefix);
+		sep = " ";
+	}
+	if (r->dup) {
+		fprintf(f, "%sdup to %s device \"%s\"", sep,
+			r->dup == 4 ? HV_NFT_MIRROR_HOP4 : HV_NFT_MIRROR_HOP6, r->dup_dev);
 		sep = " ";
 	}
 	switch (r->v) {
@@ -1605,12 +1934,27 @@ print_set(FILE *f, const struct nset *s)
 	fputs(" }\n\t}\n", f);
 }
 
+static const char *
+family_name(int family)
+{
+	switch (family) {
+	case NFPROTO_INET:
+		return "inet";
+	case NFPROTO_IPV4:
+		return "ip";
+	case NFPROTO_IPV6:
+		return "ip6";
+	default:
+		return "bridge";
+	}
+}
+
 static void
 print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_nft *n)
 {
 	bool first = true;
 
-	fprintf(f, "table %s %s {\n", t->family == NFPROTO_INET ? "inet" : "bridge", name);
+	fprintf(f, "table %s %s {\n", family_name(t->family), name);
 	for (size_t i = 0; t->family == NFPROTO_INET && i < n->n_sets; i++) {
 		if (!first)
 			fputc('\n', f);
@@ -1623,11 +1967,16 @@ print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_n
 			fputc('\n', f);
 		first = false;
 		fprintf(f, "\tchain %s {\n", ch->name);
-		if (ch->hook != HOOK_NONE)
-			fprintf(f, "\t\ttype filter hook %s priority filter; policy accept;\n",
+		if (ch->hook != HOOK_NONE) {
+			fprintf(f, "\t\ttype filter hook %s priority filter",
 				ch->hook == HOOK_PREROUTING ? "prerouting"
 				: ch->hook == HOOK_FORWARD  ? "forward"
 							    : "input");
+			if (ch->prio)
+				fprintf(f, " %c %d", ch->prio > 0 ? '+' : '-',
+					ch->prio > 0 ? ch->prio : -ch->prio);
+			fputs("; policy accept;\n", f);
+		}
 		for (size_t k = 0; k < ch->n; k++)
 			print_rule(f, &ch->rules[k]);
 		fputs("\t}\n", f);
@@ -1638,9 +1987,14 @@ print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_n
 void
 hv_nft_print(FILE *f, const struct hv_nft *n)
 {
+	/* in the batch's order, which is the kernel's listing order */
 	print_table(f, &n->inet, n->table, n);
 	if (n->has_bridge)
 		print_table(f, &n->bridge, n->table, n);
+	if (n->has_mirror) {
+		print_table(f, &n->ip4, n->table, n);
+		print_table(f, &n->ip6, n->table, n);
+	}
 }
 
 /* ---- building: libnftnl objects into one batch ---- */
@@ -2016,6 +2370,17 @@ build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r
 		put_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
 		put_lookup(r, setname, id, false);
 		break;
+	case M_MARK_ALL:
+	case M_MARK_ANY: {
+		uint32_t zero = 0;
+		put_meta(r, NFT_META_MARK);
+		put_bitwise(r, &m->bits, 4);
+		if (m->kind == M_MARK_ALL)
+			put_cmp(r, NFT_CMP_EQ, &m->bits, 4);
+		else
+			put_cmp(r, NFT_CMP_NEQ, &zero, 4);
+		break;
+	}
 	case M_ETHER_NOT_IP: {
 		/* network order, ascending, as nft lists them */
 		uint16_t types[3] = {htons(0x0800), htons(0x0806), htons(0x86dd)};
@@ -2049,6 +2414,48 @@ build_rule(struct batch *b, const char *table, int family, const char *chain,
 	for (unsigned i = 0; i < nr->n_m; i++)
 		if ((rc = build_match(b, table, family, r, &nr->m[i], &nfproto_done, nr->what)) < 0)
 			goto out;
+	if (nr->mark_or) {
+		/* meta mark set meta mark | BIT */
+		uint32_t mask = ~nr->mark_or;
+		struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+		put_meta(r, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &nr->mark_or, 4);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("meta");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+		nftnl_rule_add_expr(r, e);
+	}
+	if (nr->dup) {
+		/* the device by ifindex, which the kernel needs at load time */
+		uint32_t ifindex = 0;
+		for (size_t i = 0; i < b->n->n_dup_ports; i++)
+			if (strcmp(b->n->dup_ports[i], nr->dup_dev) == 0)
+				ifindex = b->n->dup_ifindex[i];
+		if (ifindex == 0) {
+			rc = -ENODEV;
+			goto out;
+		}
+		static const uint8_t hop4[4] = {169, 254, 68, 76}; /* HV_NFT_MIRROR_HOP4 */
+		static const uint8_t hop6[16] = {0xfe, 0x80, [14] = 0x68, 0x76};
+		struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, nr->dup == 4 ? hop4 : hop6,
+			       nr->dup == 4 ? 4 : 16);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("immediate");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &ifindex, 4);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("dup");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DUP_SREG_ADDR, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DUP_SREG_DEV, NFT_REG_2);
+		nftnl_rule_add_expr(r, e);
+	}
 	if (nr->limit) {
 		struct nftnl_expr *e = nftnl_expr_alloc("limit");
 		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, nr->rate);
@@ -2148,17 +2555,21 @@ build_table_msg(struct batch *b, const char *table, int family, uint16_t type, c
 static int
 build_table(struct batch *b, const struct ntable *t, const char *table, bool present)
 {
-	const char *fam = t->family == NFPROTO_INET ? "inet" : "bridge";
+	const char *fam = t->family == NFPROTO_INET   ? "table inet"
+			  : t->family == NFPROTO_IPV4 ? "table ip"
+			  : t->family == NFPROTO_IPV6 ? "table ip6"
+						      : "table bridge";
+	const char *fam_del = t->family == NFPROTO_INET	  ? "table inet (delete)"
+			      : t->family == NFPROTO_IPV4 ? "table ip (delete)"
+			      : t->family == NFPROTO_IPV6 ? "table ip6 (delete)"
+							  : "table bridge (delete)";
 	int rc;
 
 	/* add (so that delete cannot fail on a missing table), delete, and
 	 * add again: the transaction replaces whatever was there */
-	rc = build_table_msg(b, table, t->family, NFT_MSG_NEWTABLE,
-			     t->family == NFPROTO_INET ? "table inet" : "table bridge");
+	rc = build_table_msg(b, table, t->family, NFT_MSG_NEWTABLE, fam);
 	if (rc == 0)
-		rc = build_table_msg(b, table, t->family, NFT_MSG_DELTABLE,
-				     t->family == NFPROTO_INET ? "table inet (delete)"
-							       : "table bridge (delete)");
+		rc = build_table_msg(b, table, t->family, NFT_MSG_DELTABLE, fam_del);
 	if (rc < 0 || !present)
 		return rc;
 	if ((rc = build_table_msg(b, table, t->family, NFT_MSG_NEWTABLE, fam)) < 0)
@@ -2197,14 +2608,14 @@ build_table(struct batch *b, const struct ntable *t, const char *table, bool pre
 			 * packets can still be answered with a TCP reset;
 			 * forward and input for a lab's gateways */
 			uint32_t hooknum = 2; /* NF_BR_FORWARD */
-			if (t->family == NFPROTO_INET)
+			if (t->family != NFPROTO_BRIDGE)
 				hooknum = ch->hook == HOOK_PREROUTING ? NF_INET_PRE_ROUTING
 					  : ch->hook == HOOK_FORWARD  ? NF_INET_FORWARD
 								      : NF_INET_LOCAL_IN;
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hooknum);
 			/* "filter": 0 in inet, -200 in bridge */
 			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO,
-					    t->family == NFPROTO_INET ? 0 : -200);
+					    t->family == NFPROTO_BRIDGE ? -200 : ch->prio);
 			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 		}
@@ -2246,6 +2657,11 @@ batch_build(struct batch *b, const struct hv_nft *n, bool end)
 		return rc;
 	/* the bridge table of an earlier apply goes even when this one has none */
 	if ((rc = build_table(b, &n->bridge, n->table, n->has_bridge)) < 0)
+		return rc;
+	/* the mirrors' tables, only where the ruleset has mirrors: a plain
+	 * policy leaves the namespace's ip and ip6 tables alone */
+	if (n->has_mirror && ((rc = build_table(b, &n->ip4, n->table, true)) < 0 ||
+			      (rc = build_table(b, &n->ip6, n->table, true)) < 0))
 		return rc;
 	/* without the end message the kernel validates everything and aborts
 	 * (nfnetlink's NFNL_ABORT_VALIDATE): a check that commits nothing */

@@ -47,7 +47,18 @@ struct hv_nft_opts {
 	 * (pings of a gateway's own address and ND only). No effect on a policy
 	 * without gateways. */
 	bool routing;
+	/* the file's mirrors as nft dup copies (the kernel lab; docs/nftables.md,
+	 * "Mirrors"): a mirror port is the device named like the port, which
+	 * must exist in the namespace at commit time (hv_nft_set_ifindex), with
+	 * permanent neighbour entries for HV_NFT_MIRROR_HOP4 and _HOP6 that
+	 * carry the MAC the copies go to. A mirror the kernel cannot express is
+	 * left out whole, with a note naming it and the feature. */
+	bool mirrors;
 };
+
+/* the next hops of the mirror copies (nft dup to ADDR device PORT) */
+#define HV_NFT_MIRROR_HOP4 "169.254.68.76"
+#define HV_NFT_MIRROR_HOP6 "fe80::6876"
 
 struct hv_nft; /* a compiled ruleset, immutable */
 
@@ -74,6 +85,14 @@ void hv_nft_print(FILE *f, const struct hv_nft *n);
 const char *hv_nft_note(const struct hv_nft *n, size_t i);
 
 size_t hv_nft_rule_count(const struct hv_nft *n);
+
+/* The devices mirror copies go to (opts.mirrors), one name each; NULL past
+ * the last. */
+const char *hv_nft_mirror_port(const struct hv_nft *n, size_t i);
+
+/* The ifindex of mirror port PORT in the namespace the ruleset will be
+ * committed to (the kernel needs it at load time). 0 or -ENOENT. */
+int hv_nft_set_ifindex(struct hv_nft *n, const char *port, unsigned ifindex);
 
 enum hv_nft_commit_mode {
 	HV_NFT_APPLY, /* replace the tables of the same name, atomically */
