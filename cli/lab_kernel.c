@@ -560,8 +560,7 @@ route_via(int ifindex, int family, const uint8_t *dst, const uint8_t *gw)
 	return rt_request(nlh);
 }
 
-/* inside the switch namespace: the mirror port's next hops, and its ifindex
- * for the ruleset. nft dup sends a copy to HV_NFT_MIRROR_HOP4/6 on the
+/* inside the switch namespace: the mirror port's next hops. nft dup sends a copy to HV_NFT_MIRROR_HOP4/6 on the
  * port; the kernel resolves the MAC of a route's gateway, or else of the
  * packet's own destination, so the hops are routed via a second address
  * whose permanent neighbour entry is the mirror guest's MAC. */
@@ -581,7 +580,7 @@ mirror_port_setup(void *arg)
 	    (rc = route_via(ifindex, 4, hop4, gw4)) != 0 ||
 	    (rc = route_via(ifindex, 6, hop6, gw6)) != 0)
 		return rc;
-	return hv_nft_set_ifindex(j->nft, j->port, (unsigned)ifindex);
+	return 0;
 }
 
 /* every mirror port of NFT: the NIC of a guest of the lab; its copies go to

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
@@ -164,8 +165,7 @@ struct hv_nft {
 	bool has_bridge;
 	struct ntable ip4, ip6; /* the mirrors' copies (nft dup), when has_mirror */
 	bool has_mirror;
-	char (*dup_ports)[HV_NFT_IFNAMSIZ]; /* devices of dup statements, and */
-	unsigned *dup_ifindex;		    /* their ifindex (hv_nft_set_ifindex) */
+	char (*dup_ports)[HV_NFT_IFNAMSIZ]; /* devices of dup statements */
 	size_t n_dup_ports;
 	size_t n_rules;
 	char *notes[NFT_NOTES_MAX + 1];
@@ -1070,12 +1070,7 @@ dup_port_add(struct hv_nft *n, const char *port)
 	if (p == NULL)
 		return -ENOMEM;
 	n->dup_ports = p;
-	unsigned *x = realloc(n->dup_ifindex, (n->n_dup_ports + 1) * sizeof(*x));
-	if (x == NULL)
-		return -ENOMEM;
-	n->dup_ifindex = x;
-	snprintf(n->dup_ports[n->n_dup_ports], HV_NFT_IFNAMSIZ, "%s", port);
-	n->dup_ifindex[n->n_dup_ports++] = 0;
+	snprintf(n->dup_ports[n->n_dup_ports++], HV_NFT_IFNAMSIZ, "%s", port);
 	return 0;
 }
 
@@ -1337,17 +1332,6 @@ const char *
 hv_nft_mirror_port(const struct hv_nft *n, size_t i)
 {
 	return i < n->n_dup_ports ? n->dup_ports[i] : NULL;
-}
-
-int
-hv_nft_set_ifindex(struct hv_nft *n, const char *port, unsigned ifindex)
-{
-	for (size_t i = 0; i < n->n_dup_ports; i++)
-		if (strcmp(n->dup_ports[i], port) == 0) {
-			n->dup_ifindex[i] = ifindex;
-			return 0;
-		}
-	return -ENOENT;
 }
 
 static int
@@ -1621,7 +1605,6 @@ hv_nft_free(struct hv_nft *n)
 	table_free(&n->ip4);
 	table_free(&n->ip6);
 	free(n->dup_ports);
-	free(n->dup_ifindex);
 	for (size_t i = 0; i < n->n_notes; i++)
 		free(n->notes[i]);
 	for (size_t i = 0; i < n->n_whats; i++)
@@ -2008,7 +1991,8 @@ struct batch {
 	uint32_t set_id;   /* transaction-wide set ids */
 	uint32_t anon_idx; /* the kernel names anonymous sets __setN from 0 per table */
 	const struct hv_nft *n;
-	uint32_t *named_ids; /* per hv_nft.sets */
+	uint32_t *named_ids;	 /* per hv_nft.sets */
+	const unsigned *ifindex; /* per hv_nft.dup_ports, in the target namespace */
 	int err;
 };
 
@@ -2435,7 +2419,7 @@ build_rule(struct batch *b, const char *table, int family, const char *chain,
 		uint32_t ifindex = 0;
 		for (size_t i = 0; i < b->n->n_dup_ports; i++)
 			if (strcmp(b->n->dup_ports[i], nr->dup_dev) == 0)
-				ifindex = b->n->dup_ifindex[i];
+				ifindex = b->ifindex ? b->ifindex[i] : 0;
 		if (ifindex == 0) {
 			rc = -ENODEV;
 			goto out;
@@ -2683,6 +2667,8 @@ batch_build(struct batch *b, const struct hv_nft *n, bool end)
  */
 struct sock_job {
 	const char *netns;
+	const struct hv_nft *n;
+	unsigned *ifindex; /* out: of n's mirror ports, in NETNS */
 	struct mnl_socket *nl;
 	int rc;
 	char *err;
@@ -2718,6 +2704,18 @@ sock_job_run(void *arg)
 		}
 		close(fd);
 	}
+	/* the mirror ports' ifindex, which the kernel needs at load time, in
+	 * the namespace the ruleset goes to */
+	for (size_t i = 0; i < j->n->n_dup_ports; i++) {
+		j->ifindex[i] = if_nametoindex(j->n->dup_ports[i]);
+		if (j->ifindex[i] == 0) {
+			j->rc = -ENODEV;
+			snprintf(j->err, j->errlen,
+				 "mirror port %s: no such interface in network namespace %s",
+				 j->n->dup_ports[i], j->netns ? j->netns : "of hvnetctl");
+			return NULL;
+		}
+	}
 	j->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (j->nl == NULL || mnl_socket_bind(j->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		j->rc = -errno;
@@ -2731,9 +2729,11 @@ sock_job_run(void *arg)
 }
 
 static struct mnl_socket *
-nft_socket_open(const char *netns, int *rc, char *err, size_t errlen)
+nft_socket_open(const struct hv_nft *n, unsigned *ifindex, const char *netns, int *rc, char *err,
+		size_t errlen)
 {
-	struct sock_job j = {.netns = netns, .err = err, .errlen = errlen};
+	struct sock_job j = {
+		.netns = netns, .n = n, .ifindex = ifindex, .err = err, .errlen = errlen};
 	pthread_t th;
 	int e;
 
@@ -2755,18 +2755,26 @@ hv_nft_commit(const struct hv_nft *n, enum hv_nft_commit_mode mode, const char *
 {
 	struct batch b = {0};
 	struct mnl_socket *nl = NULL;
+	unsigned *ifindex = NULL;
 	int rc;
 	char rbuf[MNL_SOCKET_BUFFER_SIZE];
 
 	if (err && errlen)
 		err[0] = 0;
+	ifindex = calloc(n->n_dup_ports + 1, sizeof(*ifindex));
+	if (ifindex == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((nl = nft_socket_open(n, ifindex, netns, &rc, err, errlen)) == NULL)
+		goto out;
+	b.ifindex = ifindex;
 	rc = batch_build(&b, n, mode == HV_NFT_APPLY);
 	if (rc < 0) {
 		snprintf(err, errlen, "building the netlink batch: %s", strerror(-rc));
 		goto out;
 	}
-	if ((nl = nft_socket_open(netns, &rc, err, errlen)) == NULL)
-		goto out;
 
 	/* the batch goes in one sendmsg; the replies must fit in the receive
 	 * buffer: one ack per message */
@@ -2832,5 +2840,6 @@ out:
 	free(b.buf);
 	free(b.what);
 	free(b.named_ids);
+	free(ifindex);
 	return rc;
 }

@@ -49,9 +49,10 @@ struct hv_nft_opts {
 	bool routing;
 	/* the file's mirrors as nft dup copies (the kernel lab; docs/nftables.md,
 	 * "Mirrors"): a mirror port is the device named like the port, which
-	 * must exist in the namespace at commit time (hv_nft_set_ifindex), with
+	 * must exist in the namespace at commit time, with
 	 * permanent neighbour entries for HV_NFT_MIRROR_HOP4 and _HOP6 that
-	 * carry the MAC the copies go to. A mirror the kernel cannot express is
+	 * carry the MAC the copies go to (hv_nft_commit resolves the ports in
+	 * the namespace it commits to). A mirror the kernel cannot express is
 	 * left out whole, with a note naming it and the feature. */
 	bool mirrors;
 };
@@ -89,10 +90,6 @@ size_t hv_nft_rule_count(const struct hv_nft *n);
 /* The devices mirror copies go to (opts.mirrors), one name each; NULL past
  * the last. */
 const char *hv_nft_mirror_port(const struct hv_nft *n, size_t i);
-
-/* The ifindex of mirror port PORT in the namespace the ruleset will be
- * committed to (the kernel needs it at load time). 0 or -ENOENT. */
-int hv_nft_set_ifindex(struct hv_nft *n, const char *port, unsigned ifindex);
 
 enum hv_nft_commit_mode {
 	HV_NFT_APPLY, /* replace the tables of the same name, atomically */

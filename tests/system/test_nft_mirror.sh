@@ -5,7 +5,8 @@
 # ids guest captures while the other guests send blocked packets (web1 ->
 # web2 tcp/22, db1 -> db2 udp/9999) and allowed ones
 # (web1 -> web2 ping, db1 -> db2 ping); the IDS must see the same blocked
-# flows on both datapaths, and no allowed one.
+# flows on both datapaths, and no allowed one. The kernel lab's ruleset is
+# what `policy compile --gateways --mirrors` prints.
 . "$(dirname "$0")/lib.sh"
 hv_setup
 LABS=()
@@ -47,6 +48,15 @@ for dp in hvnetd kernel; do
 	LABS+=("$lab")
 	"$HVNETCTL" lab up --name "$lab" --datapath "$dp" "$HV_ROOT/policies/demo-lab.hvnet" >"$HV_TMP/$dp.up" 2>&1 ||
 		{ cat "$HV_TMP/$dp.up" >&2; hv_fail "lab up --datapath $dp policies/demo-lab.hvnet"; }
+	if [ "$dp" = kernel ]; then
+		"$HVNETCTL" policy compile --target nft --gateways --mirrors "$HV_ROOT/policies/demo-lab.hvnet" \
+			>"$HV_TMP/printed.nft" 2>/dev/null || hv_fail "policy compile --gateways --mirrors"
+		ip netns exec "$lab.switch" nft list ruleset >"$HV_TMP/listed.nft"
+		diff -u "$HV_TMP/printed.nft" "$HV_TMP/listed.nft" >&2 ||
+			hv_fail "the kernel lab's ruleset is not what policy compile --gateways --mirrors prints"
+		grep -q 'dup to 169.254.68.76 device "ids-eth0"' "$HV_TMP/listed.nft" ||
+			hv_fail "no dup to the ids port in the kernel lab's ruleset"
+	fi
 	probe "$lab" >"$HV_TMP/$dp.seen"
 	"$HVNETCTL" lab down "$lab" >/dev/null || hv_fail "lab down $lab"
 done
@@ -58,4 +68,4 @@ grep -q "mirror port ids-eth0: copies to guest ids" "$HV_TMP/kernel.up" ||
 	hv_fail "kernel lab up does not say where mirror copies go"
 grep -q "mirror blocked: pcap destinations are not done" "$HV_TMP/kernel.up" ||
 	hv_fail "kernel lab up does not note the pcap destination it leaves out"
-hv_pass "demo-lab: the ids guest sees the same blocked flows on the kernel datapath as through hvnetd ($(wc -l <"$HV_TMP/kernel.seen") flows), none of the allowed pings"
+hv_pass "demo-lab: the ids guest sees the same blocked flows on the kernel datapath as through hvnetd ($(wc -l <"$HV_TMP/kernel.seen") flows), none of the allowed pings; nft list ruleset is what policy compile --gateways --mirrors prints"

@@ -335,6 +335,77 @@ gateways_route_by_bridge(void **state)
 	compiled_free(&c);
 }
 
+/* --mirrors: a mirror of blocked packets marks them in chain blocked, which
+ * every drop of the policy jumps to, and tables ip and ip6 copy and drop
+ * them; a mirror with a filter is left out whole, with a note */
+static void
+mirrors_as_dup(void **state)
+{
+	(void)state;
+	static const char src[] = "segment app { subnet 10.0.0.0/24 }\n"
+				  "segment db { subnet 10.1.0.0/24 }\n"
+				  "policy {\n"
+				  "  web: allow app -> app service tcp/80\n"
+				  "  default block log\n"
+				  "}\n"
+				  "mirror ids { select segment app, verdict blocked\n"
+				  "  to port ids-eth0\n  to pcap \"/tmp/x.pcapng\" }\n"
+				  "mirror flt { select segment db\n  filter \"tcp port 22\"\n"
+				  "  to port ids-eth0 }\n";
+	struct hv_nft_opts opts = {.mirrors = true};
+	struct compiled c;
+
+	compile_text(&c, src, &opts);
+	assert_non_null(c.nft);
+	assert_string_equal(hv_nft_mirror_port(c.nft, 0), "ids-eth0");
+	assert_null(hv_nft_mirror_port(c.nft, 1));
+	/* the default's log chain ends in the mirror's chain, not a drop */
+	assert_non_null(strstr(
+		c.text, "\tchain log_default {\n"
+			"\t\tlimit rate 10/second burst 20 packets log prefix \"default: \"\n"
+			"\t\tjump blocked\n"));
+	assert_non_null(strstr(c.text, "\t\tct state invalid jump blocked comment"));
+	assert_non_null(strstr(
+		c.text,
+		"\tchain blocked {\n"
+		"\t\tiifname \"app\" meta mark set meta mark | 0x00000001 comment \"mirror ids\"\n"
+		"\t\tmeta mark & 0x00000001 != 0x00000000 accept comment \"copied, then dropped, in tables ip and ip6 hvnet\"\n"
+		"\t\tdrop\n"
+		"\t}\n"));
+	assert_non_null(strstr(
+		c.text,
+		"table ip hvnet {\n"
+		"\tchain prerouting {\n"
+		"\t\ttype filter hook prerouting priority filter + 10; policy accept;\n"
+		"\t\tmeta mark & 0x00000001 == 0x00000001 dup to 169.254.68.76 device \"ids-eth0\" comment \"mirror ids\"\n"
+		"\t\tmeta mark & 0x00000001 != 0x00000000 drop comment \"blocked by the policy\"\n"
+		"\t}\n"
+		"}\n"
+		"table ip6 hvnet {\n"));
+	assert_non_null(strstr(c.text, "dup to fe80::6876 device \"ids-eth0\""));
+	/* no routing: no forward chains anywhere */
+	assert_null(strstr(c.text, "hook forward priority filter +"));
+	/* the filtered mirror is left out, and said so; the pcap too */
+	bool filter_note = false, pcap_note = false;
+	for (size_t i = 0; hv_nft_note(c.nft, i); i++) {
+		const char *note = hv_nft_note(c.nft, i);
+		filter_note |= strstr(note, "mirror flt is not set up") != NULL &&
+			       strstr(note, "a filter") != NULL;
+		pcap_note |= strstr(note, "mirror ids: pcap destinations are not done") != NULL;
+	}
+	assert_true(filter_note);
+	assert_true(pcap_note);
+	assert_null(strstr(c.text, "mirror flt\""));
+	compiled_free(&c);
+
+	/* without --mirrors the ruleset has none of it */
+	compile_text(&c, src, NULL);
+	assert_non_null(c.nft);
+	assert_null(strstr(c.text, "blocked"));
+	assert_null(strstr(c.text, "table ip "));
+	compiled_free(&c);
+}
+
 int
 main(void)
 {
@@ -344,6 +415,7 @@ main(void)
 		cmocka_unit_test(named_and_anonymous_sets),
 		cmocka_unit_test(refusals_name_what_and_where),
 		cmocka_unit_test(gateways_route_by_bridge),
+		cmocka_unit_test(mirrors_as_dup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
