@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -623,6 +625,130 @@ up_mirror_ports(const char *swns, struct hv_nft *nft, struct kguest *kg, size_t 
 	return 0;
 }
 
+/* ---- router advertisements: radvd in the switch namespace ---- */
+
+#define RADVD "radvd"
+
+/* radvd's configuration for the segments whose file entry asks for router
+ * advertisements, as hvnetd sends them (vswitch/gateway.c): from the
+ * gateway's link-local address (the bridge's, from the gateway MAC), router
+ * lifetime 1800 s, every 30 s at most, the segment's IPv6 subnets on-link
+ * and not autonomous (addresses stay the file's). 0 when no segment asks,
+ * 1 when written, -errno */
+static int
+radvd_conf_write(const char *path, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+{
+	FILE *f = NULL;
+	char a[64];
+
+	for (size_t s = 0; s < prog->segments.n; s++) {
+		const struct hv_segment *sg = &prog->segments.v[s];
+		bool gw6 = false;
+		for (size_t k = 0; k < sg->gateways.n; k++)
+			gw6 |= sg->gateways.v[k].p.family == 6;
+		if (!sg->router_adv || !gw6)
+			continue;
+		if (f == NULL && (f = fopen(path, "w")) == NULL)
+			return -errno;
+		fprintf(f,
+			"# segment %s (hvnetctl lab up --datapath kernel)\n"
+			"interface %s {\n"
+			"\tAdvSendAdvert on;\n"
+			"\tMinRtrAdvInterval 10;\n"
+			"\tMaxRtrAdvInterval 30;\n"
+			"\tAdvDefaultLifetime 1800;\n",
+			sg->name, bridges[s]);
+		for (size_t k = 0; k < sg->subnets.n; k++) {
+			if (sg->subnets.v[k].p.family != 6)
+				continue;
+			hv_prefix_format(&sg->subnets.v[k].p, a, sizeof(a));
+			fprintf(f,
+				"\tprefix %s {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous off;\n"
+				"\t\tAdvValidLifetime 86400;\n\t\tAdvPreferredLifetime 14400;\n\t};\n",
+				a);
+		}
+		fputs("};\n", f);
+	}
+	if (f == NULL)
+		return 0;
+	if (fclose(f) != 0)
+		return -errno;
+	return 1;
+}
+
+/* radvd with CONF, daemonized inside namespace SWNS, its pid in PIDFILE.
+ * 0, or 1 with the error printed */
+static int
+radvd_start(const char *swns, const char *conf, const char *pidfile, const char *log)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		hv_lab_err("router advertisements: fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		int fd = ns_open(swns);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) != 0)
+			_exit(126);
+		execlp(RADVD, RADVD, "-C", conf, "-p", pidfile, "-m", "logfile", "-l", log,
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (code == 127)
+			hv_lab_err(
+				"router advertisements: cannot run %s (apt-get install radvd; scripts/install-deps.sh)",
+				RADVD);
+		else
+			hv_lab_err("router advertisements: radvd failed (exit %d); its log: %s",
+				   code, log);
+		return 1;
+	}
+	/* the daemon writes its pid file once it runs */
+	for (int i = 0; i < 50; i++) {
+		if (access(pidfile, R_OK) == 0)
+			return 0;
+		usleep(20000);
+	}
+	hv_lab_err("router advertisements: radvd did not start (no %s); its log: %s", pidfile, log);
+	return 1;
+}
+
+/* stop the radvd of PIDFILE, if it runs; 0 or -errno */
+static int
+radvd_stop(const char *pidfile)
+{
+	char comm[64] = "", path[64];
+	long pid = 0;
+	FILE *f = fopen(pidfile, "r");
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 1)
+		return 0;
+	/* only a radvd: a stale file may name a reused pid */
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = 0;
+	fclose(f);
+	if (strncmp(comm, RADVD, strlen(RADVD)) != 0)
+		return 0;
+	if (kill((pid_t)pid, SIGTERM) != 0)
+		return -errno;
+	for (int i = 0; i < 100 && kill((pid_t)pid, 0) == 0; i++)
+		usleep(10000);
+	return 0;
+}
+
 /* ---- lab up ---- */
 
 struct switch_job {
@@ -709,6 +835,10 @@ switch_setup(void *arg)
 			{"/proc/sys/net/ipv6/conf/all/forwarding", "1"},
 			{"/proc/sys/net/ipv4/conf/all/send_redirects", "0"},
 			{"/proc/sys/net/ipv4/conf/default/send_redirects", "0"},
+			/* link-local addresses usable at once: radvd advertises
+			 * from the bridge's as soon as it starts */
+			{"/proc/sys/net/ipv6/conf/all/accept_dad", "0"},
+			{"/proc/sys/net/ipv6/conf/default/accept_dad", "0"},
 		};
 		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 			if ((rc = sysctl_write(fwd[i][0], fwd[i][1])) != 0) {
@@ -985,6 +1115,28 @@ hv_lab_kernel_up(const char *file, const char *name)
 	} else {
 		hv_lab_progress("policy: none in the file (the bridges forward everything)");
 	}
+	/* 6. router advertisements, where the file asks */
+	if (routing) {
+		char conf[PATH_MAX + 32], pidf[PATH_MAX + 32], log[PATH_MAX + 32];
+		snprintf(conf, sizeof(conf), "%s/radvd.conf", st.dir);
+		snprintf(pidf, sizeof(pidf), "%s/radvd.pid", st.dir);
+		snprintf(log, sizeof(log), "%s/radvd.log", st.dir);
+		int w = radvd_conf_write(conf, prog, bridges);
+		if (w < 0) {
+			hv_lab_err("cannot write %s: %s", conf, strerror(-w));
+			goto rollback;
+		}
+		if (w > 0) {
+			json_object_set_new(st.o, "radvd_pid_file", json_string(pidf));
+			if (kstate_save(&st) != 0 || radvd_start(swns, conf, pidf, log) != 0)
+				goto rollback;
+			for (size_t s = 0; s < prog->segments.n; s++)
+				if (prog->segments.v[s].router_adv)
+					hv_lab_progress(
+						"segment %s: router advertisements from bridge %s (radvd, %s)",
+						prog->segments.v[s].name, bridges[s], conf);
+		}
+	}
 	if (nft == NULL)
 		for (size_t i = 0; i < prog->mirrors.n; i++)
 			hv_lab_progress(
@@ -1031,9 +1183,14 @@ int
 hv_lab_kernel_teardown(json_t *state, bool verbose)
 {
 	const char *swns = json_string_value(json_object_get(state, "switch_netns"));
+	const char *radvd = json_string_value(json_object_get(state, "radvd_pid_file"));
 	char err[512];
 	int rc;
 
+	if (radvd != NULL && (rc = radvd_stop(radvd)) != 0)
+		hv_lab_err("radvd of %s: %s", radvd, strerror(-rc));
+	else if (radvd != NULL && verbose)
+		hv_lab_progress("router advertisements stopped (radvd)");
 	if (swns == NULL)
 		return 0;
 	rc = hv_netns_delete(swns, err, sizeof(err));

@@ -196,13 +196,9 @@ def known(case, va, vb):
     """The differences docs/nftables.md lists, by name, or None:
     - reject: for a bridged packet the kernel sends no ICMP error for a
       reject, so a UDP probe that hvnetd answers with port unreachable is
-      simply dropped by the kernel;
-    - router advertisement: the kernel lab sends none, so a guest without an
-      address of a family cannot reach that family's on-link prefix."""
+      simply dropped by the kernel."""
     if " udp/" in case and va == "rejected" and vb == "blocked":
         return "reject"
-    if "[link-local source]" in case and va in ("delivered", "rejected") and vb == "blocked":
-        return "router advertisement"
     return None
 
 
