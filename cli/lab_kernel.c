@@ -17,6 +17,7 @@
  * made, in the format cli/lab.c reads, so lab down removes it after any
  * failure or crash; a failed lab up runs lab down itself.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -625,6 +626,206 @@ up_mirror_ports(const char *swns, struct hv_nft *nft, struct kguest *kg, size_t 
 	return 0;
 }
 
+/* ---- the overlay: a vxlan device per segment VNI ---- */
+
+/* move interface NAME of the current namespace into namespace NSFD */
+static int
+link_move(const char *name, int nsfd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int ifindex = (int)if_nametoindex(name);
+
+	if (ifindex == 0)
+		return -ENODEV;
+	struct nlmsghdr *nlh = newlink_msg(buf, ifindex, 0);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
+	return rt_request(nlh);
+}
+
+/* a host route to DST (FAMILY 4 or 6) through interface IFINDEX, on-link */
+static int
+route_dev(int ifindex, int family, const uint8_t *dst)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	size_t alen = family == 4 ? 4 : 16;
+
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = family == 4 ? AF_INET : AF_INET6;
+	rtm->rtm_dst_len = (unsigned char)(alen * 8);
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return rt_request(nlh);
+}
+
+/* vxlan device NAME for VNI on underlay UL (local address LOCAL), a port of
+ * bridge MASTER; remote MACs are learned behind the VTEP they came from */
+static int
+vxlan_add(const char *name, uint32_t vni, const struct hv_overlay *ov, int ul, const char *master)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
+	struct nlattr *info, *data;
+	int master_ifindex = (int)if_nametoindex(master), rc;
+
+	if (master_ifindex == 0)
+		return -ENODEV;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vni);
+	if (ov->local.family == 4)
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL, 4, ov->local.a);
+	else
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL6, 16, ov->local.a);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_LINK, (uint32_t)ul);
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(ov->port ? ov->port : 4789));
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_TTL, ov->ttl ? ov->ttl : 64);
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 1);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	rc = rt_request(nlh);
+	return rc ? rc : link_up(name);
+}
+
+/* the flood entry of vxlan IFINDEX towards PEER (head-end replication) */
+static int
+vxlan_flood_add(int ifindex, const struct hv_prefix *peer)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	static const uint8_t zero[6];
+	struct ndmsg *nd;
+
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_BRIDGE;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = NUD_PERMANENT;
+	nd->ndm_flags = NTF_SELF;
+	mnl_attr_put(nlh, NDA_LLADDR, 6, zero);
+	mnl_attr_put(nlh, NDA_DST, peer->family == 4 ? 4 : 16, peer->a);
+	return rt_request(nlh);
+}
+
+/* does PEER carry segment SG (no segments: every segment with a VNI)? */
+static bool
+peer_carries(const struct hv_peer *peer, const struct hv_segment *sg)
+{
+	if (peer->segments.n == 0)
+		return true;
+	for (size_t i = 0; i < peer->segments.n; i++)
+		if (strcmp(peer->segments.v[i].name, sg->name) == 0)
+			return true;
+	return false;
+}
+
+struct overlay_job {
+	const struct hv_prog *prog;
+	char (*bridges)[KIFNAMSIZ];
+};
+
+/* inside the switch namespace, the underlay interface already moved in:
+ * its address, routes to the peers, and a vxlan device per carried VNI */
+static int
+overlay_setup(void *arg)
+{
+	const struct overlay_job *j = arg;
+	const struct hv_overlay *ov = &j->prog->overlay;
+	int ul = (int)if_nametoindex(ov->dev), rc;
+	char a[64];
+
+	if (ul == 0)
+		return -ENODEV;
+	if ((rc = link_up(ov->dev)) != 0 ||
+	    (rc = addr_add(ov->dev, &ov->local, ov->local.family == 4 ? 32 : 128)) != 0) {
+		hv_lab_err("overlay: underlay %s: %s", ov->dev, strerror(-rc));
+		return rc;
+	}
+	for (size_t p = 0; p < ov->peers.n; p++)
+		if ((rc = route_dev(ul, ov->peers.v[p].addr.family, ov->peers.v[p].addr.a)) != 0) {
+			hv_prefix_format(&ov->peers.v[p].addr, a, sizeof(a));
+			hv_lab_err("overlay: route to peer %s over %s: %s", a, ov->dev,
+				   strerror(-rc));
+			return rc;
+		}
+	for (size_t s = 0; s < j->prog->segments.n; s++) {
+		const struct hv_segment *sg = &j->prog->segments.v[s];
+		char name[KIFNAMSIZ], peers[512] = "";
+		size_t len = 0, n = 0;
+		int vx;
+
+		if (!sg->has_vni)
+			continue;
+		for (size_t p = 0; p < ov->peers.n; p++)
+			n += peer_carries(&ov->peers.v[p], sg);
+		if (n == 0)
+			continue;
+		snprintf(name, sizeof(name), "vx%u", sg->vni);
+		if ((rc = vxlan_add(name, sg->vni, ov, ul, j->bridges[s])) != 0 ||
+		    (vx = (int)if_nametoindex(name)) == 0) {
+			hv_lab_err("segment %s: cannot create vxlan %s (VNI %u) on %s: %s",
+				   sg->name, name, sg->vni, ov->dev, strerror(rc ? -rc : ENODEV));
+			return rc ? rc : -ENODEV;
+		}
+		for (size_t p = 0; p < ov->peers.n; p++) {
+			if (!peer_carries(&ov->peers.v[p], sg))
+				continue;
+			hv_prefix_format(&ov->peers.v[p].addr, a, sizeof(a));
+			if ((rc = vxlan_flood_add(vx, &ov->peers.v[p].addr)) != 0) {
+				hv_lab_err("segment %s: flood entry of %s to peer %s: %s", sg->name,
+					   name, a, strerror(-rc));
+				return rc;
+			}
+			if (len < sizeof(peers))
+				len += (size_t)snprintf(peers + len, sizeof(peers) - len, "%s%s",
+							len ? ", " : "", a);
+		}
+		hv_lab_progress("segment %s: vxlan %s (VNI %u) on bridge %s, peers %s", sg->name,
+				name, sg->vni, j->bridges[s], peers);
+	}
+	return 0;
+}
+
+/* the underlay interface of the overlay block moves from the caller's
+ * namespace into the switch namespace, which gets the VTEP; 0 or 1 */
+static int
+up_overlay(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+{
+	const struct hv_overlay *ov = &prog->overlay;
+	int fd = ns_open(swns), rc;
+	char a[64];
+
+	if (fd < 0) {
+		hv_lab_err("cannot open namespace %s: %s", swns, strerror(-fd));
+		return 1;
+	}
+	rc = link_move(ov->dev, fd);
+	close(fd);
+	if (rc != 0) {
+		hv_lab_err("overlay: cannot move underlay interface %s into %s: %s", ov->dev, swns,
+			   strerror(-rc));
+		return 1;
+	}
+	struct overlay_job j = {prog, bridges};
+	if (ns_run(swns, overlay_setup, &j) != 0)
+		return 1;
+	hv_prefix_format(&ov->local, a, sizeof(a));
+	hv_lab_progress("overlay: VTEP %s on %s (moved into %s), UDP port %u", a, ov->dev, swns,
+			ov->port ? ov->port : 4789);
+	return 0;
+}
+
 /* ---- router advertisements: radvd in the switch namespace ---- */
 
 #define RADVD "radvd"
@@ -1036,13 +1237,33 @@ hv_lab_kernel_up(const char *file, const char *name)
 					   .bridges = br,
 					   .n_bridges = prog->segments.n,
 					   .routing = true,
-					   .mirrors = true};
+					   .mirrors = true,
+					   .underlay =
+						   prog->overlay.present ? prog->overlay.dev : NULL,
+					   .vxlan_port = prog->overlay.port};
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {
 			hv_lab_err(
 				"%s: the policy cannot go on the kernel datapath: %s; nothing was created",
 				file, err);
+			goto free;
+		}
+	}
+
+	/* the overlay's underlay interface is moved into the switch namespace */
+	if (prog->overlay.present) {
+		const struct hv_overlay *ov = &prog->overlay;
+		if (!ov->has_local || ov->dev == NULL) {
+			hv_lab_err(
+				"%s: overlay: the kernel datapath needs `local ADDRESS dev INTERFACE` (the underlay interface, moved into the lab's switch namespace); nothing was created",
+				where(&ov->loc, err, sizeof(err)));
+			goto free;
+		}
+		if (if_nametoindex(ov->dev) == 0) {
+			hv_lab_err(
+				"%s: overlay: no interface %s here: the kernel datapath moves the underlay interface of `dev` into the lab's switch namespace (create it first, e.g. one end of a veth pair); nothing was created",
+				where(&ov->loc, err, sizeof(err)), ov->dev);
 			goto free;
 		}
 	}
@@ -1089,6 +1310,8 @@ hv_lab_kernel_up(const char *file, const char *name)
 		json_array_append_new(json_object_get(st.o, "segments"),
 				      json_string(prog->segments.v[s].name));
 	if (kstate_save(&st) != 0)
+		goto rollback;
+	if (prog->overlay.present && up_overlay(swns, prog, bridges) != 0)
 		goto rollback;
 
 	/* 4. guests */
@@ -1142,9 +1365,9 @@ hv_lab_kernel_up(const char *file, const char *name)
 			hv_lab_progress(
 				"note: mirror %s is not set up: without a policy the kernel datapath has no mirrors (its destination ports are left out of the bridges, as hvnetd does)",
 				prog->mirrors.v[i].name);
-	if (prog->overlay.present)
+	if (prog->overlay.present && !prog->overlay.learn)
 		hv_lab_progress(
-			"note: the overlay is not set up: the kernel datapath does not do VXLAN yet");
+			"note: overlay: learn no is not enforced: Linux vxlan devices accept VXLAN from any VTEP");
 	json_object_set_new(st.o, "phase", json_string("up"));
 	if (kstate_save(&st) != 0)
 		goto rollback;

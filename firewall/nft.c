@@ -950,6 +950,29 @@ routing_on(const struct cc *c)
 	return false;
 }
 
+/* the overlay's VXLAN on its underlay interface: accepted in CH */
+static int
+underlay_rule_add(struct cc *c, struct nchain *ch)
+{
+	struct nrule *r;
+
+	if (c->opts == NULL || c->opts->underlay == NULL)
+		return 0;
+	if (!ifname_valid(c->opts->underlay))
+		return cc_fail(c, EINVAL, "overlay: underlay '%s' is not an interface name",
+			       c->opts->underlay);
+	if ((r = rule_add(c, ch)) == NULL)
+		return -E2BIG;
+	snprintf(match_add(r, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", c->opts->underlay);
+	struct match *m = match_add(r, M_DPORT);
+	m->proto = HV_PROTO_UDP;
+	m->lo = m->hi = c->opts->vxlan_port ? c->opts->vxlan_port : 4789;
+	r->v = V_ACCEPT;
+	r->what = "the overlay's VXLAN rule";
+	snprintf(r->comment, sizeof(r->comment), "VXLAN of the overlay");
+	return 0;
+}
+
 /* a rule of CH that starts with iifname BRIDGE-OF-S and, with MAC, ether
  * daddr GATEWAY-MAC-OF-S; 0 or -errno */
 static int
@@ -1050,6 +1073,8 @@ compile_gateways(struct cc *c, size_t ipre, size_t ifwd, size_t iin)
 				 sg->name);
 		}
 	}
+	if ((rc = underlay_rule_add(c, &t->chains[iin])) < 0)
+		return rc;
 	if ((r = rule_add(c, &t->chains[iin])) == NULL)
 		return -E2BIG;
 	r->v = V_DROP;
@@ -1426,7 +1451,7 @@ compile(struct cc *c)
 	}
 	struct nchain *fwd = &n->inet.chains[ipre];
 	struct nchain *routed = routing ? &n->inet.chains[iroute] : NULL;
-	if ((rc = compile_preamble(c, fwd)) < 0)
+	if ((rc = compile_preamble(c, fwd)) < 0 || (rc = underlay_rule_add(c, fwd)) < 0)
 		goto out;
 	if (routing) {
 		/* routed replies of allowed connections; INVALID and a TCP

@@ -55,6 +55,11 @@ struct hv_nft_opts {
 	 * the namespace it commits to). A mirror the kernel cannot express is
 	 * left out whole, with a note naming it and the feature. */
 	bool mirrors;
+	/* the interface VXLAN arrives on (the kernel lab's overlay), or NULL:
+	 * the chains that see it accept UDP to VXLAN_PORT there, before the
+	 * policy (the policy applies to the frames inside, on the bridges) */
+	const char *underlay;
+	uint16_t vxlan_port;
 };
 
 /* the next hops of the mirror copies (nft dup to ADDR device PORT) */
