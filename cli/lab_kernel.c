@@ -41,6 +41,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -392,13 +393,6 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 		struct kguest *k = &kg[i];
 
 		k->g = g;
-		if (g->kind != HV_GUEST_NETNS) {
-			hv_lab_err(
-				"%s: guest %s is of kind qemu: the kernel datapath runs namespace guests only (tap devices for QEMU guests are not done); nothing was created",
-				where(&g->loc, w, sizeof(w)), g->name);
-			bad++;
-			continue;
-		}
 		if ((size_t)snprintf(k->instance, sizeof(k->instance), "%s-%s", lab, g->name) >=
 		    sizeof(k->instance)) {
 			hv_lab_err("%s: guest %s: the namespace name %s-%s is too long",
@@ -441,6 +435,15 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 						     .ips = kn->ips,
 						     .n_ips = n->ips.n};
 			memcpy(kn->vn.mac, n->mac, 6);
+			if (g->kind == HV_GUEST_QEMU) {
+				/* a tap of the switch namespace, named like a veth's
+				 * switch end; the VM's MAC the same every time */
+				kn->vn.tap = kn->host;
+				if (!kn->vn.has_mac) {
+					hv_qemu_mac_derive(k->instance, n->name, kn->vn.mac);
+					kn->vn.has_mac = true;
+				}
+			}
 			hv_vmm_nic_gateways(seg, n, &kn->vn.gw4, &kn->vn.gw6);
 			k->vnics[j] = kn->vn;
 		}
@@ -448,7 +451,11 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 					      .instance = k->instance,
 					      .state_dir = state_dir,
 					      .nics = k->vnics,
-					      .n_nics = g->nics.n};
+					      .n_nics = g->nics.n,
+					      .memory = g->memory,
+					      .cpus = g->cpus,
+					      .image = g->image,
+					      .tap_nics = g->kind == HV_GUEST_QEMU};
 	}
 	return bad ? 1 : 0;
 }
@@ -502,8 +509,9 @@ guest_json(const struct kguest *k)
 		}
 		json_array_append_new(nics, o);
 	}
-	return json_pack("{s:s, s:s, s:s, s:o}", "name", k->g->name, "kind", "netns", "instance",
-			 k->instance, "nics", nics);
+	return json_pack("{s:s, s:s, s:s, s:o}", "name", k->g->name, "kind",
+			 k->g->kind == HV_GUEST_QEMU ? "qemu" : "netns", "instance", k->instance,
+			 "nics", nics);
 }
 
 /* ---- mirrors ---- */
@@ -609,7 +617,11 @@ up_mirror_ports(const char *swns, struct hv_nft *nft, struct kguest *kg, size_t 
 			return 1;
 		}
 		struct mac_job mj = {.ifname = k->g->nics.v[nic].name};
-		int rc = ns_run(k->instance, nic_mac, &mj);
+		int rc = 0;
+		if (k->g->kind == HV_GUEST_QEMU)
+			memcpy(mj.mac, k->vnics[nic].mac, 6); /* QEMU's, from the file or derived */
+		else
+			rc = ns_run(k->instance, nic_mac, &mj);
 		struct mirror_job j = {nft, port, mj.mac};
 		if (rc == 0)
 			rc = ns_run(swns, mirror_port_setup, &j);
@@ -1107,6 +1119,90 @@ is_mirror_port(const struct hv_prog *prog, const char *port)
 	return false;
 }
 
+/* a persistent tap NAME (a QEMU guest's NIC) in the current namespace, a port
+ * of bridge MASTER (NULL: none), up */
+static int
+tap_add(const char *name, const char *master, uint32_t mtu)
+{
+	struct ifreq ifr = {0};
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc != 0)
+		return rc;
+	int ifindex = (int)if_nametoindex(name);
+	int master_ifindex = master ? (int)if_nametoindex(master) : 0;
+	if (ifindex == 0 || (master && master_ifindex == 0))
+		return -ENODEV;
+	struct nlmsghdr *nlh = newlink_msg(buf, ifindex, 0);
+	if (master)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	if ((rc = rt_request(nlh)) != 0)
+		return rc;
+	return link_up(name);
+}
+
+/* inside the switch namespace: a QEMU guest's taps, then QEMU itself, which
+ * opens them by name in this namespace (the forked QEMU stays in it) */
+static int
+guest_qemu(void *arg)
+{
+	struct veth_job *j = arg;
+	struct kguest *k = j->k;
+	char err[512];
+	int rc = 0;
+
+	for (size_t i = 0; i < k->vg.n_nics && rc == 0; i++) {
+		const struct hv_nic *n = &k->g->nics.v[i];
+		const bool mirror = is_mirror_port(j->prog, k->vnics[i].port);
+
+		rc = tap_add(k->nics[i].host, mirror ? NULL : j->bridges[n->seg_id],
+			     k->vnics[i].mtu);
+		if (rc != 0) {
+			hv_lab_err("guest %s, nic %s: cannot create tap %s (bridge %s): %s",
+				   k->g->name, n->name, k->nics[i].host, j->bridges[n->seg_id],
+				   strerror(-rc));
+			return rc;
+		}
+	}
+	rc = hv_vmm_qemu.start(&k->vg, err, sizeof(err));
+	if (rc != 0)
+		hv_lab_err("guest %s: %s", k->g->name, err);
+	return rc;
+}
+
+/* a QEMU guest is up once its exec channel answers (it configured its NICs
+ * before); 0, or -errno with the error printed */
+static int
+qemu_wait(const struct kguest *k)
+{
+	time_t start = time(NULL);
+
+	while (time(NULL) - start < 120) {
+		if (!hv_vmm_qemu.running(k->instance, k->vg.state_dir)) {
+			hv_lab_err("guest %s: QEMU exited while booting (its log: %s/)", k->g->name,
+				   k->vg.state_dir);
+			return -ECHILD;
+		}
+		if (hv_qemu_ready(k->instance, k->vg.state_dir, 2000) == 0) {
+			hv_lab_progress("guest %s: up after %ld s, exec channel answers",
+					k->g->name, (long)(time(NULL) - start));
+			return 0;
+		}
+	}
+	hv_lab_err("guest %s: not up after 120 s", k->g->name);
+	return -ETIMEDOUT;
+}
+
 /* inside the switch namespace: the guest's veth pairs */
 static int
 guest_veths(void *arg)
@@ -1133,7 +1229,8 @@ static int
 up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_prog *prog,
 	 char (*bridges)[KIFNAMSIZ])
 {
-	const struct hv_vmm_kind *kind = &hv_vmm_netns;
+	const bool vm = k->g->kind == HV_GUEST_QEMU;
+	const struct hv_vmm_kind *kind = vm ? &hv_vmm_qemu : &hv_vmm_netns;
 	char err[512];
 	int rc, gfd;
 
@@ -1149,6 +1246,12 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 			kstate_save(st);
 		}
 		return rc;
+	}
+	if (vm) {
+		struct veth_job vj = {k, bridges, -1, prog};
+		if ((rc = ns_run(swns, guest_qemu, &vj)) != 0 || (rc = qemu_wait(k)) != 0)
+			return rc;
+		goto show;
 	}
 	gfd = ns_open(k->instance);
 	if (gfd < 0) {
@@ -1166,19 +1269,20 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 		hv_lab_err("guest %s: %s", k->g->name, err);
 		return rc;
 	}
+show:
 	for (size_t j = 0; j < k->vg.n_nics; j++) {
 		const struct hv_vmm_nic *vn = &k->vnics[j];
 		char line[1024], a[64];
-		size_t len = (size_t)snprintf(line, sizeof(line), "guest %s: namespace %s, %s",
-					      k->g->name, k->instance, vn->name);
+		size_t len = (size_t)snprintf(line, sizeof(line), "guest %s: %s %s, %s", k->g->name,
+					      vm ? "QEMU" : "namespace", k->instance, vn->name);
 		for (size_t i = 0; i < vn->n_ips && len < sizeof(line); i++) {
 			hv_prefix_format(&vn->ips[i], a, sizeof(a));
 			len += (size_t)snprintf(line + len, sizeof(line) - len, ", %s", a);
 		}
 		if (len < sizeof(line))
 			snprintf(line + len, sizeof(line) - len,
-				 "; segment %s, port %s (bridge %s)", vn->segment, vn->port,
-				 bridges[k->g->nics.v[j].seg_id]);
+				 "; segment %s, port %s (%sbridge %s)", vn->segment, vn->port,
+				 vm ? "a tap on " : "", bridges[k->g->nics.v[j].seg_id]);
 		hv_lab_progress("%s", line);
 	}
 	return 0;
@@ -1221,7 +1325,8 @@ hv_lab_kernel_up(const char *file, const char *name)
 	snprintf(st.dir, sizeof(st.dir), LABS_DIR "/%s", name);
 	snprintf(st.path, sizeof(st.path), "%s/state.json", st.dir);
 	bridges = calloc(prog->segments.n + 1, sizeof(*bridges));
-	if (bridges == NULL || resolve(name, prog, st.dir, bridges, &kg) != 0)
+	if (bridges == NULL || resolve(name, prog, st.dir, bridges, &kg) != 0 ||
+	    hv_lab_qemu_prepare(prog) != 0)
 		goto free;
 	/* gateways route only under a policy, as in hvnetd */
 	bool routing = false;

@@ -7,8 +7,7 @@
 # agree case for case, and each run must both deliver and block something.
 # On basic, crafted TCP sequences too (nftcraft.py: out-of-window data,
 # data after a RST, an ACK of no connection). Also: lab status and lab down
-# on the kernel lab, a QEMU guest refused with
-# nothing created, and a segment's mac-limit as the bridge's learning bound.
+# on the kernel lab, and a segment's mac-limit as the bridge's learning bound.
 . "$(dirname "$0")/nftdiff_lib.sh"
 
 for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"; do
@@ -50,15 +49,6 @@ for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"
 	[ "$ok" -gt 0 ] && [ "$ok" -lt "$n" ] || hv_fail "$base: $ok of $n delivered: the test would not tell a difference"
 	hv_pass "$base: $n cases (ping, tcp 22/80/8080, udp 53/8080, every guest to every other guest's addresses): hvnetd and the kernel agree ($ok delivered), and on the states of the $conns connections they track"
 done
-
-# a QEMU guest: refused before anything exists
-if "$HVNETCTL" lab up --name "$HV_ID-q" --datapath kernel "$HV_ROOT/policies/nist-800-125b.hvnet" >"$HV_TMP/q.out" 2>&1; then
-	LABS+=("$HV_ID-q")
-	hv_fail "a lab with a qemu guest went up on the kernel datapath"
-fi
-grep -q "guest db1 is of kind qemu: the kernel datapath runs namespace guests only" "$HV_TMP/q.out" || hv_fail "qemu refusal: $(cat "$HV_TMP/q.out")"
-[ ! -e "/run/hvnet/labs/$HV_ID-q" ] && [ -z "$(ip netns list | grep -- "^$HV_ID-q")" ] || hv_fail "the refused lab left something"
-hv_pass "a qemu guest is refused on the kernel datapath, nothing created"
 
 # mac-limit: the bridge learns at most that many addresses
 printf '%s\n' 'segment app { class application; mac-limit 2 }' \
