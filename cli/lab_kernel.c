@@ -12,6 +12,14 @@
  *                   its NIC N the guest end of a veth pair whose switch end,
  *                   GUEST-N (or hvkG-N when longer than 15 bytes), is a port
  *                   of the segment's bridge
+ *   QEMU guests     QEMU runs in NAME.switch, each NIC the persistent tap
+ *                   GUEST-N there, a port of the segment's bridge
+ *
+ * Under a policy, the segments' gateways route between the bridges (their
+ * addresses and gateway MAC on the bridges, forwarding on, radvd where the
+ * file asks for router advertisements); mirrors are nft dup copies to their
+ * port; the overlay's `dev` moves into NAME.switch and each carried VNI gets
+ * a vxlan device on its segment's bridge. docs/nftables.md has the details.
  *
  * Everything is recorded in /run/hvnet/labs/NAME/state.json before it is
  * made, in the format cli/lab.c reads, so lab down removes it after any

@@ -10,8 +10,10 @@
  *
  *   table inet NAME     stateful rules in a prerouting chain; bridged IPv4/IPv6
  *                       reaches it through br_netfilter
- *                       (net.bridge.bridge-nf-call-ip{,6}tables = 1)
+ *                       (net.bridge.bridge-nf-call-ip{,6}tables = 1); with
+ *                       opts.routing also chains forward, routed and input
  *   table bridge NAME   non-IP frames, when the default is not allow
+ *   table ip/ip6 NAME   with opts.mirrors: the mirrors' dup copies
  *
  * A segment is a Linux bridge: a rule's segment is `iifname "BRIDGE"`.
  *
