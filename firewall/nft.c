@@ -1118,8 +1118,10 @@ mirror_unsupported(const struct hv_mirror *m)
 	return NULL;
 }
 
-/* the rules of a mirror over its segments (none: every packet) in CH, one
- * per segment and copy; each is set up by SETUP(rule) */
+/* the rules of mirror M in CH: one per selected segment (BY_SEGMENT; none
+ * selected: one for every packet). PORT NULL: chain blocked's rule, which
+ * marks the packet with BIT; else a copy (dup of family DUP) to PORT, of
+ * packets marked BIT when BIT is not 0 */
 static int
 mirror_rules(struct cc *c, struct nchain *ch, const struct hv_mirror *m, bool by_segment,
 	     uint32_t bit, const char *port, uint8_t dup)

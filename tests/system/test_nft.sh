@@ -135,7 +135,12 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.30.0.12", 81)); s.listen(4); s.accept()
 ' &
 srv81=$!
-sleep 0.5
+# both servers listen before x1 connects (a loaded machine starts python slowly)
+for _ in $(seq 100); do
+	l=$(hv_in web2 ss -Hltn)
+	grep -q '10.30.0.12:80 ' <<<"$l" && grep -q '10.30.0.12:81 ' <<<"$l" && break
+	sleep 0.1
+done
 got=$(hv_in x1 timeout 5 python3 -c '
 import socket
 s = socket.create_connection(("10.30.0.12", 80), timeout=3); print(s.recv(100).decode().strip())
