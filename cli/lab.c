@@ -67,8 +67,9 @@ static const char lab_usage[] =
 	"          On a lab whose hvnetd died: starts it again and reattaches the\n"
 	"          running guests. State: " LABS_DIR "/NAME/\n"
 	"          --datapath kernel: no hvnetd; Linux bridges (one per segment)\n"
-	"          in namespace NAME.switch, a veth pair per NIC, the policy as\n"
-	"          nftables rules there (docs/nftables.md)\n"
+	"          in namespace NAME.switch, a veth pair per namespace NIC, a tap\n"
+	"          per VM NIC, the segments' gateways, mirrors and overlay, the\n"
+	"          policy as nftables rules there (docs/nftables.md)\n"
 	"  down    stop hvnetd and the VMs, remove the guests and the state; with\n"
 	"          no NAME, the only lab that is up. Works after a crash.\n"
 	"  status  every guest: kind, state, NICs, segment, MAC, addresses, link\n"
@@ -1092,6 +1093,12 @@ up_qemu_prepare(const struct hv_prog *prog)
 		return 1;
 	}
 	return 0;
+}
+
+int
+hv_lab_qemu_prepare(const struct hv_prog *prog)
+{
+	return up_qemu_prepare(prog);
 }
 
 /* Wait until every QEMU guest's NICs have link in hvnetd and its init

@@ -18,4 +18,10 @@ int hv_cli_lab(int argc, char **argv, bool json);
 void hv_lab_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hv_lab_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Before a lab with QEMU guests creates anything: QEMU can run and the guest
+ * image is built (or rebuilt when stale). 0, or 1 with what is wrong printed.
+ * Both datapaths' lab up use it. */
+struct hv_prog;
+int hv_lab_qemu_prepare(const struct hv_prog *prog);
+
 #endif

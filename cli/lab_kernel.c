@@ -12,11 +12,20 @@
  *                   its NIC N the guest end of a veth pair whose switch end,
  *                   GUEST-N (or hvkG-N when longer than 15 bytes), is a port
  *                   of the segment's bridge
+ *   QEMU guests     QEMU runs in NAME.switch, each NIC the persistent tap
+ *                   GUEST-N there, a port of the segment's bridge
+ *
+ * Under a policy, the segments' gateways route between the bridges (their
+ * addresses and gateway MAC on the bridges, forwarding on, radvd where the
+ * file asks for router advertisements); mirrors are nft dup copies to their
+ * port; the overlay's `dev` moves into NAME.switch and each carried VNI gets
+ * a vxlan device on its segment's bridge. docs/nftables.md has the details.
  *
  * Everything is recorded in /run/hvnet/labs/NAME/state.json before it is
  * made, in the format cli/lab.c reads, so lab down removes it after any
  * failure or crash; a failed lab up runs lab down itself.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -30,12 +39,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
@@ -171,8 +186,9 @@ link_up(const char *name)
 #define IFLA_BR_FDB_MAX_LEARNED 49
 #endif
 
+/* a bridge; MAC NULL: the kernel picks its address */
 static int
-bridge_add(const char *name, uint32_t mac_limit)
+bridge_add(const char *name, uint32_t mac_limit, const uint8_t *mac)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
@@ -180,6 +196,8 @@ bridge_add(const char *name, uint32_t mac_limit)
 	int rc;
 
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (mac != NULL)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 	if (mac_limit) {
@@ -250,6 +268,50 @@ route_default_lo(int family)
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)lo);
+	return rt_request(nlh);
+}
+
+/* address P (a host address) with the prefix length PLEN on interface
+ * NAME; IPv6 without duplicate address detection, usable at once */
+static int
+addr_add(const char *name, const struct hv_prefix *p, unsigned plen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	int ifindex = (int)if_nametoindex(name);
+
+	if (ifindex == 0)
+		return -ENODEV;
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = p->family == 4 ? AF_INET : AF_INET6;
+	ifa->ifa_prefixlen = (unsigned char)plen;
+	ifa->ifa_flags = p->family == 6 ? IFA_F_NODAD : 0;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned)ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, p->family == 4 ? 4 : 16, p->a);
+	mnl_attr_put(nlh, IFA_ADDRESS, p->family == 4 ? 4 : 16, p->a);
+	return rt_request(nlh);
+}
+
+/* a permanent neighbour entry: ADDR (FAMILY 4 or 6) at MAC on IFINDEX */
+static int
+neigh_add(int ifindex, int family, const uint8_t *addr, const uint8_t mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ndmsg *nd;
+
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = family == 4 ? AF_INET : AF_INET6;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = NUD_PERMANENT;
+	mnl_attr_put(nlh, NDA_DST, family == 4 ? 4 : 16, addr);
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
 	return rt_request(nlh);
 }
 
@@ -339,13 +401,6 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 		struct kguest *k = &kg[i];
 
 		k->g = g;
-		if (g->kind != HV_GUEST_NETNS) {
-			hv_lab_err(
-				"%s: guest %s is of kind qemu: the kernel datapath runs namespace guests only (tap devices for QEMU guests are not done); nothing was created",
-				where(&g->loc, w, sizeof(w)), g->name);
-			bad++;
-			continue;
-		}
 		if ((size_t)snprintf(k->instance, sizeof(k->instance), "%s-%s", lab, g->name) >=
 		    sizeof(k->instance)) {
 			hv_lab_err("%s: guest %s: the namespace name %s-%s is too long",
@@ -388,6 +443,15 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 						     .ips = kn->ips,
 						     .n_ips = n->ips.n};
 			memcpy(kn->vn.mac, n->mac, 6);
+			if (g->kind == HV_GUEST_QEMU) {
+				/* a tap of the switch namespace, named like a veth's
+				 * switch end; the VM's MAC the same every time */
+				kn->vn.tap = kn->host;
+				if (!kn->vn.has_mac) {
+					hv_qemu_mac_derive(k->instance, n->name, kn->vn.mac);
+					kn->vn.has_mac = true;
+				}
+			}
 			hv_vmm_nic_gateways(seg, n, &kn->vn.gw4, &kn->vn.gw6);
 			k->vnics[j] = kn->vn;
 		}
@@ -395,7 +459,11 @@ resolve(const char *lab, const struct hv_prog *prog, const char *state_dir,
 					      .instance = k->instance,
 					      .state_dir = state_dir,
 					      .nics = k->vnics,
-					      .n_nics = g->nics.n};
+					      .n_nics = g->nics.n,
+					      .memory = g->memory,
+					      .cpus = g->cpus,
+					      .image = g->image,
+					      .tap_nics = g->kind == HV_GUEST_QEMU};
 	}
 	return bad ? 1 : 0;
 }
@@ -449,8 +517,457 @@ guest_json(const struct kguest *k)
 		}
 		json_array_append_new(nics, o);
 	}
-	return json_pack("{s:s, s:s, s:s, s:o}", "name", k->g->name, "kind", "netns", "instance",
-			 k->instance, "nics", nics);
+	return json_pack("{s:s, s:s, s:s, s:o}", "name", k->g->name, "kind",
+			 k->g->kind == HV_GUEST_QEMU ? "qemu" : "netns", "instance", k->instance,
+			 "nics", nics);
+}
+
+/* ---- mirrors ---- */
+
+struct mac_job {
+	const char *ifname;
+	uint8_t mac[6];
+};
+
+/* inside a guest's namespace: the MAC of its NIC */
+static int
+nic_mac(void *arg)
+{
+	struct mac_job *j = arg;
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", j->ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		rc = -errno;
+	else
+		memcpy(j->mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return rc;
+}
+
+struct mirror_job {
+	struct hv_nft *nft;
+	const char *port;
+	const uint8_t *mac;
+};
+
+/* a host route to DST (FAMILY 4 or 6) via GW on IFINDEX, on-link */
+static int
+route_via(int ifindex, int family, const uint8_t *dst, const uint8_t *gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	size_t alen = family == 4 ? 4 : 16;
+
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = family == 4 ? AF_INET : AF_INET6;
+	rtm->rtm_dst_len = (unsigned char)(alen * 8);
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_flags = RTNH_F_ONLINK;
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	mnl_attr_put(nlh, RTA_GATEWAY, alen, gw);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return rt_request(nlh);
+}
+
+/* inside the switch namespace: the mirror port's next hops. nft dup sends a copy to HV_NFT_MIRROR_HOP4/6 on the
+ * port; the kernel resolves the MAC of a route's gateway, or else of the
+ * packet's own destination, so the hops are routed via a second address
+ * whose permanent neighbour entry is the mirror guest's MAC. */
+static int
+mirror_port_setup(void *arg)
+{
+	struct mirror_job *j = arg;
+	static const uint8_t hop4[4] = {169, 254, 68, 76}, gw4[4] = {169, 254, 68, 77};
+	static const uint8_t hop6[16] = {0xfe, 0x80, [14] = 0x68, 0x76};
+	static const uint8_t gw6[16] = {0xfe, 0x80, [14] = 0x68, 0x77};
+	int ifindex = (int)if_nametoindex(j->port), rc;
+
+	if (ifindex == 0)
+		return -ENODEV;
+	if ((rc = neigh_add(ifindex, 4, gw4, j->mac)) != 0 ||
+	    (rc = neigh_add(ifindex, 6, gw6, j->mac)) != 0 ||
+	    (rc = route_via(ifindex, 4, hop4, gw4)) != 0 ||
+	    (rc = route_via(ifindex, 6, hop6, gw6)) != 0)
+		return rc;
+	return 0;
+}
+
+/* every mirror port of NFT: the NIC of a guest of the lab; its copies go to
+ * that NIC's MAC. 0, or 1 with the error printed */
+static int
+up_mirror_ports(const char *swns, struct hv_nft *nft, struct kguest *kg, size_t n_guests)
+{
+	for (size_t i = 0; hv_nft_mirror_port(nft, i); i++) {
+		const char *port = hv_nft_mirror_port(nft, i);
+		struct kguest *k = NULL;
+		size_t nic = 0;
+
+		for (size_t g = 0; g < n_guests && k == NULL; g++)
+			for (size_t j = 0; j < kg[g].vg.n_nics && k == NULL; j++)
+				if (strcmp(kg[g].nics[j].host, port) == 0) {
+					k = &kg[g];
+					nic = j;
+				}
+		if (k == NULL) {
+			hv_lab_err(
+				"mirror port %s is no guest NIC of this lab (on the kernel datapath a mirror port is GUEST-NIC)",
+				port);
+			return 1;
+		}
+		struct mac_job mj = {.ifname = k->g->nics.v[nic].name};
+		int rc = 0;
+		if (k->g->kind == HV_GUEST_QEMU)
+			memcpy(mj.mac, k->vnics[nic].mac, 6); /* QEMU's, from the file or derived */
+		else
+			rc = ns_run(k->instance, nic_mac, &mj);
+		struct mirror_job j = {nft, port, mj.mac};
+		if (rc == 0)
+			rc = ns_run(swns, mirror_port_setup, &j);
+		if (rc != 0) {
+			hv_lab_err("mirror port %s (guest %s): %s", port, k->g->name,
+				   strerror(-rc));
+			return 1;
+		}
+		hv_lab_progress(
+			"mirror port %s: copies to guest %s, nic %s (%02x:%02x:%02x:%02x:%02x:%02x)",
+			port, k->g->name, k->g->nics.v[nic].name, mj.mac[0], mj.mac[1], mj.mac[2],
+			mj.mac[3], mj.mac[4], mj.mac[5]);
+	}
+	return 0;
+}
+
+/* ---- the overlay: a vxlan device per segment VNI ---- */
+
+/* move interface NAME of the current namespace into namespace NSFD */
+static int
+link_move(const char *name, int nsfd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int ifindex = (int)if_nametoindex(name);
+
+	if (ifindex == 0)
+		return -ENODEV;
+	struct nlmsghdr *nlh = newlink_msg(buf, ifindex, 0);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
+	return rt_request(nlh);
+}
+
+/* a host route to DST (FAMILY 4 or 6) through interface IFINDEX, on-link */
+static int
+route_dev(int ifindex, int family, const uint8_t *dst)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	size_t alen = family == 4 ? 4 : 16;
+
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = family == 4 ? AF_INET : AF_INET6;
+	rtm->rtm_dst_len = (unsigned char)(alen * 8);
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return rt_request(nlh);
+}
+
+/* vxlan device NAME for VNI on underlay UL (local address LOCAL), a port of
+ * bridge MASTER; remote MACs are learned behind the VTEP they came from */
+static int
+vxlan_add(const char *name, uint32_t vni, const struct hv_overlay *ov, int ul, const char *master)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = newlink_msg(buf, 0, NLM_F_CREATE | NLM_F_EXCL);
+	struct nlattr *info, *data;
+	int master_ifindex = (int)if_nametoindex(master), rc;
+
+	if (master_ifindex == 0)
+		return -ENODEV;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vni);
+	if (ov->local.family == 4)
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL, 4, ov->local.a);
+	else
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL6, 16, ov->local.a);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_LINK, (uint32_t)ul);
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(ov->port ? ov->port : 4789));
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_TTL, ov->ttl ? ov->ttl : 64);
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 1);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	rc = rt_request(nlh);
+	return rc ? rc : link_up(name);
+}
+
+/* the flood entry of vxlan IFINDEX towards PEER (head-end replication) */
+static int
+vxlan_flood_add(int ifindex, const struct hv_prefix *peer)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	static const uint8_t zero[6];
+	struct ndmsg *nd;
+
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_BRIDGE;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = NUD_PERMANENT;
+	nd->ndm_flags = NTF_SELF;
+	mnl_attr_put(nlh, NDA_LLADDR, 6, zero);
+	mnl_attr_put(nlh, NDA_DST, peer->family == 4 ? 4 : 16, peer->a);
+	return rt_request(nlh);
+}
+
+/* does PEER carry segment SG (no segments: every segment with a VNI)? */
+static bool
+peer_carries(const struct hv_peer *peer, const struct hv_segment *sg)
+{
+	if (peer->segments.n == 0)
+		return true;
+	for (size_t i = 0; i < peer->segments.n; i++)
+		if (strcmp(peer->segments.v[i].name, sg->name) == 0)
+			return true;
+	return false;
+}
+
+struct overlay_job {
+	const struct hv_prog *prog;
+	char (*bridges)[KIFNAMSIZ];
+};
+
+/* inside the switch namespace, the underlay interface already moved in:
+ * its address, routes to the peers, and a vxlan device per carried VNI */
+static int
+overlay_setup(void *arg)
+{
+	const struct overlay_job *j = arg;
+	const struct hv_overlay *ov = &j->prog->overlay;
+	int ul = (int)if_nametoindex(ov->dev), rc;
+	char a[64];
+
+	if (ul == 0)
+		return -ENODEV;
+	if ((rc = link_up(ov->dev)) != 0 ||
+	    (rc = addr_add(ov->dev, &ov->local, ov->local.family == 4 ? 32 : 128)) != 0) {
+		hv_lab_err("overlay: underlay %s: %s", ov->dev, strerror(-rc));
+		return rc;
+	}
+	for (size_t p = 0; p < ov->peers.n; p++)
+		if ((rc = route_dev(ul, ov->peers.v[p].addr.family, ov->peers.v[p].addr.a)) != 0) {
+			hv_prefix_format(&ov->peers.v[p].addr, a, sizeof(a));
+			hv_lab_err("overlay: route to peer %s over %s: %s", a, ov->dev,
+				   strerror(-rc));
+			return rc;
+		}
+	for (size_t s = 0; s < j->prog->segments.n; s++) {
+		const struct hv_segment *sg = &j->prog->segments.v[s];
+		char name[KIFNAMSIZ], peers[512] = "";
+		size_t len = 0, n = 0;
+		int vx;
+
+		if (!sg->has_vni)
+			continue;
+		for (size_t p = 0; p < ov->peers.n; p++)
+			n += peer_carries(&ov->peers.v[p], sg);
+		if (n == 0)
+			continue;
+		snprintf(name, sizeof(name), "vx%u", sg->vni);
+		if ((rc = vxlan_add(name, sg->vni, ov, ul, j->bridges[s])) != 0 ||
+		    (vx = (int)if_nametoindex(name)) == 0) {
+			hv_lab_err("segment %s: cannot create vxlan %s (VNI %u) on %s: %s",
+				   sg->name, name, sg->vni, ov->dev, strerror(rc ? -rc : ENODEV));
+			return rc ? rc : -ENODEV;
+		}
+		for (size_t p = 0; p < ov->peers.n; p++) {
+			if (!peer_carries(&ov->peers.v[p], sg))
+				continue;
+			hv_prefix_format(&ov->peers.v[p].addr, a, sizeof(a));
+			if ((rc = vxlan_flood_add(vx, &ov->peers.v[p].addr)) != 0) {
+				hv_lab_err("segment %s: flood entry of %s to peer %s: %s", sg->name,
+					   name, a, strerror(-rc));
+				return rc;
+			}
+			if (len < sizeof(peers))
+				len += (size_t)snprintf(peers + len, sizeof(peers) - len, "%s%s",
+							len ? ", " : "", a);
+		}
+		hv_lab_progress("segment %s: vxlan %s (VNI %u) on bridge %s, peers %s", sg->name,
+				name, sg->vni, j->bridges[s], peers);
+	}
+	return 0;
+}
+
+/* the underlay interface of the overlay block moves from the caller's
+ * namespace into the switch namespace, which gets the VTEP; 0 or 1 */
+static int
+up_overlay(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+{
+	const struct hv_overlay *ov = &prog->overlay;
+	int fd = ns_open(swns), rc;
+	char a[64];
+
+	if (fd < 0) {
+		hv_lab_err("cannot open namespace %s: %s", swns, strerror(-fd));
+		return 1;
+	}
+	rc = link_move(ov->dev, fd);
+	close(fd);
+	if (rc != 0) {
+		hv_lab_err("overlay: cannot move underlay interface %s into %s: %s", ov->dev, swns,
+			   strerror(-rc));
+		return 1;
+	}
+	struct overlay_job j = {prog, bridges};
+	if (ns_run(swns, overlay_setup, &j) != 0)
+		return 1;
+	hv_prefix_format(&ov->local, a, sizeof(a));
+	hv_lab_progress("overlay: VTEP %s on %s (moved into %s), UDP port %u", a, ov->dev, swns,
+			ov->port ? ov->port : 4789);
+	return 0;
+}
+
+/* ---- router advertisements: radvd in the switch namespace ---- */
+
+#define RADVD "radvd"
+
+/* radvd's configuration for the segments whose file entry asks for router
+ * advertisements, as hvnetd sends them (vswitch/gateway.c): from the
+ * gateway's link-local address (the bridge's, from the gateway MAC), router
+ * lifetime 1800 s, every 30 s at most, the segment's IPv6 subnets on-link
+ * and not autonomous (addresses stay the file's). 0 when no segment asks,
+ * 1 when written, -errno */
+static int
+radvd_conf_write(const char *path, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+{
+	FILE *f = NULL;
+	char a[64];
+
+	for (size_t s = 0; s < prog->segments.n; s++) {
+		const struct hv_segment *sg = &prog->segments.v[s];
+		bool gw6 = false;
+		for (size_t k = 0; k < sg->gateways.n; k++)
+			gw6 |= sg->gateways.v[k].p.family == 6;
+		if (!sg->router_adv || !gw6)
+			continue;
+		if (f == NULL && (f = fopen(path, "w")) == NULL)
+			return -errno;
+		fprintf(f,
+			"# segment %s (hvnetctl lab up --datapath kernel)\n"
+			"interface %s {\n"
+			"\tAdvSendAdvert on;\n"
+			"\tMinRtrAdvInterval 10;\n"
+			"\tMaxRtrAdvInterval 30;\n"
+			"\tAdvDefaultLifetime 1800;\n",
+			sg->name, bridges[s]);
+		for (size_t k = 0; k < sg->subnets.n; k++) {
+			if (sg->subnets.v[k].p.family != 6)
+				continue;
+			hv_prefix_format(&sg->subnets.v[k].p, a, sizeof(a));
+			fprintf(f,
+				"\tprefix %s {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous off;\n"
+				"\t\tAdvValidLifetime 86400;\n\t\tAdvPreferredLifetime 14400;\n\t};\n",
+				a);
+		}
+		fputs("};\n", f);
+	}
+	if (f == NULL)
+		return 0;
+	if (fclose(f) != 0)
+		return -errno;
+	return 1;
+}
+
+/* radvd with CONF, daemonized inside namespace SWNS, its pid in PIDFILE.
+ * 0, or 1 with the error printed */
+static int
+radvd_start(const char *swns, const char *conf, const char *pidfile, const char *log)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		hv_lab_err("router advertisements: fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		int fd = ns_open(swns);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) != 0)
+			_exit(126);
+		execlp(RADVD, RADVD, "-C", conf, "-p", pidfile, "-m", "logfile", "-l", log,
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (code == 127)
+			hv_lab_err(
+				"router advertisements: cannot run %s (apt-get install radvd; scripts/install-deps.sh)",
+				RADVD);
+		else
+			hv_lab_err("router advertisements: radvd failed (exit %d); its log: %s",
+				   code, log);
+		return 1;
+	}
+	/* the daemon writes its pid file once it runs */
+	for (int i = 0; i < 50; i++) {
+		if (access(pidfile, R_OK) == 0)
+			return 0;
+		usleep(20000);
+	}
+	hv_lab_err("router advertisements: radvd did not start (no %s); its log: %s", pidfile, log);
+	return 1;
+}
+
+/* stop the radvd of PIDFILE, if it runs; 0 or -errno */
+static int
+radvd_stop(const char *pidfile)
+{
+	char comm[64] = "", path[64];
+	long pid = 0;
+	FILE *f = fopen(pidfile, "r");
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 1)
+		return 0;
+	/* only a radvd: a stale file may name a reused pid */
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = 0;
+	fclose(f);
+	if (strncmp(comm, RADVD, strlen(RADVD)) != 0)
+		return 0;
+	if (kill((pid_t)pid, SIGTERM) != 0)
+		return -errno;
+	for (int i = 0; i < 100 && kill((pid_t)pid, 0) == 0; i++)
+		usleep(10000);
+	return 0;
 }
 
 /* ---- lab up ---- */
@@ -459,7 +976,53 @@ struct switch_job {
 	const char *swns;
 	const struct hv_prog *prog;
 	char (*bridges)[KIFNAMSIZ];
+	bool routing; /* the segments' gateways route (a policy is in force) */
 };
+
+/* the prefix length of the subnet of SG that holds gateway GW */
+static unsigned
+gateway_plen(const struct hv_segment *sg, const struct hv_prefix *gw)
+{
+	for (size_t k = 0; k < sg->subnets.n; k++)
+		if (sg->subnets.v[k].p.family == gw->family &&
+		    hv_prefix_contains(&sg->subnets.v[k].p, gw))
+			return sg->subnets.v[k].p.plen;
+	return gw->plen; /* the language refuses a gateway outside the subnets */
+}
+
+/* inside the switch namespace: segment S's gateway addresses on its bridge */
+static int
+gateway_setup(const struct switch_job *j, size_t s)
+{
+	const struct hv_segment *sg = &j->prog->segments.v[s];
+	char line[512], a[64];
+	size_t len = 0;
+	uint8_t mac[6];
+	int rc;
+
+	if (sg->gateways.n == 0)
+		return 0;
+	for (size_t k = 0; k < sg->gateways.n; k++) {
+		const struct hv_prefix *gw = &sg->gateways.v[k].p;
+		struct hv_prefix net = *gw;
+
+		net.plen = (uint8_t)gateway_plen(sg, gw);
+		hv_prefix_format(&net, a, sizeof(a));
+		if ((rc = addr_add(j->bridges[s], gw, net.plen)) != 0) {
+			hv_lab_err("segment %s: cannot add gateway address %s to bridge %s: %s",
+				   sg->name, a, j->bridges[s], strerror(-rc));
+			return rc;
+		}
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", k ? ", " : "", a);
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+	}
+	hv_nft_gateway_mac(sg->name, mac);
+	hv_lab_progress("segment %s: gateway %s on bridge %s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
+			sg->name, line, j->bridges[s], mac[0], mac[1], mac[2], mac[3], mac[4],
+			mac[5]);
+	return 0;
+}
 
 /* inside the switch namespace */
 static int
@@ -485,8 +1048,30 @@ switch_setup(void *arg)
 			swns, strerror(-rc));
 		goto out;
 	}
+	/* the gateways: a router in this namespace (forwarding here only;
+	 * redirects off, as hvnetd sends none) */
+	if (j->routing) {
+		static const char *const fwd[][2] = {
+			{"/proc/sys/net/ipv4/ip_forward", "1"},
+			{"/proc/sys/net/ipv6/conf/all/forwarding", "1"},
+			{"/proc/sys/net/ipv4/conf/all/send_redirects", "0"},
+			{"/proc/sys/net/ipv4/conf/default/send_redirects", "0"},
+			/* link-local addresses usable at once: radvd advertises
+			 * from the bridge's as soon as it starts */
+			{"/proc/sys/net/ipv6/conf/all/accept_dad", "0"},
+			{"/proc/sys/net/ipv6/conf/default/accept_dad", "0"},
+		};
+		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+			if ((rc = sysctl_write(fwd[i][0], fwd[i][1])) != 0) {
+				hv_lab_err("namespace %s: cannot set %s to %s: %s", swns, fwd[i][0],
+					   fwd[i][1], strerror(-rc));
+				goto out;
+			}
+	}
 	for (size_t s = 0; s < prog->segments.n; s++) {
-		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit);
+		uint8_t mac[6];
+		hv_nft_gateway_mac(prog->segments.v[s].name, mac);
+		rc = bridge_add(bridges[s], prog->segments.v[s].mac_limit, j->routing ? mac : NULL);
 		if (rc != 0) {
 			hv_lab_err("segment %s: cannot create bridge %s in %s: %s",
 				   prog->segments.v[s].name, bridges[s], swns, strerror(-rc));
@@ -500,15 +1085,17 @@ switch_setup(void *arg)
 		else
 			hv_lab_progress("segment %s: bridge %s in namespace %s",
 					prog->segments.v[s].name, bridges[s], swns);
+		if (j->routing && (rc = gateway_setup(j, s)) != 0)
+			goto out;
 	}
 out:
 	return rc;
 }
 
 static int
-up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ])
+up_switch(const char *swns, const struct hv_prog *prog, char (*bridges)[KIFNAMSIZ], bool routing)
 {
-	struct switch_job j = {swns, prog, bridges};
+	struct switch_job j = {swns, prog, bridges, routing};
 	int rc = ns_run(swns, switch_setup, &j);
 
 	if (rc == -ENOENT || rc == -EPERM)
@@ -540,6 +1127,90 @@ is_mirror_port(const struct hv_prog *prog, const char *port)
 	return false;
 }
 
+/* a persistent tap NAME (a QEMU guest's NIC) in the current namespace, a port
+ * of bridge MASTER (NULL: none), up */
+static int
+tap_add(const char *name, const char *master, uint32_t mtu)
+{
+	struct ifreq ifr = {0};
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc != 0)
+		return rc;
+	int ifindex = (int)if_nametoindex(name);
+	int master_ifindex = master ? (int)if_nametoindex(master) : 0;
+	if (ifindex == 0 || (master && master_ifindex == 0))
+		return -ENODEV;
+	struct nlmsghdr *nlh = newlink_msg(buf, ifindex, 0);
+	if (master)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master_ifindex);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	if ((rc = rt_request(nlh)) != 0)
+		return rc;
+	return link_up(name);
+}
+
+/* inside the switch namespace: a QEMU guest's taps, then QEMU itself, which
+ * opens them by name in this namespace (the forked QEMU stays in it) */
+static int
+guest_qemu(void *arg)
+{
+	struct veth_job *j = arg;
+	struct kguest *k = j->k;
+	char err[512];
+	int rc = 0;
+
+	for (size_t i = 0; i < k->vg.n_nics && rc == 0; i++) {
+		const struct hv_nic *n = &k->g->nics.v[i];
+		const bool mirror = is_mirror_port(j->prog, k->vnics[i].port);
+
+		rc = tap_add(k->nics[i].host, mirror ? NULL : j->bridges[n->seg_id],
+			     k->vnics[i].mtu);
+		if (rc != 0) {
+			hv_lab_err("guest %s, nic %s: cannot create tap %s (bridge %s): %s",
+				   k->g->name, n->name, k->nics[i].host, j->bridges[n->seg_id],
+				   strerror(-rc));
+			return rc;
+		}
+	}
+	rc = hv_vmm_qemu.start(&k->vg, err, sizeof(err));
+	if (rc != 0)
+		hv_lab_err("guest %s: %s", k->g->name, err);
+	return rc;
+}
+
+/* a QEMU guest is up once its exec channel answers (it configured its NICs
+ * before); 0, or -errno with the error printed */
+static int
+qemu_wait(const struct kguest *k)
+{
+	time_t start = time(NULL);
+
+	while (time(NULL) - start < 120) {
+		if (!hv_vmm_qemu.running(k->instance, k->vg.state_dir)) {
+			hv_lab_err("guest %s: QEMU exited while booting (its log: %s/)", k->g->name,
+				   k->vg.state_dir);
+			return -ECHILD;
+		}
+		if (hv_qemu_ready(k->instance, k->vg.state_dir, 2000) == 0) {
+			hv_lab_progress("guest %s: up after %ld s, exec channel answers",
+					k->g->name, (long)(time(NULL) - start));
+			return 0;
+		}
+	}
+	hv_lab_err("guest %s: not up after 120 s", k->g->name);
+	return -ETIMEDOUT;
+}
+
 /* inside the switch namespace: the guest's veth pairs */
 static int
 guest_veths(void *arg)
@@ -566,7 +1237,8 @@ static int
 up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_prog *prog,
 	 char (*bridges)[KIFNAMSIZ])
 {
-	const struct hv_vmm_kind *kind = &hv_vmm_netns;
+	const bool vm = k->g->kind == HV_GUEST_QEMU;
+	const struct hv_vmm_kind *kind = vm ? &hv_vmm_qemu : &hv_vmm_netns;
 	char err[512];
 	int rc, gfd;
 
@@ -582,6 +1254,12 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 			kstate_save(st);
 		}
 		return rc;
+	}
+	if (vm) {
+		struct veth_job vj = {k, bridges, -1, prog};
+		if ((rc = ns_run(swns, guest_qemu, &vj)) != 0 || (rc = qemu_wait(k)) != 0)
+			return rc;
+		goto show;
 	}
 	gfd = ns_open(k->instance);
 	if (gfd < 0) {
@@ -599,19 +1277,20 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 		hv_lab_err("guest %s: %s", k->g->name, err);
 		return rc;
 	}
+show:
 	for (size_t j = 0; j < k->vg.n_nics; j++) {
 		const struct hv_vmm_nic *vn = &k->vnics[j];
 		char line[1024], a[64];
-		size_t len = (size_t)snprintf(line, sizeof(line), "guest %s: namespace %s, %s",
-					      k->g->name, k->instance, vn->name);
+		size_t len = (size_t)snprintf(line, sizeof(line), "guest %s: %s %s, %s", k->g->name,
+					      vm ? "QEMU" : "namespace", k->instance, vn->name);
 		for (size_t i = 0; i < vn->n_ips && len < sizeof(line); i++) {
 			hv_prefix_format(&vn->ips[i], a, sizeof(a));
 			len += (size_t)snprintf(line + len, sizeof(line) - len, ", %s", a);
 		}
 		if (len < sizeof(line))
 			snprintf(line + len, sizeof(line) - len,
-				 "; segment %s, port %s (bridge %s)", vn->segment, vn->port,
-				 bridges[k->g->nics.v[j].seg_id]);
+				 "; segment %s, port %s (%sbridge %s)", vn->segment, vn->port,
+				 vm ? "a tap on " : "", bridges[k->g->nics.v[j].seg_id]);
 		hv_lab_progress("%s", line);
 	}
 	return 0;
@@ -654,22 +1333,50 @@ hv_lab_kernel_up(const char *file, const char *name)
 	snprintf(st.dir, sizeof(st.dir), LABS_DIR "/%s", name);
 	snprintf(st.path, sizeof(st.path), "%s/state.json", st.dir);
 	bridges = calloc(prog->segments.n + 1, sizeof(*bridges));
-	if (bridges == NULL || resolve(name, prog, st.dir, bridges, &kg) != 0)
+	if (bridges == NULL || resolve(name, prog, st.dir, bridges, &kg) != 0 ||
+	    hv_lab_qemu_prepare(prog) != 0)
 		goto free;
+	/* gateways route only under a policy, as in hvnetd */
+	bool routing = false;
+	for (size_t s = 0; prog->policies.n > 0 && s < prog->segments.n; s++)
+		routing |= prog->segments.v[s].gateways.n > 0;
 	if (prog->policies.n > 0) {
 		const char **br = calloc(prog->segments.n + 1, sizeof(*br));
 		if (br == NULL)
 			goto free;
 		for (size_t s = 0; s < prog->segments.n; s++)
 			br[s] = bridges[s];
-		struct hv_nft_opts opts = {
-			.table = NFT_TABLE, .bridges = br, .n_bridges = prog->segments.n};
+		struct hv_nft_opts opts = {.table = NFT_TABLE,
+					   .bridges = br,
+					   .n_bridges = prog->segments.n,
+					   .routing = true,
+					   .mirrors = true,
+					   .underlay =
+						   prog->overlay.present ? prog->overlay.dev : NULL,
+					   .vxlan_port = prog->overlay.port};
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {
 			hv_lab_err(
 				"%s: the policy cannot go on the kernel datapath: %s; nothing was created",
 				file, err);
+			goto free;
+		}
+	}
+
+	/* the overlay's underlay interface is moved into the switch namespace */
+	if (prog->overlay.present) {
+		const struct hv_overlay *ov = &prog->overlay;
+		if (!ov->has_local || ov->dev == NULL) {
+			hv_lab_err(
+				"%s: overlay: the kernel datapath needs `local ADDRESS dev INTERFACE` (the underlay interface, moved into the lab's switch namespace); nothing was created",
+				where(&ov->loc, err, sizeof(err)));
+			goto free;
+		}
+		if (if_nametoindex(ov->dev) == 0) {
+			hv_lab_err(
+				"%s: overlay: no interface %s here: the kernel datapath moves the underlay interface of `dev` into the lab's switch namespace (create it first, e.g. one end of a veth pair); nothing was created",
+				where(&ov->loc, err, sizeof(err)), ov->dev);
 			goto free;
 		}
 	}
@@ -710,12 +1417,14 @@ hv_lab_kernel_up(const char *file, const char *name)
 		}
 		goto rollback;
 	}
-	if (up_switch(swns, prog, bridges) != 0)
+	if (up_switch(swns, prog, bridges, routing) != 0)
 		goto rollback;
 	for (size_t s = 0; s < prog->segments.n; s++)
 		json_array_append_new(json_object_get(st.o, "segments"),
 				      json_string(prog->segments.v[s].name));
 	if (kstate_save(&st) != 0)
+		goto rollback;
+	if (prog->overlay.present && up_overlay(swns, prog, bridges) != 0)
 		goto rollback;
 
 	/* 4. guests */
@@ -724,6 +1433,8 @@ hv_lab_kernel_up(const char *file, const char *name)
 			goto rollback;
 
 	/* 5. the policy, in one transaction */
+	if (nft != NULL && up_mirror_ports(swns, nft, kg, prog->guests.n) != 0)
+		goto rollback;
 	if (nft != NULL) {
 		rc = hv_nft_commit(nft, HV_NFT_APPLY, swns, err, sizeof(err));
 		if (rc != 0) {
@@ -740,13 +1451,36 @@ hv_lab_kernel_up(const char *file, const char *name)
 	} else {
 		hv_lab_progress("policy: none in the file (the bridges forward everything)");
 	}
-	for (size_t i = 0; i < prog->mirrors.n; i++)
+	/* 6. router advertisements, where the file asks */
+	if (routing) {
+		char conf[PATH_MAX + 32], pidf[PATH_MAX + 32], log[PATH_MAX + 32];
+		snprintf(conf, sizeof(conf), "%s/radvd.conf", st.dir);
+		snprintf(pidf, sizeof(pidf), "%s/radvd.pid", st.dir);
+		snprintf(log, sizeof(log), "%s/radvd.log", st.dir);
+		int w = radvd_conf_write(conf, prog, bridges);
+		if (w < 0) {
+			hv_lab_err("cannot write %s: %s", conf, strerror(-w));
+			goto rollback;
+		}
+		if (w > 0) {
+			json_object_set_new(st.o, "radvd_pid_file", json_string(pidf));
+			if (kstate_save(&st) != 0 || radvd_start(swns, conf, pidf, log) != 0)
+				goto rollback;
+			for (size_t s = 0; s < prog->segments.n; s++)
+				if (prog->segments.v[s].router_adv)
+					hv_lab_progress(
+						"segment %s: router advertisements from bridge %s (radvd, %s)",
+						prog->segments.v[s].name, bridges[s], conf);
+		}
+	}
+	if (nft == NULL)
+		for (size_t i = 0; i < prog->mirrors.n; i++)
+			hv_lab_progress(
+				"note: mirror %s is not set up: without a policy the kernel datapath has no mirrors (its destination ports are left out of the bridges, as hvnetd does)",
+				prog->mirrors.v[i].name);
+	if (prog->overlay.present && !prog->overlay.learn)
 		hv_lab_progress(
-			"note: mirror %s is not set up: the kernel datapath does not do mirrors yet (its destination ports are left out of the bridges, as hvnetd does)",
-			prog->mirrors.v[i].name);
-	if (prog->overlay.present)
-		hv_lab_progress(
-			"note: the overlay is not set up: the kernel datapath does not do VXLAN yet");
+			"note: overlay: learn no is not enforced: Linux vxlan devices accept VXLAN from any VTEP");
 	json_object_set_new(st.o, "phase", json_string("up"));
 	if (kstate_save(&st) != 0)
 		goto rollback;
@@ -785,9 +1519,14 @@ int
 hv_lab_kernel_teardown(json_t *state, bool verbose)
 {
 	const char *swns = json_string_value(json_object_get(state, "switch_netns"));
+	const char *radvd = json_string_value(json_object_get(state, "radvd_pid_file"));
 	char err[512];
 	int rc;
 
+	if (radvd != NULL && (rc = radvd_stop(radvd)) != 0)
+		hv_lab_err("radvd of %s: %s", radvd, strerror(-rc));
+	else if (radvd != NULL && verbose)
+		hv_lab_progress("router advertisements stopped (radvd)");
 	if (swns == NULL)
 		return 0;
 	rc = hv_netns_delete(swns, err, sizeof(err));

@@ -22,7 +22,8 @@ static const char policy_usage[] =
 	"       hvnetctl policy show [--ir] FILE\n"
 	"       hvnetctl policy trace [--json] FILE 'PROTO SRC[:PORT] -> DST[:PORT]'\n"
 	"       hvnetctl policy compile --target nft [--table NAME] [--bridge SEG=IFNAME]...\n"
-	"                               [--check | --apply] [--netns NS] [--json] FILE\n"
+	"                               [--gateways] [--mirrors] [--check | --apply] [--netns NS]\n"
+	"                               [--json] FILE\n"
 	"\n"
 	"Read policy and lab files offline (no daemon needed).\n"
 	"\n"
@@ -42,6 +43,16 @@ static const char policy_usage[] =
 	"          Segment S is the Linux bridge named S unless --bridge S=IFNAME\n"
 	"          names it; bridged traffic reaches the rules through br_netfilter\n"
 	"          (sysctl net.bridge.bridge-nf-call-iptables=1, -ip6tables=1).\n"
+	"          --gateways  the ruleset of a host whose segment gateways route\n"
+	"                   between the bridges (what lab up --datapath kernel\n"
+	"                   applies): each bridge carries its gateway's MAC, routed\n"
+	"                   packets are decided in chain routed by ingress and\n"
+	"                   destination bridge, and the gateways answer pings and\n"
+	"                   neighbour discovery only (chain input)\n"
+	"          --mirrors  the file's mirrors as nft dup copies to their ports\n"
+	"                   (tables ip and ip6 NAME, as the kernel lab applies\n"
+	"                   them); with --check or --apply each mirror port must\n"
+	"                   be an interface of the namespace\n"
 	"          --check  send the ruleset to the kernel, which validates it and\n"
 	"                   commits nothing (as nft -c)\n"
 	"          --apply  commit it in one atomic netlink transaction, replacing\n"
@@ -294,7 +305,7 @@ static int
 cmd_compile(int argc, char **argv, bool json)
 {
 	const char *target = NULL, *table = NULL, *netns = NULL, *file = NULL;
-	bool check = false, apply = false;
+	bool check = false, apply = false, gateways = false, mirrors = false;
 	const char **bridge_args = calloc((size_t)argc + 1, sizeof(*bridge_args));
 	size_t n_bridge = 0;
 	int rc = 1;
@@ -312,6 +323,10 @@ cmd_compile(int argc, char **argv, bool json)
 			bridge_args[n_bridge++] = argv[++i];
 		else if (strcmp(a, "--check") == 0)
 			check = true;
+		else if (strcmp(a, "--gateways") == 0)
+			gateways = true;
+		else if (strcmp(a, "--mirrors") == 0)
+			mirrors = true;
 		else if (strcmp(a, "--apply") == 0)
 			apply = true;
 		else if (a[0] == '-' && a[1]) {
@@ -373,8 +388,11 @@ cmd_compile(int argc, char **argv, bool json)
 		}
 		bridges[k] = eq + 1;
 	}
-	struct hv_nft_opts opts = {
-		.table = table, .bridges = bridges, .n_bridges = prog->segments.n};
+	struct hv_nft_opts opts = {.table = table,
+				   .bridges = bridges,
+				   .n_bridges = prog->segments.n,
+				   .routing = gateways,
+				   .mirrors = mirrors};
 	nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 	if (nft == NULL) {
 		fprintf(stderr, "hvnetctl: policy compile: %s: %s\n", file, err);

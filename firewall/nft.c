@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
@@ -62,6 +63,8 @@
 
 enum m_kind {
 	M_IIFNAME,	/* iifname "BR" */
+	M_OIFNAME,	/* oifname "BR" */
+	M_ETHER_DADDR,	/* ether daddr MAC (with nft's meta iiftype ether dependency) */
 	M_NFPROTO,	/* meta nfproto ipv4|ipv6 */
 	M_ADDR,		/* ip[6] saddr|daddr PREFIX */
 	M_ADDR_SET,	/* ip[6] saddr|daddr { HOSTS } or @NAME */
@@ -73,6 +76,8 @@ enum m_kind {
 	M_TCP_NOT_SYN,	/* tcp flags != syn / fin,syn,rst,ack */
 	M_ND_BYPASS,	/* icmpv6 type { ND and MLD } */
 	M_ETHER_NOT_IP, /* ether type != { ip, arp, ip6 } */
+	M_MARK_ALL,	/* meta mark & BITS == BITS */
+	M_MARK_ANY,	/* meta mark & BITS != 0x00000000 */
 };
 
 struct match {
@@ -82,9 +87,10 @@ struct match {
 	uint8_t proto;	/* M_L4PROTO, M_DPORT */
 	uint16_t lo, hi;
 	int16_t type;
-	uint32_t bits; /* M_CT_STATE */
+	uint32_t bits; /* M_CT_STATE, M_MARK_* */
 	struct hv_prefix prefix;
 	char ifname[HV_NFT_IFNAMSIZ];
+	uint8_t mac[6]; /* M_ETHER_DADDR */
 	/* M_ADDR_SET, M_DPORT_SET: sorted elements (owned by the hv_nft), and
 	 * the named set they are, or "" for an anonymous one */
 	const struct hv_prefix *addrs;
@@ -121,21 +127,34 @@ struct nrule {
 	uint32_t rate, burst;
 	bool log;
 	char prefix[NFT_LOG_PREFIX_MAX + 1];
+	uint32_t mark_or; /* meta mark set meta mark | MARK_OR (a mirror's bit) */
+	uint8_t dup;	  /* 4 or 6: dup to the mirror next hop device DUP_DEV */
+	char dup_dev[HV_NFT_IFNAMSIZ];
+	bool keep_drop; /* a drop that is not the policy's (never mirrored) */
 	enum verdict v;
 	char target[NFT_CHAIN_NAME_MAX]; /* V_JUMP */
 	char comment[NFT_COMMENT_MAX + 1];
 	const char *what; /* for kernel errors: "rule web (x.hvnet:3:2)" */
 };
 
+/* the hook of a base chain */
+enum hook {
+	HOOK_NONE, /* a regular chain, reached by jump */
+	HOOK_PREROUTING,
+	HOOK_FORWARD, /* inet: routed and (br_netfilter) bridged packets; bridge: bridged */
+	HOOK_INPUT,
+};
+
 struct nchain {
 	char name[NFT_CHAIN_NAME_MAX];
-	bool base;
+	enum hook hook;
+	int prio; /* base chains: "filter" + PRIO */
 	struct nrule *rules;
 	size_t n, cap;
 };
 
 struct ntable {
-	int family; /* NFPROTO_INET or NFPROTO_BRIDGE */
+	int family; /* NFPROTO_INET, NFPROTO_BRIDGE, NFPROTO_IPV4 or NFPROTO_IPV6 */
 	struct nchain *chains;
 	size_t n;
 };
@@ -144,6 +163,10 @@ struct hv_nft {
 	char table[HV_NFT_NAME_MAX + 1];
 	struct ntable inet, bridge;
 	bool has_bridge;
+	struct ntable ip4, ip6; /* the mirrors' copies (nft dup), when has_mirror */
+	bool has_mirror;
+	char (*dup_ports)[HV_NFT_IFNAMSIZ]; /* devices of dup statements */
+	size_t n_dup_ports;
 	size_t n_rules;
 	char *notes[NFT_NOTES_MAX + 1];
 	size_t n_notes, n_notes_dropped;
@@ -194,7 +217,7 @@ static void __attribute__((format(printf, 2, 3))) cc_note(struct cc *c, const ch
 }
 
 static struct nchain *
-chain_add(struct ntable *t, const char *name, bool base)
+chain_add(struct ntable *t, const char *name, enum hook hook)
 {
 	struct nchain *ch = realloc(t->chains, (t->n + 1) * sizeof(*ch));
 
@@ -204,7 +227,7 @@ chain_add(struct ntable *t, const char *name, bool base)
 	ch = &t->chains[t->n++];
 	memset(ch, 0, sizeof(*ch));
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
-	ch->base = base;
+	ch->hook = hook;
 	return ch;
 }
 
@@ -340,7 +363,7 @@ rule_set_action(struct nrule *r, enum hv_action a)
 static int
 log_chain_add(struct cc *c, const struct hv_rule *r, const char *chain_name, const char *what)
 {
-	struct nchain *ch = chain_add(&c->n->inet, chain_name, false);
+	struct nchain *ch = chain_add(&c->n->inet, chain_name, HOOK_NONE);
 	char where[512];
 
 	if (ch == NULL)
@@ -392,7 +415,8 @@ blob_alloc(struct hv_nft *n, size_t count, size_t size)
  * not matter (they share the verdict), so grouping keeps first-match order.
  */
 struct gent {
-	uint16_t seg;
+	uint16_t seg;  /* iifname: the ingress segment, or HV_SEG_ANY */
+	uint16_t oseg; /* oifname (routed only): the destination segment, or HV_SEG_ANY */
 	uint8_t fam, proto;
 	int16_t icmp;
 	struct hv_prefix *src, *dst; /* n_src 0: no constraint */
@@ -511,7 +535,8 @@ enum gdim {
 static bool
 gent_mergeable(const struct gent *a, const struct gent *b, enum gdim d)
 {
-	if (a->seg != b->seg || a->fam != b->fam || a->proto != b->proto || a->icmp != b->icmp)
+	if (a->seg != b->seg || a->oseg != b->oseg || a->fam != b->fam || a->proto != b->proto ||
+	    a->icmp != b->icmp)
 		return false;
 	if (d != G_PORT && !ports_eq(a, b))
 		return false;
@@ -718,16 +743,20 @@ emit_gent(struct cc *c, struct nchain *fwd, const struct gent *g, const struct h
 			"rule %s: its id is longer than an nftables comment (%d bytes); give the rule a shorter label",
 			rule_where(r, where, sizeof(where)), NFT_COMMENT_MAX);
 	snprintf(nr->comment, sizeof(nr->comment), "%s", r->id);
-	if (g->seg != HV_SEG_ANY) {
-		const char *br = seg_bridge(c, g->seg);
+	for (int side = 0; side < 2; side++) {
+		uint16_t seg = side == 0 ? g->seg : g->oseg;
+		if (seg == HV_SEG_ANY)
+			continue;
+		const char *br = seg_bridge(c, seg);
 		if (!ifname_valid(br))
 			return cc_fail(
 				c, EINVAL,
 				"segment %s (used by rule %s): its bridge name '%s' is not an interface name (1-15 bytes, no '/', ':', quotes or spaces); name the bridge with --bridge %s=IFNAME",
-				c->ir->prog->segments.v[g->seg].name,
+				c->ir->prog->segments.v[seg].name,
 				rule_where(r, where, sizeof(where)), br,
-				c->ir->prog->segments.v[g->seg].name);
-		snprintf(match_add(nr, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", br);
+				c->ir->prog->segments.v[seg].name);
+		snprintf(match_add(nr, side == 0 ? M_IIFNAME : M_OIFNAME)->ifname, HV_NFT_IFNAMSIZ,
+			 "%s", br);
 	}
 	bool icmp = g->proto == HV_PROTO_ICMP || g->proto == HV_PROTO_ICMPV6;
 	uint8_t fam = g->fam;
@@ -770,11 +799,14 @@ emit_gent(struct cc *c, struct nchain *fwd, const struct gent *g, const struct h
 	return 0;
 }
 
-/* one source rule: its entries grouped, then emitted; returns how many
- * entries were left out (they join two segments) or -errno */
+/* one source rule: its entries grouped, then emitted into FWD; returns how
+ * many entries were left out (bridged: they join two segments) or -errno.
+ * ROUTED: FWD decides routed packets, whose ingress segment is the bridge
+ * they came in on (iifname) and whose destination segment the bridge they
+ * leave by (oifname), the two segments hvnetd classifies a routed packet by. */
 static long
 compile_rule_entries(struct cc *c, struct nchain *fwd, const struct hv_ir_rule_info *ri,
-		     const char *log_chain, const char *what)
+		     const char *log_chain, const char *what, bool routed)
 {
 	struct hv_nft *n = c->n;
 	struct gent *g = calloc(ri->count + 1, sizeof(*g));
@@ -786,13 +818,19 @@ compile_rule_entries(struct cc *c, struct nchain *fwd, const struct hv_ir_rule_i
 		return cc_fail(c, ENOMEM, "out of memory");
 	for (size_t k = 0; k < ri->count; k++) {
 		const struct hv_ir_rule *e = &c->ir->entries[ri->first + k];
-		if (e->src_seg != HV_SEG_ANY && e->dst_seg != HV_SEG_ANY &&
+		if (!routed && e->src_seg != HV_SEG_ANY && e->dst_seg != HV_SEG_ANY &&
 		    e->src_seg != e->dst_seg) {
 			skipped++;
 			continue;
 		}
 		struct gent *x = &g[ng++];
-		x->seg = e->src_seg != HV_SEG_ANY ? e->src_seg : e->dst_seg;
+		if (routed) {
+			x->seg = e->src_seg;
+			x->oseg = e->dst_seg;
+		} else {
+			x->seg = e->src_seg != HV_SEG_ANY ? e->src_seg : e->dst_seg;
+			x->oseg = HV_SEG_ANY;
+		}
 		x->fam = e->family;
 		x->proto = e->proto;
 		x->icmp = e->icmp_type;
@@ -876,10 +914,457 @@ compile_preamble(struct cc *c, struct nchain *fwd)
 	return 0;
 }
 
+void
+hv_nft_gateway_mac(const char *segment, uint8_t mac[6])
+{
+	uint32_t h = 2166136261u; /* FNV-1a, as hvnetd's hv_gw_mac_of */
+
+	for (const char *p = segment; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	mac[0] = 0x02; /* locally administered, unicast */
+	mac[1] = 0x68; /* "hv" */
+	mac[2] = 0x76;
+	mac[3] = (uint8_t)(h >> 16);
+	mac[4] = (uint8_t)(h >> 8);
+	mac[5] = (uint8_t)h;
+}
+
+/* segment S's gateway address of FAMILY, or NULL */
+static const struct hv_prefix *
+seg_gateway(const struct hv_segment *sg, uint8_t family)
+{
+	for (size_t k = 0; k < sg->gateways.n; k++)
+		if (sg->gateways.v[k].p.family == family)
+			return &sg->gateways.v[k].p;
+	return NULL;
+}
+
+static bool
+routing_on(const struct cc *c)
+{
+	if (c->opts == NULL || !c->opts->routing)
+		return false;
+	for (size_t s = 0; s < c->ir->prog->segments.n; s++)
+		if (c->ir->prog->segments.v[s].gateways.n > 0)
+			return true;
+	return false;
+}
+
+/* the overlay's VXLAN on its underlay interface: accepted in CH */
+static int
+underlay_rule_add(struct cc *c, struct nchain *ch)
+{
+	struct nrule *r;
+
+	if (c->opts == NULL || c->opts->underlay == NULL)
+		return 0;
+	if (!ifname_valid(c->opts->underlay))
+		return cc_fail(c, EINVAL, "overlay: underlay '%s' is not an interface name",
+			       c->opts->underlay);
+	if ((r = rule_add(c, ch)) == NULL)
+		return -E2BIG;
+	snprintf(match_add(r, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", c->opts->underlay);
+	struct match *m = match_add(r, M_DPORT);
+	m->proto = HV_PROTO_UDP;
+	m->lo = m->hi = c->opts->vxlan_port ? c->opts->vxlan_port : 4789;
+	r->v = V_ACCEPT;
+	r->what = "the overlay's VXLAN rule";
+	snprintf(r->comment, sizeof(r->comment), "VXLAN of the overlay");
+	return 0;
+}
+
+/* a rule of CH that starts with iifname BRIDGE-OF-S and, with MAC, ether
+ * daddr GATEWAY-MAC-OF-S; 0 or -errno */
+static int
+gw_rule_add(struct cc *c, struct nchain *ch, size_t s, bool mac, const char *what,
+	    struct nrule **out)
+{
+	const struct hv_segment *sg = &c->ir->prog->segments.v[s];
+	const char *br = seg_bridge(c, (uint16_t)s);
+	struct nrule *r;
+
+	if (!ifname_valid(br))
+		return cc_fail(
+			c, EINVAL,
+			"segment %s: its bridge name '%s' is not an interface name (1-15 bytes, no '/', ':', quotes or spaces); name the bridge with --bridge %s=IFNAME",
+			sg->name, br, sg->name);
+	if ((r = rule_add(c, ch)) == NULL)
+		return -E2BIG;
+	snprintf(match_add(r, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", br);
+	if (mac)
+		hv_nft_gateway_mac(sg->name, match_add(r, M_ETHER_DADDR)->mac);
+	r->what = what;
+	*out = r;
+	return 0;
+}
+
+/*
+ * The gateways (opts->routing): each bridge carries its segment's gateway
+ * MAC, so a frame to that MAC is for the gateway. In prerouting such frames
+ * skip the bridged rules (they are routed, or for the gateway itself) when
+ * the segment has a gateway of their family and are dropped otherwise, as
+ * hvnetd routes only between segments with gateways of the family. In
+ * forward they go to chain ROUTED (the policy for routed packets); bridged
+ * packets, which br_netfilter also passes through forward (in and out on
+ * the same bridge), were decided in prerouting. Input lets the gateways
+ * answer pings of their own addresses and neighbour discovery, nothing else
+ * (hvnetd: gw_local). Chains are passed by index: adding chains moves them.
+ */
+static int
+compile_gateways(struct cc *c, size_t ipre, size_t ifwd, size_t iin)
+{
+	const struct hv_prog *prog = c->ir->prog;
+	struct ntable *t = &c->n->inet;
+	struct nrule *r;
+	int rc;
+
+	if ((r = rule_add(c, &t->chains[iin])) == NULL)
+		return -E2BIG;
+	match_add(r, M_ND_BYPASS);
+	r->v = V_ACCEPT;
+	snprintf(r->comment, sizeof(r->comment), "neighbour discovery of the gateways");
+	r->what = "the ND rule of chain input";
+	for (size_t s = 0; s < prog->segments.n; s++) {
+		const struct hv_segment *sg = &prog->segments.v[s];
+		const struct hv_prefix *g4 = seg_gateway(sg, 4), *g6 = seg_gateway(sg, 6);
+		const char *what_pre = "a gateway rule of chain prerouting";
+
+		if (g4 || g6) {
+			if ((rc = gw_rule_add(c, &t->chains[ipre], s, true, what_pre, &r)) < 0)
+				return rc;
+			if (!(g4 && g6))
+				match_add(r, M_NFPROTO)->family = g4 ? 4 : 6;
+			r->v = V_ACCEPT;
+			snprintf(r->comment, sizeof(r->comment), "to the gateway of %s", sg->name);
+		}
+		if (!(g4 && g6)) {
+			if ((rc = gw_rule_add(c, &t->chains[ipre], s, true, what_pre, &r)) < 0)
+				return rc;
+			r->v = V_DROP;
+			r->keep_drop = true;
+			snprintf(r->comment, sizeof(r->comment), "%s has no %sgateway", sg->name,
+				 g4   ? "IPv6 "
+				 : g6 ? "IPv4 "
+				      : "");
+		}
+		if (!g4 && !g6)
+			continue;
+		rc = gw_rule_add(c, &t->chains[ifwd], s, true, "a gateway rule of chain forward",
+				 &r);
+		if (rc < 0)
+			return rc;
+		r->v = V_JUMP;
+		snprintf(r->target, sizeof(r->target), "routed");
+		snprintf(r->comment, sizeof(r->comment), "routed by the gateway of %s", sg->name);
+		for (int f = 0; f < 2; f++) {
+			const struct hv_prefix *gw = f == 0 ? g4 : g6;
+			if (gw == NULL)
+				continue;
+			rc = gw_rule_add(c, &t->chains[iin], s, false,
+					 "a gateway rule of chain input", &r);
+			if (rc < 0)
+				return rc;
+			addr_match_add(c, r, gw->family, true, gw, 1);
+			struct match *m = match_add(r, M_ICMP_TYPE);
+			m->family = gw->family;
+			m->type = gw->family == 4 ? 8 : 128;
+			r->v = V_ACCEPT;
+			snprintf(r->comment, sizeof(r->comment), "the gateway of %s answers pings",
+				 sg->name);
+		}
+	}
+	if ((rc = underlay_rule_add(c, &t->chains[iin])) < 0)
+		return rc;
+	if ((r = rule_add(c, &t->chains[iin])) == NULL)
+		return -E2BIG;
+	r->v = V_DROP;
+	r->what = "the last rule of chain input";
+	snprintf(r->comment, sizeof(r->comment), "nothing else for the gateways");
+	return 0;
+}
+
+#define MIRROR_BITS 16 /* mirrors with verdict blocked: one mark bit each */
+
+static int
+dup_port_add(struct hv_nft *n, const char *port)
+{
+	for (size_t i = 0; i < n->n_dup_ports; i++)
+		if (strcmp(n->dup_ports[i], port) == 0)
+			return 0;
+	char(*p)[HV_NFT_IFNAMSIZ] = realloc(n->dup_ports, (n->n_dup_ports + 1) * sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	n->dup_ports = p;
+	snprintf(n->dup_ports[n->n_dup_ports++], HV_NFT_IFNAMSIZ, "%s", port);
+	return 0;
+}
+
+/* Why mirror M cannot be a kernel mirror, or NULL */
+static const char *
+mirror_unsupported(const struct hv_mirror *m)
+{
+	if (m->ports.n > 0)
+		return "port selection (inet hooks see a bridged packet's bridge, not its port; select segments instead)";
+	if (m->filter)
+		return "a filter (nft has no tcpdump expressions)";
+	if (m->dir == HV_DIR_EGRESS)
+		return "direction egress";
+	if (m->tap_delivered)
+		return "tap delivered";
+	if (m->sample > 1)
+		return "sampling";
+	if (m->verdict == HV_VERDICT_ALLOWED)
+		return "verdict allowed";
+	return NULL;
+}
+
+/* the rules of mirror M in CH: one per selected segment (BY_SEGMENT; none
+ * selected: one for every packet). PORT NULL: chain blocked's rule, which
+ * marks the packet with BIT; else a copy (dup of family DUP) to PORT, of
+ * packets marked BIT when BIT is not 0 */
+static int
+mirror_rules(struct cc *c, struct nchain *ch, const struct hv_mirror *m, bool by_segment,
+	     uint32_t bit, const char *port, uint8_t dup)
+{
+	size_t n = by_segment && m->segments.n ? m->segments.n : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct nrule *r = rule_add(c, ch);
+		if (r == NULL)
+			return -E2BIG;
+		r->what = "a mirror rule";
+		if (by_segment && m->segments.n) {
+			size_t sid = 0;
+			while (sid < c->ir->prog->segments.n &&
+			       strcmp(c->ir->prog->segments.v[sid].name, m->segments.v[i].name) !=
+				       0)
+				sid++;
+			if (sid == c->ir->prog->segments.n)
+				return cc_fail(c, EINVAL, "mirror %s: no segment %s", m->name,
+					       m->segments.v[i].name);
+			const char *br = seg_bridge(c, (uint16_t)sid);
+			if (!ifname_valid(br))
+				return cc_fail(
+					c, EINVAL,
+					"mirror %s: the bridge name '%s' of segment %s is not an interface name",
+					m->name, br, m->segments.v[i].name);
+			snprintf(match_add(r, M_IIFNAME)->ifname, HV_NFT_IFNAMSIZ, "%s", br);
+		}
+		if (port == NULL) {
+			r->mark_or = bit; /* chain blocked: mark it */
+		} else {
+			if (bit)
+				match_add(r, M_MARK_ALL)->bits = bit;
+			r->dup = dup;
+			snprintf(r->dup_dev, sizeof(r->dup_dev), "%s", port);
+		}
+		snprintf(r->comment, sizeof(r->comment), "mirror %s", m->name);
+	}
+	return 0;
+}
+
+/*
+ * The file's mirrors (opts->mirrors), as nft dup copies. `dup` exists in
+ * the ip and ip6 families only, so the copies are made in tables ip NAME
+ * and ip6 NAME:
+ *  - verdict any: a prerouting chain at priority filter - 10, before the
+ *    policy, copies every packet entering a selected segment;
+ *  - verdict blocked: the policy's drops jump to chain blocked of the inet
+ *    table, which marks a packet of a selected segment with the mirror's bit
+ *    and accepts it; the ip and ip6 tables' prerouting and forward chains,
+ *    at priority filter + 10, copy marked packets to the mirror's ports and
+ *    then drop them.
+ */
+static int
+compile_mirrors(struct cc *c, bool routing)
+{
+	const struct hv_prog *prog = c->ir->prog;
+	struct hv_nft *n = c->n;
+	uint32_t blocked_mask = 0;
+	bool any = false;
+	int rc;
+
+	uint32_t *bits = calloc(prog->mirrors.n + 1, sizeof(*bits));
+	bool *on = calloc(prog->mirrors.n + 1, sizeof(*on));
+	if (bits == NULL || on == NULL) {
+		rc = cc_fail(c, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < prog->mirrors.n; k++) {
+		const struct hv_mirror *m = &prog->mirrors.v[k];
+		const char *why = mirror_unsupported(m);
+		size_t ports = 0;
+
+		if (why) {
+			cc_note(c, "mirror %s is not set up: the kernel datapath cannot express %s",
+				m->name, why);
+			continue;
+		}
+		for (size_t d = 0; d < m->dests.n; d++) {
+			const struct hv_mirror_dest *md = &m->dests.v[d];
+			if (md->kind == HV_DEST_PORT && md->port && ifname_valid(md->port)) {
+				ports++;
+			} else if (md->kind == HV_DEST_PORT) {
+				cc_note(c,
+					"mirror %s: port %s is not an interface name: no copies to it",
+					m->name, md->port ? md->port : "?");
+			} else {
+				cc_note(c,
+					"mirror %s: %s destinations are not done on the kernel datapath (capture on the mirror port instead: tcpdump -i PORT -w FILE)",
+					m->name, md->kind == HV_DEST_PCAP ? "pcap" : "remote");
+			}
+		}
+		if (ports == 0) {
+			cc_note(c, "mirror %s is not set up: it has no port destination", m->name);
+			continue;
+		}
+		if (m->verdict == HV_VERDICT_BLOCKED) {
+			size_t nb = (size_t)__builtin_popcount(blocked_mask);
+			if (nb >= MIRROR_BITS) {
+				cc_note(c,
+					"mirror %s is not set up: more than %d mirrors of blocked packets",
+					m->name, MIRROR_BITS);
+				continue;
+			}
+			bits[k] = 1u << nb;
+			blocked_mask |= bits[k];
+		} else {
+			any = true;
+		}
+		if (m->snaplen)
+			cc_note(c,
+				"mirror %s: copies are whole packets (snaplen %u is not applied)",
+				m->name, m->snaplen);
+		cc_note(c,
+			"mirror %s: IPv4 and IPv6 packets only, copied at the IP layer (Ethernet header rewritten, TTL one less)",
+			m->name);
+		on[k] = true;
+	}
+	if (!any && !blocked_mask) {
+		rc = 0;
+		goto out;
+	}
+
+	/* inet: the policy's drops go through chain blocked */
+	if (blocked_mask) {
+		if (chain_add(&n->inet, "blocked", HOOK_NONE) == NULL) {
+			rc = cc_fail(c, ENOMEM, "out of memory");
+			goto out;
+		}
+		struct nchain *bl = &n->inet.chains[n->inet.n - 1];
+		for (size_t k = 0; k < prog->mirrors.n; k++)
+			if (on[k] && bits[k] &&
+			    (rc = mirror_rules(c, bl, &prog->mirrors.v[k], true, bits[k], NULL,
+					       0)) < 0)
+				goto out;
+		struct nrule *r = rule_add(c, bl);
+		if (r == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		match_add(r, M_MARK_ANY)->bits = blocked_mask;
+		r->v = V_ACCEPT;
+		r->what = "the mirrored-drop rule of chain blocked";
+		snprintf(r->comment, sizeof(r->comment),
+			 "copied, then dropped, in tables ip and ip6 %s", n->table);
+		if ((r = rule_add(c, bl)) == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		r->v = V_DROP;
+		r->keep_drop = true;
+		r->what = "the drop rule of chain blocked";
+		for (size_t i = 0; i + 1 < n->inet.n; i++) {
+			struct nchain *ch = &n->inet.chains[i];
+			if (ch->hook == HOOK_FORWARD || ch->hook == HOOK_INPUT ||
+			    strcmp(ch->name, "reject_packet") == 0)
+				continue;
+			for (size_t j = 0; j < ch->n; j++)
+				if (ch->rules[j].v == V_DROP && !ch->rules[j].keep_drop) {
+					ch->rules[j].v = V_JUMP;
+					snprintf(ch->rules[j].target, sizeof(ch->rules[j].target),
+						 "blocked");
+				}
+		}
+	}
+
+	/* ip and ip6: the copies */
+	n->ip4.family = NFPROTO_IPV4;
+	n->ip6.family = NFPROTO_IPV6;
+	for (int f = 0; f < 2; f++) {
+		struct ntable *t = f == 0 ? &n->ip4 : &n->ip6;
+		uint8_t fam = f == 0 ? 4 : 6;
+		static const struct {
+			const char *name;
+			enum hook hook;
+			int prio;
+			bool blocked;
+		} chains[] = {
+			{"mirror_any", HOOK_PREROUTING, -10, false},
+			{"prerouting", HOOK_PREROUTING, 10, true},
+			{"forward", HOOK_FORWARD, 10, true},
+		};
+		for (size_t ci = 0; ci < sizeof(chains) / sizeof(chains[0]); ci++) {
+			if (chains[ci].blocked ? !blocked_mask : !any)
+				continue;
+			if (chains[ci].hook == HOOK_FORWARD && !routing)
+				continue;
+			if (chain_add(t, chains[ci].name, chains[ci].hook) == NULL) {
+				rc = cc_fail(c, ENOMEM, "out of memory");
+				goto out;
+			}
+			struct nchain *ch = &t->chains[t->n - 1];
+			ch->prio = chains[ci].prio;
+			for (size_t k = 0; k < prog->mirrors.n; k++) {
+				const struct hv_mirror *m = &prog->mirrors.v[k];
+				if (!on[k] || (bits[k] != 0) != chains[ci].blocked)
+					continue;
+				for (size_t d = 0; d < m->dests.n; d++) {
+					const struct hv_mirror_dest *md = &m->dests.v[d];
+					if (md->kind != HV_DEST_PORT || !md->port ||
+					    !ifname_valid(md->port))
+						continue;
+					if ((rc = dup_port_add(n, md->port)) < 0) {
+						rc = cc_fail(c, ENOMEM, "out of memory");
+						goto out;
+					}
+					rc = mirror_rules(c, ch, m, !chains[ci].blocked, bits[k],
+							  md->port, fam);
+					if (rc < 0)
+						goto out;
+				}
+			}
+			if (chains[ci].blocked) {
+				struct nrule *r = rule_add(c, ch);
+				if (r == NULL) {
+					rc = -E2BIG;
+					goto out;
+				}
+				match_add(r, M_MARK_ANY)->bits = blocked_mask;
+				r->v = V_DROP;
+				r->what = "the drop rule of a mirror chain";
+				snprintf(r->comment, sizeof(r->comment), "blocked by the policy");
+			}
+		}
+	}
+	n->has_mirror = true;
+	rc = 0;
+out:
+	free(bits);
+	free(on);
+	return rc;
+}
+
+const char *
+hv_nft_mirror_port(const struct hv_nft *n, size_t i)
+{
+	return i < n->n_dup_ports ? n->dup_ports[i] : NULL;
+}
+
 static int
 compile_reject_chain(struct cc *c)
 {
-	struct nchain *ch = chain_add(&c->n->inet, "reject_packet", false);
+	struct nchain *ch = chain_add(&c->n->inet, "reject_packet", HOOK_NONE);
 	struct nrule *r;
 
 	if (ch == NULL)
@@ -951,13 +1436,49 @@ compile(struct cc *c)
 			goto out;
 	}
 
-	struct nchain *fwd = chain_add(&n->inet, "prerouting", true);
-	if (fwd == NULL) {
+	/* every inet chain before any rule: chain_add moves the chains */
+	const bool routing = routing_on(c);
+	size_t iroute = 0, ipre = n->inet.n, ifwd = 0, iin = 0;
+	if (routing) {
+		iroute = ipre++;
+		ifwd = ipre + 1;
+		iin = ipre + 2;
+	}
+	if ((routing && chain_add(&n->inet, "routed", HOOK_NONE) == NULL) ||
+	    chain_add(&n->inet, "prerouting", HOOK_PREROUTING) == NULL ||
+	    (routing && (chain_add(&n->inet, "forward", HOOK_FORWARD) == NULL ||
+			 chain_add(&n->inet, "input", HOOK_INPUT) == NULL))) {
 		rc = cc_fail(c, ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = compile_preamble(c, fwd)) < 0)
+	struct nchain *fwd = &n->inet.chains[ipre];
+	struct nchain *routed = routing ? &n->inet.chains[iroute] : NULL;
+	if ((rc = compile_preamble(c, fwd)) < 0 || (rc = underlay_rule_add(c, fwd)) < 0)
 		goto out;
+	if (routing) {
+		/* routed replies of allowed connections; INVALID and a TCP
+		 * connection without SYN were dropped in prerouting */
+		struct nrule *r = rule_add(c, routed);
+		if (r == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		match_add(r, M_CT_STATE)->bits = CT_ESTABLISHED | CT_RELATED;
+		r->v = V_ACCEPT;
+		snprintf(r->comment, sizeof(r->comment), "packets of allowed connections");
+		r->what = "the established/related rule of chain routed";
+		if ((r = rule_add(c, routed)) == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		snprintf(match_add(r, M_OIFNAME)->ifname, HV_NFT_IFNAMSIZ, "lo");
+		r->v = V_DROP;
+		r->keep_drop = true;
+		snprintf(r->comment, sizeof(r->comment), "outside every gateway's subnets");
+		r->what = "the no-route rule of chain routed";
+		if ((rc = compile_gateways(c, ipre, ifwd, iin)) < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < ir->n_rules; i++) {
 		const struct hv_ir_rule_info *ri = &ir->rules[i];
 		size_t skipped = 0;
@@ -966,19 +1487,22 @@ compile(struct cc *c)
 				ri->never ? ri->never : "it matches no packet");
 			continue;
 		}
-		long sk = compile_rule_entries(c, fwd, ri, log_chain[i], whats[i]);
-		if (sk < 0) {
-			rc = (int)sk;
+		rc = 0;
+		long sk = compile_rule_entries(c, fwd, ri, log_chain[i], whats[i], false);
+		if (sk >= 0 && routing)
+			rc = (int)compile_rule_entries(c, routed, ri, log_chain[i], whats[i], true);
+		if (sk < 0 || rc < 0) {
+			rc = sk < 0 ? (int)sk : rc;
 			goto out;
 		}
-		skipped = (size_t)sk;
+		skipped = routing ? 0 : (size_t)sk;
 		if (ri->rule->action == HV_REJECT)
 			cc_note(c,
 				"rule %s: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends",
 				ri->rule->id);
 		if (skipped)
 			cc_note(c,
-				"rule %s: %zu of its %zu entries left out: they join two different segments, and no bridge forwards between segments",
+				"rule %s: %zu of its %zu entries left out: they join two different segments, which bridges alone never do (--gateways routes them)",
 				ri->rule->id, skipped, ri->count);
 	}
 	/* bounds hvnetd enforces that this ruleset does not: said, not dropped */
@@ -1003,25 +1527,31 @@ compile(struct cc *c)
 	if (ir->default_action == HV_REJECT)
 		cc_note(c,
 			"default: reject answers TCP with a reset; on Linux bridges other protocols are dropped without the ICMP error hvnetd sends");
-	/* the default */
-	struct nrule *d = rule_add(c, fwd);
-	if (d == NULL) {
-		rc = -E2BIG;
+	/* the default, bridged and routed */
+	for (int k = 0; k < (routing ? 2 : 1); k++) {
+		struct nrule *d = rule_add(c, k == 0 ? fwd : routed);
+		if (d == NULL) {
+			rc = -E2BIG;
+			goto out;
+		}
+		snprintf(d->comment, sizeof(d->comment), "default");
+		d->what = whats[ir->n_rules];
+		if (log_chain[ir->n_rules]) {
+			d->v = V_JUMP;
+			snprintf(d->target, sizeof(d->target), "%s", log_chain[ir->n_rules]);
+		} else {
+			rule_set_action(d, ir->default_action);
+		}
+	}
+
+	if (c->opts && c->opts->mirrors && ir->prog->mirrors.n > 0 &&
+	    (rc = compile_mirrors(c, routing)) < 0)
 		goto out;
-	}
-	snprintf(d->comment, sizeof(d->comment), "default");
-	d->what = whats[ir->n_rules];
-	if (log_chain[ir->n_rules]) {
-		d->v = V_JUMP;
-		snprintf(d->target, sizeof(d->target), "%s", log_chain[ir->n_rules]);
-	} else {
-		rule_set_action(d, ir->default_action);
-	}
 
 	/* non-IP frames never reach the inet table: a bridge table drops them
 	 * when the default is not allow (hvnetd: fw_non_ip) */
 	if (ir->default_action != HV_ALLOW) {
-		struct nchain *bf = chain_add(&n->bridge, "forward", true);
+		struct nchain *bf = chain_add(&n->bridge, "forward", HOOK_FORWARD);
 		if (bf == NULL) {
 			rc = cc_fail(c, ENOMEM, "out of memory");
 			goto out;
@@ -1099,6 +1629,9 @@ hv_nft_free(struct hv_nft *n)
 		return;
 	table_free(&n->inet);
 	table_free(&n->bridge);
+	table_free(&n->ip4);
+	table_free(&n->ip6);
+	free(n->dup_ports);
 	for (size_t i = 0; i < n->n_notes; i++)
 		free(n->notes[i]);
 	for (size_t i = 0; i < n->n_whats; i++)
@@ -1133,7 +1666,7 @@ hv_nft_break_for_test(struct hv_nft *n)
 	c.err = err;
 	c.errlen = sizeof(err);
 	for (size_t i = 0; i < n->inet.n; i++)
-		if (n->inet.chains[i].base)
+		if (n->inet.chains[i].hook == HOOK_PREROUTING)
 			fwd = &n->inet.chains[i];
 	struct nrule *r = fwd ? rule_add(&c, fwd) : NULL;
 	if (r == NULL)
@@ -1226,6 +1759,13 @@ print_match(FILE *f, const struct match *m)
 	case M_IIFNAME:
 		fprintf(f, "iifname \"%s\"", m->ifname);
 		break;
+	case M_OIFNAME:
+		fprintf(f, "oifname \"%s\"", m->ifname);
+		break;
+	case M_ETHER_DADDR:
+		fprintf(f, "ether daddr %02x:%02x:%02x:%02x:%02x:%02x", m->mac[0], m->mac[1],
+			m->mac[2], m->mac[3], m->mac[4], m->mac[5]);
+		break;
 	case M_NFPROTO:
 		fprintf(f, "meta nfproto %s", m->family == 4 ? "ipv4" : "ipv6");
 		break;
@@ -1311,6 +1851,12 @@ print_match(FILE *f, const struct match *m)
 	case M_ETHER_NOT_IP:
 		fputs("ether type != { ip, arp, ip6 }", f);
 		break;
+	case M_MARK_ALL:
+		fprintf(f, "meta mark & 0x%08x == 0x%08x", m->bits, m->bits);
+		break;
+	case M_MARK_ANY:
+		fprintf(f, "meta mark & 0x%08x != 0x00000000", m->bits);
+		break;
 	}
 }
 
@@ -1325,6 +1871,10 @@ print_rule(FILE *f, const struct nrule *r)
 		print_match(f, &r->m[i]);
 		sep = " ";
 	}
+	if (r->mark_or) {
+		fprintf(f, "%smeta mark set meta mark | 0x%08x", sep, r->mark_or);
+		sep = " ";
+	}
 	if (r->limit) {
 		fprintf(f, "%slimit rate %u/second", sep, r->rate);
 		if (r->burst != 5) /* nft's default, which it does not print */
@@ -1333,6 +1883,11 @@ print_rule(FILE *f, const struct nrule *r)
 	}
 	if (r->log) {
 		fprintf(f, "%slog prefix \"%s\"", sep, r->prefix);
+		sep = " ";
+	}
+	if (r->dup) {
+		fprintf(f, "%sdup to %s device \"%s\"", sep,
+			r->dup == 4 ? HV_NFT_MIRROR_HOP4 : HV_NFT_MIRROR_HOP6, r->dup_dev);
 		sep = " ";
 	}
 	switch (r->v) {
@@ -1389,12 +1944,27 @@ print_set(FILE *f, const struct nset *s)
 	fputs(" }\n\t}\n", f);
 }
 
+static const char *
+family_name(int family)
+{
+	switch (family) {
+	case NFPROTO_INET:
+		return "inet";
+	case NFPROTO_IPV4:
+		return "ip";
+	case NFPROTO_IPV6:
+		return "ip6";
+	default:
+		return "bridge";
+	}
+}
+
 static void
 print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_nft *n)
 {
 	bool first = true;
 
-	fprintf(f, "table %s %s {\n", t->family == NFPROTO_INET ? "inet" : "bridge", name);
+	fprintf(f, "table %s %s {\n", family_name(t->family), name);
 	for (size_t i = 0; t->family == NFPROTO_INET && i < n->n_sets; i++) {
 		if (!first)
 			fputc('\n', f);
@@ -1407,9 +1977,16 @@ print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_n
 			fputc('\n', f);
 		first = false;
 		fprintf(f, "\tchain %s {\n", ch->name);
-		if (ch->base)
-			fprintf(f, "\t\ttype filter hook %s priority filter; policy accept;\n",
-				t->family == NFPROTO_INET ? "prerouting" : "forward");
+		if (ch->hook != HOOK_NONE) {
+			fprintf(f, "\t\ttype filter hook %s priority filter",
+				ch->hook == HOOK_PREROUTING ? "prerouting"
+				: ch->hook == HOOK_FORWARD  ? "forward"
+							    : "input");
+			if (ch->prio)
+				fprintf(f, " %c %d", ch->prio > 0 ? '+' : '-',
+					ch->prio > 0 ? ch->prio : -ch->prio);
+			fputs("; policy accept;\n", f);
+		}
 		for (size_t k = 0; k < ch->n; k++)
 			print_rule(f, &ch->rules[k]);
 		fputs("\t}\n", f);
@@ -1420,9 +1997,14 @@ print_table(FILE *f, const struct ntable *t, const char *name, const struct hv_n
 void
 hv_nft_print(FILE *f, const struct hv_nft *n)
 {
+	/* in the batch's order, which is the kernel's listing order */
 	print_table(f, &n->inet, n->table, n);
 	if (n->has_bridge)
 		print_table(f, &n->bridge, n->table, n);
+	if (n->has_mirror) {
+		print_table(f, &n->ip4, n->table, n);
+		print_table(f, &n->ip6, n->table, n);
+	}
 }
 
 /* ---- building: libnftnl objects into one batch ---- */
@@ -1436,7 +2018,8 @@ struct batch {
 	uint32_t set_id;   /* transaction-wide set ids */
 	uint32_t anon_idx; /* the kernel names anonymous sets __setN from 0 per table */
 	const struct hv_nft *n;
-	uint32_t *named_ids; /* per hv_nft.sets */
+	uint32_t *named_ids;	 /* per hv_nft.sets */
+	const unsigned *ifindex; /* per hv_nft.dup_ports, in the target namespace */
 	int err;
 };
 
@@ -1691,11 +2274,22 @@ build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r
 	int rc;
 
 	switch (m->kind) {
-	case M_IIFNAME: {
+	case M_IIFNAME:
+	case M_OIFNAME: {
 		char name[HV_NFT_IFNAMSIZ] = {0};
 		memcpy(name, m->ifname, strnlen(m->ifname, HV_NFT_IFNAMSIZ - 1));
-		put_meta(r, NFT_META_IIFNAME);
+		put_meta(r, m->kind == M_IIFNAME ? NFT_META_IIFNAME : NFT_META_OIFNAME);
 		put_cmp(r, NFT_CMP_EQ, name, sizeof(name));
+		break;
+	}
+	case M_ETHER_DADDR: {
+		/* what nft emits for `ether daddr` outside the bridge family: the
+		 * link header is Ethernet only when the input device's type says so */
+		uint16_t ether = 1; /* ARPHRD_ETHER */
+		put_meta(r, NFT_META_IIFTYPE);
+		put_cmp(r, NFT_CMP_EQ, &ether, sizeof(ether));
+		put_payload(r, NFT_PAYLOAD_LL_HEADER, 0, 6);
+		put_cmp(r, NFT_CMP_EQ, m->mac, 6);
 		break;
 	}
 	case M_NFPROTO:
@@ -1787,6 +2381,17 @@ build_match(struct batch *b, const char *table, int family, struct nftnl_rule *r
 		put_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
 		put_lookup(r, setname, id, false);
 		break;
+	case M_MARK_ALL:
+	case M_MARK_ANY: {
+		uint32_t zero = 0;
+		put_meta(r, NFT_META_MARK);
+		put_bitwise(r, &m->bits, 4);
+		if (m->kind == M_MARK_ALL)
+			put_cmp(r, NFT_CMP_EQ, &m->bits, 4);
+		else
+			put_cmp(r, NFT_CMP_NEQ, &zero, 4);
+		break;
+	}
 	case M_ETHER_NOT_IP: {
 		/* network order, ascending, as nft lists them */
 		uint16_t types[3] = {htons(0x0800), htons(0x0806), htons(0x86dd)};
@@ -1820,6 +2425,48 @@ build_rule(struct batch *b, const char *table, int family, const char *chain,
 	for (unsigned i = 0; i < nr->n_m; i++)
 		if ((rc = build_match(b, table, family, r, &nr->m[i], &nfproto_done, nr->what)) < 0)
 			goto out;
+	if (nr->mark_or) {
+		/* meta mark set meta mark | BIT */
+		uint32_t mask = ~nr->mark_or;
+		struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+		put_meta(r, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &nr->mark_or, 4);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("meta");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+		nftnl_rule_add_expr(r, e);
+	}
+	if (nr->dup) {
+		/* the device by ifindex, which the kernel needs at load time */
+		uint32_t ifindex = 0;
+		for (size_t i = 0; i < b->n->n_dup_ports; i++)
+			if (strcmp(b->n->dup_ports[i], nr->dup_dev) == 0)
+				ifindex = b->ifindex ? b->ifindex[i] : 0;
+		if (ifindex == 0) {
+			rc = -ENODEV;
+			goto out;
+		}
+		static const uint8_t hop4[4] = {169, 254, 68, 76}; /* HV_NFT_MIRROR_HOP4 */
+		static const uint8_t hop6[16] = {0xfe, 0x80, [14] = 0x68, 0x76};
+		struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, nr->dup == 4 ? hop4 : hop6,
+			       nr->dup == 4 ? 4 : 16);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("immediate");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &ifindex, 4);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("dup");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DUP_SREG_ADDR, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_DUP_SREG_DEV, NFT_REG_2);
+		nftnl_rule_add_expr(r, e);
+	}
 	if (nr->limit) {
 		struct nftnl_expr *e = nftnl_expr_alloc("limit");
 		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, nr->rate);
@@ -1919,17 +2566,21 @@ build_table_msg(struct batch *b, const char *table, int family, uint16_t type, c
 static int
 build_table(struct batch *b, const struct ntable *t, const char *table, bool present)
 {
-	const char *fam = t->family == NFPROTO_INET ? "inet" : "bridge";
+	const char *fam = t->family == NFPROTO_INET   ? "table inet"
+			  : t->family == NFPROTO_IPV4 ? "table ip"
+			  : t->family == NFPROTO_IPV6 ? "table ip6"
+						      : "table bridge";
+	const char *fam_del = t->family == NFPROTO_INET	  ? "table inet (delete)"
+			      : t->family == NFPROTO_IPV4 ? "table ip (delete)"
+			      : t->family == NFPROTO_IPV6 ? "table ip6 (delete)"
+							  : "table bridge (delete)";
 	int rc;
 
 	/* add (so that delete cannot fail on a missing table), delete, and
 	 * add again: the transaction replaces whatever was there */
-	rc = build_table_msg(b, table, t->family, NFT_MSG_NEWTABLE,
-			     t->family == NFPROTO_INET ? "table inet" : "table bridge");
+	rc = build_table_msg(b, table, t->family, NFT_MSG_NEWTABLE, fam);
 	if (rc == 0)
-		rc = build_table_msg(b, table, t->family, NFT_MSG_DELTABLE,
-				     t->family == NFPROTO_INET ? "table inet (delete)"
-							       : "table bridge (delete)");
+		rc = build_table_msg(b, table, t->family, NFT_MSG_DELTABLE, fam_del);
 	if (rc < 0 || !present)
 		return rc;
 	if ((rc = build_table_msg(b, table, t->family, NFT_MSG_NEWTABLE, fam)) < 0)
@@ -1963,15 +2614,19 @@ build_table(struct batch *b, const struct ntable *t, const char *table, bool pre
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, (uint32_t)t->family);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, ch->name);
-		if (ch->base) {
+		if (ch->hook != HOOK_NONE) {
 			/* inet: prerouting, where br_netfilter's bridged
-			 * packets can still be answered with a TCP reset */
-			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM,
-					    t->family == NFPROTO_INET ? NF_INET_PRE_ROUTING
-								      : 2 /* NF_BR_FORWARD */);
+			 * packets can still be answered with a TCP reset;
+			 * forward and input for a lab's gateways */
+			uint32_t hooknum = 2; /* NF_BR_FORWARD */
+			if (t->family != NFPROTO_BRIDGE)
+				hooknum = ch->hook == HOOK_PREROUTING ? NF_INET_PRE_ROUTING
+					  : ch->hook == HOOK_FORWARD  ? NF_INET_FORWARD
+								      : NF_INET_LOCAL_IN;
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hooknum);
 			/* "filter": 0 in inet, -200 in bridge */
 			nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO,
-					    t->family == NFPROTO_INET ? 0 : -200);
+					    t->family == NFPROTO_BRIDGE ? -200 : ch->prio);
 			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 		}
@@ -2014,6 +2669,11 @@ batch_build(struct batch *b, const struct hv_nft *n, bool end)
 	/* the bridge table of an earlier apply goes even when this one has none */
 	if ((rc = build_table(b, &n->bridge, n->table, n->has_bridge)) < 0)
 		return rc;
+	/* the mirrors' tables, only where the ruleset has mirrors: a plain
+	 * policy leaves the namespace's ip and ip6 tables alone */
+	if (n->has_mirror && ((rc = build_table(b, &n->ip4, n->table, true)) < 0 ||
+			      (rc = build_table(b, &n->ip6, n->table, true)) < 0))
+		return rc;
 	/* without the end message the kernel validates everything and aborts
 	 * (nfnetlink's NFNL_ABORT_VALIDATE): a check that commits nothing */
 	if (end) {
@@ -2034,6 +2694,8 @@ batch_build(struct batch *b, const struct hv_nft *n, bool end)
  */
 struct sock_job {
 	const char *netns;
+	const struct hv_nft *n;
+	unsigned *ifindex; /* out: of n's mirror ports, in NETNS */
 	struct mnl_socket *nl;
 	int rc;
 	char *err;
@@ -2069,6 +2731,18 @@ sock_job_run(void *arg)
 		}
 		close(fd);
 	}
+	/* the mirror ports' ifindex, which the kernel needs at load time, in
+	 * the namespace the ruleset goes to */
+	for (size_t i = 0; i < j->n->n_dup_ports; i++) {
+		j->ifindex[i] = if_nametoindex(j->n->dup_ports[i]);
+		if (j->ifindex[i] == 0) {
+			j->rc = -ENODEV;
+			snprintf(j->err, j->errlen,
+				 "mirror port %s: no such interface in network namespace %s",
+				 j->n->dup_ports[i], j->netns ? j->netns : "of hvnetctl");
+			return NULL;
+		}
+	}
 	j->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (j->nl == NULL || mnl_socket_bind(j->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		j->rc = -errno;
@@ -2082,9 +2756,11 @@ sock_job_run(void *arg)
 }
 
 static struct mnl_socket *
-nft_socket_open(const char *netns, int *rc, char *err, size_t errlen)
+nft_socket_open(const struct hv_nft *n, unsigned *ifindex, const char *netns, int *rc, char *err,
+		size_t errlen)
 {
-	struct sock_job j = {.netns = netns, .err = err, .errlen = errlen};
+	struct sock_job j = {
+		.netns = netns, .n = n, .ifindex = ifindex, .err = err, .errlen = errlen};
 	pthread_t th;
 	int e;
 
@@ -2106,18 +2782,26 @@ hv_nft_commit(const struct hv_nft *n, enum hv_nft_commit_mode mode, const char *
 {
 	struct batch b = {0};
 	struct mnl_socket *nl = NULL;
+	unsigned *ifindex = NULL;
 	int rc;
 	char rbuf[MNL_SOCKET_BUFFER_SIZE];
 
 	if (err && errlen)
 		err[0] = 0;
+	ifindex = calloc(n->n_dup_ports + 1, sizeof(*ifindex));
+	if (ifindex == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((nl = nft_socket_open(n, ifindex, netns, &rc, err, errlen)) == NULL)
+		goto out;
+	b.ifindex = ifindex;
 	rc = batch_build(&b, n, mode == HV_NFT_APPLY);
 	if (rc < 0) {
 		snprintf(err, errlen, "building the netlink batch: %s", strerror(-rc));
 		goto out;
 	}
-	if ((nl = nft_socket_open(netns, &rc, err, errlen)) == NULL)
-		goto out;
 
 	/* the batch goes in one sendmsg; the replies must fit in the receive
 	 * buffer: one ack per message */
@@ -2183,5 +2867,6 @@ out:
 	free(b.buf);
 	free(b.what);
 	free(b.named_ids);
+	free(ifindex);
 	return rc;
 }

@@ -10,8 +10,10 @@
  *
  *   table inet NAME     stateful rules in a prerouting chain; bridged IPv4/IPv6
  *                       reaches it through br_netfilter
- *                       (net.bridge.bridge-nf-call-ip{,6}tables = 1)
+ *                       (net.bridge.bridge-nf-call-ip{,6}tables = 1); with
+ *                       opts.routing also chains forward, routed and input
  *   table bridge NAME   non-IP frames, when the default is not allow
+ *   table ip/ip6 NAME   with opts.mirrors: the mirrors' dup copies
  *
  * A segment is a Linux bridge: a rule's segment is `iifname "BRIDGE"`.
  *
@@ -23,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "firewall/lang/lang.h"
@@ -38,9 +41,39 @@ struct hv_nft_opts {
 	 * a NULL entry: the segment's own name */
 	const char *const *bridges;
 	size_t n_bridges;
+	/* the segments' gateways route between their bridges (the kernel lab):
+	 * every bridge carries hv_nft_gateway_mac() of its segment and the
+	 * gateway addresses, IP forwarding is on, and the ruleset gets chains
+	 * forward (routed packets to chain routed: the policy with the ingress
+	 * segment as iifname and the destination segment as oifname) and input
+	 * (pings of a gateway's own address and ND only). No effect on a policy
+	 * without gateways. */
+	bool routing;
+	/* the file's mirrors as nft dup copies (the kernel lab; docs/nftables.md,
+	 * "Mirrors"): a mirror port is the device named like the port, which
+	 * must exist in the namespace at commit time, with
+	 * permanent neighbour entries for HV_NFT_MIRROR_HOP4 and _HOP6 that
+	 * carry the MAC the copies go to (hv_nft_commit resolves the ports in
+	 * the namespace it commits to). A mirror the kernel cannot express is
+	 * left out whole, with a note naming it and the feature. */
+	bool mirrors;
+	/* the interface VXLAN arrives on (the kernel lab's overlay), or NULL:
+	 * the chains that see it accept UDP to VXLAN_PORT there, before the
+	 * policy (the policy applies to the frames inside, on the bridges) */
+	const char *underlay;
+	uint16_t vxlan_port;
 };
 
+/* the next hops of the mirror copies (nft dup to ADDR device PORT) */
+#define HV_NFT_MIRROR_HOP4 "169.254.68.76"
+#define HV_NFT_MIRROR_HOP6 "fe80::6876"
+
 struct hv_nft; /* a compiled ruleset, immutable */
+
+/* The MAC of segment SEGMENT's gateway: the one hvnetd derives
+ * (vswitch/gateway.c, hv_gw_mac_of), 02:68:76 and 24 bits of a hash of the
+ * name, so that guests' neighbour caches agree on both datapaths. */
+void hv_nft_gateway_mac(const char *segment, uint8_t mac[6]);
 
 /*
  * Compile IR into a ruleset. Returns NULL and sets errno on failure, with
@@ -60,6 +93,10 @@ void hv_nft_print(FILE *f, const struct hv_nft *n);
 const char *hv_nft_note(const struct hv_nft *n, size_t i);
 
 size_t hv_nft_rule_count(const struct hv_nft *n);
+
+/* The devices mirror copies go to (opts.mirrors), one name each; NULL past
+ * the last. */
+const char *hv_nft_mirror_port(const struct hv_nft *n, size_t i);
 
 enum hv_nft_commit_mode {
 	HV_NFT_APPLY, /* replace the tables of the same name, atomically */

@@ -9,7 +9,7 @@ build-essential meson ninja-build pkg-config clang lld
 libdpdk-dev dpdk dpdk-dev
 libjansson-dev libcmocka-dev libpcap-dev libmnl-dev libnftnl-dev nftables
 iproute2 iputils-ping iperf3 ethtool tcpdump tshark procps psmisc conntrack
-python3 python3-scapy openvswitch-switch
+python3 python3-scapy openvswitch-switch radvd
 qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 "
 

@@ -340,14 +340,22 @@ hv_qemu_argv(const struct hv_qemu_conf *conf, const struct hv_vmm_guest *g, char
 	for (size_t i = 0; i < g->n_nics; i++) {
 		const struct hv_vmm_nic *nic = &g->nics[i];
 
-		ARG("-chardev");
-		ARG("socket,id=nic%zu,path=%s/%s.sock,server=on,wait=off", i, dir, nic->name);
-		ARG("-netdev");
-		ARG("vhost-user,id=net%zu,chardev=nic%zu", i, i);
+		if (g->tap_nics) {
+			/* a tap the caller made (and bridged); no MSI-X workaround */
+			ARG("-netdev");
+			ARG("tap,id=net%zu,ifname=%s,script=no,downscript=no", i,
+			    nic->tap ? nic->tap : "");
+		} else {
+			ARG("-chardev");
+			ARG("socket,id=nic%zu,path=%s/%s.sock,server=on,wait=off", i, dir,
+			    nic->name);
+			ARG("-netdev");
+			ARG("vhost-user,id=net%zu,chardev=nic%zu", i, i);
+		}
 		ARG("-device");
 		ARG("virtio-net-pci,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x%s", i,
 		    nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5],
-		    conf->msix_workaround ? ",vectors=0" : "");
+		    conf->msix_workaround && !g->tap_nics ? ",vectors=0" : "");
 	}
 #undef ARG
 	if (bad) {

@@ -62,6 +62,9 @@ struct hv_vmm_guest {
 	uint64_t memory;
 	uint32_t cpus;
 	const char *image;
+	/* qemu: each NIC is the existing tap device nic->tap (labs on the
+	 * kernel datapath, cli/lab_kernel.c) instead of a vhost-user socket */
+	bool tap_nics;
 };
 
 /* What hvnetd's port.add gets for one NIC. */

@@ -183,9 +183,8 @@ def ct(lab, datapath, hvnetctl, out_path):
     res = {}
     for key, state in flows:
         _, src, _, dst, _ = key.split(" ", 4)
-        # connections routed between segments exist on hvnetd only (the
-        # kernel lab has no gateways yet: the known difference "routing")
-        if src in seg_of and dst in seg_of and seg_of[src] & seg_of[dst]:
+        # between the lab's guests, within a segment or routed between two
+        if src in seg_of and dst in seg_of:
             res.setdefault(key, []).append(state)
     res = {k: ",".join(sorted(v)) for k, v in res.items()}
     with open(out_path, "w") as f:
@@ -197,17 +196,9 @@ def known(case, va, vb):
     """The differences docs/nftables.md lists, by name, or None:
     - reject: for a bridged packet the kernel sends no ICMP error for a
       reject, so a UDP probe that hvnetd answers with port unreachable is
-      simply dropped by the kernel;
-    - routing: the kernel lab has no segment gateways yet, so what hvnetd
-      routes between segments (where the policy allows it) does not arrive;
-    - router advertisement: the kernel lab sends none, so a guest without an
-      address of a family cannot reach that family's on-link prefix."""
+      simply dropped by the kernel."""
     if " udp/" in case and va == "rejected" and vb == "blocked":
         return "reject"
-    if "[link-local source]" in case and va in ("delivered", "rejected") and vb == "blocked":
-        return "router advertisement"
-    if ">" in case.split(")", 1)[1] and va in ("delivered", "rejected") and vb == "blocked":
-        return "routing"
     return None
 
 

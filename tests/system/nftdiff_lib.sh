@@ -29,6 +29,11 @@ run_lab() { # NAME DATAPATH FILE OUT
 		hv_fail "connections of $name ($dp)"
 }
 
+craft() { # NAME OUT: crafted TCP sequences between the guests of lab NAME
+	/usr/bin/python3 "$HV_ROOT/tests/system/nftcraft.py" "$1" "$2" >"$HV_TMP/$1.craft" 2>&1 ||
+		hv_fail "crafted sequences in $1: $(cat "$HV_TMP/$1.craft")"
+}
+
 run_lab_down() { # NAME DATAPATH FILE OUT
 	run_lab "$@"
 	"$HVNETCTL" lab down "$1" >/dev/null || hv_fail "lab down $1 ($2)"

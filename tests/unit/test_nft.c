@@ -246,6 +246,166 @@ refusals_name_what_and_where(void **state)
 	compiled_free(&c);
 }
 
+/* --gateways (the kernel lab): rules between segments go to chain routed
+ * with iifname and oifname; frames to a bridge's gateway MAC skip the
+ * bridged rules only for a family the segment has a gateway of */
+static void
+gateways_route_by_bridge(void **state)
+{
+	(void)state;
+	static const char src[] =
+		"segment app { subnet 10.30.0.0/24, fd00:30::/64; gateway 10.30.0.1, fd00:30::1 }\n"
+		"segment db { subnet 10.20.0.0/24; gateway 10.20.0.1 }\n"
+		"segment lone { subnet 10.40.0.0/24 }\n"
+		"policy {\n"
+		"  app-db: allow app -> db service tcp/5432\n"
+		"  in-app: allow app -> app\n"
+		"  default block\n"
+		"}\n";
+	struct hv_nft_opts opts = {.routing = true};
+	struct compiled c;
+	uint8_t mac[6];
+
+	/* hvnetd's gateway MAC of "app", as `hvnetctl route show` prints it */
+	hv_nft_gateway_mac("app", mac);
+	static const uint8_t app_mac[6] = {0x02, 0x68, 0x76, 0x6a, 0x83, 0x2c};
+	assert_memory_equal(mac, app_mac, 6);
+
+	compile_text(&c, src, &opts);
+	assert_non_null(c.nft);
+	const char *routed = strstr(c.text, "\tchain routed {\n");
+	const char *pre = strstr(c.text, "\tchain prerouting {\n");
+	const char *fwd = strstr(c.text, "\tchain forward {\n");
+	const char *in = strstr(c.text, "\tchain input {\n");
+	assert_non_null(routed);
+	assert_true(routed < pre && pre < fwd && fwd < in);
+	/* the routed policy: ingress and destination bridge */
+	const char *r = strstr(routed, "\t\tct state established,related accept");
+	assert_true(r != NULL && r < pre);
+	r = strstr(routed,
+		   "\t\tiifname \"app\" oifname \"db\" tcp dport 5432 accept comment \"app-db\"\n");
+	assert_true(r != NULL && r < pre);
+	r = strstr(routed, "\t\tiifname \"app\" oifname \"app\" accept comment \"in-app\"\n");
+	assert_true(r != NULL && r < pre);
+	r = strstr(routed, "\t\tdrop comment \"default\"\n");
+	assert_true(r != NULL && r < pre);
+	/* bridged: the rule between segments is not there */
+	const char *b = strstr(pre, "comment \"app-db\"");
+	assert_true(b == NULL || b > fwd);
+	assert_non_null(strstr(
+		pre,
+		"\t\tiifname \"app\" ether daddr 02:68:76:6a:83:2c accept comment \"to the gateway of app\"\n"));
+	hv_nft_gateway_mac("db", mac);
+	char line[256];
+	snprintf(
+		line, sizeof(line),
+		"\t\tiifname \"db\" ether daddr 02:68:76:%02x:%02x:%02x meta nfproto ipv4 accept comment \"to the gateway of db\"\n"
+		"\t\tiifname \"db\" ether daddr 02:68:76:%02x:%02x:%02x drop comment \"db has no IPv6 gateway\"\n",
+		mac[3], mac[4], mac[5], mac[3], mac[4], mac[5]);
+	assert_non_null(strstr(pre, line));
+	hv_nft_gateway_mac("lone", mac);
+	snprintf(
+		line, sizeof(line),
+		"\t\tiifname \"lone\" ether daddr 02:68:76:%02x:%02x:%02x drop comment \"lone has no gateway\"\n",
+		mac[3], mac[4], mac[5]);
+	assert_non_null(strstr(pre, line));
+	/* forward: only the gateways' frames to chain routed; lone has none */
+	assert_non_null(strstr(
+		fwd,
+		"\t\tiifname \"app\" ether daddr 02:68:76:6a:83:2c jump routed comment \"routed by the gateway of app\"\n"));
+	assert_true(strstr(fwd, "iifname \"lone\"") == NULL ||
+		    strstr(fwd, "iifname \"lone\"") > in);
+	/* input: pings of the gateways' own addresses, then drop */
+	assert_non_null(strstr(
+		in,
+		"\t\tiifname \"db\" ip daddr 10.20.0.1 icmp type echo-request accept comment \"the gateway of db answers pings\"\n"));
+	assert_non_null(strstr(
+		in,
+		"\t\tiifname \"app\" ip6 daddr fd00:30::1 icmpv6 type echo-request accept comment \"the gateway of app answers pings\"\n"));
+	assert_non_null(strstr(in, "\t\tdrop comment \"nothing else for the gateways\"\n\t}\n}"));
+	compiled_free(&c);
+
+	/* without --gateways: no routing chains, the rule is left out, with a note */
+	compile_text(&c, src, NULL);
+	assert_non_null(c.nft);
+	assert_null(strstr(c.text, "chain routed"));
+	assert_null(strstr(c.text, "ether daddr"));
+	assert_non_null(hv_nft_note(c.nft, 0));
+	assert_non_null(strstr(hv_nft_note(c.nft, 0), "rule app-db: 1 of its 1 entries left out"));
+	compiled_free(&c);
+}
+
+/* --mirrors: a mirror of blocked packets marks them in chain blocked, which
+ * every drop of the policy jumps to, and tables ip and ip6 copy and drop
+ * them; a mirror with a filter is left out whole, with a note */
+static void
+mirrors_as_dup(void **state)
+{
+	(void)state;
+	static const char src[] = "segment app { subnet 10.0.0.0/24 }\n"
+				  "segment db { subnet 10.1.0.0/24 }\n"
+				  "policy {\n"
+				  "  web: allow app -> app service tcp/80\n"
+				  "  default block log\n"
+				  "}\n"
+				  "mirror ids { select segment app, verdict blocked\n"
+				  "  to port ids-eth0\n  to pcap \"/tmp/x.pcapng\" }\n"
+				  "mirror flt { select segment db\n  filter \"tcp port 22\"\n"
+				  "  to port ids-eth0 }\n";
+	struct hv_nft_opts opts = {.mirrors = true};
+	struct compiled c;
+
+	compile_text(&c, src, &opts);
+	assert_non_null(c.nft);
+	assert_string_equal(hv_nft_mirror_port(c.nft, 0), "ids-eth0");
+	assert_null(hv_nft_mirror_port(c.nft, 1));
+	/* the default's log chain ends in the mirror's chain, not a drop */
+	assert_non_null(strstr(
+		c.text, "\tchain log_default {\n"
+			"\t\tlimit rate 10/second burst 20 packets log prefix \"default: \"\n"
+			"\t\tjump blocked\n"));
+	assert_non_null(strstr(c.text, "\t\tct state invalid jump blocked comment"));
+	assert_non_null(strstr(
+		c.text,
+		"\tchain blocked {\n"
+		"\t\tiifname \"app\" meta mark set meta mark | 0x00000001 comment \"mirror ids\"\n"
+		"\t\tmeta mark & 0x00000001 != 0x00000000 accept comment \"copied, then dropped, in tables ip and ip6 hvnet\"\n"
+		"\t\tdrop\n"
+		"\t}\n"));
+	assert_non_null(strstr(
+		c.text,
+		"table ip hvnet {\n"
+		"\tchain prerouting {\n"
+		"\t\ttype filter hook prerouting priority filter + 10; policy accept;\n"
+		"\t\tmeta mark & 0x00000001 == 0x00000001 dup to 169.254.68.76 device \"ids-eth0\" comment \"mirror ids\"\n"
+		"\t\tmeta mark & 0x00000001 != 0x00000000 drop comment \"blocked by the policy\"\n"
+		"\t}\n"
+		"}\n"
+		"table ip6 hvnet {\n"));
+	assert_non_null(strstr(c.text, "dup to fe80::6876 device \"ids-eth0\""));
+	/* no routing: no forward chains anywhere */
+	assert_null(strstr(c.text, "hook forward priority filter +"));
+	/* the filtered mirror is left out, and said so; the pcap too */
+	bool filter_note = false, pcap_note = false;
+	for (size_t i = 0; hv_nft_note(c.nft, i); i++) {
+		const char *note = hv_nft_note(c.nft, i);
+		filter_note |= strstr(note, "mirror flt is not set up") != NULL &&
+			       strstr(note, "a filter") != NULL;
+		pcap_note |= strstr(note, "mirror ids: pcap destinations are not done") != NULL;
+	}
+	assert_true(filter_note);
+	assert_true(pcap_note);
+	assert_null(strstr(c.text, "mirror flt\""));
+	compiled_free(&c);
+
+	/* without --mirrors the ruleset has none of it */
+	compile_text(&c, src, NULL);
+	assert_non_null(c.nft);
+	assert_null(strstr(c.text, "blocked"));
+	assert_null(strstr(c.text, "table ip "));
+	compiled_free(&c);
+}
+
 int
 main(void)
 {
@@ -254,6 +414,8 @@ main(void)
 		cmocka_unit_test(log_reject_and_bridges),
 		cmocka_unit_test(named_and_anonymous_sets),
 		cmocka_unit_test(refusals_name_what_and_where),
+		cmocka_unit_test(gateways_route_by_bridge),
+		cmocka_unit_test(mirrors_as_dup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,6 +194,19 @@ argv_build(void **state)
 	assert_true(argv_has(argv, "virtio-net-pci,netdev=net0,mac=52:54:00:40:00:11"));
 	hv_qemu_argv_free(argv);
 
+	/* tap NICs (labs on the kernel datapath): no vhost-user socket, no
+	 * MSI-X workaround */
+	conf.msix_workaround = true;
+	nic.tap = "vm1-eth0";
+	g.tap_nics = true;
+	argv = hv_qemu_argv(&conf, &g, err, sizeof(err));
+	assert_non_null(argv);
+	assert_true(argv_has(argv, "tap,id=net0,ifname=vm1-eth0,script=no,downscript=no"));
+	assert_false(argv_has(argv, "vhost-user,id=net0,chardev=nic0"));
+	assert_true(argv_has(argv, "virtio-net-pci,netdev=net0,mac=52:54:00:40:00:11"));
+	hv_qemu_argv_free(argv);
+	g.tap_nics = false;
+
 	/* sun_path holds 107 bytes */
 	g.state_dir =
 		"/run/hvnet/labs/a-lab-name-that-is-long/and-a-directory-that-is-longer-still-for-it";
