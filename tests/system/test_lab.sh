@@ -4,7 +4,8 @@
 # the MAC, addresses, MTU and default routes of the file; the policy decides
 # pings and tcp/80 inside app; lab status and lab graph describe the lab; a
 # second lab up, a file with an error and a qemu guest without QEMU are refused
-# and create nothing; lab down removes everything, also after hvnetd was
+# and create nothing; a second lab of the same file under another name runs
+# beside the first; lab down removes everything, also after hvnetd was
 # killed with SIGKILL and after lab up itself was killed halfway.
 . "$(dirname "$0")/lib.sh"
 hv_setup
@@ -16,7 +17,7 @@ PROBE=$HV_ROOT/tests/system/fwprobe.py
 
 lab_cleanup() {
 	local rc=$?
-	for l in "$LAB" "$CRASH" "$HALF" "$HV_ID-bad" "$HV_ID-qemu"; do
+	for l in "$LAB" "$CRASH" "$HALF" "$HV_ID-bad" "$HV_ID-qemu" "$HV_ID-two"; do
 		"$HVNETCTL" lab down "$l" >/dev/null 2>&1
 	done
 	(exit $rc)
@@ -194,6 +195,17 @@ HVNET_QEMU=/nonexistent/qemu-system-x86_64 lab up --name "$HV_ID-qemu" "$HV_TMP/
 grep -q "QEMU (/nonexistent/qemu-system-x86_64) cannot be run: .*nothing was created" "$HV_TMP/qemu.out" || hv_fail "no-QEMU refusal: $(cat "$HV_TMP/qemu.out")"
 assert_gone "$HV_ID-qemu" "lab up of a qemu guest without QEMU"
 hv_pass "a file with an error, a qemu guest without QEMU: refused with what is wrong, nothing created"
+
+# ---- two labs of one file side by side ----
+TWO=$HV_ID-two
+lab up --name "$TWO" "$FILE" >"$HV_TMP/two.out" 2>&1 || hv_fail "a second lab of the same file: $(cat "$HV_TMP/two.out")"
+"$HVNETCTL" lab exec "$TWO" web1 -- ping -c 1 -W 2 10.30.0.12 >/dev/null || hv_fail "$TWO: web1 cannot ping web2"
+lx web1 ping -c 1 -W 2 10.30.0.12 >/dev/null || hv_fail "$LAB: web1 cannot ping web2 while $TWO is up"
+[ "$(pgrep -fc -- "--instance lab-($LAB|$TWO)\$")" = 2 ] || hv_fail "not one hvnetd per lab"
+lab down "$TWO" >/dev/null 2>&1 || hv_fail "lab down $TWO"
+assert_gone "$TWO" "lab down of the second lab"
+lx web1 ping -c 1 -W 2 10.30.0.12 >/dev/null || hv_fail "lab down $TWO disturbed $LAB"
+hv_pass "two labs of one file at once: each its own hvnetd, namespaces and socket; both ping; lab down of one leaves the other working"
 
 # ---- lab down ----
 lab down "$LAB" >"$HV_TMP/down.out" 2>&1 || hv_fail "lab down: $(cat "$HV_TMP/down.out")"
