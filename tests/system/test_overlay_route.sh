@@ -50,18 +50,20 @@ hv_start a --segment app --segment mgmt --port "up:af_packet:-:iface=$ua" --poli
 # host B runs two workers: routed frames from the overlay are handed to their connection's worker
 hv_start b --cpus 0,1,1 --segment app --segment mgmt --port "up:af_packet:-:iface=$ub" --policy "$HV_TMP/b.hvnet"
 
-# guest PORT HOST SEGMENT IPv4 IPv6 GW4 GW6: no bindings in the file, so the
-# gateways resolve them by ARP/NS
+# guest PORT HOST SEGMENT IPv4 IPv6 GW4 GW6 [port options]: no bindings in
+# the file, so the gateways resolve them by ARP/NS
 guest() {
 	local port=$1 inst=$2 seg=$3 a4=$4 a6=$5 gw4=$6 gw6=$7
-	hv_guest "$inst" "$port" "$seg" "$a4"
+	shift 7
+	hv_guest "$inst" "$port" "$seg" "$a4" "$@"
 	hv_in "$port" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0 \
 		net.ipv6.conf.eth0.accept_ra=0
 	ip -n "$HV_ID-$port" addr add "$a6" dev eth0 nodad
 	ip -n "$HV_ID-$port" route add default via "$gw4"
 	ip -n "$HV_ID-$port" -6 route add default via "$gw6"
 }
-guest a1 a app 10.30.0.11/24 fd00:30::11/64 10.30.0.1 fd00:30::1
+# a1 gets 1500 bytes, more than the overlay's 1450, to see the MTU check on routed frames
+guest a1 a app 10.30.0.11/24 fd00:30::11/64 10.30.0.1 fd00:30::1 mtu=1500
 guest b1 b mgmt 10.10.0.21/24 fd00:10::21/64 10.10.0.1 fd00:10::1
 hv_in b1 /usr/bin/python3 "$PROBE" serve 10.10.0.21 5000 5001 >/dev/null 2>&1 &
 HV_PIDS+=($!)
@@ -106,6 +108,12 @@ out=$(hv_in a1 ping -c 1 -W 2 -t 1 10.10.0.21 2>&1)
 grep -q "From 10.30.0.1 .*Time to live exceeded" <<<"$out" || hv_fail "TTL 1: $out"
 hv_in a1 ping -c 1 -W 2 -t 2 10.10.0.21 >/dev/null || hv_fail "TTL 2 does not reach b1"
 hv_pass "traceroute-style: TTL 1 expires at 10.30.0.1 (host A), TTL 2 reaches b1 on host B"
+
+# a routed packet too big for the overlay: frag needed from a1's gateway
+out=$(hv_in a1 ping -c 1 -W 2 -M do -s 1472 10.10.0.21 2>&1)
+grep -q "From 10.30.0.1 .*mtu = 1450" <<<"$out" || hv_fail "no frag needed (mtu 1450) from 10.30.0.1: $out"
+hv_in a1 ping -c 1 -W 2 -M do -s 1422 10.10.0.21 >/dev/null || hv_fail "a 1450-byte routed DF ping does not pass"
+hv_pass "a 1500-byte routed DF ping: frag needed (mtu 1450) from 10.30.0.1; 1450 bytes pass"
 
 # TCP allowed (app-api), both directions of the connection
 got=$(hv_in a1 /usr/bin/python3 "$PROBE" tcp 10.10.0.21 5000 3)
