@@ -33,6 +33,7 @@ struct tx_buf {
 #define REJECT_BURST   100
 #define GW_PENDING_MAX 64   /* routed packets waiting for ARP/NS, per worker */
 #define GW_PENDING_MS  1000 /* how long one waits before it is dropped */
+#define GW_ASK_SLOTS   16   /* destinations asked for lately, per worker (route_ask) */
 
 struct worker_ctx {
 	struct hv_switch *sw;
@@ -60,6 +61,14 @@ struct worker_ctx {
 		uint8_t addr[16];
 		uint8_t src_mac[6]; /* the sender's, for the unreachable if it expires */
 	} pend[GW_PENDING_MAX];
+	/* routed destinations whose MAC no table had, asked for lately (route_ask) */
+	uint8_t ask_next;
+	struct gw_asked {
+		uint64_t at; /* tsc; 0: free */
+		uint16_t dseg;
+		uint8_t family;
+		uint8_t addr[16];
+	} asked[GW_ASK_SLOTS];
 };
 
 static inline void
@@ -963,6 +972,41 @@ route_icmp_src(const struct hv_gw *gw, uint16_t sseg, const struct hv_pkt_meta *
 	return g->has4 ? g->ip4 : NULL;
 }
 
+static void gw_solicit(struct worker_ctx *c, const struct hv_gw *gw, uint16_t dseg, uint8_t family,
+		       const uint8_t *addr);
+
+/*
+ * A routed frame to PM's destination in DSEG is flooded: its MAC is known
+ * (declared, or a neighbour) but no MAC table entry says where it is. With
+ * an overlay, ask for it (at most once a second per destination and
+ * worker): its answer to the gateway reaches every host (docs/overlay.md),
+ * which then learn its MAC behind its VTEP and stop flooding.
+ */
+static void
+route_ask(struct worker_ctx *c, const struct hv_gw *gw, uint16_t dseg, const struct hv_pkt_meta *pm)
+{
+	const uint8_t family = pm->l3 == HV_L3_IPV6 ? 6 : 4;
+	struct gw_asked *a;
+
+	for (unsigned i = 0; i < GW_ASK_SLOTS; i++) {
+		a = &c->asked[i];
+		if (a->at != 0 && a->dseg == dseg && a->family == family &&
+		    memcmp(a->addr, pm->dst_ip, 16) == 0) {
+			if (c->now - a->at < rte_get_tsc_hz())
+				return;
+			a->at = c->now;
+			gw_solicit(c, gw, dseg, family, pm->dst_ip);
+			return;
+		}
+	}
+	a = &c->asked[c->ask_next++ % GW_ASK_SLOTS];
+	a->at = c->now;
+	a->dseg = dseg;
+	a->family = family;
+	memcpy(a->addr, pm->dst_ip, 16);
+	gw_solicit(c, gw, dseg, family, pm->dst_ip);
+}
+
 /*
  * A routed frame, rewritten and resolved (PM: as it arrived from IN_PORT in
  * SSEG): to its destination's port in DSEG; to the VTEP its destination's MAC
@@ -999,6 +1043,7 @@ route_tx(struct worker_ctx *c, const struct hv_gw *gw, uint16_t in_port, uint16_
 		       route_icmp_src(gw, sseg, pm)))
 		return;
 	flood_seg(c, dseg, in_port, m, pm, route_icmp_src(gw, sseg, pm));
+	route_ask(c, gw, dseg, pm);
 }
 
 static inline uint64_t

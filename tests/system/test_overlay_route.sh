@@ -27,6 +27,7 @@ policy() { # policy HOST LOCAL PEER: the hosts' files differ in the log and over
 	cat <<EOF
 segment app  { vni 300; subnet 10.30.0.0/24, fd00:30::/64; gateway 10.30.0.1, fd00:30::1 }
 segment mgmt { vni 100; subnet 10.10.0.0/24, fd00:10::/64; gateway 10.10.0.1, fd00:10::1 }
+guest b2 { kind netns; nic eth0 { segment mgmt; mac 52:54:00:10:00:22; ip 10.10.0.22/24 } }
 service ping = icmp/echo-request, icmpv6/echo-request
 service api  = tcp/5000
 policy {
@@ -65,6 +66,10 @@ guest() {
 # a1 gets 1500 bytes, more than the overlay's 1450, to see the MTU check on routed frames
 guest a1 a app 10.30.0.11/24 fd00:30::11/64 10.30.0.1 fd00:30::1 mtu=1500
 guest b1 b mgmt 10.10.0.21/24 fd00:10::21/64 10.10.0.1 fd00:10::1
+# b2: the file binds its MAC, so no gateway needs to resolve it
+hv_guest b b2 mgmt 10.10.0.22/24
+hv_guest_mac b2 52:54:00:10:00:22
+ip -n "$HV_ID-b2" route add default via 10.10.0.1
 hv_in b1 /usr/bin/python3 "$PROBE" serve 10.10.0.21 5000 5001 >/dev/null 2>&1 &
 HV_PIDS+=($!)
 hv_in b1 /usr/bin/python3 "$PROBE" serve fd00:10::21 5000 >/dev/null 2>&1 &
@@ -93,14 +98,22 @@ where=$(hv_json a '[e["port"] for e in r if e["mac"]=="'"$mac_b1"'"]' mac show m
 hv_assert_eq "['vtep:192.0.2.2']" "$where" "host A: b1's MAC behind VTEP 192.0.2.2"
 hv_pass "host A resolved b1 by ARP across the overlay: neighbour and MAC behind vtep:192.0.2.2"
 
+# b2's MAC is in the file: host A's gateway knows it but not where b2 is, so
+# the first routed frame is flooded to mgmt's VTEPs and b2 is asked for; its
+# answer teaches host A that b2 is behind VTEP B, and the rest go there alone
+hv_in a1 ping -c 3 -i 0.2 -W 2 10.10.0.22 >/dev/null || hv_fail "a1 cannot ping b2 (MAC bound in the file)"
+where=$(hv_json a '[e["port"] for e in r if e["mac"]=="52:54:00:10:00:22"]' mac show mgmt)
+hv_assert_eq "['vtep:192.0.2.2']" "$where" "host A: b2's MAC behind VTEP 192.0.2.2"
+hv_pass "a1 pings b2 (MAC bound in the file): host A asked for b2 once flooding, and learned it behind vtep:192.0.2.2"
+
 # host A routed app -> mgmt, host B routed the replies back (mgmt -> app)
 pair() { # pair HOST FROM TO: "routed blocked" of the pair on HOST
 	hv_json "$1" '"%d %d" % tuple(sum(p[k] for p in r["pairs"] if (p["from"], p["to"]) == ("'"$2"'", "'"$3"'")) for k in ("routed", "blocked"))' route show
 }
 read -r a_fwd blocked_a < <(pair a app mgmt)
 read -r b_back _ < <(pair b mgmt app)
-hv_assert_ge "$a_fwd" 3 "host A: routed app -> mgmt"
-hv_assert_ge "$b_back" 3 "host B: routed mgmt -> app (the replies)"
+hv_assert_ge "$a_fwd" 6 "host A: routed app -> mgmt"
+hv_assert_ge "$b_back" 6 "host B: routed mgmt -> app (the replies)"
 hv_pass "routed on host A (app -> mgmt: $a_fwd), replies routed by host B's own gateway (mgmt -> app: $b_back)"
 
 # TTL: one router hop. TTL 1 expires at host A's gateway of app; TTL 2 arrives
