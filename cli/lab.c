@@ -82,7 +82,7 @@ static const char lab_usage[] =
 	"          FILE or stdout (-w -, for | tcpdump -r -); on hvnetd through\n"
 	"          hvnetctl capture of its port (vhost-user NICs too), on the kernel\n"
 	"          datapath tcpdump in the guest's namespace\n"
-	"  graph   segments as clusters, guest NICs, an edge per allowed flow\n"
+	"  graph   segments as clusters, guest NICs, an edge per allowed flow, the mirrors\n"
 	"          between segments (labelled with rule ids); DOT on stdout\n"
 	"\n"
 	"Environment: HVNET_QEMU (QEMU binary), HVNET_GUEST_IMAGE_DIR (default\n"
@@ -806,6 +806,86 @@ up_wait_hvnetd(struct lab *lab, pid_t pid, const char *log, int *fdp)
 	}
 }
 
+/* The guest NIC that lab up attaches as the hvnetd port PORT (named
+ * GUEST-NIC), with its guest in *GP; NULL when PORT is no NIC of the file. */
+static const struct hv_nic *
+lab_port_nic(const struct hv_prog *prog, const char *port, const struct hv_guest **gp)
+{
+	for (size_t gi = 0; gi < prog->guests.n; gi++) {
+		const struct hv_guest *g = &prog->guests.v[gi];
+		size_t gl = strlen(g->name);
+
+		if (strncmp(port, g->name, gl) != 0 || port[gl] != '-')
+			continue;
+		for (size_t j = 0; j < g->nics.n; j++) {
+			if (strcmp(port + gl + 1, g->nics.v[j].name) == 0) {
+				*gp = g;
+				return &g->nics.v[j];
+			}
+		}
+	}
+	return NULL;
+}
+
+/* A mirror destination in words: "pcapng FILE", "port P (guest G's NIC N)",
+ * "collector ADDR vxlan VNI" */
+static void
+describe_mirror_dest(const struct hv_prog *prog, const struct hv_mirror_dest *d, char *buf,
+		     size_t size)
+{
+	const struct hv_guest *g = NULL;
+	const struct hv_nic *nic;
+	char p[64];
+
+	switch (d->kind) {
+	case HV_DEST_PCAP:
+		snprintf(buf, size, "pcapng %s", d->path);
+		break;
+	case HV_DEST_PORT:
+		nic = lab_port_nic(prog, d->port, &g);
+		if (nic != NULL)
+			snprintf(buf, size, "port %s (guest %s's NIC %s)", d->port, g->name,
+				 nic->name);
+		else
+			snprintf(buf, size, "port %s", d->port);
+		break;
+	case HV_DEST_REMOTE:
+		hv_prefix_format(&d->remote, p, sizeof(p));
+		snprintf(buf, size, "collector %s %s %u", p, d->erspan ? "erspan" : "vxlan",
+			 d->remote_id);
+		break;
+	}
+}
+
+/* What a mirror selects, in words: "segments app, infra; verdict blocked;
+ * filter "..."" */
+static void
+describe_mirror(const struct hv_mirror *m, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < m->segments.n && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "segments ",
+				      m->segments.v[i].name);
+	for (size_t i = 0; i < m->ports.n && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s",
+				      i	  ? ", "
+				      : n ? "; ports "
+					  : "ports ",
+				      m->ports.v[i].name);
+	if (m->segments.n == 0 && m->ports.n == 0 && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "every port");
+	if (m->dir != HV_DIR_BOTH && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "; %s",
+				      m->dir == HV_DIR_INGRESS ? "ingress" : "egress");
+	if (m->verdict != HV_VERDICT_ANY && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "; verdict %s",
+				      m->verdict == HV_VERDICT_ALLOWED ? "allowed" : "blocked");
+	if (m->filter != NULL && n < size)
+		snprintf(buf + n, size - n, "; filter \"%s\"", m->filter);
+}
+
 static void
 describe_segment(const struct hv_segment *s, char *buf, size_t size)
 {
@@ -1126,11 +1206,35 @@ state_has_guest(struct lab *lab, const char *name)
 	return false;
 }
 
+/* The guests of the state that do not run: *N_QEMU of them QEMU guests,
+ * *N_OTHER of other kinds. */
+static void
+state_dead_guests(struct lab *lab, size_t *n_qemu, size_t *n_other)
+{
+	json_t *g;
+	size_t i;
+
+	*n_qemu = *n_other = 0;
+	json_array_foreach(json_object_get(lab->state, "guests"), i, g) {
+		const struct hv_vmm_kind *k = hv_vmm_kind_find(js(g, "kind"));
+
+		if (k == NULL || k->running(js(g, "instance"), lab->dir))
+			continue;
+		if (strcmp(js(g, "kind"), "qemu") == 0)
+			(*n_qemu)++;
+		else
+			(*n_other)++;
+	}
+}
+
 /* lab up on a lab whose state exists. 0: its hvnetd died and lab up brings
- * it back (lab->state loaded); 1: nothing to do or not possible (printed). */
+ * it back (lab->state loaded); 2: its hvnetd runs, and QEMU guests that
+ * exited are to be started again (lab->state loaded); 1: nothing to do or
+ * not possible (printed). */
 static int
 up_recover_check(struct lab *lab, const char *abs)
 {
+	size_t dead_qemu, dead_other;
 	pid_t pid;
 
 	if (state_load(lab) != 0 || lab->state == NULL) {
@@ -1141,6 +1245,17 @@ up_recover_check(struct lab *lab, const char *abs)
 	}
 	pid = hvnetd_find(lab->instance,
 			  (pid_t)json_integer_value(json_object_get(lab->state, "hvnetd_pid")));
+	if (pid > 0 && strcmp(js(lab->state, "phase"), "up") == 0 &&
+	    strcmp(js(lab->state, "file"), abs) == 0) {
+		state_dead_guests(lab, &dead_qemu, &dead_other);
+		if (dead_qemu > 0 && dead_other == 0) {
+			hv_lab_progress(
+				"lab %s: hvnetd lab-%s (pid %d) runs; %zu QEMU guest%s exited: starting %s again",
+				lab->name, lab->name, (int)pid, dead_qemu,
+				dead_qemu == 1 ? "" : "s", dead_qemu == 1 ? "it" : "them");
+			return 2;
+		}
+	}
 	if (pid > 0 || strcmp(js(lab->state, "phase"), "up") != 0) {
 		if (pid > 0) {
 			json_t *g;
@@ -1158,7 +1273,7 @@ up_recover_check(struct lab *lab, const char *abs)
 						"  guest %s is not running (%s); lab down and lab up start it again\n",
 						js(g, "name"),
 						strcmp(js(g, "kind"), "qemu") == 0
-							? "its QEMU exited"
+							? "its QEMU exited; lab up restarts a QEMU guest only when every other guest runs"
 							: "its namespace is gone");
 			}
 		} else
@@ -1177,6 +1292,51 @@ up_recover_check(struct lab *lab, const char *abs)
 	hv_lab_progress(
 		"lab %s: hvnetd %s is not running; starting it again and reattaching the guests",
 		lab->name, lab->instance);
+	return 0;
+}
+
+/* lab up on a lab whose hvnetd runs but some of whose QEMU guests exited:
+ * start those again, with the same command line and directory, and wait for
+ * them as for a first boot. Their vhost-user ports never left hvnetd (client
+ * mode: it connects again once the new QEMU listens), so each NIC keeps its
+ * segment, policy, mirrors and counters. 0, or 1 (printed; the guests are
+ * left as they are). */
+static int
+up_restart_vms(struct lab *lab, struct up_guest *ug, size_t n)
+{
+	size_t started = 0;
+	char err[512];
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		struct up_guest *u = &ug[i];
+
+		if (u->g->kind != HV_GUEST_QEMU || !state_has_guest(lab, u->g->name) ||
+		    u->kind->running(u->instance, lab->dir))
+			continue;
+		rc = u->kind->create(&u->vg, err, sizeof(err));
+		if (rc == 0)
+			rc = u->kind->start(&u->vg, err, sizeof(err));
+		if (rc != 0) {
+			hv_lab_err("guest %s: %s; run lab up again, or lab down %s", u->g->name,
+				   err, lab->name);
+			return 1;
+		}
+		started++;
+		hv_lab_progress("guest %s: QEMU %s started again; its port%s in hvnetd: %s%s",
+				u->g->name, u->instance, u->vg.n_nics == 1 ? "" : "s",
+				u->vg.n_nics ? u->nics[0].port : "-",
+				u->vg.n_nics > 1 ? ", ..." : "");
+	}
+	if (up_wait_vms(lab, ug, n) != 0) {
+		hv_lab_err(
+			"lab up %s: a QEMU guest did not come back; run lab up again, or lab down %s",
+			lab->name, lab->name);
+		return 1;
+	}
+	hv_lab_progress(
+		"lab %s is up again: %zu QEMU guest%s restarted, hvnetd kept its ports, policy and mirrors",
+		lab->name, started, started == 1 ? "" : "s");
 	return 0;
 }
 
@@ -1264,6 +1424,11 @@ cmd_up(int argc, char **argv)
 		}
 		/* up already: nothing to do, unless its hvnetd died */
 		rc = up_recover_check(&lab, abs);
+		if (rc == 2) {
+			rc = up_qemu_prepare(prog) != 0 ? 1
+							: up_restart_vms(&lab, ug, prog->guests.n);
+			goto free_prog_state;
+		}
 		if (rc != 0)
 			goto free_prog_state;
 		recover = true;
@@ -1338,13 +1503,38 @@ cmd_up(int argc, char **argv)
 			(long long)json_integer_value(json_object_get(res, "entries")),
 			hv_action_name(ir->default_action), ir->default_log ? " log" : "",
 			(long long)json_integer_value(json_object_get(res, "epoch")));
+		{
+			json_t *w = json_object_get(res, "mirror_warnings");
+			size_t k;
+			json_t *v;
+
+			json_array_foreach(w, k, v) {
+				if (json_is_string(v))
+					hv_lab_progress("warning: %s", json_string_value(v));
+			}
+		}
 		json_decref(res);
 	} else {
 		hv_lab_progress("policy: none in the file (hvnetd forwards within each segment)");
 	}
-	for (size_t i = 0; i < prog->mirrors.n; i++)
-		hv_lab_progress("note: mirror %s is not set up: lab up does not do mirrors yet",
-				prog->mirrors.v[i].name);
+	/* the file's mirrors came into force with its policy (policy.apply) */
+	for (size_t i = 0; i < prog->mirrors.n; i++) {
+		const struct hv_mirror *m = &prog->mirrors.v[i];
+		char sel[512], dest[512];
+
+		if (prog->policies.n == 0) {
+			hv_lab_progress(
+				"note: mirror %s is not set up: mirrors come with the file's policy block, and it has none",
+				m->name);
+			continue;
+		}
+		describe_mirror(m, sel, sizeof(sel));
+		hv_lab_progress("mirror %s (%s)", m->name, sel);
+		for (size_t k = 0; k < m->dests.n; k++) {
+			describe_mirror_dest(prog, &m->dests.v[k], dest, sizeof(dest));
+			hv_lab_progress("  to %s", dest);
+		}
+	}
 	if (prog->overlay.present)
 		hv_lab_progress(
 			"note: the overlay is not set up: lab up does not do the overlay yet");
@@ -1995,6 +2185,119 @@ dot_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* a label: like dot_str, and a newline becomes DOT's \n */
+static void
+dot_label(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* The file's mirrors: a node per session (what it selects), a dashed edge
+ * from each selected segment (its cluster) or guest NIC to it, and one from
+ * it to each destination: the guest NIC of a mirror port, or a node for a
+ * port that is no NIC of the file, a pcapng file, a remote collector. */
+static void
+graph_write_mirrors(FILE *f, const struct hv_prog *prog)
+{
+	static const char style[] = "style=dashed, color=\"#c62828\", fontcolor=\"#c62828\"";
+
+	for (size_t i = 0; i < prog->mirrors.n; i++) {
+		const struct hv_mirror *m = &prog->mirrors.v[i];
+		char label[1024], id[128];
+		size_t n = 0;
+
+		snprintf(id, sizeof(id), "mirror:%s", m->name);
+		n += (size_t)snprintf(label + n, sizeof(label) - n, "mirror %s", m->name);
+		if (m->segments.n == 0 && m->ports.n == 0 && n < sizeof(label))
+			n += (size_t)snprintf(label + n, sizeof(label) - n, "\nevery port");
+		if (m->dir != HV_DIR_BOTH && n < sizeof(label))
+			n += (size_t)snprintf(label + n, sizeof(label) - n, "\n%s",
+					      m->dir == HV_DIR_INGRESS ? "ingress" : "egress");
+		if (m->verdict != HV_VERDICT_ANY && n < sizeof(label))
+			n += (size_t)snprintf(label + n, sizeof(label) - n, "\nverdict %s",
+					      m->verdict == HV_VERDICT_ALLOWED ? "allowed"
+									       : "blocked");
+		if (m->filter != NULL && n < sizeof(label))
+			snprintf(label + n, sizeof(label) - n, "\n%s", m->filter);
+		fputc('\t', f);
+		dot_str(f, id);
+		fprintf(f, " [shape=box, style=\"rounded,dashed\", color=\"#c62828\", "
+			   "fontcolor=\"#c62828\", label=");
+		dot_label(f, label);
+		fprintf(f, "];\n");
+		for (size_t k = 0; k < m->segments.n; k++) {
+			fprintf(f, "\t\"seg:%s\" -> ", m->segments.v[k].name);
+			dot_str(f, id);
+			fprintf(f, " [%s, ltail=\"cluster_%s\", label=\"copies\"];\n", style,
+				m->segments.v[k].name);
+		}
+		for (size_t k = 0; k < m->ports.n; k++) {
+			const struct hv_guest *g = NULL;
+			const struct hv_nic *nic = lab_port_nic(prog, m->ports.v[k].name, &g);
+
+			if (nic != NULL)
+				fprintf(f, "\t\"%s.%s\" -> ", g->name, nic->name);
+			else
+				fprintf(f, "\t\"port:%s\" -> ", m->ports.v[k].name);
+			dot_str(f, id);
+			fprintf(f, " [%s, label=\"copies\"];\n", style);
+		}
+		for (size_t k = 0; k < m->dests.n; k++) {
+			const struct hv_mirror_dest *d = &m->dests.v[k];
+			const struct hv_guest *g = NULL;
+			const struct hv_nic *nic = NULL;
+			char node[160], p[64];
+
+			if (d->kind == HV_DEST_PORT)
+				nic = lab_port_nic(prog, d->port, &g);
+			if (nic != NULL) {
+				snprintf(node, sizeof(node), "%s.%s", g->name, nic->name);
+			} else {
+				snprintf(node, sizeof(node), "%s:%zu", id, k);
+				switch (d->kind) {
+				case HV_DEST_PCAP:
+					snprintf(label, sizeof(label), "pcapng\n%s", d->path);
+					break;
+				case HV_DEST_PORT:
+					snprintf(label, sizeof(label), "port %s", d->port);
+					break;
+				case HV_DEST_REMOTE:
+					hv_prefix_format(&d->remote, p, sizeof(p));
+					snprintf(label, sizeof(label), "collector %s\n%s %u", p,
+						 d->erspan ? "erspan" : "vxlan", d->remote_id);
+					break;
+				}
+				fputc('\t', f);
+				dot_str(f, node);
+				fprintf(f, " [shape=%s, color=\"#c62828\", label=",
+					d->kind == HV_DEST_PCAP ? "note" : "box");
+				dot_label(f, label);
+				fprintf(f, "];\n");
+			}
+			fputc('\t', f);
+			dot_str(f, id);
+			fprintf(f, " -> ");
+			dot_str(f, node);
+			fprintf(f, " [%s", style);
+			if (nic != NULL) {
+				fprintf(f, ", label=");
+				dot_label(f, d->port);
+			}
+			fprintf(f, "];\n");
+		}
+	}
+}
+
 /* the segments an entry side covers: SEG, or for "any segment" those whose
  * subnets meet the side's prefix (every segment when it has none) */
 static void
@@ -2123,6 +2426,7 @@ graph_write(FILE *f, const char *title, const struct hv_prog *prog, const struct
 			free(edges[a * ns + b]);
 		}
 	}
+	graph_write_mirrors(f, prog);
 	fprintf(f, "}\n");
 	free(edges);
 	free(src);

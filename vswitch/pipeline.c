@@ -50,6 +50,7 @@ struct worker_ctx {
 	struct tx_buf tx[HV_MAX_PORTS];
 	uint64_t vx_next_poll; /* TSC of the next look at unresolved VTEPs */
 	struct hv_port vx_in;  /* the ingress of decapsulated frames: a VTEP in a segment */
+	uint8_t vx_in_ip[4];   /* the address vx_in's name was made from */
 	uint64_t next_ra;      /* tsc: the next periodic router advertisement (worker 0) */
 	/* routed packets waiting for their destination's MAC (bounded) */
 	uint16_t n_pend;
@@ -897,10 +898,15 @@ vx_ingress(struct worker_ctx *c, uint16_t vtep, uint16_t seg)
 	    vx->seg_vni[seg] == HV_VX_NO_VNI)
 		return NULL;
 	ip = vx->vtep_ip[vtep];
-	in->id = (uint16_t)(HV_VTEP_SLOT_BASE + vtep);
 	in->segment = seg;
 	in->allow_vlan = false;
-	snprintf(in->name, sizeof(in->name), "vtep:%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+	/* the name only when the VTEP or its address changed: this runs per burst */
+	if (in->id != HV_VTEP_SLOT_BASE + vtep || memcmp(c->vx_in_ip, ip, 4) != 0) {
+		in->id = (uint16_t)(HV_VTEP_SLOT_BASE + vtep);
+		memcpy(c->vx_in_ip, ip, 4);
+		snprintf(in->name, sizeof(in->name), "vtep:%u.%u.%u.%u", ip[0], ip[1], ip[2],
+			 ip[3]);
+	}
 	return in;
 }
 

@@ -143,6 +143,40 @@ else
 	hv_pass "lab graph: clusters, NIC nodes, one allowed-flow edge (dot not installed: structure only)"
 fi
 
+# the mirror: its selected segments and ports feed it, it feeds its
+# destinations (the IDS guest's NIC, a pcapng file, a port that is no NIC)
+cat >"$HV_TMP/mirror.hvnet" <<'EOF'
+segment app { class application; subnet 10.30.0.0/24 }
+segment db  { class infrastructure; subnet 10.20.0.0/24 }
+segment mon { class management }
+guest web1 { nic eth0 { segment app; ip 10.30.0.11/24 } }
+guest db1  { nic eth0 { segment db; ip 10.20.0.21/24 } }
+guest ids  { nic eth0 { segment mon } }
+policy { default block }
+mirror m1 {
+	select segment app, port db1-eth0, verdict blocked
+	filter "tcp port 5432"
+	to port ids-eth0
+	to pcap "cap/m1.pcapng"
+	to port span0
+}
+EOF
+lab graph "$HV_TMP/mirror.hvnet" >"$HV_TMP/mirror.dot" || hv_fail "lab graph of a file with a mirror"
+mg() { grep -qF -- "$1" "$HV_TMP/mirror.dot" || hv_fail "graph of the mirror: no $1: $(cat "$HV_TMP/mirror.dot")"; }
+mg '"mirror:m1" [shape=box, style="rounded,dashed", color="#c62828", fontcolor="#c62828", label="mirror m1\nverdict blocked\ntcp port 5432"];'
+mg '"seg:app" -> "mirror:m1" [style=dashed, color="#c62828", fontcolor="#c62828", ltail="cluster_app", label="copies"];'
+mg '"db1.eth0" -> "mirror:m1" ['
+mg '"mirror:m1" -> "ids.eth0" [style=dashed, color="#c62828", fontcolor="#c62828", label="ids-eth0"];'
+mg '"mirror:m1:1" [shape=note, color="#c62828", label="pcapng\ncap/m1.pcapng"];'
+mg '"mirror:m1" -> "mirror:m1:1" ['
+mg '"mirror:m1:2" [shape=box, color="#c62828", label="port span0"];'
+mg '"mirror:m1" -> "mirror:m1:2" ['
+hv_assert_eq 5 "$(grep -c -- '"mirror:m1[":0-9]* -> \|-> "mirror:m1"' "$HV_TMP/mirror.dot")" "the mirror's edges (2 in, 3 out)"
+if command -v dot >/dev/null; then
+	dot -Tsvg "$HV_TMP/mirror.dot" >/dev/null || hv_fail "dot -Tsvg refuses the mirror's graph"
+fi
+hv_pass "lab graph: mirror m1 as a node, fed by segment app and port db1-eth0, feeding ids's NIC, its pcapng file and port span0"
+
 # ---- refusals that create nothing ----
 lab up --name "$LAB" "$FILE" >"$HV_TMP/again.out" 2>&1 && hv_fail "a second lab up of $LAB succeeded"
 grep -q "lab down $LAB" "$HV_TMP/again.out" || hv_fail "second lab up: $(cat "$HV_TMP/again.out")"

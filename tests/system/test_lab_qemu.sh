@@ -7,7 +7,9 @@
 # reach a VM even with an address in app's subnet; lab status shows the
 # links; the serial console runs a command. hvnetd killed with SIGKILL:
 # lab status says why the links are down, lab up brings hvnetd back, the
-# VMs reconnect without a reboot and ping again. lab down leaves no process,
+# VMs reconnect without a reboot and ping again. A VM killed with SIGKILL:
+# lab up boots it again while hvnetd and the other guests keep running, and
+# the policy still holds for it. lab down leaves no process,
 # socket, tap, namespace or file, also after lab up was killed mid-boot; a
 # VM whose kernel does not load makes lab up roll everything back.
 . "$(dirname "$0")/lib.sh"
@@ -218,6 +220,43 @@ s = json.load(open(sys.argv[1]))
 assert all(n["link"] == "up" for g in s["guests"] for n in g["nics"]), s' "$HV_TMP/status.json" ||
 	hv_fail "links after the restart: $(cat "$HV_TMP/status.json")"
 hv_pass "hvnetd killed: status said why; lab up restarted it; the VMs reconnected without a reboot (uptime $up1 -> $up2 s); ping and policy are back"
+
+# ---- a VM dies; lab up starts it again, hvnetd and the other guests untouched ----
+vm1pid=$(cat "/run/hvnet/labs/$LAB/$LAB-vm1/qemu.pid")
+vm2pid=$(cat "/run/hvnet/labs/$LAB/$LAB-vm2/qemu.pid")
+hpid=$(pgrep -f -- "--instance lab-$LAB\$")
+kill -9 "$vm2pid"
+for _ in $(seq 50); do kill -0 "$vm2pid" 2>/dev/null || break; sleep 0.1; done
+status_json
+python3 - "$HV_TMP/status.json" <<'EOF' || hv_fail "lab status after vm2 was killed: $(cat "$HV_TMP/status.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+vm2 = [g for g in s["guests"] if g["name"] == "vm2"][0]
+assert vm2["state"] != "running" and vm2["nics"][0]["reason"] == "QEMU is not running", vm2
+EOF
+lab up --name "$LAB" "$FILE" >"$HV_TMP/up3.out" 2>&1 || { cat "$HV_TMP/up3.out" >&2; hv_fail "lab up after vm2 died"; }
+grep -q "^lab $LAB: hvnetd lab-$LAB (pid $hpid) runs; 1 QEMU guest exited: starting it again" "$HV_TMP/up3.out" &&
+	grep -q "^guest vm2: QEMU $LAB-vm2 started again; its port in hvnetd: vm2-eth0" "$HV_TMP/up3.out" &&
+	grep -q "^vm2: up after [0-9]* s: link on 1 NIC, exec channel answers" "$HV_TMP/up3.out" &&
+	grep -q "^lab $LAB is up again: 1 QEMU guest restarted" "$HV_TMP/up3.out" || hv_fail "lab up of a dead VM: $(cat "$HV_TMP/up3.out")"
+hv_assert_eq "$hpid" "$(pgrep -f -- "--instance lab-$LAB\$")" "hvnetd's pid across the VM restart"
+hv_assert_eq "$vm1pid" "$(cat "/run/hvnet/labs/$LAB/$LAB-vm1/qemu.pid")" "vm1's QEMU pid (not restarted)"
+new=$(cat "/run/hvnet/labs/$LAB/$LAB-vm2/qemu.pid")
+[ "$new" != "$vm2pid" ] && kill -0 "$new" || hv_fail "vm2 has no new QEMU ($vm2pid -> $new)"
+up_vm2=$(lx vm2 cut -d. -f1 /proc/uptime)
+hv_assert_ge "$(lx vm1 cut -d. -f1 /proc/uptime)" "$up_vm2" "vm1 has run longer than the restarted vm2"
+grep -q "52:54:00:40:00:12" <<<"$(lx vm2 ip link show eth0)" || hv_fail "the restarted vm2 lacks the file's MAC"
+lx vm2 ping -c 2 -W 2 10.40.0.21 >/dev/null || hv_fail "the restarted vm2 cannot ping ns1"
+lx vm1 ping -c 1 -W 2 10.40.0.12 >/dev/null || hv_fail "vm1 cannot ping the restarted vm2"
+before=$("$HVNETCTL" -i "lab-$LAB" --json fw show | python3 -c '
+import json, sys
+print([x for x in json.load(sys.stdin)["rules"] if x["id"] == "ns1-vm2"][0]["packets"])')
+if lx ns1 ping -c 1 -W 1 10.40.0.12 >/dev/null; then hv_fail "ns1 pinged the restarted vm2: the policy does not hold"; fi
+after=$("$HVNETCTL" -i "lab-$LAB" --json fw show | python3 -c '
+import json, sys
+print([x for x in json.load(sys.stdin)["rules"] if x["id"] == "ns1-vm2"][0]["packets"])')
+hv_assert_ge "$after" "$((before + 1))" "hits of ns1-vm2 after the restart"
+hv_pass "QEMU of vm2 killed: lab up booted it again (uptime $up_vm2 s, same MAC), hvnetd and vm1 kept running, vm2 pings ns1 and vm1, ns1-vm2 still blocks"
 
 lab up --name "$LAB" "$FILE" >"$HV_TMP/again.out" 2>&1 && hv_fail "lab up of a lab that is up succeeded"
 grep -q "is up already .*nothing changed" "$HV_TMP/again.out" || hv_fail "second lab up: $(cat "$HV_TMP/again.out")"
