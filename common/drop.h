@@ -118,6 +118,8 @@
 	X(VXLAN_TOO_BIG, "vxlan_too_big", "overlay",                                               \
 	  "frame larger than the overlay MTU (ICMP frag-needed / packet-too-big sent back)")       \
 	X(VXLAN_NO_BUFFER, "vxlan_no_buffer", "overlay", "no buffer for an encapsulated copy")     \
+	X(VXLAN_GW_SPOOF, "vxlan_gw_spoof", "overlay",                                             \
+	  "frame from a VTEP with a gateway's source MAC that no gateway sends (docs/overlay.md)") \
 	/* tx: vswitch/ */                                                                         \
 	X(TX_FULL, "tx_full", "tx", "destination port's transmit queue was full")
 

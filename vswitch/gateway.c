@@ -542,3 +542,56 @@ hv_gw_idle(const struct hv_gw *gw)
 			return false;
 	return true;
 }
+
+enum hv_gw_vtep_verdict
+hv_gw_from_vtep(const struct hv_gw *gw, uint16_t seg, const uint8_t *frame, uint32_t len,
+		uint64_t carried, uint16_t *src_seg)
+{
+	const struct hv_gw_seg *g = seg < HV_GW_MAX_SEGS ? &gw->seg[seg] : NULL;
+	uint16_t type;
+	uint8_t family;
+	const uint8_t *src;
+	int s;
+
+	*src_seg = seg;
+	if (g == NULL || !g->on || len < 14)
+		return HV_GW_VTEP_PASS;
+	type = (uint16_t)(frame[12] << 8 | frame[13]);
+	if (memcmp(frame + 6, g->mac, 6) != 0) {
+		/* a guest's answer to a gateway's request: for every host's gateway */
+		if (memcmp(frame, g->mac, 6) != 0)
+			return HV_GW_VTEP_PASS;
+		if (type == 0x0806 && len >= 14 + 28 && frame[20] == 0 && frame[21] == 2)
+			return HV_GW_VTEP_NEIGH;
+		if (type == 0x86dd && len >= 14 + 40 + 4 && frame[20] == 58 && frame[54] == 136)
+			return HV_GW_VTEP_NEIGH;
+		return HV_GW_VTEP_PASS;
+	}
+	/* from the gateway: its own ARP request or NS, from its own address */
+	if (type == 0x0806) {
+		if (len >= 14 + 28 && frame[20] == 0 && frame[21] == 1 && g->has4 &&
+		    memcmp(frame + 14 + 8, g->mac, 6) == 0 && memcmp(frame + 28, g->ip4, 4) == 0)
+			return HV_GW_VTEP_OWN;
+		return HV_GW_VTEP_SPOOF;
+	}
+	if (type == 0x0800 && len >= 14 + 20 && (frame[14] >> 4) == 4) {
+		family = 4;
+		src = frame + 14 + 12;
+	} else if (type == 0x86dd && len >= 14 + 40 && (frame[14] >> 4) == 6) {
+		family = 6;
+		src = frame + 14 + 8;
+		if (frame[20] == 58 && len >= 14 + 40 + 4 && frame[54] == 135 &&
+		    memcmp(src, g->ll6, 16) == 0)
+			return HV_GW_VTEP_OWN;
+	} else {
+		return HV_GW_VTEP_SPOOF; /* a gateway sends IP and ARP only, never tagged */
+	}
+	/* routed: the source segment must be another one, with a gateway, carried by the VTEP */
+	s = hv_gw_route_lookup(gw, family, src);
+	if (s < 0 || s >= HV_GW_MAX_SEGS || s == seg || !gw->seg[s].on ||
+	    !(family == 4 ? gw->seg[s].has4 && g->has4 : gw->seg[s].has6 && g->has6) ||
+	    !((carried >> s) & 1))
+		return HV_GW_VTEP_SPOOF;
+	*src_seg = (uint16_t)s;
+	return HV_GW_VTEP_ROUTED;
+}

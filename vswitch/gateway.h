@@ -171,4 +171,30 @@ size_t hv_gw_ra(const struct hv_gw *gw, uint16_t seg, const uint8_t dst[16],
 size_t hv_gw_solicit(const struct hv_gw *gw, uint16_t dseg, uint8_t family, const uint8_t *addr,
 		     uint8_t *out, size_t out_size);
 
+/*
+ * What a frame decapsulated from a remote VTEP into segment SEG is to the
+ * gateways (docs/overlay.md, "Routing across hosts"). Every host's gateway of
+ * a segment has the same MAC, so a frame from another host whose source MAC
+ * is SEG's gateway's was sent by that host's gateway: routed there into SEG
+ * (its source segment is the one whose subnet holds its source address), or
+ * the gateway's own ARP request / neighbour solicitation for a neighbour.
+ */
+enum hv_gw_vtep_verdict {
+	HV_GW_VTEP_PASS, /* not the gateway's: switched like any frame from the overlay */
+	HV_GW_VTEP_OWN, /* the gateway's ARP request or NS: switched, not learned (*src_seg = SEG) */
+	HV_GW_VTEP_ROUTED, /* routed by the sender's gateway from *src_seg into SEG */
+	HV_GW_VTEP_NEIGH, /* an ARP reply or NA to the gateway: a neighbour for this host to learn */
+	HV_GW_VTEP_SPOOF, /* the gateway's source MAC on a frame no gateway sends: drop */
+};
+
+/*
+ * Classify FRAME (LEN bytes, the inner frame of a VXLAN packet of segment
+ * SEG). CARRIED has bit s set for each switch segment s < 64 that the
+ * sending VTEP carries: a routed frame is accepted only from a source
+ * segment the VTEP carries, other than SEG, with a gateway of the frame's
+ * family on both. Reads the frame bounds-checked; any thread.
+ */
+enum hv_gw_vtep_verdict hv_gw_from_vtep(const struct hv_gw *gw, uint16_t seg, const uint8_t *frame,
+					uint32_t len, uint64_t carried, uint16_t *src_seg);
+
 #endif

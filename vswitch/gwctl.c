@@ -158,16 +158,22 @@ neigh_cb(const struct hv_neigh_entry *n, void *arg)
 {
 	struct neigh_walk *nw = arg;
 	const struct hv_port *p = n->port < HV_MAX_PORTS ? nw->sw->ports[n->port] : NULL;
-	char a[INET6_ADDRSTRLEN], mac[18];
+	char a[INET6_ADDRSTRLEN], mac[18], vtep[24] = "-";
 
 	if (nw->seg >= 0 && n->seg != nw->seg)
 		return 0;
+	/* learned from an answer that came over the overlay: the VTEP behind it */
+	if (hv_slot_is_vtep(n->port)) {
+		const uint8_t *ip = nw->sw->vxctl.vtep_ip[n->port - HV_VTEP_SLOT_BASE];
+
+		snprintf(vtep, sizeof(vtep), "vtep:%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+	}
 	addr_str(n->family, n->addr, a, sizeof(a));
 	mac_fmt(n->mac, mac);
 	json_array_append_new(
 		nw->a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f}", "segment",
 				 seg_name(nw->sw, n->seg), "address", a, "mac", mac, "port",
-				 p ? p->name : "-", "origin", "learned", "age_s",
+				 p ? p->name : vtep, "origin", "learned", "age_s",
 				 nw->now > n->time ? (double)(nw->now - n->time) / rte_get_tsc_hz()
 						   : 0.0));
 	return 0;

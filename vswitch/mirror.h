@@ -190,6 +190,7 @@ struct hv_mirror_pkt {
 	uint16_t out_port; /* slot, or HV_MIRROR_NONE before forwarding */
 	uint16_t seg;	   /* the frame's segment */
 	uint8_t verdict;   /* enum hv_mirror_verdict: ANY = not decided yet */
+	/* port names: each points at HV_MIRROR_NAME_MAX bytes (a port's name field), copied whole */
 	const char *in_name;
 	const char *out_name; /* NULL before forwarding */
 	const char *rule;     /* the rule that decided, a drop reason, or NULL */

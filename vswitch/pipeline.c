@@ -33,6 +33,7 @@ struct tx_buf {
 #define REJECT_BURST   100
 #define GW_PENDING_MAX 64   /* routed packets waiting for ARP/NS, per worker */
 #define GW_PENDING_MS  1000 /* how long one waits before it is dropped */
+#define GW_ASK_SLOTS   16   /* destinations asked for lately, per worker (route_ask) */
 
 struct worker_ctx {
 	struct hv_switch *sw;
@@ -61,6 +62,14 @@ struct worker_ctx {
 		uint8_t addr[16];
 		uint8_t src_mac[6]; /* the sender's, for the unreachable if it expires */
 	} pend[GW_PENDING_MAX];
+	/* routed destinations whose MAC no table had, asked for lately (route_ask) */
+	uint8_t ask_next;
+	struct gw_asked {
+		uint64_t at; /* tsc; 0: free */
+		uint16_t dseg;
+		uint8_t family;
+		uint8_t addr[16];
+	} asked[GW_ASK_SLOTS];
 };
 
 static inline void
@@ -71,6 +80,18 @@ count_drop(struct worker_ctx *c, uint16_t port, uint16_t seg, enum hv_drop_reaso
 	HV_CNT_ADD(w->drops[r], 1);
 	HV_CNT_ADD(w->port[port].drops[r], 1);
 	HV_CNT_ADD(w->seg[seg].drops, 1);
+}
+
+/* count_drop() for a frame that may have no ingress port (HV_GW_NO_PORT: hvnetd's own). */
+static inline void
+count_drop_from(struct worker_ctx *c, uint16_t port, uint16_t seg, enum hv_drop_reason r)
+{
+	if (likely(port < HV_MAX_PORTS)) {
+		count_drop(c, port, seg, r);
+		return;
+	}
+	HV_CNT_ADD(c->w->drops[r], 1);
+	HV_CNT_ADD(c->w->seg[seg].drops, 1);
 }
 
 static void
@@ -202,8 +223,8 @@ mirror_delivered(struct worker_ctx *c, const struct hv_port *in, const struct hv
 	return done | mask;
 }
 
-static uint16_t vx_flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
-			 const struct hv_pkt_meta *pm);
+static uint16_t vx_flood(struct worker_ctx *c, uint16_t in_port, uint16_t seg, struct rte_mbuf *m,
+			 const struct hv_pkt_meta *pm, const uint8_t *icmp_src);
 
 /*
  * Send @m to every port of its segment except @in, and to the segment's
@@ -221,7 +242,7 @@ flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
 	uint32_t mirrored = 0;
 
 	if (c->st->vx != NULL && local)
-		remote = vx_flood(c, in, m, pm);
+		remote = vx_flood(c, in->id, in->segment, m, pm, NULL);
 	if (unlikely(copies == 0)) {
 		if (remote == 0)
 			count_drop(c, in->id, in->segment, HV_DROP_NO_DESTINATION);
@@ -435,8 +456,9 @@ fw_log(struct worker_ctx *c, struct hv_fw *fw, uint32_t rule, uint8_t verdict, c
 
 /*
  * Decide the N packets PKTS (metadata META, connection keys CP, destination
- * segments DSEG) that arrived on IN; KEEP[k] says which go on to forward. Dropped ones are
- * freed and counted here.
+ * segments DSEG) that arrived on IN from segment SRC_SEG (IN's own, or the
+ * source segment of frames a remote gateway routed); KEEP[k] says which go
+ * on to forward. Dropped ones are freed and counted here.
  */
 static inline bool
 fw_tracked(const struct hv_ct_pkt *p)
@@ -445,7 +467,7 @@ fw_tracked(const struct hv_ct_pkt *p)
 }
 
 static void
-fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *in,
+fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *in, uint16_t src_seg,
 	 struct rte_mbuf **pkts, const struct hv_pkt_meta *meta, struct hv_ct_pkt *cp,
 	 const uint16_t *dseg, uint16_t n, const uint16_t *tr, uint16_t n_tr, int32_t *slot,
 	 bool *keep)
@@ -453,7 +475,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	struct hv_fw *fw = (struct hv_fw *)(uintptr_t)fw_c; /* its counters only */
 	struct hv_worker *w = c->w;
 	struct hv_ct *ct = c->ct;
-	const uint16_t seg = in->segment, pseg = c->st->seg_pol[seg];
+	const uint16_t seg = in->segment, pseg = c->st->seg_pol[src_seg];
 	const bool mgmt = pseg < HV_FW_MAX_SEGS && fw->seg_mgmt[pseg];
 	uint32_t seg_limit = 0;
 	uint16_t cls[HV_BURST];
@@ -574,7 +596,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 
 			/* a connection the limits refuse is not the rule's: counted by reason */
 			if (hv_ct_open(ct, &cp[k], &meta[k], rte_pktmbuf_mtod(mb, const uint8_t *),
-				       rte_pktmbuf_data_len(mb), in->id, seg, mgmt, seg_limit,
+				       rte_pktmbuf_data_len(mb), in->id, src_seg, mgmt, seg_limit,
 				       port_limit, res[i], (uint32_t)fw->epoch, c->now, &why) < 0) {
 				keep[k] = false;
 				mirror_verdict(c, in, mb, false, hv_drop_name(why));
@@ -666,13 +688,15 @@ vx_poll(struct worker_ctx *c)
 }
 
 /*
- * @m (from local port @in) does not fit the overlay MTU: tell the sender,
- * when it may be told: ICMP fragmentation needed for IPv4 with DF, packet
- * too big for IPv6, within the reject rate. The caller frees @m.
+ * @m (from local port @in_port, in segment @seg) does not fit the overlay
+ * MTU: tell the sender, when it may be told: ICMP fragmentation needed for
+ * IPv4 with DF, packet too big for IPv6, within the reject rate; from
+ * @icmp_src when not NULL (a routed frame: its sender's gateway), else from
+ * the address the sender addressed. The caller frees @m.
  */
 static void
-vx_too_big(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_port *in,
-	   struct rte_mbuf *m, const struct hv_pkt_meta *pm)
+vx_too_big(struct worker_ctx *c, const struct hv_vx_state *vx, uint16_t in_port, uint16_t seg,
+	   struct rte_mbuf *m, const struct hv_pkt_meta *pm, const uint8_t *icmp_src)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
@@ -680,7 +704,9 @@ vx_too_big(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_p
 	uint8_t type;
 	size_t n;
 
-	count_drop(c, in->id, in->segment, HV_DROP_VXLAN_TOO_BIG);
+	count_drop_from(c, in_port, seg, HV_DROP_VXLAN_TOO_BIG);
+	if (in_port >= HV_MAX_LOCAL_PORTS || c->st->ports[in_port] == NULL)
+		return; /* hvnetd's own frame, or its sender's port is gone */
 	if (pm->l3 == HV_L3_IPV4) {
 		/* without DF the sender asked for fragmentation: RFC 7348 4.3 forbids it here */
 		if ((uint32_t)pm->l3_off + 8 > len || !(d[pm->l3_off + 6] & 0x40))
@@ -697,7 +723,7 @@ vx_too_big(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_p
 	r = rte_pktmbuf_alloc(c->sw->pool);
 	if (r == NULL)
 		return;
-	n = hv_reply_icmp_error(d, len, pm, type, type == 3 ? 4 : 0, vx->mtu, NULL,
+	n = hv_reply_icmp_error(d, len, pm, type, type == 3 ? 4 : 0, vx->mtu, icmp_src,
 				rte_pktmbuf_mtod(r, uint8_t *), rte_pktmbuf_tailroom(r));
 	if (n == 0) {
 		rte_pktmbuf_free(r);
@@ -706,7 +732,7 @@ vx_too_big(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_p
 	r->data_len = (uint16_t)n;
 	r->pkt_len = (uint32_t)n;
 	HV_CNT_ADD(c->w->vx.too_big_replies, 1);
-	tx_enqueue(c, in->id, r);
+	tx_enqueue(c, in_port, r);
 }
 
 /* Bytes [off, off + n) of @m into @dst; false when @m is shorter. */
@@ -723,15 +749,16 @@ vx_read(const struct rte_mbuf *m, uint32_t off, uint32_t n, uint8_t *dst)
 }
 
 /*
- * Encapsulate @m (parsed as @pm, from local port @in) for VTEP @vtep with
- * @vni and queue it on the uplink. @own: @m is ours to send or free (a
+ * Encapsulate @m (parsed as @pm, from local port @in_port, HV_GW_NO_PORT for
+ * hvnetd's own frames; in segment @seg) for VTEP @vtep with @vni and queue
+ * it on the uplink. @own: @m is ours to send or free (a
  * unicast); else it is left alone (a flood copy). In place when @m is ours,
  * untagged, direct, in one piece and has the headroom; otherwise into a new
  * buffer, without the VLAN tags. Returns whether a copy went out; a failure
- * is counted against @in.
+ * is counted against @in_port.
  */
 static bool
-vx_send(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_port *in,
+vx_send(struct worker_ctx *c, const struct hv_vx_state *vx, uint16_t in_port, uint16_t seg,
 	struct rte_mbuf *m, const struct hv_pkt_meta *pm, uint16_t vtep, uint32_t vni, bool own)
 {
 	const uint16_t sport = hv_vx_flow_port(pm), slot = (uint16_t)(HV_VTEP_SLOT_BASE + vtep);
@@ -781,7 +808,7 @@ vx_send(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_port
 	if (out == NULL) {
 		if (why == HV_DROP_VXLAN_NO_NEIGHBOUR)
 			vx_ask(c, vx, vtep);
-		count_drop(c, in->id, in->segment, why);
+		count_drop_from(c, in_port, seg, why);
 		return false;
 	}
 	HV_CNT_ADD(c->w->vx.encap, 1);
@@ -793,13 +820,16 @@ vx_send(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_port
 }
 
 /*
- * Frame @m from local port @in for a MAC learned behind VTEP @vtep.
- * Returns false when that VTEP no longer carries the segment (the caller
- * floods), true when @m was sent or dropped.
+ * Frame @m of segment @seg (its VNI is that segment's), from port @in_port,
+ * for a MAC learned behind VTEP @vtep. A routed frame's @seg is its
+ * destination segment and @icmp_src its sender's gateway's address (see
+ * vx_too_big), NULL for a switched frame. Returns false when that VTEP no
+ * longer carries the segment (the caller floods), true when @m was sent or
+ * dropped.
  */
 static bool
-vx_unicast(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
-	   const struct hv_pkt_meta *pm, uint16_t vtep)
+vx_unicast(struct worker_ctx *c, uint16_t in_port, uint16_t seg, struct rte_mbuf *m,
+	   const struct hv_pkt_meta *pm, uint16_t vtep, const uint8_t *icmp_src)
 {
 	const struct hv_vx_state *vx = c->st->vx;
 	const struct hv_vx_peer *peer;
@@ -808,45 +838,48 @@ vx_unicast(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
 	if (vx == NULL)
 		return false;
 	peer = hv_vx_peer_find(vx, vx->vtep_ip[vtep]);
-	vni = vx->seg_vni[in->segment];
+	vni = vx->seg_vni[seg];
 	if (peer == NULL || peer->vtep != vtep || vni == HV_VX_NO_VNI ||
-	    !hv_vx_peer_has_seg(peer, in->segment))
+	    !hv_vx_peer_has_seg(peer, seg))
 		return false;
 	/* from the overlay back into it: never (split horizon) */
-	if (hv_slot_is_vtep(in->id)) {
-		count_drop(c, in->id, in->segment, HV_DROP_HAIRPIN);
+	if (hv_slot_is_vtep(in_port)) {
+		count_drop(c, in_port, seg, HV_DROP_HAIRPIN);
 		rte_pktmbuf_free(m);
 		return true;
 	}
 	if (!hv_vx_fits(vx, rte_pktmbuf_pkt_len(m) - 14u - 4u * pm->n_vlans)) {
-		vx_too_big(c, vx, in, m, pm);
+		vx_too_big(c, vx, in_port, seg, m, pm, icmp_src);
 		rte_pktmbuf_free(m);
 		return true;
 	}
-	vx_send(c, vx, in, m, pm, vtep, vni, true);
+	vx_send(c, vx, in_port, seg, m, pm, vtep, vni, true);
 	return true;
 }
 
-/* Head-end replication of @m to the segment's VTEPs; returns the copies sent. */
+/*
+ * Head-end replication of @m (of segment @seg, from port @in_port) to the
+ * segment's VTEPs; returns the copies sent. @m is left to the caller.
+ */
 static uint16_t
-vx_flood(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf *m,
-	 const struct hv_pkt_meta *pm)
+vx_flood(struct worker_ctx *c, uint16_t in_port, uint16_t seg, struct rte_mbuf *m,
+	 const struct hv_pkt_meta *pm, const uint8_t *icmp_src)
 {
 	const struct hv_vx_state *vx = c->st->vx;
 	uint16_t n, off, sent = 0;
 	uint32_t vni;
 
-	vni = vx->seg_vni[in->segment];
-	n = vx->flood_n[in->segment];
+	vni = vx->seg_vni[seg];
+	n = vx->flood_n[seg];
 	if (vni == HV_VX_NO_VNI || n == 0)
 		return 0;
 	if (!hv_vx_fits(vx, rte_pktmbuf_pkt_len(m) - 14u - 4u * pm->n_vlans)) {
-		vx_too_big(c, vx, in, m, pm);
+		vx_too_big(c, vx, in_port, seg, m, pm, icmp_src);
 		return 0;
 	}
-	off = vx->flood_off[in->segment];
+	off = vx->flood_off[seg];
 	for (uint16_t i = 0; i < n; i++)
-		if (vx_send(c, vx, in, m, pm, vx->flood[off + i], vni, false)) {
+		if (vx_send(c, vx, in_port, seg, m, pm, vx->flood[off + i], vni, false)) {
 			HV_CNT_ADD(c->w->vx.flood_copies, 1);
 			sent++;
 		}
@@ -897,21 +930,30 @@ gw_emit(struct worker_ctx *c, uint16_t port, const uint8_t *buf, size_t len)
 	tx_enqueue(c, port, r);
 }
 
-/* Send M to every port of segment SEG (a routed frame's unknown destination,
- * the gateway's own ARP/NS). */
+/*
+ * Send M to every port of segment SEG (a routed frame's unknown destination,
+ * the gateway's own ARP/NS, its advertisements) and, when PM is given, to
+ * the segment's remote VTEPs too (head-end replication; ICMP_SRC as for
+ * vx_unicast). IN_PORT: the port the frame came from, HV_GW_NO_PORT for
+ * hvnetd's own.
+ */
 static void
-flood_seg(struct worker_ctx *c, uint16_t seg, uint16_t in_port, struct rte_mbuf *m)
+flood_seg(struct worker_ctx *c, uint16_t seg, uint16_t in_port, struct rte_mbuf *m,
+	  const struct hv_pkt_meta *pm, const uint8_t *icmp_src)
 {
 	const struct hv_dp_seg *s = &c->st->segs[seg];
+	uint16_t remote = 0;
 
+	if (pm != NULL && c->st->vx != NULL)
+		remote = vx_flood(c, in_port, seg, m, pm, icmp_src);
 	if (s->n_ports == 0) {
-		if (in_port < HV_MAX_PORTS) {
-			drop_pkt(c, in_port, seg, HV_DROP_NO_DESTINATION, m);
-		} else {
-			HV_CNT_ADD(c->w->drops[HV_DROP_NO_DESTINATION], 1);
-			HV_CNT_ADD(c->w->seg[seg].drops, 1);
+		if (remote != 0) {
+			HV_CNT_ADD(c->w->seg[seg].flooded, 1);
 			rte_pktmbuf_free(m);
+			return;
 		}
+		count_drop_from(c, in_port, seg, HV_DROP_NO_DESTINATION);
+		rte_pktmbuf_free(m);
 		return;
 	}
 	HV_CNT_ADD(c->w->seg[seg].flooded, 1);
@@ -923,9 +965,63 @@ flood_seg(struct worker_ctx *c, uint16_t seg, uint16_t in_port, struct rte_mbuf 
 		tx_enqueue(c, s->ports[i], m);
 }
 
-/* A routed frame, rewritten and resolved: to its destination's port in DSEG. */
+/* The address of SSEG's gateway of PM's family: the source of ICMP errors about a routed packet. */
+static inline const uint8_t *
+route_icmp_src(const struct hv_gw *gw, uint16_t sseg, const struct hv_pkt_meta *pm)
+{
+	const struct hv_gw_seg *g = sseg < HV_GW_MAX_SEGS ? &gw->seg[sseg] : NULL;
+
+	if (g == NULL || !g->on)
+		return NULL;
+	if (pm->l3 == HV_L3_IPV6)
+		return g->has6 ? g->ip6 : NULL;
+	return g->has4 ? g->ip4 : NULL;
+}
+
+static void gw_solicit(struct worker_ctx *c, const struct hv_gw *gw, uint16_t dseg, uint8_t family,
+		       const uint8_t *addr);
+
+/*
+ * A routed frame to PM's destination in DSEG is flooded: its MAC is known
+ * (declared, or a neighbour) but no MAC table entry says where it is. With
+ * an overlay, ask for it (at most once a second per destination and
+ * worker): its answer to the gateway reaches every host (docs/overlay.md),
+ * which then learn its MAC behind its VTEP and stop flooding.
+ */
 static void
-route_tx(struct worker_ctx *c, uint16_t sseg, uint16_t dseg, struct rte_mbuf *m)
+route_ask(struct worker_ctx *c, const struct hv_gw *gw, uint16_t dseg, const struct hv_pkt_meta *pm)
+{
+	const uint8_t family = pm->l3 == HV_L3_IPV6 ? 6 : 4;
+	struct gw_asked *a;
+
+	for (unsigned i = 0; i < GW_ASK_SLOTS; i++) {
+		a = &c->asked[i];
+		if (a->at != 0 && a->dseg == dseg && a->family == family &&
+		    memcmp(a->addr, pm->dst_ip, 16) == 0) {
+			if (c->now - a->at < rte_get_tsc_hz())
+				return;
+			a->at = c->now;
+			gw_solicit(c, gw, dseg, family, pm->dst_ip);
+			return;
+		}
+	}
+	a = &c->asked[c->ask_next++ % GW_ASK_SLOTS];
+	a->at = c->now;
+	a->dseg = dseg;
+	a->family = family;
+	memcpy(a->addr, pm->dst_ip, 16);
+	gw_solicit(c, gw, dseg, family, pm->dst_ip);
+}
+
+/*
+ * A routed frame, rewritten and resolved (PM: as it arrived from IN_PORT in
+ * SSEG): to its destination's port in DSEG; to the VTEP its destination's MAC
+ * is learned behind, with DSEG's VNI; flooded in DSEG (local ports and
+ * VTEPs) when its MAC is not learned.
+ */
+static void
+route_tx(struct worker_ctx *c, const struct hv_gw *gw, uint16_t in_port, uint16_t sseg,
+	 uint16_t dseg, struct rte_mbuf *m, const struct hv_pkt_meta *pm)
 {
 	const uint8_t *dst = rte_pktmbuf_mtod(m, const uint8_t *);
 	const struct hv_port *out;
@@ -943,7 +1039,17 @@ route_tx(struct worker_ctx *c, uint16_t sseg, uint16_t dseg, struct rte_mbuf *m)
 		tx_enqueue(c, out->id, m);
 		return;
 	}
-	flood_seg(c, dseg, HV_GW_NO_PORT, m);
+	if (c->st->vx == NULL) {
+		flood_seg(c, dseg, HV_GW_NO_PORT, m, NULL, NULL);
+		return;
+	}
+	/* the destination is on another host, or unknown: the overlay of DSEG */
+	if (d >= 0 && hv_slot_is_vtep((uint16_t)d) &&
+	    vx_unicast(c, in_port, dseg, m, pm, (uint16_t)(d - HV_VTEP_SLOT_BASE),
+		       route_icmp_src(gw, sseg, pm)))
+		return;
+	flood_seg(c, dseg, in_port, m, pm, route_icmp_src(gw, sseg, pm));
+	route_ask(c, gw, dseg, pm);
 }
 
 static inline uint64_t
@@ -959,6 +1065,7 @@ gw_solicit(struct worker_ctx *c, const struct hv_gw *gw, uint16_t dseg, uint8_t 
 {
 	uint8_t buf[128];
 	size_t n = hv_gw_solicit(gw, dseg, family, addr, buf, sizeof(buf));
+	struct hv_pkt_meta pm;
 	struct rte_mbuf *r;
 
 	if (n == 0 || (r = rte_pktmbuf_alloc(c->sw->pool)) == NULL)
@@ -967,7 +1074,11 @@ gw_solicit(struct worker_ctx *c, const struct hv_gw *gw, uint16_t dseg, uint8_t 
 	r->data_len = (uint16_t)n;
 	r->pkt_len = (uint32_t)n;
 	HV_CNT_ADD(c->w->gw.solicits, 1);
-	flood_seg(c, dseg, HV_GW_NO_PORT, r);
+	/* asked on the remote hosts too: the destination may be a guest there */
+	flood_seg(c, dseg, HV_GW_NO_PORT, r,
+		  c->st->vx != NULL && hv_pkt_parse(buf, (uint32_t)n, &pm) == HV_DROP_NONE ? &pm
+											   : NULL,
+		  NULL);
 }
 
 /* Route M (allowed by the firewall) from IN's segment into DSEG. */
@@ -983,7 +1094,7 @@ route_forward(struct worker_ctx *c, const struct hv_gw *gw, const struct hv_port
 	rc = hv_gw_route_out(gw, c->sw->neigh, dseg, rte_pktmbuf_mtod(m, uint8_t *),
 			     rte_pktmbuf_data_len(m), pm, c->now, neigh_max_age(c));
 	if (likely(rc == 0)) {
-		route_tx(c, in->segment, dseg, m);
+		route_tx(c, gw, in->id, in->segment, dseg, m, pm);
 		return;
 	}
 	if (rc != -ENOENT) {
@@ -1068,7 +1179,8 @@ gw_ra_periodic(struct worker_ctx *c)
 		r->data_len = (uint16_t)n;
 		r->pkt_len = (uint32_t)n;
 		HV_CNT_ADD(c->w->gw.ra_sent, 1);
-		flood_seg(c, s, HV_GW_NO_PORT, r);
+		flood_seg(c, s, HV_GW_NO_PORT, r, NULL,
+			  NULL); /* each host's gateway advertises itself */
 	}
 }
 
@@ -1086,7 +1198,18 @@ gw_pending_poll(struct worker_ctx *c)
 		    hv_gw_route_resolve(gw, c->sw->neigh, p->dseg, p->family, p->addr,
 					rte_pktmbuf_mtod(p->m, uint8_t *), c->now,
 					neigh_max_age(c)) == 0) {
-			route_tx(c, p->sseg, p->dseg, p->m);
+			struct hv_pkt_meta pm;
+
+			/* as it arrived: from its sender to its gateway (for the overlay) */
+			if (hv_pkt_parse(rte_pktmbuf_mtod(p->m, const uint8_t *),
+					 rte_pktmbuf_data_len(p->m), &pm) != HV_DROP_NONE) {
+				drop_pkt(c, p->in_port, p->sseg, HV_DROP_GW_NO_NEIGH, p->m);
+				continue;
+			}
+			memcpy(pm.src_mac, p->src_mac, 6);
+			if (p->sseg < HV_GW_MAX_SEGS)
+				memcpy(pm.dst_mac, gw->seg[p->sseg].mac, 6);
+			route_tx(c, gw, p->in_port, p->sseg, p->dseg, p->m, &pm);
 			continue;
 		}
 		if (gw == NULL || c->now > p->deadline) {
@@ -1097,6 +1220,18 @@ gw_pending_poll(struct worker_ctx *c)
 		c->pend[kept++] = *p;
 	}
 	c->n_pend = kept;
+}
+
+/* Whether PM is an ARP reply or a neighbour advertisement to SEG's gateway. */
+static inline bool
+gw_is_answer(const struct hv_gw *gw, uint16_t seg, const struct hv_pkt_meta *pm)
+{
+	if (seg >= HV_GW_MAX_SEGS || memcmp(pm->dst_mac, gw->seg[seg].mac, 6) != 0)
+		return false;
+	if (pm->l3 == HV_L3_ARP)
+		return pm->arp_op == 2;
+	return pm->l3 == HV_L3_IPV6 && pm->l4_proto == 58 && (pm->flags & HV_PKT_F_L4) &&
+	       pm->icmp_type == 136;
 }
 
 /*
@@ -1143,6 +1278,14 @@ gw_stage(struct worker_ctx *c, const struct hv_gw *gw, const struct hv_port *in,
 	}
 	if (why == HV_DROP_NONE) {
 		*done = true;
+		/*
+		 * A guest's ARP reply or NA to the gateway may answer another
+		 * host's gateway (its request came over the overlay): every host
+		 * of the segment gets a copy and learns the neighbour.
+		 */
+		if (unlikely(c->st->vx != NULL) && out_len == 0 &&
+		    gw_is_answer(gw, in->segment, pm))
+			vx_flood(c, in->id, in->segment, m, pm, NULL);
 		rte_pktmbuf_free(m);
 	}
 	return why;
@@ -1170,19 +1313,39 @@ handoff_flush(struct worker_ctx *c, const struct hv_port *in, struct handoff_buf
 	}
 }
 
+/* Frames not sent by a remote gateway (the gw_src of rx_burst_process()). */
+#define FROM_GUEST 0xffff
+
+/*
+ * The hand-off tag of a frame: its ingress slot (below 1024), its segment
+ * (below 2048) and its gw_src (FROM_GUEST, or a segment below 64 with a
+ * gateway), so that its owner processes it as it arrived.
+ */
+_Static_assert(HV_MAX_PORTS <= 1024 && HV_MAX_SEGMENTS <= 2048 && HV_GW_MAX_SEGS < 127,
+	       "the hand-off tag holds a slot, a segment and a gateway source");
+static inline uint32_t
+handoff_tag(uint16_t slot, uint16_t seg, uint16_t gw_src)
+{
+	return slot | (uint32_t)seg << 10 | (uint32_t)(gw_src == FROM_GUEST ? 0 : gw_src + 1) << 21;
+}
+
 /*
  * One rx burst of one port, stage by stage over the whole burst, so that the
  * MAC table is probed with one bulk lookup for the sources and one for the
- * destinations instead of two lookups per frame.
+ * destinations instead of two lookups per frame. GW_SRC is FROM_GUEST except
+ * for frames from a VTEP that a remote host's gateway sent (docs/overlay.md,
+ * "Routing across hosts"): then it is the segment they were routed from (or
+ * their own for the gateway's ARP/NS), their source MAC (the gateway's) is
+ * not learned and the firewall sees them from that segment.
  */
 static void
 rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf **pkts, uint16_t n,
-		 bool handed)
+		 bool handed, uint16_t gw_src)
 {
 	struct hv_worker *w = c->w;
 	struct hv_mac_table *macs = c->sw->macs;
 	struct hv_port_counters *pc = &w->port[in->id];
-	const uint16_t seg = in->segment;
+	const uint16_t seg = in->segment, src_seg = gw_src == FROM_GUEST ? seg : gw_src;
 	struct hv_pkt_meta meta[HV_BURST];
 	const uint8_t *src[HV_BURST], *dst[HV_BURST];
 	uint16_t idx[HV_BURST], uidx[HV_BURST];
@@ -1241,7 +1404,8 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		}
 		if (likely(r == HV_DROP_NONE) && fw != NULL) {
 			r = hv_ct_pkt_build(pm, rte_pktmbuf_mtod(m, const uint8_t *),
-					    rte_pktmbuf_data_len(m), seg, dseg[n_ok], &cp[n_ok]);
+					    rte_pktmbuf_data_len(m), src_seg, dseg[n_ok],
+					    &cp[n_ok]);
 			/* both directions of a connection are tracked by one worker */
 			if (r == HV_DROP_NONE && cp[n_ok].kind != HV_CT_K_NONE &&
 			    c->st->n_workers > 1 && !handed) {
@@ -1250,7 +1414,7 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 				if (owner != w->index) {
 					/* the port, and the segment for a VTEP's frame */
 					*RTE_MBUF_DYNFIELD(m, hv_mbuf_in_port_off, uint32_t *) =
-						in->id | (uint32_t)in->segment << 16;
+						handoff_tag(in->id, seg, gw_src);
 					hb.pkts[owner][hb.n[owner]++] = m;
 					n_handed++;
 					continue;
@@ -1292,10 +1456,20 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 			}
 		hv_ct_lookup_start(c->ct, trp, n_tr, ct_pos);
 	}
-	/* learn: one bulk probe for the burst's sources */
-	hv_mac_table_learn_bulk(macs, c->mac_cache, seg, src, n_ok, in->id, c->now, learn_res);
+	/* learn: one bulk probe for the burst's sources (a gateway's MAC is no guest's) */
+	if (likely(gw_src == FROM_GUEST))
+		hv_mac_table_learn_bulk(macs, c->mac_cache, seg, src, n_ok, in->id, c->now,
+					learn_res);
+	else
+		memset(learn_res, HV_MAC_REFRESHED, n_ok);
 	if (fw != NULL)
-		fw_stage(c, fw, in, okp, meta, cp, dseg, n_ok, tr, n_tr, ct_pos, keep);
+		fw_stage(c, fw, in, src_seg, okp, meta, cp, dseg, n_ok, tr, n_tr, ct_pos, keep);
+	/* routed by a remote gateway and blocked here: counted for the pair */
+	if (unlikely(src_seg != seg) && fw != NULL && src_seg < HV_GW_MAX_SEGS &&
+	    seg < HV_GW_MAX_SEGS)
+		for (uint16_t k = 0; k < n_ok; k++)
+			if (!keep[k])
+				HV_CNT_ADD(w->pair[src_seg][seg].blocked, 1);
 	for (uint16_t k = 0; k < n_ok; k++) {
 		if (unlikely(learn_res[k] != HV_MAC_REFRESHED))
 			count_learn(w, learn_res[k]);
@@ -1335,7 +1509,8 @@ rx_burst_process(struct worker_ctx *c, const struct hv_port *in, struct rte_mbuf
 		d = dst_port[u++];
 		/* behind a remote VTEP: encapsulated (or flooded if that VTEP is gone) */
 		if (d >= 0 && hv_slot_is_vtep((uint16_t)d) &&
-		    vx_unicast(c, in, m, &meta[k], (uint16_t)(d - HV_VTEP_SLOT_BASE)))
+		    vx_unicast(c, in->id, seg, m, &meta[k], (uint16_t)(d - HV_VTEP_SLOT_BASE),
+			       NULL))
 			continue;
 		if (d >= 0) {
 			const struct hv_port *out = c->st->ports[d];
@@ -1384,13 +1559,13 @@ handoff_drain(struct worker_ctx *c)
 	n = rte_ring_sc_dequeue_burst(r, (void **)pkts, HV_BURST, NULL);
 	while (i < n) {
 		uint32_t key = *RTE_MBUF_DYNFIELD(pkts[i], hv_mbuf_in_port_off, uint32_t *);
-		uint16_t port = (uint16_t)key;
+		uint16_t port = (uint16_t)(key & 0x3ff), g = (uint16_t)(key >> 21);
 		const struct hv_port *in = port < HV_MAX_PORTS ? c->st->ports[port] : NULL;
 		unsigned j = i + 1;
 
 		if (hv_slot_is_vtep(port))
 			in = vx_ingress(c, (uint16_t)(port - HV_VTEP_SLOT_BASE),
-					(uint16_t)(key >> 16));
+					(uint16_t)((key >> 10) & 0x7ff));
 		while (j < n && *RTE_MBUF_DYNFIELD(pkts[j], hv_mbuf_in_port_off, uint32_t *) == key)
 			j++;
 		if (in == NULL) {
@@ -1398,11 +1573,80 @@ handoff_drain(struct worker_ctx *c)
 			HV_CNT_ADD(c->w->drops[HV_DROP_NO_DESTINATION], j - i);
 			rte_pktmbuf_free_bulk(&pkts[i], j - i);
 		} else {
-			rx_burst_process(c, in, &pkts[i], (uint16_t)(j - i), true);
+			rx_burst_process(c, in, &pkts[i], (uint16_t)(j - i), true,
+					 g == 0 ? FROM_GUEST : (uint16_t)(g - 1));
 		}
 		i = j;
 	}
 	return n;
+}
+
+/*
+ * The decapsulated frame @m of segment rx->seg from VTEP rx->vtep, whose
+ * segment has a gateway here: is it a remote gateway's (docs/overlay.md,
+ * "Routing across hosts")? Returns true when it goes on into the pipeline,
+ * with *gw_src the segment a remote gateway routed it from (its own segment
+ * for the gateway's ARP/NS), FROM_GUEST for a guest's frame; false when it
+ * was consumed here: a guest's answer to a gateway (learned as a neighbour
+ * and as a MAC behind the VTEP), or a forgery (dropped, vxlan_gw_spoof).
+ */
+static bool
+vx_from_gateway(struct worker_ctx *c, const struct hv_vx_state *vx, const struct hv_gw *gw,
+		struct rte_mbuf *m, const struct hv_vx_rx *rx, uint16_t *gw_src)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint32_t len = rte_pktmbuf_data_len(m);
+	const uint16_t slot = (uint16_t)(HV_VTEP_SLOT_BASE + rx->vtep);
+	const uint8_t *gmac = gw->seg[rx->seg].mac;
+	const struct hv_vx_peer *peer;
+	enum hv_gw_vtep_verdict v;
+	uint16_t src;
+
+	/* the common case, a guest's frame to a guest, costs two compares */
+	if (len < 14 || (memcmp(d + 6, gmac, 6) != 0 && memcmp(d, gmac, 6) != 0))
+		return true;
+	peer = hv_vx_peer_find(vx, vx->vtep_ip[rx->vtep]);
+	v = hv_gw_from_vtep(gw, rx->seg, d, len, peer != NULL ? peer->segs[0] : 0, &src);
+	switch (v) {
+	case HV_GW_VTEP_PASS:
+		return true;
+	case HV_GW_VTEP_OWN:
+	case HV_GW_VTEP_ROUTED:
+		*gw_src = src;
+		return true;
+	case HV_GW_VTEP_NEIGH: {
+		struct hv_pkt_meta pm;
+		enum hv_drop_reason why = hv_pkt_parse(d, len, &pm);
+		uint8_t out[HV_REPLY_FRAME_MAX], res;
+		const uint8_t *mac = pm.src_mac;
+		uint16_t dseg;
+		size_t out_len;
+
+		if (why == HV_DROP_NONE && (hv_mac_is_multicast(pm.src_mac) || pm.n_vlans != 0))
+			why = HV_DROP_SRC_MAC_INVALID;
+		if (why != HV_DROP_NONE) {
+			count_drop(c, slot, rx->seg, why);
+			rte_pktmbuf_free(m);
+			return false;
+		}
+		/* the neighbour for this host's gateway, the MAC behind its VTEP */
+		hv_gw_ingress(gw, c->sw->neigh, rx->seg, slot, d, len, &pm, c->now, &c->w->gw,
+			      &dseg, &why, out, &out_len);
+		hv_mac_table_learn_bulk(c->sw->macs, c->mac_cache, rx->seg, &mac, 1, slot, c->now,
+					&res);
+		if (res != HV_MAC_REFRESHED)
+			count_learn(c->w, res);
+		HV_CNT_ADD(c->w->port[slot].rx_packets, 1);
+		HV_CNT_ADD(c->w->port[slot].rx_bytes, len);
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	case HV_GW_VTEP_SPOOF:
+	default:
+		count_drop(c, slot, rx->seg, HV_DROP_VXLAN_GW_SPOOF);
+		rte_pktmbuf_free(m);
+		return false;
+	}
 }
 
 /*
@@ -1415,13 +1659,15 @@ static void
 uplink_rx(struct worker_ctx *c, const struct hv_port *up, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct hv_vx_state *vx = c->st->vx;
+	const struct hv_gw *gw = c->st->gw;
 	struct hv_worker *w = c->w;
 	struct rte_mbuf *run[HV_BURST];
-	uint16_t n_run = 0, run_seg = 0, run_vtep = 0, n_decap = 0;
+	uint16_t n_run = 0, run_seg = 0, run_vtep = 0, run_src = FROM_GUEST, n_decap = 0;
 	uint64_t bytes = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		uint16_t gw_src = FROM_GUEST;
 		uint8_t reply[64];
 		struct hv_vx_rx rx;
 		uint32_t len;
@@ -1465,16 +1711,22 @@ uplink_rx(struct worker_ctx *c, const struct hv_port *up, struct rte_mbuf **pkts
 		len = rte_pktmbuf_pkt_len(m);
 		if (len > rx.inner_len)
 			rte_pktmbuf_trim(m, (uint16_t)(len - rx.inner_len)); /* outer padding */
-		if (n_run != 0 && (rx.seg != run_seg || rx.vtep != run_vtep)) {
-			rx_burst_process(c, vx_ingress(c, run_vtep, run_seg), run, n_run, false);
+		/* what a remote gateway sent, or a guest sent to the gateway */
+		if (gw != NULL && rx.seg < HV_GW_MAX_SEGS && gw->seg[rx.seg].on &&
+		    !vx_from_gateway(c, vx, gw, m, &rx, &gw_src))
+			continue;
+		if (n_run != 0 && (rx.seg != run_seg || rx.vtep != run_vtep || gw_src != run_src)) {
+			rx_burst_process(c, vx_ingress(c, run_vtep, run_seg), run, n_run, false,
+					 run_src);
 			n_run = 0;
 		}
 		run_seg = rx.seg;
 		run_vtep = rx.vtep;
+		run_src = gw_src;
 		run[n_run++] = m;
 	}
 	if (n_run != 0)
-		rx_burst_process(c, vx_ingress(c, run_vtep, run_seg), run, n_run, false);
+		rx_burst_process(c, vx_ingress(c, run_vtep, run_seg), run, n_run, false, run_src);
 	HV_CNT_ADD(w->vx.decap, n_decap);
 	HV_CNT_ADD(w->port[up->id].rx_packets, n);
 	HV_CNT_ADD(w->port[up->id].rx_bytes, bytes);
@@ -1551,7 +1803,7 @@ hv_worker_main(void *arg)
 			if (unlikely(hv_port_is_uplink(in)))
 				uplink_rx(c, in, pkts, n);
 			else
-				rx_burst_process(c, in, pkts, n, false);
+				rx_burst_process(c, in, pkts, n, false, FROM_GUEST);
 		}
 		total += handoff_drain(c);
 		if (st->vx != NULL && w->index == 0 && t0 >= c->vx_next_poll)

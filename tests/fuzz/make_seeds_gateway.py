@@ -77,6 +77,27 @@ def main():
             out.write(bind + f)
     with open(os.path.join(root, "portsec", "gw-off"), "wb") as out:
         out.write(bytes([0]) + GUEST + IP4 + IP6 + frames["gw-arp-reply-forged"])
+    # what a remote VTEP may send about a gateway (hv_gw_from_vtep): the
+    # bindings are then the gateway's MAC and addresses
+    gw_ll6 = bytes.fromhex("fe80000000000000") + bytes([GWMAC[0] ^ 2]) + GWMAC[1:3] + \
+        b"\xff\xfe" + GWMAC[3:]
+    ip4h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 0, 0x4000, 63, 1, 0,
+                       bytes([10, 10, 0, 5]), IP4)
+    ip4h = ip4h[:10] + struct.pack("!H", csum(ip4h)) + ip4h[12:]
+    routed = GUEST + GWMAC + b"\x08\x00" + ip4h + bytes([8, 0, 0xf7, 0xfe, 0, 1, 0, 0])
+    vtep = {
+        "vtep-gw-arp-request": arp(1, GWMAC, IP4_GW, IP4, src=GWMAC),
+        "vtep-gw-arp-reply-forged": arp(2, GWMAC, IP4_GW, IP4, src=GWMAC, dst=GUEST),
+        "vtep-gw-ns": nd(135, gw_ll6, snm(IP6), IP6, src=GWMAC),
+        "vtep-gw-routed": routed,
+        "vtep-gw-routed-tagged": routed[:12] + b"\x81\x00\x00\x05" + routed[12:],
+        "vtep-gw-routed-short": routed[:30],
+        "vtep-arp-reply": arp(2, GUEST, IP4, IP4_GW, dst=GWMAC),
+        "vtep-nd-na": nd(136, IP6, gw_ll6, IP6, flags=0x60000000, dst=GWMAC),
+    }
+    for name, f in vtep.items():
+        with open(os.path.join(root, "portsec", name), "wb") as out:
+            out.write(bytes([0x0f]) + GWMAC + IP4_GW + IP6_GW + f)
     return 0
 
 

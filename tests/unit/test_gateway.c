@@ -690,6 +690,92 @@ gw_routing(void **state)
 	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_PASS);
 }
 
+/* ---- frames from a remote VTEP: what a remote gateway sent (docs/overlay.md) ---- */
+
+static void
+gw_from_vtep(void **state)
+{
+	struct gw_fixture *x = *state;
+	const uint8_t *gwb = x->gw->seg[1].mac; /* b's gateway: the same MAC on every host */
+	const uint64_t both = 3, only_b = 2;
+	struct frame f, g;
+	uint16_t src = 99;
+	uint8_t a[16];
+
+	/* a guest's frame: switched as any */
+	echo4(&f, MAC_B, MAC_A, "10.2.0.9", "10.2.0.5", 64, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_PASS);
+	assert_int_equal(src, 1);
+	/* routed by the remote gateway from a into b: its source segment is a */
+	echo4(&f, MAC_B, gwb, "10.1.0.9", "10.2.0.5", 63, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_ROUTED);
+	assert_int_equal(src, 0);
+	icmp6(&f, MAC_B, gwb, "fd00:1::9", "fd00:2::5", 63, 128, NULL);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_ROUTED);
+	assert_int_equal(src, 0);
+	/* ... but not from a VTEP that does not carry a */
+	echo4(&f, MAC_B, gwb, "10.1.0.9", "10.2.0.5", 63, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, only_b, &src), HV_GW_VTEP_SPOOF);
+	/* a source in the frame's own segment, in no segment, in one without a gateway */
+	echo4(&f, MAC_B, gwb, "10.2.0.9", "10.2.0.5", 63, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_SPOOF);
+	echo4(&f, MAC_B, gwb, "192.168.1.1", "10.2.0.5", 63, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_SPOOF);
+	echo4(&f, MAC_B, gwb, "10.3.0.5", "10.2.0.5", 63, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, 7, &src), HV_GW_VTEP_SPOOF);
+	icmp6(&f, MAC_B, gwb, "fe80::1", "fd00:2::5", 63, 128, NULL);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_SPOOF);
+	/* the gateway's own ARP request and NS, as hv_gw_solicit builds them */
+	ip4("10.2.0.77", a);
+	g.len = (uint32_t)hv_gw_solicit(x->gw, 1, 4, a, g.b, sizeof(g.b));
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, g.b, g.len, both, &src), HV_GW_VTEP_OWN);
+	assert_int_equal(src, 1);
+	/* ... and a forged one: not from the gateway's address, or a reply */
+	arp(&f, gwb, 1, gwb, "10.2.0.8", "10.2.0.77");
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_SPOOF);
+	arp(&f, gwb, 1, gwb, "10.2.0.1", "10.2.0.77");
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_OWN);
+	arp(&f, gwb, 2, gwb, "10.2.0.1", "10.2.0.77");
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_SPOOF);
+	ip6("fd00:2::77", a);
+	g.len = (uint32_t)hv_gw_solicit(x->gw, 1, 6, a, g.b, sizeof(g.b));
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, g.b, g.len, both, &src), HV_GW_VTEP_OWN);
+	/* a guest's answer to the gateway: a neighbour for every host's gateway */
+	arp(&f, MAC_A, 2, MAC_A, "10.2.0.77", "10.2.0.1");
+	memcpy(f.b, gwb, 6);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_NEIGH);
+	icmp6(&f, gwb, MAC_A, "fd00:2::77", "fe80::1", 255, 136, "fd00:2::77");
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_NEIGH);
+	echo4(&f, gwb, MAC_A, "10.2.0.77", "10.1.0.5", 64, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_PASS);
+	/* the gateway never sends a tagged frame, nor anything but IP and ARP */
+	echo4(&f, MAC_B, gwb, "10.1.0.9", "10.2.0.5", 63, 1);
+	memmove(f.b + 16, f.b + 12, f.len - 12);
+	f.b[12] = 0x81;
+	f.b[13] = 0;
+	f.b[14] = 0;
+	f.b[15] = 5;
+	f.len += 4;
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1, f.b, f.len, both, &src), HV_GW_VTEP_SPOOF);
+	/* a segment without a gateway, or none at all: nothing to recognise */
+	echo4(&f, MAC_B, gwb, "10.1.0.9", "10.3.0.5", 63, 1);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 2, f.b, f.len, both, &src), HV_GW_VTEP_PASS);
+	assert_int_equal(hv_gw_from_vtep(x->gw, 1000, f.b, f.len, both, &src), HV_GW_VTEP_PASS);
+	/* cut short anywhere: decided from what is there, never read past it */
+	echo4(&f, MAC_B, gwb, "10.1.0.9", "10.2.0.5", 63, 1);
+	for (uint32_t n = 0; n < f.len; n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+		enum hv_gw_vtep_verdict v;
+
+		memcpy(copy, f.b, n);
+		v = hv_gw_from_vtep(x->gw, 1, copy, n, both, &src);
+		assert_int_equal(v, n < 14   ? HV_GW_VTEP_PASS
+				    : n < 34 ? HV_GW_VTEP_SPOOF
+					     : HV_GW_VTEP_ROUTED);
+		free(copy);
+	}
+}
+
 /* EAL leaves /var/run/dpdk/PREFIX behind, and each run has a prefix of its own */
 static void
 eal_rundir_remove(const char *rundir)
@@ -730,6 +816,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(gw_routes_and_bindings, gw_setup, gw_teardown),
 		cmocka_unit_test_setup_teardown(gw_answers, gw_setup, gw_teardown),
 		cmocka_unit_test_setup_teardown(gw_routing, gw_setup, gw_teardown),
+		cmocka_unit_test_setup_teardown(gw_from_vtep, gw_setup, gw_teardown),
 	};
 	int rc;
 

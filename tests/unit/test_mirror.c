@@ -24,6 +24,10 @@
 
 #include "vswitch/mirror.h"
 
+/* Port names as the switch holds them: HV_MIRROR_NAME_MAX bytes, which the tap copies whole */
+static const char WEB1[HV_MIRROR_NAME_MAX] = "web1";
+static const char DB1[HV_MIRROR_NAME_MAX] = "db1";
+
 static char tmpdir[64];
 static struct rte_mempool *pool;
 
@@ -225,7 +229,7 @@ select_verdict_filter(void **state)
 					.out_port = HV_MIRROR_NONE,
 					.seg = 3,
 					.verdict = HV_MIRROR_V_BLOCKED,
-					.in_name = "web1",
+					.in_name = WEB1,
 					.rule = "no-db"};
 	struct hv_mirror_pkt allowed = blocked;
 	struct rte_mbuf *m;
@@ -438,7 +442,7 @@ sample_snaplen(void **state)
 				     .out_port = HV_MIRROR_NONE,
 				     .seg = 3,
 				     .verdict = HV_MIRROR_V_ANY,
-				     .in_name = "web1"};
+				     .in_name = WEB1};
 	char err[256], path[128];
 
 	(void)state;
@@ -486,14 +490,14 @@ delivered_egress(void **state)
 				      .out_port = 2,
 				      .seg = 3,
 				      .verdict = HV_MIRROR_V_ALLOWED,
-				      .in_name = "web1",
-				      .out_name = "db1"};
+				      .in_name = WEB1,
+				      .out_name = DB1};
 	struct hv_mirror_pkt to_web = {.in_port = 2,
 				       .out_port = 1,
 				       .seg = 3,
 				       .verdict = HV_MIRROR_V_ALLOWED,
-				       .in_name = "db1",
-				       .out_name = "web1"};
+				       .in_name = DB1,
+				       .out_name = WEB1};
 	char err[256], path[128];
 	struct rte_mbuf *m;
 
@@ -536,7 +540,7 @@ capture_fd_count(void **state)
 				     .out_port = HV_MIRROR_NONE,
 				     .seg = 3,
 				     .verdict = HV_MIRROR_V_ANY,
-				     .in_name = "web1"};
+				     .in_name = WEB1};
 	uint8_t fr[60], got[4096];
 	int p[2], err_no = 0;
 	ssize_t n;
@@ -589,7 +593,7 @@ rotate_by_time(void **state)
 				     .out_port = HV_MIRROR_NONE,
 				     .seg = 3,
 				     .verdict = HV_MIRROR_V_ANY,
-				     .in_name = "web1"};
+				     .in_name = WEB1};
 	struct pcapng f;
 	uint8_t fr[60];
 	char err[256], path[160];
