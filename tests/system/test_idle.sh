@@ -18,8 +18,14 @@ hv_guest sw i1 app 10.60.0.1/24
 hv_guest sw i2 app 10.60.0.2/24
 hv_in i1 ping -c 2 -W 1 10.60.0.2 >/dev/null || hv_fail "i1 -> i2"
 sleep 1
-idle=$(cpu_pct "$(hv_pid sw)" 3)
-[ "$idle" -le 10 ] || hv_fail "idle adaptive hvnetd uses ${idle}% CPU (limit 10%)"
+# the lowest of up to three 3-second windows: other work on a 2-core machine
+# delays the worker's wake-ups and inflates one window, while a worker that
+# does not sleep is above the limit in all three
+for _ in 1 2 3; do
+	idle=$(cpu_pct "$(hv_pid sw)" 3)
+	[ "$idle" -le 10 ] && break
+done
+[ "$idle" -le 10 ] || hv_fail "idle adaptive hvnetd uses ${idle}% CPU (limit 10%) in three windows"
 hv_in i1 ping -c 21 -i 0.2 10.60.0.2 >"$HV_TMP/ping.txt" || hv_fail "ping while idle"
 # the median: this VM's scheduler adds multi-millisecond outliers even to busy polling
 med=$(grep -o 'time=[0-9.]*' "$HV_TMP/ping.txt" | cut -d= -f2 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
