@@ -421,6 +421,12 @@ tap_session(const struct hv_mirror_dp *dp, struct hv_mirror_wctx *wc, unsigned i
 	}
 	if (s->n_files == 0)
 		return;
+	/* a full queue takes no copy: count it before paying for one (the worker
+	 * is the ring's only producer, so it cannot fill in between) */
+	if (unlikely(rte_ring_full(s->ring[wc->worker]))) {
+		MIR_CNT_ADD(c->queue_full, 1);
+		return;
+	}
 	cp = copy_make(s, m);
 	if (cp == NULL) {
 		MIR_CNT_ADD(c->copy_failed, 1);

@@ -87,11 +87,29 @@ neigh_hash(uint16_t seg, uint8_t family, const uint8_t *addr)
 	return h ^ (h >> 15);
 }
 
-static bool
+/* Whether the FAMILY addresses A and B are equal: word compares (a memcmp of
+ * a variable length was a libc call per lookup on the routed path). */
+static inline bool
+addr_eq(const uint8_t *a, const uint8_t *b, uint8_t family)
+{
+	if (family == 4) {
+		uint32_t x, y;
+
+		memcpy(&x, a, 4);
+		memcpy(&y, b, 4);
+		return x == y;
+	}
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+static inline bool
 entry_is(const struct hv_neigh_entry *e, uint16_t seg, uint8_t family, const uint8_t *addr)
 {
-	return e->family == family && e->seg == seg &&
-	       memcmp(e->addr, addr, family == 4 ? 4 : 16) == 0;
+	return e->family == family && e->seg == seg && addr_eq(e->addr, addr, family);
 }
 
 /* A consistent copy of @s into @out; false when it is free. */
@@ -192,6 +210,10 @@ hv_neigh_lookup(const struct hv_neigh_table *t, uint16_t seg, uint8_t family, co
 		return -ENOENT;
 	set = &t->slots[(neigh_hash(seg, family, addr) & t->mask) * HV_NEIGH_WAYS];
 	for (int i = 0; i < HV_NEIGH_WAYS; i++) {
+		/* a glance at the slot's key before a consistent copy of all of it */
+		if (__atomic_load_n(&set[i].e.family, __ATOMIC_RELAXED) != family ||
+		    __atomic_load_n(&set[i].e.seg, __ATOMIC_RELAXED) != seg)
+			continue;
 		if (!slot_read(&set[i], out) || !entry_is(out, seg, family, addr))
 			continue;
 		if (max_age != 0 && now > out->time && now - out->time > max_age)
