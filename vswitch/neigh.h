@@ -61,6 +61,9 @@ int hv_neigh_learn(struct hv_neigh_table *t, uint16_t seg, uint8_t family, const
  * Look (@seg, @family, @addr) up: 0 with the entry in @out, or -ENOENT
  * (also when it is older than @max_age at @now; max_age 0: no limit).
  */
+/* Datapath: start loading the set hv_neigh_lookup() will read for (SEG, FAMILY, ADDR). */
+void hv_neigh_prefetch(const struct hv_neigh_table *t, uint16_t seg, uint8_t family,
+		       const uint8_t *addr);
 int hv_neigh_lookup(const struct hv_neigh_table *t, uint16_t seg, uint8_t family,
 		    const uint8_t *addr, uint64_t now, uint64_t max_age,
 		    struct hv_neigh_entry *out);

@@ -1263,6 +1263,8 @@ gw_stage(struct worker_ctx *c, const struct hv_gw *gw, const struct hv_port *in,
 		return HV_DROP_NONE;
 	if (v == HV_GW_ROUTE) {
 		*routed = true;
+		/* the destination's neighbour entry comes in while the burst is firewalled */
+		hv_neigh_prefetch(c->sw->neigh, *dseg, pm->l3 == HV_L3_IPV6 ? 6 : 4, pm->dst_ip);
 		return HV_DROP_NONE;
 	}
 	if (out_len != 0) {
