@@ -88,3 +88,51 @@ print(json.dumps(r))" "$2" "$OUT/hvnetd-stats-$1.json" "$3" "${4:-{\}}"
 print_round() {
 	echo "$2" | python3 -c "import json,sys; r=json.load(sys.stdin); print('round $1 %-10s %6.2f Mpps  loss %5.2f%%  %6.1f cycles/pkt  unexpected %d  drops %s' % (r['switch'], r['rx_pps']/1e6, 100*r['loss'], r['cycles_per_packet'], r.get('rx_unexpected', 0), r.get('drops') or 'none'))"
 }
+
+# bench_setup NAME [BUILD]: what every hvnetd benchmark starts with: the knobs
+# from the environment (ROUNDS, SECONDS_PER_RUN as SECS, FLOWS, MACS, SIZE;
+# a script sets its own defaults first), OUT and DIR, the binaries, and a
+# cleanup on exit that stops hvnetd, the DPDK processes, and calls
+# bench_cleanup_more when the script defines it
+bench_setup() {
+	BUILD=${2:-build-bench}
+	ROUNDS=${ROUNDS:-11}
+	SECS=${SECONDS_PER_RUN:-3}
+	FLOWS=${FLOWS:-1000}
+	MACS=${MACS:-1000}
+	SIZE=${SIZE:-64}
+	OUT=bench/out/$1-$(date +%Y%m%d-%H%M%S)
+	DIR=/tmp/hvbench-$1-$$
+	mkdir -p "$OUT" "$DIR"
+	HVNETD=$BUILD/vswitch/hvnetd
+	HVNETCTL=$BUILD/cli/hvnetctl
+	HVGEN=$BUILD/bench/hvgen
+	MEMARGS="--no-huge -m 1024"
+	swpid=
+	trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+	[ -n "$swpid" ] && kill -INT "$swpid" 2>/dev/null && sleep 1 && kill -9 "$swpid" 2>/dev/null
+	pkill -f "file-prefix hvb-" 2>/dev/null
+	declare -F bench_cleanup_more >/dev/null && bench_cleanup_more
+	rm -rf "$DIR"
+}
+
+# bench_rounds CONFIG...: ROUNDS rounds, each running run_CONFIG ROUND for
+# every CONFIG in turn, their JSON lines in $OUT/results.jsonl; then the
+# table of bench/summary.py with the first CONFIG as the baseline
+bench_rounds() {
+	local i cfg line
+	machine
+	: >"$OUT/results.jsonl"
+	for i in $(seq "$ROUNDS"); do
+		for cfg in "$@"; do
+			line=$(run_$cfg "$i") || exit 1
+			echo "$line" >>"$OUT/results.jsonl"
+			print_round "$i" "$line"
+		done
+	done
+	echo
+	python3 bench/summary.py "$OUT/results.jsonl" "$@"
+}

@@ -12,34 +12,16 @@
 # session's writer thread runs beside the control thread, on CPU 0 with the
 # generator: a 2-core machine has no third core to give it.
 #
-# Usage: bench/mirror/run.sh [BUILD] ; env ROUNDS (3), SECONDS_PER_RUN (10),
+# Usage: bench/mirror/run.sh [BUILD] ; env ROUNDS (11), SECONDS_PER_RUN (3),
 #        FLOWS (1000), MACS (1000), SIZE (64), SHM (/dev/shm)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
-BUILD=${1:-build-bench}
-ROUNDS=${ROUNDS:-3}
-SECS=${SECONDS_PER_RUN:-10}
-FLOWS=${FLOWS:-1000}
-MACS=${MACS:-1000}
-SIZE=${SIZE:-64}
+bench_setup mirror "${1:-}"
 SHM=${SHM:-/dev/shm}
-OUT=bench/out/mirror-$(date +%Y%m%d-%H%M%S)
-DIR=/tmp/hvmirrorbench$$
 CAP=$SHM/hvbench-mirror$$
-mkdir -p "$OUT" "$DIR" "$CAP"
-HVNETD=$BUILD/vswitch/hvnetd
-HVNETCTL=$BUILD/cli/hvnetctl
-HVGEN=$BUILD/bench/hvgen
-MEMARGS="--no-huge -m 1024"
-swpid=
-
-cleanup() {
-	[ -n "$swpid" ] && kill -INT "$swpid" 2>/dev/null && sleep 1 && kill -9 "$swpid" 2>/dev/null
-	pkill -f "file-prefix hvb-" 2>/dev/null
-	rm -rf "$DIR" "$CAP"
-}
-trap cleanup EXIT
+mkdir -p "$CAP"
+bench_cleanup_more() { rm -rf "$CAP"; }
 
 [ "$(stat -f -c %T "$SHM")" = tmpfs ] || echo "bench-mirror: warning: $SHM is not a tmpfs" >&2
 
@@ -77,17 +59,7 @@ print(json.dumps({'mirror': {'selected': k['selected'], 'copied': k['copied'],
 }
 
 echo "bench-mirror: $ROUNDS rounds x (plain, mirrored), ${SECS}s each, $FLOWS flows both ways, $MACS MACs, ${SIZE}B, pcapng on $SHM"
-machine
-: >"$OUT/results.jsonl"
-for i in $(seq "$ROUNDS"); do
-	for cfg in plain mirrored; do
-		line=$(run_$cfg "$i") || exit 1
-		echo "$line" >>"$OUT/results.jsonl"
-		print_round "$i" "$line"
-	done
-done
-echo
-python3 bench/summary.py "$OUT/results.jsonl" plain mirrored
+bench_rounds plain mirrored
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, sys
 for r in (json.loads(l) for l in open(sys.argv[1])):

@@ -20,33 +20,13 @@
 # static entry (`hvnetctl vtep neigh`), as the generator answers no ARP.
 # The generator runs on CPU 0, hvnetd's worker on CPU 1.
 #
-# Usage: bench/overlay/run.sh [BUILD] ; env ROUNDS (3), SECONDS_PER_RUN (10),
+# Usage: bench/overlay/run.sh [BUILD] ; env ROUNDS (11), SECONDS_PER_RUN (3),
 #        FLOWS (1000), MACS (1000), SIZE (64)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
-BUILD=${1:-build-bench}
-ROUNDS=${ROUNDS:-3}
-SECS=${SECONDS_PER_RUN:-10}
-FLOWS=${FLOWS:-1000}
-MACS=${MACS:-1000}
-SIZE=${SIZE:-64}
-OUT=bench/out/overlay-$(date +%Y%m%d-%H%M%S)
-DIR=/tmp/hvoverlaybench$$
-mkdir -p "$OUT" "$DIR"
-HVNETD=$BUILD/vswitch/hvnetd
-HVNETCTL=$BUILD/cli/hvnetctl
-HVGEN=$BUILD/bench/hvgen
-MEMARGS="--no-huge -m 1024"
+bench_setup overlay "${1:-}"
 GEN_VTEP_MAC=02:68:ff:00:00:02 # hvgen's, host_mac(0xff, 2)
-swpid=
-
-cleanup() {
-	[ -n "$swpid" ] && kill -INT "$swpid" 2>/dev/null && sleep 1 && kill -9 "$swpid" 2>/dev/null
-	pkill -f "file-prefix hvb-" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
 
 cat >"$DIR/overlay.hvnet" <<'P'
 segment lab { class application; vni 300 }
@@ -93,17 +73,7 @@ print(json.dumps({'vtep': {'counters': v['counters'], 'peer_rx': p['rx_packets']
 }
 
 echo "bench-overlay: $ROUNDS rounds x (local, local-fw, overlay), ${SECS}s each, $FLOWS flows both ways, $MACS MACs, ${SIZE}B inner frames"
-machine
-: >"$OUT/results.jsonl"
-for i in $(seq "$ROUNDS"); do
-	for cfg in local local-fw overlay; do
-		line=$(run_$cfg "$i") || exit 1
-		echo "$line" >>"$OUT/results.jsonl"
-		print_round "$i" "$line"
-	done
-done
-echo
-python3 bench/summary.py "$OUT/results.jsonl" local local-fw overlay
+bench_rounds local local-fw overlay
 echo
 python3 bench/summary.py "$OUT/results.jsonl" local-fw overlay
 echo "raw results: $OUT/"

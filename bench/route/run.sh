@@ -14,32 +14,13 @@
 # Both policies are stateful, so the replies are established connections in
 # both. The generator runs on CPU 0, hvnetd's worker on CPU 1.
 #
-# Usage: bench/route/run.sh [BUILD] ; env ROUNDS (3), SECONDS_PER_RUN (10),
+# Usage: bench/route/run.sh [BUILD] ; env ROUNDS (11), SECONDS_PER_RUN (3),
 #        FLOWS (10000), MACS (1000), SIZE (64)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
-BUILD=${1:-build-bench}
-ROUNDS=${ROUNDS:-3}
-SECS=${SECONDS_PER_RUN:-10}
 FLOWS=${FLOWS:-10000}
-MACS=${MACS:-1000}
-SIZE=${SIZE:-64}
-OUT=bench/out/route-$(date +%Y%m%d-%H%M%S)
-DIR=/tmp/hvroutebench$$
-mkdir -p "$OUT" "$DIR"
-HVNETD=$BUILD/vswitch/hvnetd
-HVNETCTL=$BUILD/cli/hvnetctl
-HVGEN=$BUILD/bench/hvgen
-MEMARGS="--no-huge -m 1024"
-swpid=
-
-cleanup() {
-	[ -n "$swpid" ] && kill -INT "$swpid" 2>/dev/null && sleep 1 && kill -9 "$swpid" 2>/dev/null
-	pkill -f "file-prefix hvb-" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
+bench_setup route "${1:-}"
 
 cat >"$DIR/switched.hvnet" <<'P'
 segment lab { class application; subnet 10.0.0.0/8 }
@@ -84,15 +65,5 @@ print(json.dumps({'neighbours': len(n['neighbours']), 'routed': r['counters']['r
 }
 
 echo "bench-route: $ROUNDS rounds x (switched, routed), ${SECS}s each, $FLOWS flows both ways, $MACS hosts, ${SIZE}B"
-machine
-: >"$OUT/results.jsonl"
-for i in $(seq "$ROUNDS"); do
-	for cfg in switched routed; do
-		line=$(run_$cfg "$i") || exit 1
-		echo "$line" >>"$OUT/results.jsonl"
-		print_round "$i" "$line"
-	done
-done
-echo
-python3 bench/summary.py "$OUT/results.jsonl" switched routed
+bench_rounds switched routed
 echo "raw results: $OUT/"
