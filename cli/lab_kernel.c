@@ -554,9 +554,10 @@ struct mirror_job {
 	const uint8_t *mac;
 };
 
-/* a host route to DST (FAMILY 4 or 6) via GW on IFINDEX, on-link */
+/* a host route to DST (FAMILY 4 or 6) on IFINDEX: via GW (on-link) when GW
+ * is given, else straight through the interface (scope link) */
 static int
-route_via(int ifindex, int family, const uint8_t *dst, const uint8_t *gw)
+route_add(int ifindex, int family, const uint8_t *dst, const uint8_t *gw)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -570,11 +571,13 @@ route_via(int ifindex, int family, const uint8_t *dst, const uint8_t *gw)
 	rtm->rtm_dst_len = (unsigned char)(alen * 8);
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_STATIC;
-	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_scope = gw != NULL ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
-	rtm->rtm_flags = RTNH_F_ONLINK;
+	if (gw != NULL)
+		rtm->rtm_flags = RTNH_F_ONLINK;
 	mnl_attr_put(nlh, RTA_DST, alen, dst);
-	mnl_attr_put(nlh, RTA_GATEWAY, alen, gw);
+	if (gw != NULL)
+		mnl_attr_put(nlh, RTA_GATEWAY, alen, gw);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return rt_request(nlh);
 }
@@ -596,8 +599,8 @@ mirror_port_setup(void *arg)
 		return -ENODEV;
 	if ((rc = neigh_add(ifindex, 4, gw4, j->mac)) != 0 ||
 	    (rc = neigh_add(ifindex, 6, gw6, j->mac)) != 0 ||
-	    (rc = route_via(ifindex, 4, hop4, gw4)) != 0 ||
-	    (rc = route_via(ifindex, 6, hop6, gw6)) != 0)
+	    (rc = route_add(ifindex, 4, hop4, gw4)) != 0 ||
+	    (rc = route_add(ifindex, 6, hop6, gw6)) != 0)
 		return rc;
 	return 0;
 }
@@ -659,29 +662,6 @@ link_move(const char *name, int nsfd)
 		return -ENODEV;
 	struct nlmsghdr *nlh = newlink_msg(buf, ifindex, 0);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
-	return rt_request(nlh);
-}
-
-/* a host route to DST (FAMILY 4 or 6) through interface IFINDEX, on-link */
-static int
-route_dev(int ifindex, int family, const uint8_t *dst)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rtmsg *rtm;
-	size_t alen = family == 4 ? 4 : 16;
-
-	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = family == 4 ? AF_INET : AF_INET6;
-	rtm->rtm_dst_len = (unsigned char)(alen * 8);
-	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_protocol = RTPROT_STATIC;
-	rtm->rtm_scope = RT_SCOPE_LINK;
-	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put(nlh, RTA_DST, alen, dst);
-	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return rt_request(nlh);
 }
 
@@ -773,7 +753,8 @@ overlay_setup(void *arg)
 		return rc;
 	}
 	for (size_t p = 0; p < ov->peers.n; p++)
-		if ((rc = route_dev(ul, ov->peers.v[p].addr.family, ov->peers.v[p].addr.a)) != 0) {
+		if ((rc = route_add(ul, ov->peers.v[p].addr.family, ov->peers.v[p].addr.a, NULL)) !=
+		    0) {
 			hv_prefix_format(&ov->peers.v[p].addr, a, sizeof(a));
 			hv_lab_err("overlay: route to peer %s over %s: %s", a, ov->dev,
 				   strerror(-rc));
