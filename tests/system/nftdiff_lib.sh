@@ -23,6 +23,20 @@ run_lab() { # NAME DATAPATH FILE OUT
 	"$HVNETCTL" lab up --name "$name" --datapath "$dp" "$file" >"$HV_TMP/$name.up" 2>&1 ||
 		{ cat "$HV_TMP/$name.up" >&2; hv_fail "lab up --datapath $dp $file"; }
 	sleep 1
+	# a guest that has a gateway but no global IPv6 address of its own reaches
+	# its segment's IPv6 hosts once a router advertisement made the prefix
+	# on-link: wait for it (at most 6 s) on both datapaths alike
+	if grep -q "router-advertisements" "$file"; then
+		local g t
+		for g in $(ip netns list | awk '{print $1}' | grep -- "^$name-"); do
+			ip -n "$g" -4 route show default | grep -q . || continue
+			ip -n "$g" -6 addr show scope global | grep -q inet6 && continue
+			for t in $(seq 60); do
+				ip -n "$g" -6 route show default | grep -q . && break
+				sleep 0.1
+			done
+		done
+	fi
 	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
 		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
 	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
