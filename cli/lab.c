@@ -732,13 +732,14 @@ up_resolve(const struct lab *lab, const struct hv_prog *prog, struct up_guest **
 	return bad ? 1 : 0;
 }
 
-static json_t *
-guest_state(const struct up_guest *u)
+json_t *
+hv_lab_guest_json(const char *name, const char *kind, const char *instance,
+		  const struct hv_vmm_nic *nics, size_t n_nics)
 {
-	json_t *nics = json_array();
+	json_t *a = json_array();
 
-	for (size_t j = 0; j < u->vg.n_nics; j++) {
-		const struct hv_vmm_nic *n = &u->nics[j];
+	for (size_t j = 0; j < n_nics; j++) {
+		const struct hv_vmm_nic *n = &nics[j];
 		json_t *ips = json_array();
 		char buf[64];
 
@@ -752,10 +753,10 @@ guest_state(const struct up_guest *u)
 			fmt_mac(n->mac, buf, sizeof(buf));
 			json_object_set_new(o, "mac", json_string(buf));
 		}
-		json_array_append_new(nics, o);
+		json_array_append_new(a, o);
 	}
-	return json_pack("{s:s, s:s, s:s, s:o}", "name", u->g->name, "kind", u->kind->name,
-			 "instance", u->instance, "nics", nics);
+	return json_pack("{s:s, s:s, s:s, s:o}", "name", name, "kind", kind, "instance", instance,
+			 "nics", a);
 }
 
 static int
@@ -916,7 +917,9 @@ up_guest(struct lab *lab, int fd, struct up_guest *u, size_t *nic_seq, pid_t hvn
 
 	/* recorded first: a crash from here on leaves lab down something to remove */
 	if (!recover) {
-		json_array_append_new(json_object_get(lab->state, "guests"), guest_state(u));
+		json_array_append_new(json_object_get(lab->state, "guests"),
+				      hv_lab_guest_json(u->g->name, u->kind->name, u->instance,
+							u->nics, u->vg.n_nics));
 		rc = state_save(lab);
 		if (rc != 0)
 			return rc;

@@ -3,6 +3,9 @@
 #define HV_CLI_LAB_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
 
 /*
  * hvnetctl lab up | down | status | exec | console | graph: ARGV[0] is "lab"; the
@@ -23,5 +26,12 @@ void hv_lab_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * Both datapaths' lab up use it. */
 struct hv_prog;
 int hv_lab_qemu_prepare(const struct hv_prog *prog);
+
+/* A guest's entry in a lab's state file (name, kind, instance, its NICs with
+ * port, segment, MTU, addresses and MAC), which lab status and lab down read
+ * back; both datapaths write it. */
+struct hv_vmm_nic;
+json_t *hv_lab_guest_json(const char *name, const char *kind, const char *instance,
+			  const struct hv_vmm_nic *nics, size_t n_nics);
 
 #endif

@@ -494,34 +494,6 @@ kstate_save(struct kstate *st)
 	return 0;
 }
 
-static json_t *
-guest_json(const struct kguest *k)
-{
-	json_t *nics = json_array();
-
-	for (size_t j = 0; j < k->vg.n_nics; j++) {
-		const struct hv_vmm_nic *n = &k->vnics[j];
-		json_t *ips = json_array();
-		char buf[64];
-
-		for (size_t a = 0; a < n->n_ips; a++) {
-			hv_prefix_format(&n->ips[a], buf, sizeof(buf));
-			json_array_append_new(ips, json_string(buf));
-		}
-		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:o}", "name", n->name, "port", n->port,
-				      "segment", n->segment, "mtu", (int)n->mtu, "ips", ips);
-		if (n->has_mac) {
-			snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
-				 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
-			json_object_set_new(o, "mac", json_string(buf));
-		}
-		json_array_append_new(nics, o);
-	}
-	return json_pack("{s:s, s:s, s:s, s:o}", "name", k->g->name, "kind",
-			 k->g->kind == HV_GUEST_QEMU ? "qemu" : "netns", "instance", k->instance,
-			 "nics", nics);
-}
-
 /* ---- mirrors ---- */
 
 struct mac_job {
@@ -1223,7 +1195,10 @@ up_guest(struct kstate *st, const char *swns, struct kguest *k, const struct hv_
 	char err[512];
 	int rc, gfd;
 
-	json_array_append_new(json_object_get(st->o, "guests"), guest_json(k));
+	json_array_append_new(json_object_get(st->o, "guests"),
+			      hv_lab_guest_json(k->g->name,
+						k->g->kind == HV_GUEST_QEMU ? "qemu" : "netns",
+						k->instance, k->vnics, k->vg.n_nics));
 	if ((rc = kstate_save(st)) != 0)
 		return rc;
 	rc = kind->create(&k->vg, err, sizeof(err));
