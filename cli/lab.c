@@ -344,54 +344,6 @@ hvnetd_path(char *out, size_t size)
 		snprintf(out, size, "hvnetd");
 }
 
-/* Start hvnetd detached (its own session, output to LOG); its pid or -errno.
- * Double fork, so that it is nobody's zombie when it ends. */
-static pid_t
-hvnetd_spawn(const char *path, const char *instance, const char *log)
-{
-	int pfd[2], status;
-	pid_t child, pid = -1;
-
-	if (pipe2(pfd, O_CLOEXEC) != 0)
-		return -errno;
-	child = fork();
-	if (child < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -errno;
-	}
-	if (child == 0) {
-		pid_t gc;
-		int fd;
-
-		setsid();
-		gc = fork();
-		if (gc != 0) {
-			if (write(pfd[1], &gc, sizeof(gc)) != (ssize_t)sizeof(gc))
-				_exit(1);
-			_exit(gc < 0);
-		}
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			dup2(fd, 0);
-		signal(SIGPIPE, SIG_DFL);
-		execlp(path, "hvnetd", "--instance", instance, (char *)NULL);
-		fprintf(stderr, "hvnetctl lab: cannot run %s: %s\n", path, strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
-		pid = -ECHILD;
-	close(pfd[0]);
-	waitpid(child, &status, 0);
-	return pid;
-}
-
 /* SIGTERM, then SIGKILL after HVNETD_STOP_S. true when it was killed hard. */
 static bool
 hvnetd_stop(pid_t pid)
@@ -1464,7 +1416,11 @@ cmd_up(int argc, char **argv)
 	/* 3. hvnetd */
 	hvnetd_path(hvnetd, sizeof(hvnetd));
 	snprintf(log, sizeof(log), "%s/hvnetd.log", lab.dir);
-	pid = hvnetd_spawn(hvnetd, lab.instance, log);
+	{
+		char *argv[] = {hvnetd, "--instance", lab.instance, NULL};
+
+		pid = hv_proc_spawn(argv, log, false);
+	}
 	if (pid < 0) {
 		hv_lab_err("cannot start %s: %s", hvnetd, strerror(-pid));
 		goto rollback;

@@ -523,8 +523,8 @@ qemu_start(const struct hv_vmm_guest *g, char *err, size_t err_size)
 	struct hv_qemu_conf conf;
 	char dir[PATH_MAX], path[PATH_MAX + 32];
 	char **argv;
-	int pfd[2], xfd[2], status, rc;
-	pid_t child, pid = -1;
+	pid_t pid;
+	int rc;
 	FILE *f;
 
 	rc = guest_dir(g->instance, g->state_dir, dir, sizeof(dir), err, err_size);
@@ -550,76 +550,11 @@ qemu_start(const struct hv_vmm_guest *g, char *err, size_t err_size)
 	snprintf(path, sizeof(path), "%s/exec.sock", dir);
 	unlink(path);
 
-	/* pfd: the grandchild's pid; xfd: closed by its exec (CLOEXEC), or
-	 * carries the errno of a failed one */
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		rc = -errno;
-		snprintf(err, err_size, "pipe: %s", strerror(errno));
-		goto free;
-	}
-	if (pipe2(xfd, O_CLOEXEC) != 0) {
-		rc = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		snprintf(err, err_size, "pipe: %s", strerror(errno));
-		goto free;
-	}
-	child = fork();
-	if (child < 0) {
-		rc = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		close(xfd[0]);
-		close(xfd[1]);
-		snprintf(err, err_size, "fork: %s", strerror(errno));
-		goto free;
-	}
-	if (child == 0) {
-		pid_t gc;
-		int fd;
-
-		/* detached: its own session, nobody's zombie when it ends */
-		setsid();
-		gc = fork();
-		if (gc != 0) {
-			if (write(pfd[1], &gc, sizeof(gc)) != (ssize_t)sizeof(gc))
-				_exit(1);
-			_exit(gc < 0);
-		}
-		snprintf(path, sizeof(path), "%s/qemu.log", dir);
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			dup2(fd, 0);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_IGN); /* a Ctrl-C of lab up is for lab up */
-		execvp(argv[0], argv);
-		rc = errno;
-		if (write(xfd[1], &rc, sizeof(rc)) < 0)
-			_exit(126);
-		_exit(127);
-	}
-	close(pfd[1]);
-	close(xfd[1]);
-	if (read(pfd[0], &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
-		pid = -1;
-	close(pfd[0]);
-	waitpid(child, &status, 0);
-	/* EOF: QEMU runs (the exec closed the pipe); an int: the exec failed */
-	if (pid > 0 && read(xfd[0], &rc, sizeof(rc)) == (ssize_t)sizeof(rc)) {
-		close(xfd[0]);
-		snprintf(err, err_size, "cannot run %s: %s", argv[0], strerror(rc));
-		rc = -rc;
-		goto free;
-	}
-	close(xfd[0]);
-	if (pid <= 0) {
-		rc = -ECHILD;
-		snprintf(err, err_size, "cannot start QEMU");
+	snprintf(path, sizeof(path), "%s/qemu.log", dir);
+	pid = hv_proc_spawn(argv, path, true); /* a Ctrl-C of lab up is for lab up */
+	if (pid < 0) {
+		rc = (int)pid;
+		snprintf(err, err_size, "cannot run %s: %s", argv[0], strerror((int)-pid));
 		goto free;
 	}
 	snprintf(path, sizeof(path), "%s/qemu.pid", dir);

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The guest kinds, by the lab file's word and by the name state files keep. */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vmm/vmm.h"
@@ -53,6 +57,75 @@ hv_vmm_nic_gateways(const struct hv_segment *seg, const struct hv_nic *n, struct
 		if (inside)
 			*(gw->family == 4 ? gw4 : gw6) = *gw;
 	}
+}
+
+pid_t
+hv_proc_spawn(char *const argv[], const char *log, bool ignore_sigint)
+{
+	int pfd[2], xfd[2], status, e = 0;
+	pid_t child, pid = -1;
+
+	/* pfd: the grandchild's pid; xfd: closed by its exec (CLOEXEC), or
+	 * carries the errno of a failed one */
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return -errno;
+	if (pipe2(xfd, O_CLOEXEC) != 0) {
+		e = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -e;
+	}
+	child = fork();
+	if (child < 0) {
+		e = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		close(xfd[0]);
+		close(xfd[1]);
+		return -e;
+	}
+	if (child == 0) {
+		pid_t gc;
+		int fd;
+
+		/* detached: its own session, nobody's zombie when it ends */
+		setsid();
+		gc = fork();
+		if (gc != 0) {
+			if (write(pfd[1], &gc, sizeof(gc)) != (ssize_t)sizeof(gc))
+				_exit(1);
+			_exit(gc < 0);
+		}
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			dup2(fd, 0);
+		signal(SIGPIPE, SIG_DFL);
+		if (ignore_sigint)
+			signal(SIGINT, SIG_IGN);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(xfd[1], &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pfd[1]);
+	close(xfd[1]);
+	if (read(pfd[0], &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
+		pid = -1;
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	/* EOF: the program runs (its exec closed the pipe); an int: the exec failed */
+	if (pid > 0 && read(xfd[0], &e, sizeof(e)) == (ssize_t)sizeof(e))
+		pid = -e;
+	else if (pid <= 0)
+		pid = -ECHILD;
+	close(xfd[0]);
+	return pid;
 }
 
 pid_t

@@ -126,6 +126,14 @@ const struct hv_vmm_kind *hv_vmm_kind_find(const char *name);
 void hv_vmm_nic_gateways(const struct hv_segment *seg, const struct hv_nic *n,
 			 struct hv_prefix *gw4, struct hv_prefix *gw6);
 
+/*
+ * Start ARGV detached (its own session; stdin /dev/null, stdout and stderr
+ * appended to LOG; SIGINT ignored if IGNORE_SIGINT), double-forked so that it
+ * is nobody's zombie when it ends. Its pid once it runs, or -errno (of the
+ * exec when that failed). hvnetd and QEMU of labs are started this way.
+ */
+pid_t hv_proc_spawn(char *const argv[], const char *log, bool ignore_sigint);
+
 /* The first process in /proc for which MATCH(pid, ARG) holds; 0 when none. */
 pid_t hv_proc_find(bool (*match)(pid_t pid, const char *arg), const char *arg);
 /*
