@@ -1309,7 +1309,8 @@ hv_lab_kernel_up(const char *file, const char *name)
 					   .mirrors = true,
 					   .underlay =
 						   prog->overlay.present ? prog->overlay.dev : NULL,
-					   .vxlan_port = prog->overlay.port};
+					   .vxlan_port = prog->overlay.port,
+					   .log_group = HV_NFT_LAB_LOG_GROUP};
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {
@@ -1403,6 +1404,13 @@ hv_lab_kernel_up(const char *file, const char *name)
 			"policy: %zu nft rules in table inet %s of namespace %s (nft list ruleset there), default %s%s",
 			hv_nft_rule_count(nft), NFT_TABLE, swns, hv_action_name(ir->default_action),
 			ir->default_log ? " log" : "");
+		bool logs = ir->default_log;
+		for (size_t i = 0; i < ir->n_rules; i++)
+			logs |= ir->rules[i].rule->log;
+		if (logs)
+			hv_lab_progress(
+				"policy log: NFLOG group %d of namespace %s, prefix \"RULE-ID: \" (ip netns exec %s tcpdump -v -i nflog:%d); no log-file",
+				HV_NFT_LAB_LOG_GROUP, swns, swns, HV_NFT_LAB_LOG_GROUP);
 		json_object_set_new(st.o, "policy", json_string(abs));
 	} else {
 		hv_lab_progress("policy: none in the file (the bridges forward everything)");

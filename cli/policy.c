@@ -7,6 +7,7 @@
  * with check --strict, and 2 for usage errors as elsewhere in hvnetctl
  * (the message on stderr tells the two apart).
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,8 +23,8 @@ static const char policy_usage[] =
 	"       hvnetctl policy show [--ir] FILE\n"
 	"       hvnetctl policy trace [--json] FILE 'PROTO SRC[:PORT] -> DST[:PORT]'\n"
 	"       hvnetctl policy compile --target nft [--table NAME] [--bridge SEG=IFNAME]...\n"
-	"                               [--gateways] [--mirrors] [--check | --apply] [--netns NS]\n"
-	"                               [--json] FILE\n"
+	"                               [--gateways] [--mirrors] [--log-group N]\n"
+	"                               [--check | --apply] [--netns NS] [--json] FILE\n"
 	"\n"
 	"Read policy and lab files offline (no daemon needed).\n"
 	"\n"
@@ -53,6 +54,13 @@ static const char policy_usage[] =
 	"                   (tables ip and ip6 NAME, as the kernel lab applies\n"
 	"                   them); with --check or --apply each mirror port must\n"
 	"                   be an interface of the namespace\n"
+	"          --log-group N  log rules send their lines to NFLOG group N\n"
+	"                   (1-65535) of the namespace, read with e.g. tcpdump -v\n"
+	"                   -i nflog:N there (the prefix is the rule id), as the\n"
+	"                   kernel lab does with group 1; without it they go to\n"
+	"                   the kernel log, which a namespace other than the\n"
+	"                   initial one writes only with the host-wide sysctl\n"
+	"                   net.netfilter.nf_log_all_netns=1\n"
 	"          --check  send the ruleset to the kernel, which validates it and\n"
 	"                   commits nothing (as nft -c)\n"
 	"          --apply  commit it in one atomic netlink transaction, replacing\n"
@@ -306,6 +314,7 @@ cmd_compile(int argc, char **argv, bool json)
 {
 	const char *target = NULL, *table = NULL, *netns = NULL, *file = NULL;
 	bool check = false, apply = false, gateways = false, mirrors = false;
+	unsigned long log_group = 0;
 	const char **bridge_args = calloc((size_t)argc + 1, sizeof(*bridge_args));
 	size_t n_bridge = 0;
 	int rc = 1;
@@ -329,7 +338,17 @@ cmd_compile(int argc, char **argv, bool json)
 			mirrors = true;
 		else if (strcmp(a, "--apply") == 0)
 			apply = true;
-		else if (a[0] == '-' && a[1]) {
+		else if (strcmp(a, "--log-group") == 0 && has_next) {
+			char *end;
+			errno = 0;
+			log_group = strtoul(argv[++i], &end, 10);
+			if (errno || *end || end == argv[i] || argv[i][0] == '-' || log_group < 1 ||
+			    log_group > 65535) {
+				free(bridge_args);
+				return compile_usage(
+					"--log-group: expected a group 1-65535, not '%s'", argv[i]);
+			}
+		} else if (a[0] == '-' && a[1]) {
 			free(bridge_args);
 			return compile_usage("unknown option or missing value: '%s'", a);
 		} else if (file) {
@@ -392,7 +411,8 @@ cmd_compile(int argc, char **argv, bool json)
 				   .bridges = bridges,
 				   .n_bridges = prog->segments.n,
 				   .routing = gateways,
-				   .mirrors = mirrors};
+				   .mirrors = mirrors,
+				   .log_group = (uint16_t)log_group};
 	nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 	if (nft == NULL) {
 		fprintf(stderr, "hvnetctl: policy compile: %s: %s\n", file, err);

@@ -126,6 +126,7 @@ struct nrule {
 	bool limit;
 	uint32_t rate, burst;
 	bool log;
+	uint16_t log_group; /* 0: the kernel log; N: NFLOG group N */
 	char prefix[NFT_LOG_PREFIX_MAX + 1];
 	uint32_t mark_or; /* meta mark set meta mark | MARK_OR (a mirror's bit) */
 	uint8_t dup;	  /* 4 or 6: dup to the mirror next hop device DUP_DEV */
@@ -380,6 +381,7 @@ log_chain_add(struct cc *c, const struct hv_rule *r, const char *chain_name, con
 	lr->rate = r->log_rate ? r->log_rate : 10;
 	lr->burst = r->log_burst ? r->log_burst : 20;
 	lr->log = true;
+	lr->log_group = c->opts ? c->opts->log_group : 0;
 	snprintf(lr->prefix, sizeof(lr->prefix), "%s: ", r->is_default ? "default" : r->id);
 	lr->what = what;
 	struct nrule *vr = rule_add(c, ch);
@@ -1883,6 +1885,8 @@ print_rule(FILE *f, const struct nrule *r)
 	}
 	if (r->log) {
 		fprintf(f, "%slog prefix \"%s\"", sep, r->prefix);
+		if (r->log_group)
+			fprintf(f, " group %u", r->log_group);
 		sep = " ";
 	}
 	if (r->dup) {
@@ -2479,7 +2483,12 @@ build_rule(struct batch *b, const char *table, int family, const char *chain,
 	if (nr->log) {
 		struct nftnl_expr *e = nftnl_expr_alloc("log");
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, nr->prefix);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_LEVEL, 4); /* warning: nft's default */
+		/* a group (NFLOG, to a netlink listener) and a level (the kernel
+		 * log) exclude each other */
+		if (nr->log_group)
+			nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, nr->log_group);
+		else
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_LEVEL, 4); /* warning: nft's default */
 		nftnl_rule_add_expr(r, e);
 	}
 	switch (nr->v) {

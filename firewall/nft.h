@@ -62,7 +62,17 @@ struct hv_nft_opts {
 	 * policy (the policy applies to the frames inside, on the bridges) */
 	const char *underlay;
 	uint16_t vxlan_port;
+	/* where `log` rules send their lines: 0, the kernel log (`log prefix
+	 * "RULE-ID: "`, level warning; from a namespace other than the initial
+	 * one only with the host-wide sysctl net.netfilter.nf_log_all_netns=1);
+	 * 1 to 65535, that NFLOG group of the namespace (`log prefix "RULE-ID: "
+	 * group N`: to a netlink listener such as `tcpdump -i nflog:N`; none
+	 * listening, the lines are lost). The kernel lab uses HV_NFT_LAB_LOG_GROUP. */
+	uint16_t log_group;
 };
+
+/* the NFLOG group of the kernel lab's log rules (docs/nftables.md, "Logging") */
+#define HV_NFT_LAB_LOG_GROUP 1
 
 /* the next hops of the mirror copies (nft dup to ADDR device PORT) */
 #define HV_NFT_MIRROR_HOP4 "169.254.68.76"

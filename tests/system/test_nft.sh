@@ -3,7 +3,7 @@
 #  - every file in policies/ and tests/labs/ passes `policy compile --check`,
 #    and the check commits nothing;
 #  - applied, `nft list ruleset` shows exactly what `policy compile` prints;
-#  - applying twice changes nothing;
+#  - applying twice changes nothing (also with --log-group: NFLOG);
 #  - a ruleset the kernel refuses leaves the previous one in force, and says
 #    which rule was refused;
 #  - the kernel datapath enforces it: tests/labs/basic.hvnet on Linux bridges
@@ -29,8 +29,9 @@ hv_assert_eq "" "$(listing)" "the ruleset after --check of every file (nothing c
 hv_pass "--check: ${#files[@]} files accepted by the kernel, nothing committed"
 
 # ---- apply: the kernel lists what compile printed; twice is the same ----
+nflog=0
 for f in "${files[@]}"; do
-	for gw in "" --gateways; do
+	for gw in "" --gateways "--gateways --log-group 7"; do
 		compile $gw "$f" >"$HV_TMP/printed.nft" 2>/dev/null || hv_fail "compile $gw $f"
 		compile $gw --apply --netns "$NS" "$f" 2>/dev/null || hv_fail "--apply $gw $f"
 		listing >"$HV_TMP/listed1.nft"
@@ -40,10 +41,12 @@ for f in "${files[@]}"; do
 		listing >"$HV_TMP/listed2.nft"
 		cmp -s "$HV_TMP/listed1.nft" "$HV_TMP/listed2.nft" ||
 			hv_fail "$f ($gw): a second apply changed the ruleset"
+		[ -z "$gw" ] || ! grep -q ' log prefix "[^"]*" group 7$' "$HV_TMP/listed1.nft" || nflog=$((nflog + 1))
 	done
 done
 grep -q 'chain routed' "$HV_TMP/listed1.nft" || hv_fail "--gateways: no chain routed in the last file's ruleset"
-hv_pass "--apply: nft list ruleset is what policy compile prints, for every file, with and without --gateways; a second apply changes nothing"
+[ "$nflog" -ge 4 ] || hv_fail "--log-group 7: NFLOG log rules in only $nflog rulesets"
+hv_pass "--apply: nft list ruleset is what policy compile prints, for every file, with and without --gateways and --log-group; a second apply changes nothing"
 
 # a policy with a default of allow has no bridge table: applying it removes
 # the bridge table an earlier apply made
