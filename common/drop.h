@@ -62,6 +62,8 @@
 	  "destination in no segment with a gateway (ICMP unreachable sent)")                      \
 	X(GW_TTL, "gw_ttl_exceeded", "gateway",                                                    \
 	  "TTL or hop limit ran out (ICMP time exceeded sent)")                                    \
+	X(GW_SCOPE, "gw_beyond_scope", "gateway",                                                  \
+	  "IPv6 from a link-local source, never routed (ICMPv6 beyond scope sent)")                \
 	X(GW_NO_NEIGH, "gw_no_neigh", "gateway",                                                   \
 	  "destination guest did not answer ARP/NS in time (ICMP host unreachable sent)")          \
 	X(GW_QUEUE_FULL, "gw_queue_full", "gateway",                                               \

@@ -466,6 +466,16 @@ hv_gw_ingress(const struct hv_gw *gw, struct hv_neigh_table *nt, uint16_t seg, u
 		*why = HV_DROP_GW_TTL;
 		return HV_GW_DONE;
 	}
+	if (family == 6 && m->src_ip[0] == 0xfe && (m->src_ip[1] & 0xc0) == 0x80) {
+		/* RFC 4291 2.5.6: a link-local source never leaves its link;
+		 * destination unreachable, beyond scope of source address (ICMPv6
+		 * 1/2, RFC 4443 3.1), from the gateway's link-local address, as a
+		 * Linux router answers */
+		*out_len = hv_reply_icmp_error(frame, len, m, 1, 2, 0, g->ll6, out,
+					       HV_REPLY_FRAME_MAX);
+		*why = HV_DROP_GW_SCOPE;
+		return HV_GW_DONE;
+	}
 	*dseg = (uint16_t)d;
 	return HV_GW_ROUTE;
 }

@@ -666,6 +666,17 @@ gw_routing(void **state)
 	assert_int_equal(why, HV_DROP_GW_TTL);
 	parse(&out, &om);
 	assert_int_equal(om.icmp_type, 3);
+	/* from a link-local source: never routed (RFC 4291 2.5.6), ICMPv6
+	 * beyond scope (1/2) back from the gateway's link-local address */
+	icmp6(&f, gwmac, MAC_A, "fe80::9", "fd00:2::5", 64, 128, NULL);
+	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_DONE);
+	assert_int_equal(why, HV_DROP_GW_SCOPE);
+	parse(&out, &om);
+	assert_int_equal(om.icmp_type, 1);
+	assert_int_equal(om.icmp_code, 2);
+	assert_memory_equal(om.src_ip, x->gw->seg[0].ll6, 16);
+	ip6("fe80::9", a);
+	assert_memory_equal(om.dst_ip, a, 16);
 	/* a ping of the gateway: answered from its address */
 	echo4(&f, gwmac, MAC_A, "10.1.0.9", "10.1.0.1", 64, 1);
 	assert_int_equal(ingress(x, 0, 5, &f, &dseg, &why, &out), HV_GW_DONE);
