@@ -16,6 +16,12 @@ differential test of hvnetd against the kernel datapath (test_nft_diff.sh).
       "STATE"}: TCP states by nf_conntrack's names, UDP and ICMP echo
       replied or unreplied; several connections of one key are listed
       together.
+  nftdiff.py logs LAB hvnetd|kernel HVNETCTL LOG OUT.json
+      Which rule logged each case of the last probe: LOG is hvnetd's
+      log-file (JSON lines) or the kernel lab's NFLOG capture (tcpdump -w
+      -i nflog:1 in the switch namespace). Writes {"CASE": "RULE,..."|"-"},
+      a case found by its source guest, kind, destination address and port;
+      lines of no probe get a key "(no probe) PROTO SRC -> DST DETAIL".
   nftdiff.py compare A.json B.json NAME_A NAME_B
       Prints every case whose outcome differs; exit 1 if any does, except
       the known difference (A rejected a UDP probe with an ICMP error, B
@@ -26,8 +32,10 @@ The lab's guests, namespaces and addresses come from its state file
 (/run/hvnet/labs/LAB/state.json), the same for both datapaths.
 """
 import concurrent.futures
+import ipaddress
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -88,6 +96,36 @@ def probe_from(cases_json):
     print(json.dumps(res))
 
 
+def case_list(gs):
+    """The cases of every source guest: [(NAMESPACE, [(CASE, KIND, ADDR,
+    PORT, SOURCE GUEST)])], KIND ping (PORT 0), tcp or udp."""
+    out = []
+    for sname, sns, saddrs, ssegs in gs:
+        cases = []
+        sfams = {":" in a for a in saddrs}
+        for dname, _, daddrs, dsegs in gs:
+            if dname == sname:
+                continue
+            for a in daddrs:
+                # what the case crosses: another segment (routed by a
+                # gateway), or a family the source has no address of
+                # (reached from its link-local address on an on-link
+                # prefix a router advertisement announced)
+                tag = ""
+                if not set(ssegs) & set(dsegs):
+                    tag += " [%s>%s]" % (",".join(ssegs), ",".join(dsegs))
+                if (":" in a) not in sfams:
+                    tag += " [link-local source]"
+                name = "%s -> %s (%s)" % (sname, dname, a)
+                cases.append(("%s ping%s" % (name, tag), "ping", a, 0, sname))
+                for kind, ports in (("tcp", TCP_PORTS), ("udp", UDP_PORTS)):
+                    for port in ports:
+                        cases.append(("%s %s/%d%s" % (name, kind, port, tag), kind, a, port,
+                                      sname))
+        out.append((sns, cases))
+    return out
+
+
 def probe(lab, out_path):
     gs = guests(lab)
     servers = []
@@ -104,29 +142,10 @@ def probe(lab, out_path):
             if p.stdout.readline().strip() != "serving":
                 sys.exit("an echo server did not start")
         runs = []
-        for sname, sns, saddrs, ssegs in gs:
-            cases = []
-            sfams = {":" in a for a in saddrs}
-            for dname, _, daddrs, dsegs in gs:
-                if dname == sname:
-                    continue
-                for a in daddrs:
-                    # what the case crosses: another segment (routed by a
-                    # gateway), or a family the source has no address of
-                    # (reached from its link-local address on an on-link
-                    # prefix a router advertisement announced)
-                    tag = ""
-                    if not set(ssegs) & set(dsegs):
-                        tag += " [%s>%s]" % (",".join(ssegs), ",".join(dsegs))
-                    if (":" in a) not in sfams:
-                        tag += " [link-local source]"
-                    name = "%s -> %s (%s)" % (sname, dname, a)
-                    cases.append(("%s ping%s" % (name, tag), "ping", a, 0))
-                    for kind, ports in (("tcp", TCP_PORTS), ("udp", UDP_PORTS)):
-                        for port in ports:
-                            cases.append(("%s %s/%d%s" % (name, kind, port, tag), kind, a, port))
+        for sns, cases in case_list(gs):
             runs.append(subprocess.Popen(["ip", "netns", "exec", sns, "/usr/bin/python3",
-                                          os.path.abspath(__file__), "from", json.dumps(cases)],
+                                          os.path.abspath(__file__), "from",
+                                          json.dumps([c[:4] for c in cases])],
                                          stdout=subprocess.PIPE, text=True))
         for r in runs:
             out, _ = r.communicate(timeout=60)
@@ -192,6 +211,150 @@ def ct(lab, datapath, hvnetctl, out_path):
     print("%d connections" % len(res))
 
 
+def norm(addr):
+    return str(ipaddress.ip_address(addr))
+
+
+def ip_summary(pkt):
+    """(PROTO, SRC, DST, DETAIL) of an IPv4 or IPv6 packet, DETAIL the
+    destination port (TCP, UDP) or "type N" (ICMP, ICMPv6); a non-first
+    fragment has no ports (DETAIL 0), as in hvnetd's log. None when the
+    packet is too short to say."""
+    if len(pkt) >= 20 and pkt[0] >> 4 == 4:
+        ihl = (pkt[0] & 15) * 4
+        proto, src, dst = pkt[9], pkt[12:16], pkt[16:20]
+        frag = struct.unpack(">H", pkt[6:8])[0] & 0x1fff
+        l4 = pkt[ihl:] if not frag else b""
+    elif len(pkt) >= 40 and pkt[0] >> 4 == 6:
+        proto, src, dst, off, first = pkt[6], pkt[8:24], pkt[24:40], 40, True
+        # extension headers: hop-by-hop, routing, fragment, destination
+        # options, AH
+        while proto in (0, 43, 44, 51, 60) and off + 8 <= len(pkt):
+            nxt = pkt[off]
+            if proto == 44:
+                first = first and (struct.unpack(">H", pkt[off + 2:off + 4])[0] & 0xfff8) == 0
+                off += 8
+            elif proto == 51:
+                off += (pkt[off + 1] + 2) * 4
+            else:
+                off += (pkt[off + 1] + 1) * 8
+            proto = nxt
+        l4 = pkt[off:] if first else b""
+    else:
+        return None
+    name = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}.get(proto, str(proto))
+    if proto in (6, 17):
+        detail = struct.unpack(">H", l4[2:4])[0] if len(l4) >= 4 else 0
+    elif proto in (1, 58):
+        detail = "type %d" % l4[0] if l4 else 0
+    else:
+        detail = 0
+    return (name, norm(ipaddress.ip_address(src)), norm(ipaddress.ip_address(dst)), detail)
+
+
+def nflog_lines(pcap):
+    """[(RULE, PROTO, SRC, DST, DETAIL)] of the kernel's log: the NFLOG
+    records of a pcap file (tcpdump -w, link type NFLOG), each an nflog
+    header (family, version, group) and TLVs in the writer's byte order,
+    the prefix (NFULA_PREFIX, "RULE-ID: ") and the IP packet (NFULA_PAYLOAD)
+    among them."""
+    with open(pcap, "rb") as f:
+        data = f.read()
+    if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif data[:4] in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        sys.exit("%s: not a pcap file" % pcap)
+    if len(data) < 24 or struct.unpack(e + "I", data[20:24])[0] != 239:
+        sys.exit("%s: not an NFLOG capture (link type 239)" % pcap)
+    out, off = [], 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(e + "I", data[off + 8:off + 12])[0]
+        rec = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        prefix, payload, i = None, b"", 4
+        while i + 4 <= len(rec):
+            tl, tt = struct.unpack(e + "HH", rec[i:i + 4])
+            if tl < 4:
+                break
+            if tt == 10:  # NFULA_PREFIX
+                prefix = rec[i + 4:i + tl].split(b"\0")[0].decode(errors="replace")
+            elif tt == 9:  # NFULA_PAYLOAD
+                payload = rec[i + 4:i + tl]
+            i += (tl + 3) & ~3
+        summ = ip_summary(payload)
+        rule = prefix[:-2] if prefix and prefix.endswith(": ") else prefix
+        if summ:
+            out.append((rule,) + summ)
+    return out
+
+
+def hvnetd_lines(lab, hvnetctl, path):
+    """[(RULE, PROTO, SRC, DST, DETAIL)] of hvnetd's log-file, once its
+    writer has written every line submitted (at most 5 s); exits when a
+    line was lost (a full ring or the rate limit: the test raises the rates
+    so that every probe is logged)."""
+    for _ in range(50):
+        out = subprocess.run([hvnetctl, "-i", "lab-" + lab, "--json", "fw", "show"],
+                             capture_output=True, text=True, check=True).stdout
+        ls = json.loads(out).get("log")
+        if ls is None:
+            sys.exit("hvnetd has no log-file open")
+        if ls["written"] + ls["dropped_full"] >= ls["submitted"]:
+            break
+        time.sleep(0.1)
+    if ls["dropped_full"] or ls["rate_limited"]:
+        sys.exit("hvnetd lost log lines: %s" % ls)
+    out = []
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            if "dport" in r:
+                detail = r["dport"]
+            elif "icmp_type" in r:
+                detail = "type %d" % r["icmp_type"]
+            else:
+                detail = 0
+            out.append((r["rule"], r["proto"], norm(r["src"]), norm(r["dst"]), detail))
+    return out
+
+
+def logs(lab, datapath, hvnetctl, src, out_path):
+    """Which rule logged each case (nftdiff.py logs): every case of the
+    probe gets the ids of the rules that logged a packet of it, or "-";
+    log lines of no probe are listed by what they carry."""
+    gs = guests(lab)
+    owner = {}
+    for name, ns, addrs, _ in gs:
+        for a in addrs:
+            owner[norm(a)] = name
+        # link-local sources (a family the guest has no address of)
+        out = subprocess.run(["ip", "-n", ns, "-j", "addr", "show"], capture_output=True,
+                             text=True, check=True).stdout
+        for link in json.loads(out):
+            for a in link.get("addr_info", []):
+                owner.setdefault(norm(a["local"]), name)
+    index = {}
+    for _, cases in case_list(gs):
+        for case, kind, addr, port, sname in cases:
+            index[(sname, kind, norm(addr), port)] = case
+    lines = hvnetd_lines(lab, hvnetctl, src) if datapath == "hvnetd" else nflog_lines(src)
+    res = {c: set() for c in index.values()}
+    for rule, proto, s, d, detail in lines:
+        kind = "ping" if detail in ("type 8", "type 128") else proto
+        key = (owner.get(s), kind, d, 0 if kind == "ping" else detail)
+        if key in index:
+            res[index[key]].add(rule)
+        else:
+            res.setdefault("(no probe) %s %s -> %s %s" % (proto, s, d, detail), set()).add(rule)
+    res = {k: ",".join(sorted(v)) or "-" for k, v in res.items()}
+    with open(out_path, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    print("%d log lines: %d of %d cases logged" %
+          (len(lines), sum(v != "-" for k, v in res.items() if k in index.values()), len(index)))
+
+
 def known(case, va, vb):
     """The differences docs/nftables.md lists, by name, or None:
     - reject: for a bridged packet the kernel sends no ICMP error for a
@@ -229,6 +392,8 @@ if __name__ == "__main__":
         probe(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 6 and sys.argv[1] == "ct":
         ct(*sys.argv[2:])
+    elif len(sys.argv) == 7 and sys.argv[1] == "logs":
+        logs(*sys.argv[2:])
     elif len(sys.argv) == 6 and sys.argv[1] == "compare":
         sys.exit(compare(*sys.argv[2:]))
     else:

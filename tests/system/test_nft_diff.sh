@@ -4,7 +4,9 @@
 # backend), one after the other, probed the same way (nftdiff.py: ping, TCP
 # and UDP to four ports, from every guest to every address of every other
 # guest, IPv4 and IPv6, within and between segments). The outcomes must
-# agree case for case, and each run must both deliver and block something.
+# agree case for case, and so must the rules that logged each case
+# (hvnetd's log-file against the kernel's NFLOG group); each run must both
+# deliver and block something, and log something.
 # On basic, crafted TCP sequences too (nftcraft.py: out-of-window data,
 # data after a RST, an ACK of no connection). Also: lab status and lab down
 # on the kernel lab, and a segment's mac-limit as the bridge's learning bound.
@@ -43,11 +45,13 @@ for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"
 		>"$HV_TMP/$base.diff" || { cat "$HV_TMP/$base.diff" >&2; hv_fail "$base: hvnetd and the kernel disagree"; }
 	/usr/bin/python3 "$DIFF" compare "$HV_TMP/$base.hvnetd.ct.json" "$HV_TMP/$base.kernel.ct.json" hvnetd kernel \
 		>"$HV_TMP/$base.ctdiff" || { cat "$HV_TMP/$base.ctdiff" >&2; hv_fail "$base: connection states differ"; }
+	compare_logs "$base"
+	[ "$LOGGED" -gt 0 ] || hv_fail "$base: no case was logged: the log comparison would not tell a difference"
 	conns=$(tail -1 "$HV_TMP/$base.ctdiff" | awk '{print $1}')
 	n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$HV_TMP/$base.kernel.json")
 	ok=$(python3 -c 'import json,sys; print(sum(v in ("delivered","echoed") for v in json.load(open(sys.argv[1])).values()))' "$HV_TMP/$base.kernel.json")
 	[ "$ok" -gt 0 ] && [ "$ok" -lt "$n" ] || hv_fail "$base: $ok of $n delivered: the test would not tell a difference"
-	hv_pass "$base: $n cases (ping, tcp 22/80/8080, udp 53/8080, every guest to every other guest's addresses): hvnetd and the kernel agree ($ok delivered), and on the states of the $conns connections they track"
+	hv_pass "$base: $n cases (ping, tcp 22/80/8080, udp 53/8080, every guest to every other guest's addresses): hvnetd and the kernel agree ($ok delivered), on the states of the $conns connections they track, and on the rule that logged each of the $LOGGED logged cases"
 done
 
 # mac-limit: the bridge learns at most that many addresses
