@@ -150,6 +150,30 @@ log_reject_and_bridges(void **state)
 
 /* a file's `set` and `service` become named nft sets when a rule uses
  * exactly their members; other groups of hosts or ports anonymous sets */
+/* --log-group: the log statements name the NFLOG group and nothing else changes */
+static void
+log_to_nflog_group(void **state)
+{
+	(void)state;
+	struct compiled c;
+	struct hv_nft_opts opts = {.log_group = 7};
+	compile_text(&c,
+		     "segment app { class application }\n"
+		     "policy {\n"
+		     "\tno-db: block log app -> app tcp/5432\n"
+		     "\tdefault allow\n"
+		     "}\n",
+		     &opts);
+	assert_non_null(c.nft);
+	assert_non_null(strstr(
+		c.text, "\tchain log_rule_1 {\n"
+			"\t\tlimit rate 10/second burst 20 packets log prefix \"no-db: \" group 7\n"
+			"\t\tdrop\n"
+			"\t}\n"));
+	assert_null(strstr(c.text, "log_default"));
+	compiled_free(&c);
+}
+
 static void
 named_and_anonymous_sets(void **state)
 {
@@ -412,6 +436,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rules_addresses_ports_icmp),
 		cmocka_unit_test(log_reject_and_bridges),
+		cmocka_unit_test(log_to_nflog_group),
 		cmocka_unit_test(named_and_anonymous_sets),
 		cmocka_unit_test(refusals_name_what_and_where),
 		cmocka_unit_test(gateways_route_by_bridge),
