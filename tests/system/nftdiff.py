@@ -359,9 +359,16 @@ def known(case, va, vb):
     """The differences docs/nftables.md lists, by name, or None:
     - reject: for a bridged packet the kernel sends no ICMP error for a
       reject, so a UDP probe that hvnetd answers with port unreachable is
-      simply dropped by the kernel."""
+      simply dropped by the kernel.
+    - fragment: the kernel reassembles a fragmented datagram before its
+      rules see it and passes all of an allowed one; hvnetd decides a
+      non-first fragment by rules without ports or ICMP type, so a rule
+      like `allow ... icmp/echo-request` passes the first fragment only
+      (nftcraft.py frag-ping)."""
     if " udp/" in case and va == "rejected" and vb == "blocked":
         return "reject"
+    if case.endswith(" frag-ping") and va == "first" and vb == "all":
+        return "fragment"
     return None
 
 

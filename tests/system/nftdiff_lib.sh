@@ -91,7 +91,7 @@ compare_logs() { # BASE
 	LOGGED=$(python3 -c 'import json,sys; print(sum(v != "-" and not k.startswith("(no probe)") for k, v in json.load(open(sys.argv[1])).items()))' "$HV_TMP/$1.kernel.log.json")
 }
 
-craft() { # NAME OUT: crafted TCP sequences between the guests of lab NAME
+craft() { # NAME OUT: crafted sequences (nftcraft.py) between the guests of lab NAME
 	/usr/bin/python3 "$HV_ROOT/tests/system/nftcraft.py" "$1" "$2" >"$HV_TMP/$1.craft" 2>&1 ||
 		hv_fail "crafted sequences in $1: $(cat "$HV_TMP/$1.craft")"
 }

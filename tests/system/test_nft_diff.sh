@@ -7,8 +7,10 @@
 # agree case for case, and so must the rules that logged each case
 # (hvnetd's log-file against the kernel's NFLOG group); each run must both
 # deliver and block something, and log something.
-# On basic, crafted TCP sequences too (nftcraft.py: out-of-window data,
-# data after a RST, an ACK of no connection). Also: lab status and lab down
+# On basic, crafted sequences too (nftcraft.py, IPv4 and IPv6: out-of-window
+# data, data after a RST, an ACK of no connection; ICMP errors quoting an
+# allowed connection, a cut quote, a blocked flow, nothing; fragments; IPv6
+# extension headers). Also: lab status and lab down
 # on the kernel lab, and a segment's mac-limit as the bridge's learning bound.
 . "$(dirname "$0")/nftdiff_lib.sh"
 
@@ -25,10 +27,27 @@ for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"
 		for want in '"web1 -> web2 (10.30.0.12) tcp/80 oow": "silent"' \
 			'"web1 -> web2 (10.30.0.12) tcp/80 rst": "answered"' \
 			'"web1 -> web2 (10.30.0.12) tcp/80 ack": "silent"' \
-			'"web1 -> web2 (10.30.0.12) tcp/22 oow": "handshake-blocked"'; do
+			'"web1 -> web2 (10.30.0.12) tcp/22 oow": "handshake-blocked"' \
+			'"web1 -> web2 (fd00:30::12) tcp/80 oow": "silent"' \
+			'"web1 -> web2 (fd00:30::12) tcp/80 rst": "answered"' \
+			'"web1 -> web2 (10.30.0.12) icmp-related": "delivered"' \
+			'"web2 -> web1 (fd00:30::11) icmp-related": "delivered"' \
+			'"web1 -> web2 (10.30.0.12) icmp-quote4": "delivered"' \
+			'"web1 -> web2 (fd00:30::12) icmp-quote2": "dropped"' \
+			'"web1 -> web2 (10.30.0.12) icmp-blocked": "dropped"' \
+			'"web1 -> web2 (fd00:30::12) icmp-noconn": "dropped"' \
+			'"web1 -> web2 (10.30.0.12) frag-ping": "all"' \
+			'"web2 -> web1 (fd00:30::11) frag-ping": "none"' \
+			'"web1 -> web2 (fd00:30::12) frag-later": "none"' \
+			'"web1 -> web2 (fd00:30::12) frag-atomic": "delivered"' \
+			'"web1 -> web2 (fd00:30::12) hbh-ping": "delivered"' \
+			'"web2 -> web1 (fd00:30::11) dstopt-ping": "dropped"'; do
 			grep -qF "$want" "$HV_TMP/craft.kernel.json" || hv_fail "crafted: expected $want: $(cat "$HV_TMP/craft.kernel.json")"
 		done
-		hv_pass "basic: $(tail -1 "$HV_TMP/craft.diff" | awk '{print $1}') crafted TCP cases (out of window, data after a RST, an ACK without a connection): hvnetd and the kernel agree"
+		# hvnetd passes the first fragment of an allowed ping only
+		grep -qF '"web1 -> web2 (fd00:30::12) frag-ping": "first"' "$HV_TMP/craft.hvnetd.json" ||
+			hv_fail "crafted: hvnetd, a fragmented ping: $(grep frag-ping "$HV_TMP/craft.hvnetd.json")"
+		hv_pass "basic: $(tail -1 "$HV_TMP/craft.diff" | awk '{print $1}') crafted cases, IPv4 and IPv6 (TCP out of window, data after a RST, an ACK without a connection; ICMP errors quoting a connection, with a cut quote, quoting a blocked flow or none; fragments; IPv6 extension headers): hvnetd and the kernel agree but $(tail -1 "$HV_TMP/craft.diff" | sed 's/.*differ, //')"
 
 		# lab status and lab down on a kernel lab
 		"$HVNETCTL" lab status "$HV_ID-k" >"$HV_TMP/status.txt" || hv_fail "lab status (kernel)"
