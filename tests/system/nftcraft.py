@@ -27,6 +27,7 @@ that is up, so that hvnetd and the kernel datapath can be compared on them.
       fragments and IPv6 extension headers, an echo request from the
       source, seen at the destination:
         frag-ping     in two fragments
+        frag-first    its first fragment alone
         frag-later    its second fragment alone
         frag-atomic   (IPv6) a fragment header with offset 0 and no more
         hbh-ping      (IPv6) after a hop-by-hop options header
@@ -61,7 +62,7 @@ import time
 PORTS = [80, 22]
 KINDS = ["oow", "rst", "ack"]
 ICMP_KINDS = ["icmp-related", "icmp-quote4", "icmp-quote2", "icmp-blocked", "icmp-noconn"]
-FRAG_KINDS = ["frag-ping", "frag-later"]
+FRAG_KINDS = ["frag-ping", "frag-first", "frag-later"]
 V6_KINDS = ["frag-atomic", "hbh-ping", "dstopt-ping"]
 WAIT = 1.0
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fwprobe.py")
@@ -202,7 +203,7 @@ def echo_frags(iface, dst, dmac, kind, marker):
 
     v6 = ":" in dst
     ident = random.randint(1, 65535)
-    if kind in ("frag-ping", "frag-later"):
+    if kind in FRAG_KINDS:
         data = Raw(b"x" * 1000)
         if v6:
             frags = fragment6(l3(dst, marker=marker) / IPv6ExtHdrFragment(id=marker) /
@@ -211,6 +212,8 @@ def echo_frags(iface, dst, dmac, kind, marker):
             frags = fragment(l3(dst, marker=marker) / ICMP(id=ident, seq=1) / data, fragsize=512)
         if kind == "frag-later":
             frags = frags[1:]
+        elif kind == "frag-first":
+            frags = frags[:1]
         pkts = [Ether(dst=dmac) / f for f in frags]
     else:
         ext = {"frag-atomic": IPv6ExtHdrFragment(id=marker, offset=0, m=0),
@@ -311,7 +314,7 @@ def outcome(kind, seen):
         # the kernel's reassembly makes a datagram of it, sent on without
         # the fragment header: delivered all the same
         return "delivered" if offs == {0} or "echo" in seen else "dropped"
-    if kind == "frag-later":
+    if kind in ("frag-later", "frag-first"):
         return "all" if offs else "none"
     if not offs:
         return "none"

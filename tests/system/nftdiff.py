@@ -364,10 +364,13 @@ def known(case, va, vb):
       rules see it and passes all of an allowed one; hvnetd decides a
       non-first fragment by rules without ports or ICMP type, so a rule
       like `allow ... icmp/echo-request` passes the first fragment only
-      (nftcraft.py frag-ping)."""
+      (nftcraft.py frag-ping); the kernel holds a first fragment without
+      the rest until its reassembly times out, hvnetd passes it when
+      allowed (frag-first)."""
     if " udp/" in case and va == "rejected" and vb == "blocked":
         return "reject"
-    if case.endswith(" frag-ping") and va == "first" and vb == "all":
+    if ((case.endswith(" frag-ping") and (va, vb) == ("first", "all")) or
+            (case.endswith(" frag-first") and (va, vb) == ("all", "none"))):
         return "fragment"
     return None
 

@@ -39,14 +39,17 @@ for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"
 			'"web1 -> web2 (10.30.0.12) frag-ping": "all"' \
 			'"web2 -> web1 (fd00:30::11) frag-ping": "none"' \
 			'"web1 -> web2 (fd00:30::12) frag-later": "none"' \
+			'"web1 -> web2 (10.30.0.12) frag-first": "none"' \
 			'"web1 -> web2 (fd00:30::12) frag-atomic": "delivered"' \
 			'"web1 -> web2 (fd00:30::12) hbh-ping": "delivered"' \
 			'"web2 -> web1 (fd00:30::11) dstopt-ping": "dropped"'; do
 			grep -qF "$want" "$HV_TMP/craft.kernel.json" || hv_fail "crafted: expected $want: $(cat "$HV_TMP/craft.kernel.json")"
 		done
-		# hvnetd passes the first fragment of an allowed ping only
-		grep -qF '"web1 -> web2 (fd00:30::12) frag-ping": "first"' "$HV_TMP/craft.hvnetd.json" ||
-			hv_fail "crafted: hvnetd, a fragmented ping: $(grep frag-ping "$HV_TMP/craft.hvnetd.json")"
+		# hvnetd passes the first fragment of an allowed ping only, and that
+		# one without the rest too
+		grep -qF '"web1 -> web2 (fd00:30::12) frag-ping": "first"' "$HV_TMP/craft.hvnetd.json" &&
+			grep -qF '"web1 -> web2 (10.30.0.12) frag-first": "all"' "$HV_TMP/craft.hvnetd.json" ||
+			hv_fail "crafted: hvnetd, a fragmented ping: $(grep frag- "$HV_TMP/craft.hvnetd.json")"
 		hv_pass "basic: $(tail -1 "$HV_TMP/craft.diff" | awk '{print $1}') crafted cases, IPv4 and IPv6 (TCP out of window, data after a RST, an ACK without a connection; ICMP errors quoting a connection, with a cut quote, quoting a blocked flow or none; fragments; IPv6 extension headers): hvnetd and the kernel agree but $(tail -1 "$HV_TMP/craft.diff" | sed 's/.*differ, //')"
 
 		# lab status and lab down on a kernel lab
