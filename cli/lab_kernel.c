@@ -48,10 +48,16 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/neighbour.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <linux/tc_act/tc_mirred.h>
+#include <pcap/pcap.h>
 #include <linux/veth.h>
 
 #include "cli/lab.h"
@@ -617,6 +623,209 @@ up_mirror_ports(const char *swns, struct hv_nft *nft, struct kguest *kg, size_t 
 			"mirror port %s: copies to guest %s, nic %s (%02x:%02x:%02x:%02x:%02x:%02x)",
 			port, k->g->name, k->g->nics.v[nic].name, mj.mac[0], mj.mac[1], mj.mac[2],
 			mj.mac[3], mj.mac[4], mj.mac[5]);
+	}
+	return 0;
+}
+
+/*
+ * Mirrors nft dup cannot express (port selection, a filter, the delivered
+ * tap) but tc can (hv_nft_mirror_tc_unsupported): on each selected bridge
+ * port of the switch namespace, a clsact qdisc and a cls_bpf classifier
+ * (the filter compiled by libpcap for Ethernet, or a program that takes
+ * every frame) whose actions mirror the frame out of each destination
+ * port (mirred egress mirror, then pipe: the original goes on untouched).
+ * The wire tap is the port's ingress (what the guest sends), the delivered
+ * tap its egress (what the bridge delivers to it).
+ */
+#define TC_MIRROR_DESTS_MAX 8 /* port destinations of one tc mirror */
+
+struct tc_mirror_job {
+	const char *dev;	       /* a selected port */
+	bool egress;		       /* else ingress */
+	uint16_t prio;		       /* one per mirror */
+	const struct sock_filter *ops; /* the classic BPF program */
+	uint16_t n_ops;
+	const char *const *dests; /* devices copies go out of */
+	size_t n_dests;
+};
+
+/* inside the switch namespace: one classifier of a tc mirror on one port */
+static int
+tc_mirror_setup(void *arg)
+{
+	const struct tc_mirror_job *j = arg;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm;
+	int ifindex = (int)if_nametoindex(j->dev), rc;
+
+	if (ifindex == 0)
+		return -ENODEV;
+	/* the clsact qdisc, once per port */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWQDISC;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+	tcm->tcm_parent = TC_H_CLSACT;
+	mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
+	rc = rt_request(nlh);
+	if (rc != 0 && rc != -EEXIST)
+		return rc;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWTFILTER;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = TC_H_MAKE(TC_H_CLSACT, j->egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+	tcm->tcm_info = TC_H_MAKE((uint32_t)j->prio << 16, htons(ETH_P_ALL));
+	mnl_attr_put_strz(nlh, TCA_KIND, "bpf");
+	struct nlattr *opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
+	mnl_attr_put_u16(nlh, TCA_BPF_OPS_LEN, j->n_ops);
+	mnl_attr_put(nlh, TCA_BPF_OPS, j->n_ops * sizeof(*j->ops), j->ops);
+	struct nlattr *acts = mnl_attr_nest_start(nlh, TCA_BPF_ACT);
+	for (size_t d = 0; d < j->n_dests; d++) {
+		int out = (int)if_nametoindex(j->dests[d]);
+		if (out == 0)
+			return -ENODEV;
+		struct nlattr *a = mnl_attr_nest_start(nlh, (uint16_t)(d + 1));
+		mnl_attr_put_strz(nlh, TCA_ACT_KIND, "mirred");
+		struct nlattr *ao = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
+		struct tc_mirred parm = {.action = TC_ACT_PIPE,
+					 .eaction = TCA_EGRESS_MIRROR,
+					 .ifindex = (uint32_t)out};
+		mnl_attr_put(nlh, TCA_MIRRED_PARMS, sizeof(parm), &parm);
+		mnl_attr_nest_end(nlh, ao);
+		mnl_attr_nest_end(nlh, a);
+	}
+	mnl_attr_nest_end(nlh, acts);
+	mnl_attr_nest_end(nlh, opts);
+	return rt_request(nlh);
+}
+
+/* the switch-side device of the guest NIC whose hvnet port is PORT, or NULL */
+static const char *
+port_host(struct kguest *kg, size_t n_guests, const char *port, const char **segment)
+{
+	for (size_t g = 0; g < n_guests; g++)
+		for (size_t j = 0; j < kg[g].vg.n_nics; j++)
+			if (strcmp(kg[g].vnics[j].port, port) == 0) {
+				if (segment)
+					*segment = kg[g].vnics[j].segment;
+				return kg[g].nics[j].host;
+			}
+	return NULL;
+}
+
+static bool is_mirror_port(const struct hv_prog *prog, const char *port);
+
+/* every mirror that tc expresses and nft dup does not. 0, or 1 with the
+ * error printed (the lab is rolled back) */
+static int
+up_tc_mirrors(const char *swns, const struct hv_prog *prog, struct kguest *kg, size_t n_guests)
+{
+	static const struct sock_filter take_all[] = {BPF_STMT(BPF_RET | BPF_K, 0xffffffffu)};
+
+	for (size_t i = 0; i < prog->mirrors.n; i++) {
+		const struct hv_mirror *m = &prog->mirrors.v[i];
+		const char *dests[TC_MIRROR_DESTS_MAX];
+		size_t n_dests = 0, n_sel = 0;
+		struct bpf_program fp = {0};
+		char sel[256] = "";
+		int rc = 0;
+
+		if (hv_nft_mirror_dup_unsupported(m) == NULL ||
+		    hv_nft_mirror_tc_unsupported(m) != NULL)
+			continue;
+		for (size_t d = 0; d < m->dests.n; d++) {
+			const struct hv_mirror_dest *md = &m->dests.v[d];
+			if (md->kind != HV_DEST_PORT) {
+				hv_lab_progress(
+					"note: mirror %s: %s destinations are not done on the kernel datapath (capture on the mirror port instead: tcpdump -i PORT -w FILE)",
+					m->name, md->kind == HV_DEST_PCAP ? "pcap" : "remote");
+				continue;
+			}
+			const char *host = port_host(kg, n_guests, md->port, NULL);
+			if (host == NULL) {
+				hv_lab_err(
+					"mirror %s: port %s is no guest NIC of this lab (on the kernel datapath a mirror port is GUEST-NIC)",
+					m->name, md->port);
+				return 1;
+			}
+			if (n_dests < TC_MIRROR_DESTS_MAX)
+				dests[n_dests++] = host;
+		}
+		if (n_dests == 0) {
+			hv_lab_progress("note: mirror %s is not set up: it has no port destination",
+					m->name);
+			continue;
+		}
+		for (size_t p = 0; p < m->ports.n; p++)
+			if (port_host(kg, n_guests, m->ports.v[p].name, NULL) == NULL) {
+				hv_lab_err("mirror %s: port %s is no guest NIC of this lab",
+					   m->name, m->ports.v[p].name);
+				return 1;
+			}
+		const struct sock_filter *ops = take_all;
+		uint16_t n_ops = 1;
+		if (m->filter) {
+			pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
+			if (pd == NULL ||
+			    pcap_compile(pd, &fp, m->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+				hv_lab_err("mirror %s: bad filter \"%s\": %s", m->name, m->filter,
+					   pd ? pcap_geterr(pd) : "out of memory");
+				if (pd)
+					pcap_close(pd);
+				return 1;
+			}
+			pcap_close(pd);
+			ops = (const struct sock_filter *)fp.bf_insns;
+			n_ops = (uint16_t)fp.bf_len;
+		}
+		const bool egress = m->tap_delivered;
+		for (size_t g = 0; g < n_guests && rc == 0; g++)
+			for (size_t j = 0; j < kg[g].vg.n_nics && rc == 0; j++) {
+				const struct hv_vmm_nic *vn = &kg[g].vnics[j];
+				bool take = m->ports.n == 0 && m->segments.n == 0;
+				for (size_t p = 0; p < m->ports.n; p++)
+					take |= strcmp(m->ports.v[p].name, vn->port) == 0;
+				for (size_t s = 0; s < m->segments.n; s++)
+					take |= strcmp(m->segments.v[s].name, vn->segment) == 0;
+				if (!take || is_mirror_port(prog, vn->port))
+					continue;
+				struct tc_mirror_job tj = {kg[g].nics[j].host,
+							   egress,
+							   (uint16_t)(i + 1),
+							   ops,
+							   n_ops,
+							   dests,
+							   n_dests};
+				rc = ns_run(swns, tc_mirror_setup, &tj);
+				if (rc != 0)
+					hv_lab_err("mirror %s: tc on port %s: %s", m->name,
+						   vn->port, strerror(-rc));
+				else if (strlen(sel) + strlen(vn->port) + 3 < sizeof(sel))
+					snprintf(sel + strlen(sel), sizeof(sel) - strlen(sel),
+						 "%s%s", n_sel ? ", " : "", vn->port);
+				n_sel++;
+			}
+		pcap_freecode(&fp);
+		if (rc != 0)
+			return 1;
+		if (m->snaplen)
+			hv_lab_progress(
+				"note: mirror %s: copies are whole frames (snaplen %u is not applied)",
+				m->name, m->snaplen);
+		hv_lab_progress(
+			"mirror %s: tc mirred copies of the frames %s port%s %s%s%s%s to %s%s",
+			m->name, egress ? "delivered to" : "sent by", n_sel == 1 ? "" : "s",
+			n_sel ? sel : "(none)", m->filter ? " matching \"" : "",
+			m->filter ? m->filter : "", m->filter ? "\"" : "", dests[0],
+			n_dests > 1 ? " and more" : "");
 	}
 	return 0;
 }
@@ -1310,7 +1519,8 @@ hv_lab_kernel_up(const char *file, const char *name)
 					   .underlay =
 						   prog->overlay.present ? prog->overlay.dev : NULL,
 					   .vxlan_port = prog->overlay.port,
-					   .log_group = HV_NFT_LAB_LOG_GROUP};
+					   .log_group = HV_NFT_LAB_LOG_GROUP,
+					   .tc_mirrors = true};
 		nft = hv_nft_compile(ir, &opts, err, sizeof(err));
 		free(br);
 		if (nft == NULL) {
@@ -1389,8 +1599,10 @@ hv_lab_kernel_up(const char *file, const char *name)
 		if (up_guest(&st, swns, &kg[i], prog, bridges) != 0)
 			goto rollback;
 
-	/* 5. the policy, in one transaction */
+	/* 5. the policy, in one transaction; the mirrors tc copies */
 	if (nft != NULL && up_mirror_ports(swns, nft, kg, prog->guests.n) != 0)
+		goto rollback;
+	if (up_tc_mirrors(swns, prog, kg, prog->guests.n) != 0)
 		goto rollback;
 	if (nft != NULL) {
 		rc = hv_nft_commit(nft, HV_NFT_APPLY, swns, err, sizeof(err));
@@ -1439,9 +1651,11 @@ hv_lab_kernel_up(const char *file, const char *name)
 	}
 	if (nft == NULL)
 		for (size_t i = 0; i < prog->mirrors.n; i++)
-			hv_lab_progress(
-				"note: mirror %s is not set up: without a policy the kernel datapath has no mirrors (its destination ports are left out of the bridges, as hvnetd does)",
-				prog->mirrors.v[i].name);
+			if (hv_nft_mirror_dup_unsupported(&prog->mirrors.v[i]) == NULL ||
+			    hv_nft_mirror_tc_unsupported(&prog->mirrors.v[i]) != NULL)
+				hv_lab_progress(
+					"note: mirror %s is not set up: without a policy the kernel datapath has no mirrors (its destination ports are left out of the bridges, as hvnetd does)",
+					prog->mirrors.v[i].name);
 	if (prog->overlay.present && !prog->overlay.learn)
 		hv_lab_progress(
 			"note: overlay: learn no is not enforced: Linux vxlan devices accept VXLAN from any VTEP");

@@ -1101,9 +1101,8 @@ dup_port_add(struct hv_nft *n, const char *port)
 	return 0;
 }
 
-/* Why mirror M cannot be a kernel mirror, or NULL */
-static const char *
-mirror_unsupported(const struct hv_mirror *m)
+const char *
+hv_nft_mirror_dup_unsupported(const struct hv_mirror *m)
 {
 	if (m->ports.n > 0)
 		return "port selection (inet hooks see a bridged packet's bridge, not its port; select segments instead)";
@@ -1117,6 +1116,20 @@ mirror_unsupported(const struct hv_mirror *m)
 		return "sampling";
 	if (m->verdict == HV_VERDICT_ALLOWED)
 		return "verdict allowed";
+	return NULL;
+}
+
+const char *
+hv_nft_mirror_tc_unsupported(const struct hv_mirror *m)
+{
+	if (m->sample > 1)
+		return "sampling";
+	if (m->verdict == HV_VERDICT_BLOCKED)
+		return "verdict blocked (tc sees frames, not verdicts)";
+	if (!m->tap_delivered && m->verdict == HV_VERDICT_ALLOWED)
+		return "verdict allowed at the wire tap (tc sees frames, not verdicts)";
+	if (m->tap_delivered && m->dir != HV_DIR_EGRESS)
+		return "tap delivered of the frames the selected ports send (tc copies what a port is delivered: direction egress)";
 	return NULL;
 }
 
@@ -1194,9 +1207,18 @@ compile_mirrors(struct cc *c, bool routing)
 	}
 	for (size_t k = 0; k < prog->mirrors.n; k++) {
 		const struct hv_mirror *m = &prog->mirrors.v[k];
-		const char *why = mirror_unsupported(m);
+		const char *why = hv_nft_mirror_dup_unsupported(m);
 		size_t ports = 0;
 
+		if (why && c->opts->tc_mirrors) {
+			const char *tc_why = hv_nft_mirror_tc_unsupported(m);
+			if (tc_why == NULL)
+				continue; /* the caller's tc mirred copies it */
+			cc_note(c,
+				"mirror %s is not set up: the kernel datapath cannot express %s (nft dup) nor %s (tc mirred)",
+				m->name, why, tc_why);
+			continue;
+		}
 		if (why) {
 			cc_note(c, "mirror %s is not set up: the kernel datapath cannot express %s",
 				m->name, why);

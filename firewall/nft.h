@@ -69,10 +69,29 @@ struct hv_nft_opts {
 	 * group N`: to a netlink listener such as `tcpdump -i nflog:N`; none
 	 * listening, the lines are lost). The kernel lab uses HV_NFT_LAB_LOG_GROUP. */
 	uint16_t log_group;
+	/* with mirrors: a mirror nft dup cannot express but tc can
+	 * (hv_nft_mirror_tc_unsupported() is NULL) is left to the caller, with
+	 * no note: the kernel lab copies it with tc mirred */
+	bool tc_mirrors;
 };
 
 /* the NFLOG group of the kernel lab's log rules (docs/nftables.md, "Logging") */
 #define HV_NFT_LAB_LOG_GROUP 1
+
+/* Whether nft dup copies (opts.mirrors) express mirror M: NULL when they
+ * do, else what they cannot (port selection, a filter, direction egress,
+ * tap delivered, sampling, verdict allowed) */
+const char *hv_nft_mirror_dup_unsupported(const struct hv_mirror *m);
+
+/*
+ * Whether tc (a cls_bpf classifier with mirred egress mirror actions on the
+ * selected bridge ports: ingress for the wire tap, egress for the delivered
+ * one) expresses mirror M: NULL when it does, else what it cannot (for a
+ * note). tc sees frames, not verdicts: verdict any, or allowed at the
+ * delivered tap (a delivered frame was allowed); no sampling. A filter is
+ * compiled by the caller (libpcap, link type Ethernet).
+ */
+const char *hv_nft_mirror_tc_unsupported(const struct hv_mirror *m);
 
 /* the next hops of the mirror copies (nft dup to ADDR device PORT) */
 #define HV_NFT_MIRROR_HOP4 "169.254.68.76"
