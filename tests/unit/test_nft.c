@@ -174,6 +174,51 @@ log_to_nflog_group(void **state)
 	compiled_free(&c);
 }
 
+/* which mirrors tc mirred takes where nft dup cannot (the kernel lab) */
+static void
+mirrors_for_tc(void **state)
+{
+	(void)state;
+	static const char src[] =
+		"segment app { subnet 10.0.0.0/24 }\n"
+		"policy {\n  default block\n}\n"
+		"mirror seg { select segment app\n  to port ids-eth0 }\n"
+		"mirror flt { select port a-eth0\n  filter \"tcp port 22\"\n"
+		"  to port ids-eth0 }\n"
+		"mirror dlv { select port a-eth0, direction egress\n  tap delivered\n"
+		"  to port ids-eth0 }\n"
+		"mirror blk { select port a-eth0, verdict blocked\n  to port ids-eth0 }\n"
+		"mirror smp { select port a-eth0\n  sample 1/10\n  to port ids-eth0 }\n";
+	struct hv_nft_opts opts = {.mirrors = true, .tc_mirrors = true};
+	const struct hv_mirror *m;
+	struct compiled c;
+
+	compile_text(&c, src, &opts);
+	assert_non_null(c.nft);
+	m = c.prog->mirrors.v;
+	assert_int_equal(c.prog->mirrors.n, 5);
+	assert_null(hv_nft_mirror_dup_unsupported(&m[0])); /* nft dup */
+	assert_non_null(hv_nft_mirror_dup_unsupported(&m[1]));
+	assert_null(hv_nft_mirror_tc_unsupported(&m[1])); /* tc: port and filter */
+	assert_null(hv_nft_mirror_tc_unsupported(&m[2])); /* tc: delivered, egress */
+	assert_non_null(strstr(hv_nft_mirror_tc_unsupported(&m[3]), "verdict blocked"));
+	assert_non_null(strstr(hv_nft_mirror_tc_unsupported(&m[4]), "sampling"));
+	/* tc's are left to the caller without a note; the others are noted */
+	for (size_t i = 0; hv_nft_note(c.nft, i); i++) {
+		assert_null(strstr(hv_nft_note(c.nft, i), "mirror flt is not set up"));
+		assert_null(strstr(hv_nft_note(c.nft, i), "mirror dlv is not set up"));
+	}
+	bool noted = false;
+	for (size_t i = 0; hv_nft_note(c.nft, i); i++)
+		noted |=
+			strstr(hv_nft_note(c.nft, i),
+			       "mirror smp is not set up: the kernel datapath cannot express port selection") !=
+				NULL &&
+			strstr(hv_nft_note(c.nft, i), "nor sampling (tc mirred)") != NULL;
+	assert_true(noted);
+	compiled_free(&c);
+}
+
 static void
 named_and_anonymous_sets(void **state)
 {
@@ -437,6 +482,7 @@ main(void)
 		cmocka_unit_test(rules_addresses_ports_icmp),
 		cmocka_unit_test(log_reject_and_bridges),
 		cmocka_unit_test(log_to_nflog_group),
+		cmocka_unit_test(mirrors_for_tc),
 		cmocka_unit_test(named_and_anonymous_sets),
 		cmocka_unit_test(refusals_name_what_and_where),
 		cmocka_unit_test(gateways_route_by_bridge),
