@@ -1454,6 +1454,24 @@ cmd_up(int argc, char **argv)
 			     recover && state_has_guest(&lab, ug[i].g->name)) != 0)
 			goto rollback;
 
+	/* the overlay's uplink, before the policy that names it: its `dev`, an
+	 * interface of this namespace, as an af_packet port in no segment */
+	if (prog->overlay.present && prog->overlay.dev != NULL) {
+		const char *dev = prog->overlay.dev;
+		json_t *args = json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", dev, "kind",
+					 "af_packet", "segment", "-", "options", "iface", dev);
+
+		if (ctl(fd, "port.add", args, NULL, "overlay uplink") != 0) {
+			hv_lab_err(
+				"overlay: dev %s must be an interface of this namespace (one end of a veth pair, a NIC), for hvnetd's af_packet uplink port %s",
+				dev, dev);
+			goto rollback;
+		}
+		hv_lab_progress("overlay: uplink port %s (af_packet on interface %s), %zu peer%s",
+				dev, dev, prog->overlay.peers.n,
+				prog->overlay.peers.n == 1 ? "" : "s");
+	}
+
 	/* 6. the policy: the lab file is the policy file */
 	if (prog->policies.n > 0) {
 		json_t *res = NULL;
@@ -1501,9 +1519,12 @@ cmd_up(int argc, char **argv)
 			hv_lab_progress("  to %s", dest);
 		}
 	}
-	if (prog->overlay.present)
+	if (prog->overlay.present && prog->overlay.dev == NULL)
 		hv_lab_progress(
-			"note: the overlay is not set up: lab up does not do the overlay yet");
+			"note: the overlay is not set up: lab up needs its `dev` (the uplink interface)");
+	else if (prog->overlay.present && prog->policies.n == 0)
+		hv_lab_progress(
+			"note: the overlay is not set up: hvnetd takes the overlay block with the file's policy, and it has none");
 
 	if (up_wait_vms(&lab, ug, prog->guests.n) != 0)
 		goto rollback;
