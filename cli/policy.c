@@ -441,6 +441,8 @@ cmd_compile(int argc, char **argv, bool json)
 				      "nft", "table", table ? table : "hvnet", "rules",
 				      (int)hv_nft_rule_count(nft), "notes", notes, "ruleset",
 				      text ? text : "");
+		json_object_set_new(o, "log_group",
+				    log_group ? json_integer((json_int_t)log_group) : json_null());
 		json_object_set_new(o, "mode",
 				    json_string(apply	? "apply"
 						: check ? "check"

@@ -46,6 +46,13 @@ for f in "${files[@]}"; do
 done
 grep -q 'chain routed' "$HV_TMP/listed1.nft" || hv_fail "--gateways: no chain routed in the last file's ruleset"
 [ "$nflog" -ge 4 ] || hv_fail "--log-group 7: NFLOG log rules in only $nflog rulesets"
+lg=$("$HVNETCTL" --json policy compile --target nft --log-group 7 "$HV_ROOT/tests/labs/basic.hvnet" 2>/dev/null |
+	/usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["log_group"], "log prefix \"default: \" group 7" in o["ruleset"])')
+hv_assert_eq "7 True" "$lg" "policy compile --json --log-group 7: log_group and the ruleset"
+"$HVNETCTL" policy compile --target nft --log-group 0 "$HV_ROOT/tests/labs/basic.hvnet" >/dev/null 2>"$HV_TMP/lg.err" &&
+	hv_fail "--log-group 0 was accepted"
+grep -q "^hvnetctl: policy compile: --log-group: expected a group 1-65535, not '0'" "$HV_TMP/lg.err" ||
+	hv_fail "--log-group 0: $(cat "$HV_TMP/lg.err")"
 hv_pass "--apply: nft list ruleset is what policy compile prints, for every file, with and without --gateways and --log-group; a second apply changes nothing"
 
 # a policy with a default of allow has no bridge table: applying it removes
