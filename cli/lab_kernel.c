@@ -654,13 +654,18 @@ static int
 tc_mirror_setup(void *arg)
 {
 	const struct tc_mirror_job *j = arg;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/* room for the program (up to BPF_MAXINSNS instructions) and the actions */
+	const size_t size =
+		MNL_SOCKET_BUFFER_SIZE + (size_t)j->n_ops * sizeof(*j->ops) + j->n_dests * 256;
 	struct nlmsghdr *nlh;
 	struct tcmsg *tcm;
 	int ifindex = (int)if_nametoindex(j->dev), rc;
 
 	if (ifindex == 0)
 		return -ENODEV;
+	char *buf = malloc(size);
+	if (buf == NULL)
+		return -ENOMEM;
 	/* the clsact qdisc, once per port */
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWQDISC;
@@ -673,7 +678,7 @@ tc_mirror_setup(void *arg)
 	mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
 	rc = rt_request(nlh);
 	if (rc != 0 && rc != -EEXIST)
-		return rc;
+		goto free_buf;
 
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWTFILTER;
@@ -690,8 +695,10 @@ tc_mirror_setup(void *arg)
 	struct nlattr *acts = mnl_attr_nest_start(nlh, TCA_BPF_ACT);
 	for (size_t d = 0; d < j->n_dests; d++) {
 		int out = (int)if_nametoindex(j->dests[d]);
-		if (out == 0)
-			return -ENODEV;
+		if (out == 0) {
+			rc = -ENODEV;
+			goto free_buf;
+		}
 		struct nlattr *a = mnl_attr_nest_start(nlh, (uint16_t)(d + 1));
 		mnl_attr_put_strz(nlh, TCA_ACT_KIND, "mirred");
 		struct nlattr *ao = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
@@ -704,7 +711,10 @@ tc_mirror_setup(void *arg)
 	}
 	mnl_attr_nest_end(nlh, acts);
 	mnl_attr_nest_end(nlh, opts);
-	return rt_request(nlh);
+	rc = rt_request(nlh);
+free_buf:
+	free(buf);
+	return rc;
 }
 
 /* the switch-side device of the guest NIC whose hvnet port is PORT, or NULL */
@@ -756,8 +766,13 @@ up_tc_mirrors(const char *swns, const struct hv_prog *prog, struct kguest *kg, s
 					m->name, md->port);
 				return 1;
 			}
-			if (n_dests < TC_MIRROR_DESTS_MAX)
-				dests[n_dests++] = host;
+			if (n_dests == TC_MIRROR_DESTS_MAX) {
+				hv_lab_progress(
+					"note: mirror %s: tc copies go to its first %d ports only, not to %s",
+					m->name, TC_MIRROR_DESTS_MAX, md->port);
+				continue;
+			}
+			dests[n_dests++] = host;
 		}
 		if (n_dests == 0) {
 			hv_lab_progress("note: mirror %s is not set up: it has no port destination",
@@ -783,6 +798,13 @@ up_tc_mirrors(const char *swns, const struct hv_prog *prog, struct kguest *kg, s
 				return 1;
 			}
 			pcap_close(pd);
+			if (fp.bf_len > BPF_MAXINSNS) {
+				hv_lab_err(
+					"mirror %s: filter \"%s\" compiles to %u instructions, more than the kernel's classic BPF takes (%d); simplify it",
+					m->name, m->filter, fp.bf_len, BPF_MAXINSNS);
+				pcap_freecode(&fp);
+				return 1;
+			}
 			ops = (const struct sock_filter *)fp.bf_insns;
 			n_ops = (uint16_t)fp.bf_len;
 		}
