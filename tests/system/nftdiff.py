@@ -16,10 +16,14 @@ differential test of hvnetd against the kernel datapath (test_nft_diff.sh).
       "STATE"}: TCP states by nf_conntrack's names, UDP and ICMP echo
       replied or unreplied; several connections of one key are listed
       together.
-  nftdiff.py logs LAB hvnetd|kernel HVNETCTL LOG OUT.json
+  nftdiff.py logmark LAB HVNETCTL LOG
+      The number of lines of hvnetd's log-file LOG, once its writer has
+      caught up: run before a probe, for `logs`'s SKIP.
+  nftdiff.py logs LAB hvnetd|kernel HVNETCTL LOG OUT.json [SKIP]
       Which rule logged each case of the last probe: LOG is hvnetd's
-      log-file (JSON lines) or the kernel lab's NFLOG capture (tcpdump -w
-      -i nflog:1 in the switch namespace). Writes {"CASE": "RULE,..."|"-"},
+      log-file (JSON lines, the first SKIP skipped: those before the probe)
+      or the kernel lab's NFLOG capture (tcpdump -w -i nflog:1 in the
+      switch namespace, during the probe). Writes {"CASE": "RULE,..."|"-"},
       a case found by its source guest, kind, destination address and port;
       lines of no probe get a key "(no probe) PROTO SRC -> DST DETAIL".
   nftdiff.py compare A.json B.json NAME_A NAME_B
@@ -290,11 +294,9 @@ def nflog_lines(pcap):
     return out
 
 
-def hvnetd_lines(lab, hvnetctl, path):
-    """[(RULE, PROTO, SRC, DST, DETAIL)] of hvnetd's log-file, once its
-    writer has written every line submitted (at most 5 s); exits when a
-    line was lost (a full ring or the rate limit: the test raises the rates
-    so that every probe is logged)."""
+def hvnetd_flushed(lab, hvnetctl):
+    """hvnetd's log counters once its writer has written every line
+    submitted (at most 5 s)."""
     for _ in range(50):
         out = subprocess.run([hvnetctl, "-i", "lab-" + lab, "--json", "fw", "show"],
                              capture_output=True, text=True, check=True).stdout
@@ -304,11 +306,30 @@ def hvnetd_lines(lab, hvnetctl, path):
         if ls["written"] + ls["dropped_full"] >= ls["submitted"]:
             break
         time.sleep(0.1)
+    return ls
+
+
+def log_mark(lab, hvnetctl, path):
+    """How many lines hvnetd's log-file has, once flushed: the lines before
+    a probe, which `logs` skips (the kernel's log is read during the probe
+    only)."""
+    hvnetd_flushed(lab, hvnetctl)
+    with open(path) as f:
+        print(sum(1 for _ in f))
+
+
+def hvnetd_lines(lab, hvnetctl, path, skip=0):
+    """[(RULE, PROTO, SRC, DST, DETAIL)] of hvnetd's log-file past its first
+    SKIP lines, once flushed; exits when a line was lost (a full ring or the
+    rate limit: the test raises the rates so that every probe is logged)."""
+    ls = hvnetd_flushed(lab, hvnetctl)
     if ls["dropped_full"] or ls["rate_limited"]:
         sys.exit("hvnetd lost log lines: %s" % ls)
     out = []
     with open(path) as f:
-        for line in f:
+        for i, line in enumerate(f):
+            if i < skip:
+                continue
             r = json.loads(line)
             if "dport" in r:
                 detail = r["dport"]
@@ -320,7 +341,7 @@ def hvnetd_lines(lab, hvnetctl, path):
     return out
 
 
-def logs(lab, datapath, hvnetctl, src, out_path):
+def logs(lab, datapath, hvnetctl, src, out_path, skip="0"):
     """Which rule logged each case (nftdiff.py logs): every case of the
     probe gets the ids of the rules that logged a packet of it, or "-";
     log lines of no probe are listed by what they carry."""
@@ -339,7 +360,8 @@ def logs(lab, datapath, hvnetctl, src, out_path):
     for _, cases in case_list(gs):
         for case, kind, addr, port, sname in cases:
             index[(sname, kind, norm(addr), port)] = case
-    lines = hvnetd_lines(lab, hvnetctl, src) if datapath == "hvnetd" else nflog_lines(src)
+    lines = hvnetd_lines(lab, hvnetctl, src, int(skip)) if datapath == "hvnetd" else \
+        nflog_lines(src)
     res = {c: set() for c in index.values()}
     for rule, proto, s, d, detail in lines:
         kind = "ping" if detail in ("type 8", "type 128") else proto
@@ -402,8 +424,10 @@ if __name__ == "__main__":
         probe(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 6 and sys.argv[1] == "ct":
         ct(*sys.argv[2:])
-    elif len(sys.argv) == 7 and sys.argv[1] == "logs":
+    elif len(sys.argv) in (7, 8) and sys.argv[1] == "logs":
         logs(*sys.argv[2:])
+    elif len(sys.argv) == 5 and sys.argv[1] == "logmark":
+        log_mark(*sys.argv[2:])
     elif len(sys.argv) == 6 and sys.argv[1] == "compare":
         sys.exit(compare(*sys.argv[2:]))
     else:

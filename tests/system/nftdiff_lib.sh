@@ -73,13 +73,18 @@ run_lab() { # NAME DATAPATH FILE OUT
 			done
 		done
 	fi
-	[ "$dp" = hvnetd ] || nflog_start "$name" "$log.pcap"
+	local skip=0
+	if [ "$dp" = hvnetd ]; then
+		skip=$(/usr/bin/python3 "$DIFF" logmark "$name" "$HVNETCTL" "$log") || hv_fail "hvnetd's log-file $log"
+	else
+		nflog_start "$name" "$log.pcap"
+	fi
 	/usr/bin/python3 "$DIFF" probe "$name" "$out" >"$HV_TMP/$name.probe" ||
 		hv_fail "probing $name: $(cat "$HV_TMP/$name.probe")"
 	/usr/bin/python3 "$DIFF" ct "$name" "$dp" "$HVNETCTL" "${out%.json}.ct.json" >/dev/null ||
 		hv_fail "connections of $name ($dp)"
 	[ "$dp" = hvnetd ] || { nflog_stop "$log.pcap" && log=$log.pcap; }
-	/usr/bin/python3 "$DIFF" logs "$name" "$dp" "$HVNETCTL" "$log" "${out%.json}.log.json" \
+	/usr/bin/python3 "$DIFF" logs "$name" "$dp" "$HVNETCTL" "$log" "${out%.json}.log.json" "$skip" \
 		>"$HV_TMP/$name.logs" 2>&1 || hv_fail "log lines of $name ($dp): $(cat "$HV_TMP/$name.logs")"
 }
 
