@@ -37,6 +37,7 @@ struct rte_hash;
 #define HV_CT_MAX_PORTS 256
 #define HV_CT_MAX_SEGS	1024
 #define HV_CT_NIL	UINT32_MAX
+#define HV_CT_AGE_RATE	262144 /* slots a second the aging scan visits at most, past 1 s sweeps */
 
 /* TCP states (nf_conntrack's names), then the pseudo-states of other protocols */
 #define HV_CT_STATES(X)               \
@@ -197,7 +198,10 @@ struct hv_ct {
 	uint32_t count_other;	   /* of those, not management */
 	uint32_t head[2], tail[2]; /* early-drop lists: [0] other, [1] management */
 	uint32_t age_cursor;
-	uint64_t to[HV_CT_TO_MAX]; /* tsc */
+	uint64_t age_last;	    /* tsc the aging scan is paid up to */
+	uint64_t age_tsc_per_slot;  /* the scan's pace: the table once per sweep period */
+	uint64_t age_slots_per_tsc; /* the same, 32.32 fixed point */
+	uint64_t to[HV_CT_TO_MAX];  /* tsc */
 	uint64_t hz;
 	uint32_t seg_count[HV_CT_MAX_SEGS];
 	uint32_t port_count[HV_CT_MAX_PORTS];
@@ -292,7 +296,13 @@ int32_t hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_
 
 void hv_ct_delete(struct hv_ct *ct, uint32_t slot);
 
-/* Delete up to BUDGET expired entries, scanning at most 4 * BUDGET slots. */
+/*
+ * The aging scan: visit the slots due since the last call, at a pace that
+ * covers the table once per sweep period (1 s, longer for tables over
+ * 256 Ki connections: at most 256 Ki slots a second), at most 4 * BUDGET
+ * slots per call, and delete up to BUDGET expired entries among them.
+ * Returns the deletions.
+ */
 unsigned hv_ct_age(struct hv_ct *ct, uint64_t now, unsigned budget);
 
 /* Act on a pending control request, if any (worker, once per iteration). */

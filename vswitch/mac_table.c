@@ -453,11 +453,14 @@ hv_mac_cache_sync(const struct hv_mac_table *t, struct hv_mac_cache *c)
 	uint64_t gen;
 
 	/*
-	 * The caller has just reported quiescence; this load must not be done
-	 * before that store, or a grace period could end while this lcore still
-	 * trusts entries a delete has invalidated.
+	 * The caller has just reported quiescence, and no fence is needed here:
+	 * a delete bumps gen before rte_rcu_qsbr_synchronize() releases the new
+	 * token, and rte_rcu_qsbr_quiescent() stores that token (ending the
+	 * grace period for this lcore) only after an acquire load of it, so the
+	 * load below, later in program order, sees the bump whenever this lcore
+	 * has just acknowledged the delete's grace period. A load that misses a
+	 * bump belongs to an iteration whose report did not end it.
 	 */
-	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
 	gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
 	if (likely(gen == c->gen))
 		return;

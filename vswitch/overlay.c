@@ -124,6 +124,7 @@ overlay_conf(struct hv_switch *sw, const struct hv_fw *fw, struct hv_vx_conf *co
 	conf->learn = o->learn;
 	conf->uplink = up->id;
 	conf->uplink_mtu = up->mtu;
+	conf->csum_offload = up->tx_udp_csum;
 	/* the underlay is only as large as the kernel interface under the uplink */
 	kmtu = uplink_kernel_mtu(up);
 	if (kmtu != 0 && kmtu < conf->uplink_mtu)
@@ -241,6 +242,42 @@ hv_switch_overlay_build(struct hv_switch *sw)
 	}
 	free(conf);
 	return st;
+}
+
+void
+hv_switch_overlay_mtu(struct hv_switch *sw)
+{
+	const struct hv_vx_state *vx = sw->vx;
+
+	for (unsigned i = 0; i < HV_MAX_LOCAL_PORTS; i++) {
+		struct hv_port *p = sw->ports[i];
+		unsigned want;
+		char err[256];
+		int rc;
+
+		if (p == NULL || p->kind != HV_PORT_TAP || hv_port_is_uplink(p) ||
+		    p->segment >= HV_MAX_SEGMENTS || hv_port_spec_opt(&p->spec, "mtu") != NULL)
+			continue;
+		want = vx != NULL && vx->seg_vni[p->segment] != HV_VX_NO_VNI ? vx->mtu
+									     : HV_PORT_MTU;
+		if (p->mtu == want)
+			continue;
+		if (p->netns[0] != '\0') {
+			rc = hv_netns_set_mtu(p->netns, p->ifname, want, err, sizeof(err));
+		} else {
+			rc = rte_eth_dev_set_mtu(p->eth_port, (uint16_t)want);
+			snprintf(err, sizeof(err), "%s", strerror(-rc));
+		}
+		if (rc != 0) {
+			HV_WARN("port '%s': cannot set MTU %u for the overlay: %s", p->name, want,
+				err);
+			continue;
+		}
+		HV_INFO("port '%s' (segment %s): MTU %u, was %u (%s)", p->name,
+			sw->segments[p->segment]->name, want, p->mtu,
+			want == HV_PORT_MTU ? "the segment left the overlay" : "the overlay's");
+		p->mtu = (uint16_t)want;
+	}
 }
 
 void

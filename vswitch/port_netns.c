@@ -74,6 +74,7 @@ struct in_netns_job {
 	int nsfd;
 	const char *ifname;
 	unsigned mtu;
+	bool up; /* bring it up too */
 	int rc;
 	const char *what;
 };
@@ -100,13 +101,54 @@ in_netns_up(void *arg)
 	}
 	nlh = newlink_msg(buf, ifindex);
 	ifm = mnl_nlmsg_get_payload(nlh);
-	ifm->ifi_flags = IFF_UP;
-	ifm->ifi_change = IFF_UP;
+	if (job->up) {
+		ifm->ifi_flags = IFF_UP;
+		ifm->ifi_change = IFF_UP;
+	}
 	if (job->mtu != 0)
 		mnl_attr_put_u32(nlh, IFLA_MTU, job->mtu);
 	job->rc = nl_transact(nlh);
-	job->what = "bring the interface up";
+	job->what = job->up ? "bring the interface up" : "set the MTU";
 	return NULL;
+}
+
+/* Run JOB (its nsfd open) on a thread inside the namespace; 0 or -errno, JOB->what on failure. */
+static int
+in_netns_run(struct in_netns_job *job)
+{
+	pthread_t th;
+	int rc = pthread_create(&th, NULL, in_netns_up, job);
+
+	if (rc != 0) {
+		job->what = "start a thread to enter the namespace";
+		return -rc;
+	}
+	pthread_join(th, NULL);
+	return job->rc;
+}
+
+int
+hv_netns_set_mtu(const char *netns, const char *ifname, unsigned mtu, char *err, size_t err_size)
+{
+	char path[256];
+	struct in_netns_job job;
+	int rc;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", netns);
+	job = (struct in_netns_job){
+		.nsfd = open(path, O_RDONLY | O_CLOEXEC), .ifname = ifname, .mtu = mtu};
+	if (job.nsfd < 0) {
+		rc = -errno;
+		snprintf(err, err_size, "network namespace '%s' not found: %s", netns,
+			 strerror(errno));
+		return rc;
+	}
+	rc = in_netns_run(&job);
+	if (rc != 0)
+		snprintf(err, err_size, "namespace '%s', interface '%s': cannot %s: %s", netns,
+			 ifname, job.what, strerror(-rc));
+	close(job.nsfd);
+	return rc;
 }
 
 int
@@ -117,7 +159,6 @@ hv_netns_move_link(const char *ifname, const char *netns, const char *new_name, 
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	struct in_netns_job job;
-	pthread_t th;
 	unsigned ifindex;
 	int nsfd, rc;
 
@@ -160,15 +201,8 @@ hv_netns_move_link(const char *ifname, const char *netns, const char *new_name, 
 	}
 
 	job = (struct in_netns_job){
-		.nsfd = nsfd, .ifname = new_name ? new_name : ifname, .mtu = mtu};
-	rc = pthread_create(&th, NULL, in_netns_up, &job);
-	if (rc != 0) {
-		rc = -rc;
-		snprintf(err, err_size, "cannot start a thread to enter namespace '%s'", netns);
-		goto close_ns;
-	}
-	pthread_join(th, NULL);
-	rc = job.rc;
+		.nsfd = nsfd, .ifname = new_name ? new_name : ifname, .mtu = mtu, .up = true};
+	rc = in_netns_run(&job);
 	if (rc != 0)
 		snprintf(err, err_size, "namespace '%s', interface '%s': cannot %s: %s", netns,
 			 job.ifname, job.what, strerror(-rc));

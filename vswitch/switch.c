@@ -542,6 +542,7 @@ hv_switch_publish(struct hv_switch *sw)
 	/* VTEP indices the new state dropped: their neighbours and MACs go */
 	hv_vx_ctl_commit(&sw->vxctl, vx, vtep_gone, sw);
 	hv_vx_state_free(old_vx);
+	hv_switch_overlay_mtu(sw);
 	return 0;
 }
 
@@ -750,7 +751,7 @@ hv_port_add(struct hv_switch *sw, const struct hv_port_spec *spec, char *err, si
 	struct hv_sw_segment *seg;
 	struct hv_port *p;
 	unsigned id;
-	uint32_t mtu = 1500, mac_limit = 0;
+	uint32_t mtu = HV_PORT_MTU, mac_limit = 0;
 	bool allow_vlan = false, mirror_dest = false, portsec = true, portsec_lock = false;
 	const char *ps_opt = hv_port_spec_opt(spec, "port-security");
 	int rc;

@@ -41,6 +41,7 @@ struct rte_ring;
  * they name a port. A VTEP slot has no struct hv_port (ports[] is NULL there).
  */
 #define HV_MAX_LOCAL_PORTS 256
+#define HV_PORT_MTU	   1500 /* a port's MTU when not given mtu= (nor the overlay's) */
 #define HV_VTEP_SLOT_BASE  HV_MAX_LOCAL_PORTS
 #define HV_MAX_PORTS	   (HV_MAX_LOCAL_PORTS + HV_VX_MAX_VTEPS)
 #define HV_SEG_NONE	   0xffff /* segment of an uplink port: it belongs to none */
@@ -95,6 +96,7 @@ struct hv_port {
 	bool mirror_dest; /* option mirror=yes: sends mirror copies only, never polled or flooded */
 	bool portsec_off; /* port-security=no: no checks even where the file binds the NIC */
 	bool portsec_lock; /* port-security=lock: learn and lock where the file binds nothing */
+	bool tx_udp_csum;  /* an uplink whose device computes UDP checksums (offload enabled) */
 	uint32_t mac_limit;
 	uint8_t mac[6];	 /* guest-side MAC where hvnet sets one (tap), else the ethdev's */
 	char netns[64];	 /* tap: namespace the interface was moved to */
@@ -385,6 +387,12 @@ int hv_switch_overlay_check(struct hv_switch *sw, const struct hv_fw *fw, char *
 			    size_t err_size);
 /* Take in the VTEPs the workers asked to learn; republish when one is new. */
 void hv_switch_overlay_learn(struct hv_switch *sw);
+/*
+ * Tap ports not given mtu= follow the overlay: the overlay MTU in a segment
+ * that crosses it, HV_PORT_MTU (1500) in one that does not (any more), set
+ * on their kernel interface (inside its namespace). After every publish.
+ */
+void hv_switch_overlay_mtu(struct hv_switch *sw);
 /* Build the overlay state of the policy in force (NULL: none, why in sw->vx_error). */
 struct hv_vx_state *hv_switch_overlay_build(struct hv_switch *sw);
 
@@ -420,6 +428,9 @@ int hv_port_link_up(const struct hv_port *p);
  */
 int hv_netns_move_link(const char *ifname, const char *netns, const char *new_name, unsigned mtu,
 		       char *err, size_t err_size);
+/* Set the MTU of @ifname inside @netns. 0 or -errno with a message in @err. */
+int hv_netns_set_mtu(const char *netns, const char *ifname, unsigned mtu, char *err,
+		     size_t err_size);
 
 /* --- pipeline.c: the worker loop --- */
 

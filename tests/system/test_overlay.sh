@@ -156,3 +156,13 @@ grep -q "uplink 'up' has MTU 1500 but its interface $ub only 1400: the overlay M
 	hv_fail "no warning about the 1400-byte underlay: $warn"
 hv_assert_eq 1350 "$(hv_json b 'r["mtu"]' vtep show)" "host B's overlay MTU on a 1400-byte underlay"
 hv_pass "underlay MTU 1400 under B's uplink: warned at apply, overlay MTU 1350"
+# b1 was given no mtu=: its interface follows the overlay MTU down to 1350,
+# and back to 1500 when a policy without the overlay leaves app on this host
+hv_assert_eq 1350 "$(hv_in b1 cat /sys/class/net/eth0/mtu)" "b1's MTU after the underlay shrank"
+hv_assert_eq 1350 "$(hv_json b '[p["mtu"] for p in r if p["name"]=="b1"][0]' port list)" "port b1's MTU"
+grep -v '^overlay\|^	local\|^	peer\|^}$' "$HV_TMP/b.hvnet" >"$HV_TMP/b-local.hvnet"
+echo "}" >>"$HV_TMP/b-local.hvnet"
+hv_ctl b policy apply "$HV_TMP/b-local.hvnet" >/dev/null || hv_fail "apply without the overlay: $(cat "$HV_TMP/b-local.hvnet")"
+hv_assert_eq 1500 "$(hv_in b1 cat /sys/class/net/eth0/mtu)" "b1's MTU once app left the overlay"
+hv_assert_eq 1500 "$(hv_in a1 cat /sys/class/net/eth0/mtu)" "a1's MTU (given mtu=1500: never changed)"
+hv_pass "b1's MTU follows the overlay: 1450, 1350 on the smaller underlay, 1500 without the overlay"

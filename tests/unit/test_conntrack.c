@@ -635,6 +635,51 @@ eal_rundir_remove(const char *rundir)
 	rmdir(rundir);
 }
 
+/* The aging scan is paced by time: a sweep a second, whatever the calls. */
+static void
+test_age_paced(void **state)
+{
+	struct frame f;
+	uint32_t cursor;
+	unsigned n = 0;
+
+	(void)state;
+	hv_ct_age(ct, now, 1024); /* pays off what is owed so far */
+	for (unsigned i = 0; i < 100; i++) {
+		udp(&f, C, (uint16_t)(6000 + i), S, 53);
+		open_conn(&f);
+	}
+	assert_int_equal(ct->count, 100);
+	/* a call at the same time as the last scans nothing, however often */
+	cursor = ct->age_cursor;
+	for (unsigned i = 0; i < 1000; i++)
+		assert_int_equal(hv_ct_age(ct, now, 8), 0);
+	assert_int_equal(ct->age_cursor, cursor);
+	/* past the 30 s of unreplied UDP: what is owed is a whole sweep */
+	now += SEC(31);
+	hv_ct_age(ct, now, 1024);
+	assert_int_equal(ct->count, 0);
+	for (unsigned i = 0; i < 100; i++) {
+		udp(&f, C, (uint16_t)(7000 + i), S, 53);
+		open_conn(&f);
+	}
+	now += SEC(31);
+	ct->age_last = now; /* owe nothing: pace the scan from here */
+	cursor = ct->age_cursor;
+	/* 10 ms visit a hundredth of the table */
+	now += HZ / 100;
+	n = hv_ct_age(ct, now, 1024);
+	assert_in_range((ct->age_cursor + 1024 - cursor) % 1024, 9, 11);
+	assert_true(n <= 11);
+	/* and a second's calls, every millisecond, sweep it all */
+	for (unsigned i = 0; i < 1000; i++) {
+		now += HZ / 1000;
+		n += hv_ct_age(ct, now, 8);
+	}
+	assert_int_equal(n, 100);
+	assert_int_equal(ct->count, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -650,6 +695,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_icmp_related, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_age_paced, setup, teardown),
 	};
 
 	(void)argc;
