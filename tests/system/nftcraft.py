@@ -34,7 +34,9 @@ that is up, so that hvnetd and the kernel datapath can be compared on them.
         dstopt-ping   (IPv6) after a destination options header
       outcome: delivered or dropped (ICMP errors); all, first, none or
       some (the fragments that reached the destination).
-      Writes {"CASE": "OUTCOME"}.
+      Writes {"CASE": "OUTCOME"}, and beside it (OUT.tcpkeys.json) the TCP
+      cases' [PROTO, SRC, DST, SPORT, DPORT], by which nftdiff.py
+      craftlogs finds their log lines.
 
 The source guest's own kernel would answer the destination's SYN+ACK with a
 reset (it has no socket for the crafted connection): while a source runs its
@@ -83,11 +85,10 @@ def l3(dst, **kw):
     return IP(dst=dst, id=kw.get("marker", 1))
 
 
-def one(iface, dst, dmac, port, kind):
-    """One crafted TCP case; runs in the source guest's namespace."""
+def one(iface, dst, dmac, port, kind, sport):
+    """One crafted TCP case from SPORT; runs in the source guest's namespace."""
     from scapy.all import AsyncSniffer, Ether, TCP, Raw, sendp
 
-    sport = random.randint(20000, 60000)
     isn = random.randint(1, 2**31)
     got = []
     sn = AsyncSniffer(iface=iface, store=False, prn=got.append,
@@ -137,7 +138,7 @@ def one(iface, dst, dmac, port, kind):
         sn.stop()
 
 
-def icmp_error(iface, src, dst, dmac, kind, marker):
+def icmp_error(iface, src, dst, dmac, kind, marker, sport):
     """One crafted ICMP error case; runs in the source guest's namespace.
     Returns "sent" (the destination's capture tells the outcome) or
     handshake-blocked / handshake-refused when the connection to quote
@@ -147,7 +148,6 @@ def icmp_error(iface, src, dst, dmac, kind, marker):
 
     v6 = ":" in dst
     port = 22 if kind == "icmp-blocked" else 80
-    sport = random.randint(20000, 60000)
     isn = random.randint(1, 2**31)
     rseq = random.randint(1, 2**31)
     if kind in ("icmp-related", "icmp-quote4", "icmp-quote2", "icmp-blocked"):
@@ -228,9 +228,10 @@ def echo_frags(iface, dst, dmac, kind, marker):
 def crafted(iface, case):
     kind = case["kind"]
     if kind in KINDS:
-        return one(iface, case["dst"], case["dmac"], case["port"], kind)
+        return one(iface, case["dst"], case["dmac"], case["port"], kind, case["sport"])
     if kind in ICMP_KINDS:
-        return icmp_error(iface, case["src"], case["dst"], case["dmac"], kind, case["marker"])
+        return icmp_error(iface, case["src"], case["dst"], case["dmac"], kind, case["marker"],
+                          case["sport"])
     return echo_frags(iface, case["dst"], case["dmac"], kind, case["marker"])
 
 
@@ -328,6 +329,10 @@ def craft(lab, out_path):
     servers, caps, res, pending = [], [], {}, {}
     tmp = tempfile.mkdtemp(prefix="nftcraft.")
     marker = random.randint(0x1000, 0x4000)
+    # the crafted TCP connections' source ports, distinct: a log line names
+    # its case by addresses and ports
+    sports = iter(random.sample(range(20000, 60001), 4096))
+    tcpkeys = {}
     try:
         for _, ns, _, _, a in gs:
             p = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", PROBE,
@@ -363,12 +368,18 @@ def craft(lab, out_path):
                     name = "%s -> %s (%s)" % (sname, dname, daddr)
                     for port in PORTS:
                         for k in KINDS:
+                            sport = next(sports)
+                            tcpkeys["%s tcp/%d %s" % (name, port, k)] = [
+                                "tcp", str(ipaddress.ip_address(saddr)),
+                                str(ipaddress.ip_address(daddr)), sport, port]
                             cases.append({"name": "%s tcp/%d %s" % (name, port, k), "kind": k,
+                                          "sport": sport,
                                           "dst": daddr, "dmac": dmac, "port": port})
                     for k in ICMP_KINDS + FRAG_KINDS + (V6_KINDS if ":" in daddr else []):
                         marker += 1
                         cases.append({"name": "%s %s" % (name, k), "kind": k, "src": saddr,
-                                      "dst": daddr, "dmac": dmac, "marker": marker})
+                                      "dst": daddr, "dmac": dmac, "marker": marker,
+                                      "sport": next(sports)})
                         pending[cases[-1]["name"]] = (k, dname, saddr, marker)
             if cases:
                 # every source at once: the waits overlap
@@ -399,6 +410,8 @@ def craft(lab, out_path):
             res[case] = outcome(kind, seen.get((dname, str(ipaddress.ip_address(saddr)), m), []))
     with open(out_path, "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)
+    with open(out_path[:-len(".json")] + ".tcpkeys.json", "w") as f:
+        json.dump(tcpkeys, f, indent=1, sort_keys=True)
     print("%d crafted cases, %d answered, %d delivered" %
           (len(res), sum(v == "answered" for v in res.values()),
            sum(v in ("delivered", "all") for v in res.values())))

@@ -26,6 +26,9 @@ differential test of hvnetd against the kernel datapath (test_nft_diff.sh).
       switch namespace, during the probe). Writes {"CASE": "RULE,..."|"-"},
       a case found by its source guest, kind, destination address and port;
       lines of no probe get a key "(no probe) PROTO SRC -> DST DETAIL".
+  nftdiff.py craftlogs KEYS.json hvnetd|kernel LAB HVNETCTL LOG OUT.json [SKIP]
+      The same for the crafted TCP cases of nftcraft.py, found by the
+      addresses and ports in KEYS.json (OUT.tcpkeys.json of nftcraft.py).
   nftdiff.py compare A.json B.json NAME_A NAME_B
       Prints every case whose outcome differs; exit 1 if any does, except
       the known difference (A rejected a UDP probe with an ICMP error, B
@@ -220,10 +223,11 @@ def norm(addr):
 
 
 def ip_summary(pkt):
-    """(PROTO, SRC, DST, DETAIL) of an IPv4 or IPv6 packet, DETAIL the
-    destination port (TCP, UDP) or "type N" (ICMP, ICMPv6); a non-first
-    fragment has no ports (DETAIL 0), as in hvnetd's log. None when the
-    packet is too short to say."""
+    """(PROTO, SRC, DST, DETAIL, SPORT) of an IPv4 or IPv6 packet, DETAIL
+    the destination port (TCP, UDP) or "type N" (ICMP, ICMPv6), SPORT the
+    source port (0 for other protocols); a non-first fragment has no ports
+    (DETAIL 0), as in hvnetd's log. None when the packet is too short to
+    say."""
     if len(pkt) >= 20 and pkt[0] >> 4 == 4:
         ihl = (pkt[0] & 15) * 4
         proto, src, dst = pkt[9], pkt[12:16], pkt[16:20]
@@ -247,17 +251,20 @@ def ip_summary(pkt):
     else:
         return None
     name = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}.get(proto, str(proto))
+    sport = 0
     if proto in (6, 17):
         detail = struct.unpack(">H", l4[2:4])[0] if len(l4) >= 4 else 0
+        sport = struct.unpack(">H", l4[0:2])[0] if len(l4) >= 4 else 0
     elif proto in (1, 58):
         detail = "type %d" % l4[0] if l4 else 0
     else:
         detail = 0
-    return (name, norm(ipaddress.ip_address(src)), norm(ipaddress.ip_address(dst)), detail)
+    return (name, norm(ipaddress.ip_address(src)), norm(ipaddress.ip_address(dst)), detail,
+            sport)
 
 
 def nflog_lines(pcap):
-    """[(RULE, PROTO, SRC, DST, DETAIL)] of the kernel's log: the NFLOG
+    """[(RULE, PROTO, SRC, DST, DETAIL, SPORT)] of the kernel's log: the NFLOG
     records of a pcap file (tcpdump -w, link type NFLOG), each an nflog
     header (family, version, group) and TLVs in the writer's byte order,
     the prefix (NFULA_PREFIX, "RULE-ID: ") and the IP packet (NFULA_PAYLOAD)
@@ -319,7 +326,7 @@ def log_mark(lab, hvnetctl, path):
 
 
 def hvnetd_lines(lab, hvnetctl, path, skip=0):
-    """[(RULE, PROTO, SRC, DST, DETAIL)] of hvnetd's log-file past its first
+    """[(RULE, PROTO, SRC, DST, DETAIL, SPORT)] of hvnetd's log-file past its first
     SKIP lines, once flushed; exits when a line was lost (a full ring or the
     rate limit: the test raises the rates so that every probe is logged)."""
     ls = hvnetd_flushed(lab, hvnetctl)
@@ -337,7 +344,8 @@ def hvnetd_lines(lab, hvnetctl, path, skip=0):
                 detail = "type %d" % r["icmp_type"]
             else:
                 detail = 0
-            out.append((r["rule"], r["proto"], norm(r["src"]), norm(r["dst"]), detail))
+            out.append((r["rule"], r["proto"], norm(r["src"]), norm(r["dst"]), detail,
+                        r.get("sport", 0)))
     return out
 
 
@@ -363,7 +371,7 @@ def logs(lab, datapath, hvnetctl, src, out_path, skip="0"):
     lines = hvnetd_lines(lab, hvnetctl, src, int(skip)) if datapath == "hvnetd" else \
         nflog_lines(src)
     res = {c: set() for c in index.values()}
-    for rule, proto, s, d, detail in lines:
+    for rule, proto, s, d, detail, _ in lines:
         kind = "ping" if detail in ("type 8", "type 128") else proto
         key = (owner.get(s), kind, d, 0 if kind == "ping" else detail)
         if key in index:
@@ -375,6 +383,26 @@ def logs(lab, datapath, hvnetctl, src, out_path, skip="0"):
         json.dump(res, f, indent=1, sort_keys=True)
     print("%d log lines: %d of %d cases logged" %
           (len(lines), sum(v != "-" for k, v in res.items() if k in index.values()), len(index)))
+
+
+def craft_logs(keys_path, datapath, lab, hvnetctl, src, out_path, skip="0"):
+    """Which rule logged each crafted TCP case of nftcraft.py (its
+    .tcpkeys.json: [PROTO, SRC, DST, SPORT, DPORT] a case): the ids of the
+    rules that logged a packet of the case's connection, or "-"."""
+    with open(keys_path) as f:
+        keys = json.load(f)
+    index = {tuple(v): c for c, v in keys.items()}
+    lines = hvnetd_lines(lab, hvnetctl, src, int(skip)) if datapath == "hvnetd" else \
+        nflog_lines(src)
+    res = {c: set() for c in keys}
+    for rule, proto, s, d, detail, sport in lines:
+        case = index.get((proto, s, d, sport, detail))
+        if case:
+            res[case].add(rule)
+    res = {k: ",".join(sorted(v)) or "-" for k, v in res.items()}
+    with open(out_path, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    print("%d crafted TCP cases, %d logged" % (len(res), sum(v != "-" for v in res.values())))
 
 
 def known(case, va, vb):
@@ -426,6 +454,8 @@ if __name__ == "__main__":
         ct(*sys.argv[2:])
     elif len(sys.argv) in (7, 8) and sys.argv[1] == "logs":
         logs(*sys.argv[2:])
+    elif len(sys.argv) in (8, 9) and sys.argv[1] == "craftlogs":
+        craft_logs(*sys.argv[2:])
     elif len(sys.argv) == 5 and sys.argv[1] == "logmark":
         log_mark(*sys.argv[2:])
     elif len(sys.argv) == 6 and sys.argv[1] == "compare":

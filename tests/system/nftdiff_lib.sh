@@ -52,6 +52,7 @@ nflog_stop() { # PCAP
 run_lab() { # NAME DATAPATH FILE OUT
 	local name=$1 dp=$2 file=$3 out=$4
 	local copy=$HV_TMP/$(basename "$out" .json).hvnet log=$HV_TMP/$(basename "$out" .json).jsonl
+	LAB_LOG=$log
 	LABS+=("$name")
 	rm -f "$log"
 	logged_copy "$file" "$log" >"$copy"
@@ -96,9 +97,22 @@ compare_logs() { # BASE
 	LOGGED=$(python3 -c 'import json,sys; print(sum(v != "-" and not k.startswith("(no probe)") for k, v in json.load(open(sys.argv[1])).items()))' "$HV_TMP/$1.kernel.log.json")
 }
 
-craft() { # NAME OUT: crafted sequences (nftcraft.py) between the guests of lab NAME
-	/usr/bin/python3 "$HV_ROOT/tests/system/nftcraft.py" "$1" "$2" >"$HV_TMP/$1.craft" 2>&1 ||
+# crafted sequences (nftcraft.py) between the guests of lab NAME, brought up
+# last by run_lab, into OUT; which rule logged each crafted TCP case into
+# OUT's .log.json
+craft() { # NAME DATAPATH OUT
+	local skip=0 log=$LAB_LOG
+	if [ "$2" = hvnetd ]; then
+		skip=$(/usr/bin/python3 "$DIFF" logmark "$1" "$HVNETCTL" "$log") || hv_fail "hvnetd's log-file $log"
+	else
+		log=$LAB_LOG.craft.pcap
+		nflog_start "$1" "$log"
+	fi
+	/usr/bin/python3 "$HV_ROOT/tests/system/nftcraft.py" "$1" "$3" >"$HV_TMP/$1.craft" 2>&1 ||
 		hv_fail "crafted sequences in $1: $(cat "$HV_TMP/$1.craft")"
+	[ "$2" = hvnetd ] || nflog_stop "$log"
+	/usr/bin/python3 "$DIFF" craftlogs "${3%.json}.tcpkeys.json" "$2" "$1" "$HVNETCTL" "$log" "${3%.json}.log.json" "$skip" \
+		>"$HV_TMP/$1.craftlogs" 2>&1 || hv_fail "log lines of the crafted cases in $1 ($2): $(cat "$HV_TMP/$1.craftlogs")"
 }
 
 run_lab_down() { # NAME DATAPATH FILE OUT

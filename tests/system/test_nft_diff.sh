@@ -17,11 +17,11 @@
 for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"; do
 	base=$(basename "$file" .hvnet)
 	run_lab "$HV_ID-d" hvnetd "$file" "$HV_TMP/$base.hvnetd.json"
-	[ "$base" != basic ] || craft "$HV_ID-d" "$HV_TMP/craft.hvnetd.json"
+	[ "$base" != basic ] || craft "$HV_ID-d" hvnetd "$HV_TMP/craft.hvnetd.json"
 	"$HVNETCTL" lab down "$HV_ID-d" >/dev/null || hv_fail "lab down (hvnetd)"
 	run_lab "$HV_ID-k" kernel "$file" "$HV_TMP/$base.kernel.json"
 	if [ "$base" = basic ]; then
-		craft "$HV_ID-k" "$HV_TMP/craft.kernel.json"
+		craft "$HV_ID-k" kernel "$HV_TMP/craft.kernel.json"
 		/usr/bin/python3 "$DIFF" compare "$HV_TMP/craft.hvnetd.json" "$HV_TMP/craft.kernel.json" hvnetd kernel \
 			>"$HV_TMP/craft.diff" || { cat "$HV_TMP/craft.diff" >&2; hv_fail "crafted sequences: hvnetd and the kernel disagree"; }
 		for want in '"web1 -> web2 (10.30.0.12) tcp/80 oow": "silent"' \
@@ -50,6 +50,9 @@ for file in "$HV_ROOT/tests/labs/basic.hvnet" "$HV_ROOT/policies/demo-lab.hvnet"
 		grep -qF '"web1 -> web2 (fd00:30::12) frag-ping": "first"' "$HV_TMP/craft.hvnetd.json" &&
 			grep -qF '"web1 -> web2 (10.30.0.12) frag-first": "all"' "$HV_TMP/craft.hvnetd.json" ||
 			hv_fail "crafted: hvnetd, a fragmented ping: $(grep frag- "$HV_TMP/craft.hvnetd.json")"
+		compare_logs craft
+		[ "$LOGGED" -gt 0 ] || hv_fail "crafted: no TCP case was logged: the log comparison would not tell a difference"
+		hv_pass "basic: the same rule logged each of the $LOGGED logged crafted TCP cases (of $(grep -c tcp/ "$HV_TMP/craft.kernel.log.json"))"
 		hv_pass "basic: $(tail -1 "$HV_TMP/craft.diff" | awk '{print $1}') crafted cases, IPv4 and IPv6 (TCP out of window, data after a RST, an ACK without a connection; ICMP errors quoting a connection, with a cut quote, quoting a blocked flow or none; fragments; IPv6 extension headers): hvnetd and the kernel agree but $(tail -1 "$HV_TMP/craft.diff" | sed 's/.*differ, //')"
 
 		# lab status and lab down on a kernel lab
