@@ -8,7 +8,10 @@
  *    a single entry of some earlier rule. This is sound (a reported rule
  *    really never decides a packet) but not complete: a rule covered only
  *    by the union of several earlier entries is not reported.
- *  - a set or service that nothing uses.
+ *  - a set or service that nothing uses;
+ *  - a `port NAME` term in a file with guests, where NAME is no guest NIC's
+ *    port (hvnetd names them GUEST-NIC, or GUEST for a one-NIC guest);
+ *    a file without guests takes its ports from the command line.
  *
  * The shadow check compares pairs of entries; it stops, with a note, after
  * HV_LINT_BUDGET comparisons so that a 100,000-rule file stays fast.
@@ -40,6 +43,8 @@ covers(const struct hv_ir_rule *a, const struct hv_ir_rule *b)
 {
 	if (!side_covers(a->src_seg, &a->src, a->family, b->src_seg, &b->src, b->family) ||
 	    !side_covers(a->dst_seg, &a->dst, a->family, b->dst_seg, &b->dst, b->family))
+		return false;
+	if (a->in_port != 0 && a->in_port != b->in_port)
 		return false;
 	if (a->proto != HV_PROTO_ANY && a->proto != b->proto)
 		return false;
@@ -127,6 +132,62 @@ lint_unused(const struct hv_ir *ir, struct hv_diags *d)
 				    "service '%s' is never used", g->services.v[i].name);
 }
 
+/* the name of the port hvnetd gives NIC N of guest G, as `lab up` creates it */
+static void
+nic_port_name(const struct hv_guest *g, const struct hv_nic *n, char *buf, size_t len)
+{
+	if (g->nics.n == 1)
+		snprintf(buf, len, "%s", g->name);
+	else
+		snprintf(buf, len, "%s-%s", g->name, n->name);
+}
+
+static void
+lint_ports(const struct hv_ir *ir, struct hv_diags *d)
+{
+	const struct hv_prog *g = ir->prog;
+	size_t n_nics = 0, k = 0;
+	char(*names)[2 * HV_PORT_NAME_MAX + 2];
+	const char **cands;
+
+	if (ir->policy == NULL || ir->n_ports == 0 || g->guests.n == 0)
+		return;
+	for (size_t i = 0; i < g->guests.n; i++)
+		n_nics += g->guests.v[i].nics.n;
+	names = hv_xcalloc(n_nics + 1, sizeof(*names));
+	cands = hv_xcalloc(n_nics + 1, sizeof(*cands));
+	for (size_t i = 0; i < g->guests.n; i++)
+		for (size_t j = 0; j < g->guests.v[i].nics.n; j++, k++) {
+			nic_port_name(&g->guests.v[i], &g->guests.v[i].nics.v[j], names[k],
+				      sizeof(names[k]));
+			cands[k] = names[k];
+		}
+	for (size_t i = 0; i < ir->policy->rules.n; i++) {
+		const struct hv_endpoint *e = &ir->policy->rules.v[i].from;
+		for (size_t t = 0; t < e->terms.n; t++) {
+			const struct hv_term *term = &e->terms.v[t];
+			bool known = false;
+			if (term->kind != HV_TERM_PORT)
+				continue;
+			for (size_t j = 0; j < n_nics && !known; j++)
+				known = strcmp(names[j], term->ref.name) == 0;
+			if (known)
+				continue;
+			const char *near = hv_closest(term->ref.name, cands, n_nics);
+			char *hint =
+				near ? hv_asprintf("did you mean '%s'?", near)
+				     : hv_strdup(
+					       "hvnetd names a guest NIC's port GUEST-NIC, or GUEST for a one-NIC guest; a port from the command line is fine");
+			hv_diag_add(d, HV_DIAG_WARNING, term->ref.loc, hint,
+				    "port '%s' is no guest NIC's port in this file",
+				    term->ref.name);
+			free(hint);
+		}
+	}
+	free(names);
+	free(cands);
+}
+
 void
 hv_lang_lint(const struct hv_ir *ir, struct hv_diags *d)
 {
@@ -142,4 +203,5 @@ hv_lang_lint(const struct hv_ir *ir, struct hv_diags *d)
 				    ir->rules[i].never);
 	lint_shadow(ir, d);
 	lint_unused(ir, d);
+	lint_ports(ir, d);
 }
