@@ -112,7 +112,13 @@ rule_same(const struct hv_fw *a, uint32_t i, const struct hv_fw *b, uint32_t j)
 		struct hv_ir_rule x = a->ir->entries[ri->first + k];
 		struct hv_ir_rule y = b->ir->entries[rj->first + k];
 
+		/* port ids are each policy's own: compare the names */
+		if ((x.in_port == 0) != (y.in_port == 0) ||
+		    (x.in_port != 0 &&
+		     strcmp(a->ir->ports[x.in_port - 1], b->ir->ports[y.in_port - 1]) != 0))
+			return false;
 		x.rule = y.rule = 0;
+		x.in_port = y.in_port = 0;
 		if (memcmp(&x, &y, sizeof(x)) != 0)
 			return false;
 	}
@@ -738,6 +744,7 @@ h_policy_trace(struct hv_control *c, json_t *args, struct reply_err *e)
 	k.dst_seg = tr.dst_seg_known ? tr.dst_seg : HV_FW_SEG_UNNAMED;
 	memcpy(k.src, tp.src.a, 16);
 	memcpy(k.dst, tp.dst.a, 16);
+	k.in_port = tp.in_port[0] ? hv_fw_port_id(fw, tp.in_port) : 0;
 	if (tp.proto == 6 || tp.proto == 17) {
 		k.sport = tp.sport;
 		k.dport = tp.dport;
