@@ -73,11 +73,15 @@ static uint64_t
 count_cut(struct hv_switch *sw, const struct hv_fw *fw)
 {
 	uint16_t seg_pol[HV_MAX_SEGMENTS];
+	uint8_t port_pol[HV_MAX_PORTS] = {0};
 	uint64_t cut = 0, now = rte_rdtsc();
 
 	if (fw == NULL)
 		return 0;
 	seg_pol_of(sw, fw, seg_pol);
+	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
+		if (sw->ports[i] != NULL)
+			port_pol[i] = hv_fw_port_id(fw, sw->ports[i]->name);
 	for (unsigned w = 0; w < sw->n_workers; w++) {
 		const struct hv_ct *ct = sw->ct[w];
 
@@ -90,7 +94,7 @@ count_cut(struct hv_switch *sw, const struct hv_fw *fw)
 			if (!__atomic_load_n(&ct->e[s].used, __ATOMIC_RELAXED) ||
 			    !hv_ct_snapshot(ct, s, &e) || e.expire <= now)
 				continue;
-			hv_fw_pkt_of_entry(seg_pol, &e, &k);
+			hv_fw_pkt_of_entry(seg_pol, port_pol, &e, &k);
 			hv_fw_classify(fw, &kp, 1, &rule);
 			if (fw->rules[rule].action != HV_FW_ALLOW)
 				cut++;

@@ -254,7 +254,8 @@ struct hv_worker {
  * triggers the re-check goes.
  */
 static inline void
-hv_fw_pkt_of_entry(const uint16_t *seg_pol, const struct hv_ct_entry *e, struct hv_fw_pkt *k)
+hv_fw_pkt_of_entry(const uint16_t *seg_pol, const uint8_t *port_pol, const struct hv_ct_entry *e,
+		   struct hv_fw_pkt *k)
 {
 	const struct hv_ct_end *o = (e->flags & HV_CT_F_ORIG_B) ? &e->key.b : &e->key.a;
 	const struct hv_ct_end *r = (e->flags & HV_CT_F_ORIG_B) ? &e->key.a : &e->key.b;
@@ -265,7 +266,7 @@ hv_fw_pkt_of_entry(const uint16_t *seg_pol, const struct hv_ct_entry *e, struct 
 	k->dst_seg = r->seg < HV_MAX_SEGMENTS ? seg_pol[r->seg] : HV_FW_SEG_UNNAMED;
 	memcpy(k->src, o->addr, 16);
 	memcpy(k->dst, r->addr, 16);
-	k->in_port = 0;
+	k->in_port = e->in_port < HV_MAX_PORTS ? port_pol[e->in_port] : 0;
 	k->sport = k->dport = 0;
 	if (k->proto == 6 || k->proto == 17) {
 		k->sport = o->port;
