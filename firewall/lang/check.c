@@ -90,6 +90,7 @@ struct checker {
 	struct hv_diags *d;
 	struct smap segs, svcs, sets, guests;
 	HV_VEC(const char *) ports; /* the policy's port names; id = index + 1 */
+	bool ports_full;	    /* said once: more than HV_IR_MAX_PORTS */
 };
 
 static void
@@ -607,6 +608,9 @@ port_id(struct checker *c, struct hv_term *t)
 		}
 	}
 	if (c->ports.n >= HV_IR_MAX_PORTS) {
+		if (c->ports_full)
+			return false;
+		c->ports_full = true;
 		hv_diag_add(c->d, HV_DIAG_ERROR, t->ref.loc,
 			    "the classifier keeps the ingress port in one byte; name fewer ports",
 			    "the policy names more than %u ports", HV_IR_MAX_PORTS);

@@ -174,10 +174,26 @@ lint_ports(const struct hv_ir *ir, struct hv_diags *d)
 			if (known)
 				continue;
 			const char *near = hv_closest(term->ref.name, cands, n_nics);
+			/* GUEST-NIC written for a one-NIC guest, whose port is GUEST */
+			bool one_nic = false;
+			for (size_t gi = 0; gi < g->guests.n && !one_nic; gi++) {
+				const struct hv_guest *gu = &g->guests.v[gi];
+				char two[2 * HV_PORT_NAME_MAX + 2];
+				if (gu->nics.n != 1)
+					continue;
+				snprintf(two, sizeof(two), "%s-%s", gu->name, gu->nics.v[0].name);
+				if (strcmp(two, term->ref.name) == 0) {
+					near = gu->name;
+					one_nic = true;
+				}
+			}
 			char *hint =
-				near ? hv_asprintf("did you mean '%s'?", near)
-				     : hv_strdup(
-					       "hvnetd names a guest NIC's port GUEST-NIC, or GUEST for a one-NIC guest; a port from the command line is fine");
+				one_nic ? hv_asprintf(
+						  "did you mean '%s'? a one-NIC guest's port is named after the guest",
+						  near)
+				: near ? hv_asprintf("did you mean '%s'?", near)
+				       : hv_strdup(
+						 "hvnetd names a guest NIC's port GUEST-NIC, or GUEST for a one-NIC guest; a port from the command line is fine");
 			hv_diag_add(d, HV_DIAG_WARNING, term->ref.loc, hint,
 				    "port '%s' is no guest NIC's port in this file",
 				    term->ref.name);
