@@ -807,6 +807,7 @@ h_policy_trace(struct hv_control *c, json_t *args, struct reply_err *e)
 			"src_segment",
 			tr.src_seg_known ? fw->prog->segments.v[tr.src_seg].name : "", "connection",
 			conn, "explain", expl ? expl : "");
+	json_object_set_new(res, "in_port", tp.in_port[0] ? json_string(tp.in_port) : json_null());
 	json_object_set_new(res, "verdict",
 			    json_string(!json_is_null(conn) ? "allow (established connection)"
 							    : action_name(fw->rules[rule].action)));

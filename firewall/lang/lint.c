@@ -10,7 +10,7 @@
  *    by the union of several earlier entries is not reported.
  *  - a set or service that nothing uses;
  *  - a `port NAME` term in a file with guests, where NAME is no guest NIC's
- *    port (hvnetd names them GUEST-NIC, or GUEST for a one-NIC guest);
+ *    port (lab up names them GUEST-NIC; GUEST is known for a one-NIC guest);
  *    a file without guests takes its ports from the command line.
  *
  * The shadow check compares pairs of entries; it stops, with a note, after
@@ -132,36 +132,38 @@ lint_unused(const struct hv_ir *ir, struct hv_diags *d)
 				    "service '%s' is never used", g->services.v[i].name);
 }
 
-/* the name of the port hvnetd gives NIC N of guest G, as `lab up` creates it */
-static void
-nic_port_name(const struct hv_guest *g, const struct hv_nic *n, char *buf, size_t len)
-{
-	if (g->nics.n == 1)
-		snprintf(buf, len, "%s", g->name);
-	else
-		snprintf(buf, len, "%s-%s", g->name, n->name);
-}
-
+/*
+ * A `port` term that names no guest NIC's port. `hvnetctl lab up` names the
+ * port of NIC N of guest G "G-N"; hvnetd also gives a one-NIC guest's NIC
+ * file settings on a port named "G" (conn-limit, vswitch/switch.c), so both
+ * are known names here.
+ */
 static void
 lint_ports(const struct hv_ir *ir, struct hv_diags *d)
 {
 	const struct hv_prog *g = ir->prog;
-	size_t n_nics = 0, k = 0;
+	size_t n = 0, k = 0;
 	char(*names)[2 * HV_PORT_NAME_MAX + 2];
 	const char **cands;
 
 	if (ir->policy == NULL || ir->n_ports == 0 || g->guests.n == 0)
 		return;
 	for (size_t i = 0; i < g->guests.n; i++)
-		n_nics += g->guests.v[i].nics.n;
-	names = hv_xcalloc(n_nics + 1, sizeof(*names));
-	cands = hv_xcalloc(n_nics + 1, sizeof(*cands));
-	for (size_t i = 0; i < g->guests.n; i++)
-		for (size_t j = 0; j < g->guests.v[i].nics.n; j++, k++) {
-			nic_port_name(&g->guests.v[i], &g->guests.v[i].nics.v[j], names[k],
-				      sizeof(names[k]));
+		n += g->guests.v[i].nics.n + (g->guests.v[i].nics.n == 1);
+	names = hv_xcalloc(n + 1, sizeof(*names));
+	cands = hv_xcalloc(n + 1, sizeof(*cands));
+	for (size_t i = 0; i < g->guests.n; i++) {
+		const struct hv_guest *gu = &g->guests.v[i];
+		for (size_t j = 0; j < gu->nics.n; j++, k++) {
+			snprintf(names[k], sizeof(names[k]), "%s-%s", gu->name, gu->nics.v[j].name);
 			cands[k] = names[k];
 		}
+		if (gu->nics.n == 1) {
+			snprintf(names[k], sizeof(names[k]), "%s", gu->name);
+			cands[k] = names[k];
+			k++;
+		}
+	}
 	for (size_t i = 0; i < ir->policy->rules.n; i++) {
 		const struct hv_endpoint *e = &ir->policy->rules.v[i].from;
 		for (size_t t = 0; t < e->terms.n; t++) {
@@ -169,31 +171,15 @@ lint_ports(const struct hv_ir *ir, struct hv_diags *d)
 			bool known = false;
 			if (term->kind != HV_TERM_PORT)
 				continue;
-			for (size_t j = 0; j < n_nics && !known; j++)
+			for (size_t j = 0; j < k && !known; j++)
 				known = strcmp(names[j], term->ref.name) == 0;
 			if (known)
 				continue;
-			const char *near = hv_closest(term->ref.name, cands, n_nics);
-			/* GUEST-NIC written for a one-NIC guest, whose port is GUEST */
-			bool one_nic = false;
-			for (size_t gi = 0; gi < g->guests.n && !one_nic; gi++) {
-				const struct hv_guest *gu = &g->guests.v[gi];
-				char two[2 * HV_PORT_NAME_MAX + 2];
-				if (gu->nics.n != 1)
-					continue;
-				snprintf(two, sizeof(two), "%s-%s", gu->name, gu->nics.v[0].name);
-				if (strcmp(two, term->ref.name) == 0) {
-					near = gu->name;
-					one_nic = true;
-				}
-			}
+			const char *near = hv_closest(term->ref.name, cands, k);
 			char *hint =
-				one_nic ? hv_asprintf(
-						  "did you mean '%s'? a one-NIC guest's port is named after the guest",
-						  near)
-				: near ? hv_asprintf("did you mean '%s'?", near)
-				       : hv_strdup(
-						 "hvnetd names a guest NIC's port GUEST-NIC, or GUEST for a one-NIC guest; a port from the command line is fine");
+				near ? hv_asprintf("did you mean '%s'?", near)
+				     : hv_strdup(
+					       "lab up names a guest NIC's port GUEST-NIC; a port from hvnetd's command line is fine");
 			hv_diag_add(d, HV_DIAG_WARNING, term->ref.loc, hint,
 				    "port '%s' is no guest NIC's port in this file",
 				    term->ref.name);
