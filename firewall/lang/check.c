@@ -597,12 +597,12 @@ struct alt {
 typedef HV_VEC(struct alt) alt_vec;
 typedef HV_VEC(struct hv_ir_rule) ir_vec;
 
-/* Number the port name of term T (the same name, the same id). */
+/* Number port NAME of term T (the same name, the same id); NAME outlives the IR. */
 static bool
-port_id(struct checker *c, struct hv_term *t)
+port_id(struct checker *c, struct hv_term *t, const char *name)
 {
 	for (size_t i = 0; i < c->ports.n; i++) {
-		if (strcmp(c->ports.v[i], t->ref.name) == 0) {
+		if (strcmp(c->ports.v[i], name) == 0) {
 			t->port_id = (uint8_t)(i + 1);
 			return true;
 		}
@@ -616,9 +616,59 @@ port_id(struct checker *c, struct hv_term *t)
 			    "the policy names more than %u ports", HV_IR_MAX_PORTS);
 		return false;
 	}
-	*VEC_PUSH(&c->ports) = t->ref.name;
+	*VEC_PUSH(&c->ports) = name;
 	t->port_id = (uint8_t)c->ports.n;
 	return true;
+}
+
+/*
+ * nic GUEST.NIC: the port `lab up` creates for that NIC, GUEST-NIC. A guest
+ * name may hold '.', so every split is tried.
+ */
+static bool
+nic_port(struct checker *c, struct hv_term *t)
+{
+	const char *name = t->ref.name;
+	const struct hv_guest *gu = NULL;
+	const char *nic = NULL;
+
+	for (const char *dot = strchr(name, '.'); dot && !nic; dot = strchr(dot + 1, '.')) {
+		char *g = hv_strndup(name, (size_t)(dot - name));
+		const struct hv_guest *cand = smap_get(&c->guests, g);
+		free(g);
+		if (cand == NULL)
+			continue;
+		gu = cand;
+		for (size_t j = 0; j < cand->nics.n; j++)
+			if (strcmp(cand->nics.v[j].name, dot + 1) == 0)
+				nic = cand->nics.v[j].name;
+	}
+	if (gu == NULL) {
+		struct hv_ref r = {hv_strndup(name, (size_t)(strchr(name, '.') - name)),
+				   t->ref.loc};
+		undefined(c, &r, "guest", &c->guests, NULL, NULL);
+		free(r.name);
+		return false;
+	}
+	if (nic == NULL) {
+		char *hint = hv_asprintf("its nics: %s%s", gu->nics.n ? gu->nics.v[0].name : "none",
+					 gu->nics.n > 1 ? ", ..." : "");
+		hv_diag_add(c->d, HV_DIAG_ERROR, t->ref.loc, hint, "guest '%s' has no nic '%s'",
+			    gu->name, name + strlen(gu->name) + 1);
+		free(hint);
+		return false;
+	}
+	if (t->port == NULL)
+		t->port = hv_asprintf("%s-%s", gu->name, nic);
+	if (!hv_port_name_valid(t->port)) {
+		hv_diag_add(
+			c->d, HV_DIAG_ERROR, t->ref.loc,
+			"hvnetd port names have at most 31 bytes; shorten the guest or nic name",
+			"the port of nic %s, '%s', is longer than %d bytes", name, t->port,
+			HV_PORT_NAME_MAX);
+		return false;
+	}
+	return port_id(c, t, t->port);
 }
 
 static bool
@@ -685,7 +735,11 @@ resolve_endpoint(struct checker *c, struct hv_endpoint *e)
 		case HV_TERM_PREFIX:
 			break;
 		case HV_TERM_PORT:
-			if (!port_id(c, t))
+			if (!port_id(c, t, t->ref.name))
+				ok = false;
+			break;
+		case HV_TERM_NIC:
+			if (!nic_port(c, t))
 				ok = false;
 			break;
 		}
@@ -751,8 +805,12 @@ expand_endpoint(struct checker *c, const struct hv_endpoint *e, alt_vec *out)
 			const struct hv_set *s = t->target;
 			for (size_t j = 0; j < s->members.n; j++)
 				*VEC_PUSH(&addrs) = s->members.v[j];
-		} else if (t->kind == HV_TERM_PORT) {
-			*VEC_PUSH(&ports) = t->port_id;
+		} else if (t->kind == HV_TERM_PORT || t->kind == HV_TERM_NIC) {
+			bool dup = false; /* `nic g.n port g-n`: one port, once */
+			for (size_t j = 0; j < ports.n; j++)
+				dup |= ports.v[j] == t->port_id;
+			if (!dup)
+				*VEC_PUSH(&ports) = t->port_id;
 		} else {
 			*VEC_PUSH(&addrs) = (struct hv_loc_prefix){t->prefix, t->ref.loc};
 		}

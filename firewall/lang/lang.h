@@ -192,6 +192,7 @@ enum hv_term_kind {
 	HV_TERM_SET,	 /* @NAME or set NAME */
 	HV_TERM_PREFIX,	 /* an address or prefix */
 	HV_TERM_PORT,	 /* port NAME: the ingress switch port (source only) */
+	HV_TERM_NIC,	 /* nic GUEST.NIC: the port lab up gives that NIC (source only) */
 };
 
 struct hv_term {
@@ -199,7 +200,8 @@ struct hv_term {
 	struct hv_ref ref;
 	struct hv_prefix prefix;
 	void *target;	 /* resolved: struct hv_segment, hv_guest or hv_set */
-	uint8_t port_id; /* HV_TERM_PORT: its id in hv_ir.ports, set by the checker */
+	uint8_t port_id; /* HV_TERM_PORT, HV_TERM_NIC: its id in hv_ir.ports, set by the checker */
+	char *port;	 /* HV_TERM_NIC: the port's name, GUEST-NIC, set by the checker */
 };
 
 struct hv_endpoint {

@@ -27,8 +27,8 @@ struct parser {
 };
 
 static const char *const reserved[] = {
-	"any",	 "tcp", "udp",	   "icmp", "icmpv6", "segment",
-	"guest", "set", "service", "log",  "from",   "port",
+	"any", "tcp",	  "udp", "icmp", "icmpv6", "segment", "guest",
+	"set", "service", "log", "from", "port",   "nic",
 };
 
 static const struct tok *
@@ -646,13 +646,15 @@ starts_svc(const struct tok *t)
 
 /*
  * port NAME: the switch port a packet came in on. NAME is an hvnetd port
- * name (docs/control.md), which may start with a digit. Only the source
- * has one: the classifier runs before the egress port is known.
+ * name (docs/control.md), which may start with a digit. nic GUEST.NIC: the
+ * port of that NIC of the file's guest (the checker resolves it). Only the
+ * source has either: the classifier runs before the egress port is known.
  */
 static bool
 port_term(struct parser *p, struct hv_term *term, bool is_from)
 {
 	const struct tok *kw = next(p), *t = peek(p);
+	const bool nic = term->kind == HV_TERM_NIC;
 
 	if (!is_from) {
 		hv_diag_add(
@@ -663,7 +665,13 @@ port_term(struct parser *p, struct hv_term *term, bool is_from)
 			next(p);
 		return false;
 	}
-	if (t->kind != T_WORD || !hv_port_name_valid(t->text)) {
+	if (nic) {
+		if (t->kind != T_WORD || !hv_name_valid(t->text) || strchr(t->text, '.') == NULL) {
+			expected(p, "GUEST.NIC",
+				 "a guest of this file and one of its nics, such as web1.eth0");
+			return false;
+		}
+	} else if (t->kind != T_WORD || !hv_port_name_valid(t->text)) {
 		expected(
 			p, "a port name",
 			"a port name has 1-31 letters, digits, '-', '_' or '.', as hvnetctl port list shows it");
@@ -696,8 +704,8 @@ endpoint(struct parser *p, struct hv_endpoint *e, bool is_from)
 				e->terms.n--;
 				return false;
 			}
-		} else if (is_word(t, "port")) {
-			term->kind = HV_TERM_PORT;
+		} else if (is_word(t, "port") || is_word(t, "nic")) {
+			term->kind = is_word(t, "port") ? HV_TERM_PORT : HV_TERM_NIC;
 			if (!port_term(p, term, is_from)) {
 				e->terms.n--;
 				return false;
@@ -1550,8 +1558,10 @@ free_refs(void *vec)
 static void
 free_endpoint(struct hv_endpoint *e)
 {
-	for (size_t i = 0; i < e->terms.n; i++)
+	for (size_t i = 0; i < e->terms.n; i++) {
 		free(e->terms.v[i].ref.name);
+		free(e->terms.v[i].port);
+	}
 	VEC_FREE(&e->terms);
 }
 

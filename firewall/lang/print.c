@@ -119,6 +119,9 @@ print_endpoint(FILE *f, const struct hv_prog *g, const struct hv_endpoint *e)
 		case HV_TERM_PORT:
 			fprintf(f, "port %s", t->ref.name);
 			break;
+		case HV_TERM_NIC:
+			fprintf(f, "nic %s", t->ref.name);
+			break;
 		}
 	}
 }
