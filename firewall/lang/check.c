@@ -894,8 +894,8 @@ check_endpoint_in_segment(struct checker *c, const struct hv_endpoint *e, const 
 				if (!any_segment_has_subnet(c->g, s->members.v[j].p.family) ||
 				    in_some_segment(c->g, &s->members.v[j].p))
 					return;
-		} else {
-			return;
+		} else if (t->kind != HV_TERM_PORT && t->kind != HV_TERM_NIC) {
+			return; /* a port narrows the addresses; it does not place them */
 		}
 	}
 	hv_diag_add(
