@@ -79,6 +79,7 @@ static const char usage_text[] =
 	"  policy status                           the policy in force and the previous one\n"
 	"  policy clear                            no policy: every packet passes (rollback undoes)\n"
 	"  policy trace 'PACKET'                   the live verdict: connection table, then rules\n"
+	"                                          (PACKET ends with 'port IN': the ingress port)\n"
 	"  fw show                                 rules in force with their hit counters\n"
 	"  route show                              segment gateways (MAC, addresses, subnets),\n"
 	"                                          routed/blocked per segment pair, gateway counters,\n"

@@ -21,7 +21,7 @@
 static const char policy_usage[] =
 	"Usage: hvnetctl policy check [--strict] [--json] FILE...\n"
 	"       hvnetctl policy show [--ir] FILE\n"
-	"       hvnetctl policy trace [--json] FILE 'PROTO SRC[:PORT] -> DST[:PORT]'\n"
+	"       hvnetctl policy trace [--json] FILE 'PROTO SRC[:PORT] -> DST[:PORT] [port IN]'\n"
 	"       hvnetctl policy compile --target nft [--table NAME] [--bridge SEG=IFNAME]...\n"
 	"                               [--gateways] [--mirrors] [--log-group N]\n"
 	"                               [--check | --apply] [--netns NS] [--json] FILE\n"
@@ -35,7 +35,8 @@ static const char policy_usage[] =
 	"          list the classifier is built from)\n"
 	"  trace   say which rule decides a packet, and why; e.g.\n"
 	"          'tcp 10.30.0.11:40000 -> 10.20.0.21:5432', 'icmp 10.0.0.1 -> 10.0.0.2',\n"
-	"          'udp [2001:db8::1]:5353 -> [2001:db8::2]:53'\n"
+	"          'udp [2001:db8::1]:5353 -> [2001:db8::2]:53'; 'port IN' names the\n"
+	"          switch port the packet came in on, for rules with a port term\n"
 	"  compile translate the policy for another firewall. --target nft: an\n"
 	"          nftables ruleset for Linux bridges (docs/nftables.md), printed in\n"
 	"          nft syntax (what `nft list ruleset` shows once it is applied):\n"
@@ -285,6 +286,9 @@ cmd_trace(int argc, char **argv, bool json)
 				o, "dst_segment",
 				res.dst_seg_known ? json_string(prog->segments.v[res.dst_seg].name)
 						  : json_null());
+			json_object_set_new(o, "in_port",
+					    pkt.in_port[0] ? json_string(pkt.in_port)
+							   : json_null());
 			char *s = json_dumps(o, JSON_INDENT(2));
 			puts(s);
 			free(s);

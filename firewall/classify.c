@@ -5,6 +5,11 @@
  * below are what rte_acl reads: the first field one byte, then groups of
  * four bytes, every multi-byte field big-endian (rte_acl compares input
  * bytes most significant first, while rule values are in host order).
+ *
+ * The first field must stand alone in its group (rte_acl reads one byte
+ * there to pick the root of the trie), so the ingress port id takes the
+ * first half of the ports group, where the source port used to be: no rule
+ * ever matched on the source port, and the key stays the size it was.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,7 +35,7 @@ struct key4 {
 	uint8_t pad[3];
 	rte_be16_t src_seg, dst_seg;
 	rte_be32_t src, dst;
-	rte_be16_t sport, dport;
+	rte_be16_t in_port, dport; /* in_port: the policy's id of the ingress port, 0 none */
 };
 
 struct key6 {
@@ -38,7 +43,7 @@ struct key6 {
 	uint8_t pad[3];
 	rte_be16_t src_seg, dst_seg;
 	uint8_t src[16], dst[16];
-	rte_be16_t sport, dport;
+	rte_be16_t in_port, dport;
 };
 
 enum {
@@ -47,7 +52,7 @@ enum {
 	F4_DSEG,
 	F4_SRC,
 	F4_DST,
-	F4_SPORT,
+	F4_INPORT,
 	F4_DPORT,
 	F4_N
 };
@@ -57,7 +62,7 @@ enum {
 	F6_DSEG,
 	F6_SRC0,
 	F6_DST0 = F6_SRC0 + 4,
-	F6_SPORT = F6_DST0 + 4,
+	F6_INPORT = F6_DST0 + 4,
 	F6_DPORT,
 	F6_N
 };
@@ -74,7 +79,7 @@ RTE_ACL_RULE_DEF(acl6_rule, F6_N);
 static const struct rte_acl_field_def defs4[F4_N] = {
 	FDEF(BITMASK, 1, F4_PROTO, 0, key4, proto), FDEF(RANGE, 2, F4_SSEG, 1, key4, src_seg),
 	FDEF(RANGE, 2, F4_DSEG, 1, key4, dst_seg),  FDEF(MASK, 4, F4_SRC, 2, key4, src),
-	FDEF(MASK, 4, F4_DST, 3, key4, dst),	    FDEF(RANGE, 2, F4_SPORT, 4, key4, sport),
+	FDEF(MASK, 4, F4_DST, 3, key4, dst),	    FDEF(RANGE, 2, F4_INPORT, 4, key4, in_port),
 	FDEF(RANGE, 2, F4_DPORT, 4, key4, dport),
 };
 
@@ -84,7 +89,7 @@ static const struct rte_acl_field_def defs6[F6_N] = {
 	FDEF(MASK, 4, F6_SRC0 + 1, 3, key6, src[4]),  FDEF(MASK, 4, F6_SRC0 + 2, 4, key6, src[8]),
 	FDEF(MASK, 4, F6_SRC0 + 3, 5, key6, src[12]), FDEF(MASK, 4, F6_DST0 + 0, 6, key6, dst[0]),
 	FDEF(MASK, 4, F6_DST0 + 1, 7, key6, dst[4]),  FDEF(MASK, 4, F6_DST0 + 2, 8, key6, dst[8]),
-	FDEF(MASK, 4, F6_DST0 + 3, 9, key6, dst[12]), FDEF(RANGE, 2, F6_SPORT, 10, key6, sport),
+	FDEF(MASK, 4, F6_DST0 + 3, 9, key6, dst[12]), FDEF(RANGE, 2, F6_INPORT, 10, key6, in_port),
 	FDEF(RANGE, 2, F6_DPORT, 10, key6, dport),
 };
 
@@ -106,6 +111,16 @@ set_seg(struct rte_acl_field *f, uint16_t ir_seg)
 	}
 	s = ir_seg;
 	set_range(f, s, s);
+}
+
+/* An entry without a port term matches any ingress port, id 0 included. */
+static void
+set_in_port(struct rte_acl_field *f, uint8_t id)
+{
+	if (id == 0)
+		set_range(f, 0, UINT16_MAX);
+	else
+		set_range(f, id, id);
 }
 
 /* Destination "port" range of an entry, in the key's terms. */
@@ -155,7 +170,7 @@ fill4(struct acl4_rule *r, const struct hv_ir_rule *e, uint32_t idx)
 		r->field[F4_DST].value.u32 = ntohl(a);
 		r->field[F4_DST].mask_range.u32 = e->dst.plen;
 	}
-	set_range(&r->field[F4_SPORT], 0, UINT16_MAX);
+	set_in_port(&r->field[F4_INPORT], e->in_port);
 	entry_ports(e, &lo, &hi);
 	set_range(&r->field[F4_DPORT], lo, hi);
 }
@@ -188,7 +203,7 @@ fill6(struct acl6_rule *r, const struct hv_ir_rule *e, uint32_t idx)
 		fill6_addr(&r->field[F6_SRC0], &e->src);
 	if (e->dst.plen)
 		fill6_addr(&r->field[F6_DST0], &e->dst);
-	set_range(&r->field[F6_SPORT], 0, UINT16_MAX);
+	set_in_port(&r->field[F6_INPORT], e->in_port);
 	entry_ports(e, &lo, &hi);
 	set_range(&r->field[F6_DPORT], lo, hi);
 }
@@ -400,7 +415,7 @@ hv_fw_classify(const struct hv_fw *fw, const struct hv_fw_pkt *const *pkts, unsi
 			k->dst_seg = rte_cpu_to_be_16(p->dst_seg);
 			memcpy(&k->src, p->src, 4);
 			memcpy(&k->dst, p->dst, 4);
-			k->sport = rte_cpu_to_be_16(p->sport);
+			k->in_port = rte_cpu_to_be_16(p->in_port);
 			k->dport = rte_cpu_to_be_16(p->dport);
 			d4[n4] = (const uint8_t *)k;
 			i4[n4++] = i;
@@ -413,7 +428,7 @@ hv_fw_classify(const struct hv_fw *fw, const struct hv_fw_pkt *const *pkts, unsi
 			k->dst_seg = rte_cpu_to_be_16(p->dst_seg);
 			memcpy(k->src, p->src, 16);
 			memcpy(k->dst, p->dst, 16);
-			k->sport = rte_cpu_to_be_16(p->sport);
+			k->in_port = rte_cpu_to_be_16(p->in_port);
 			k->dport = rte_cpu_to_be_16(p->dport);
 			d6[n6] = (const uint8_t *)k;
 			i6[n6++] = i;
@@ -440,6 +455,12 @@ hv_fw_rule_counters(const struct hv_fw *fw, uint32_t r, struct hv_fw_counter *ou
 		out->packets += __atomic_load_n(&fw->cnt[w][r].packets, __ATOMIC_RELAXED);
 		out->bytes += __atomic_load_n(&fw->cnt[w][r].bytes, __ATOMIC_RELAXED);
 	}
+}
+
+uint8_t
+hv_fw_port_id(const struct hv_fw *fw, const char *name)
+{
+	return fw == NULL ? 0 : hv_ir_port_id(fw->ir, name);
 }
 
 const char *

@@ -19,11 +19,13 @@
  *
  * Classification key (what a packet is matched on): protocol, source and
  * destination segment (the policy's segment ids: the datapath maps its own
- * segments to them by name), addresses, and ports. TCP/UDP
- * carry their ports; ICMP and ICMPv6 carry (type << 8 | code) as the
- * destination port and 0 as the source port; everything else, non-first
- * fragments included, carries 0 and 0, so that a rule with a port range or
- * an ICMP type never matches them.
+ * segments to them by name), the ingress port (the policy's id of the
+ * port's name, hv_fw_port_id(); 0 for a port the policy does not name,
+ * which only entries without a port term match), addresses, and the
+ * destination port. TCP/UDP carry their destination port; ICMP and ICMPv6
+ * carry (type << 8 | code); everything else, non-first fragments included,
+ * carries 0, so that a rule with a port range or an ICMP type never
+ * matches them. No rule matches on the source port: it is not in the key.
  */
 
 #include <stdbool.h>
@@ -87,7 +89,8 @@ struct hv_fw_pkt {
 	uint8_t proto;
 	uint16_t src_seg, dst_seg; /* policy segment ids, HV_FW_SEG_UNNAMED */
 	uint8_t src[16], dst[16];  /* network order; IPv4 in the first 4 bytes */
-	uint16_t sport, dport;	   /* see the key description above */
+	uint16_t sport, dport;	   /* see the key description above; sport is not classified */
+	uint8_t in_port;	   /* the ingress port's id in the policy, 0: unnamed */
 };
 
 /*
@@ -106,6 +109,13 @@ void hv_fw_free(struct hv_fw *fw);
  */
 void hv_fw_classify(const struct hv_fw *fw, const struct hv_fw_pkt *const *pkts, unsigned n,
 		    uint32_t *res);
+
+/*
+ * The id the policy of FW gives port NAME in its `port` terms (1-255), or 0
+ * when it names no such port (FW NULL too). Control thread: the datapath
+ * reads ids from its published state (hv_dp_state.port_pol), never by name.
+ */
+uint8_t hv_fw_port_id(const struct hv_fw *fw, const char *name);
 
 /* Name of policy segment PSEG, or "-" (any thread, while FW is alive). */
 const char *hv_fw_segment_name(const struct hv_fw *fw, uint16_t pseg);

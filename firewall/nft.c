@@ -820,6 +820,21 @@ compile_rule_entries(struct cc *c, struct nchain *fwd, const struct hv_ir_rule_i
 		return cc_fail(c, ENOMEM, "out of memory");
 	for (size_t k = 0; k < ri->count; k++) {
 		const struct hv_ir_rule *e = &c->ir->entries[ri->first + k];
+		if (e->in_port != 0) {
+			/*
+			 * The rules live in inet prerouting, where br_netfilter
+			 * shows the bridge as the input device: the bridge port
+			 * (physindev) has no nft match there (meta ibrname and
+			 * ibrport belong to the bridge family). docs/nftables.md.
+			 */
+			const struct hv_rule *r = ri->rule;
+			free(g);
+			return cc_fail(
+				c, EINVAL,
+				"rule %s (%s:%u:%u): the nftables backend cannot express 'port %s' (the ingress port): its rules run in table inet, where a bridged packet's input device is the bridge, not the bridge port; name the source by guest or address instead",
+				r->id, hv_src_path(r->loc.src), r->loc.line, r->loc.col,
+				c->ir->ports[e->in_port - 1]);
+		}
 		if (!routed && e->src_seg != HV_SEG_ANY && e->dst_seg != HV_SEG_ANY &&
 		    e->src_seg != e->dst_seg) {
 			skipped++;

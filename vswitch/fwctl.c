@@ -73,11 +73,15 @@ static uint64_t
 count_cut(struct hv_switch *sw, const struct hv_fw *fw)
 {
 	uint16_t seg_pol[HV_MAX_SEGMENTS];
+	uint8_t port_pol[HV_MAX_PORTS] = {0};
 	uint64_t cut = 0, now = rte_rdtsc();
 
 	if (fw == NULL)
 		return 0;
 	seg_pol_of(sw, fw, seg_pol);
+	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
+		if (sw->ports[i] != NULL)
+			port_pol[i] = hv_fw_port_id(fw, sw->ports[i]->name);
 	for (unsigned w = 0; w < sw->n_workers; w++) {
 		const struct hv_ct *ct = sw->ct[w];
 
@@ -90,7 +94,7 @@ count_cut(struct hv_switch *sw, const struct hv_fw *fw)
 			if (!__atomic_load_n(&ct->e[s].used, __ATOMIC_RELAXED) ||
 			    !hv_ct_snapshot(ct, s, &e) || e.expire <= now)
 				continue;
-			hv_fw_pkt_of_entry(seg_pol, &e, &k);
+			hv_fw_pkt_of_entry(seg_pol, port_pol, &e, &k);
 			hv_fw_classify(fw, &kp, 1, &rule);
 			if (fw->rules[rule].action != HV_FW_ALLOW)
 				cut++;
@@ -112,7 +116,13 @@ rule_same(const struct hv_fw *a, uint32_t i, const struct hv_fw *b, uint32_t j)
 		struct hv_ir_rule x = a->ir->entries[ri->first + k];
 		struct hv_ir_rule y = b->ir->entries[rj->first + k];
 
+		/* port ids are each policy's own: compare the names */
+		if ((x.in_port == 0) != (y.in_port == 0) ||
+		    (x.in_port != 0 &&
+		     strcmp(a->ir->ports[x.in_port - 1], b->ir->ports[y.in_port - 1]) != 0))
+			return false;
 		x.rule = y.rule = 0;
+		x.in_port = y.in_port = 0;
 		if (memcmp(&x, &y, sizeof(x)) != 0)
 			return false;
 	}
@@ -738,6 +748,7 @@ h_policy_trace(struct hv_control *c, json_t *args, struct reply_err *e)
 	k.dst_seg = tr.dst_seg_known ? tr.dst_seg : HV_FW_SEG_UNNAMED;
 	memcpy(k.src, tp.src.a, 16);
 	memcpy(k.dst, tp.dst.a, 16);
+	k.in_port = tp.in_port[0] ? hv_fw_port_id(fw, tp.in_port) : 0;
 	if (tp.proto == 6 || tp.proto == 17) {
 		k.sport = tp.sport;
 		k.dport = tp.dport;
@@ -796,6 +807,7 @@ h_policy_trace(struct hv_control *c, json_t *args, struct reply_err *e)
 			"src_segment",
 			tr.src_seg_known ? fw->prog->segments.v[tr.src_seg].name : "", "connection",
 			conn, "explain", expl ? expl : "");
+	json_object_set_new(res, "in_port", tp.in_port[0] ? json_string(tp.in_port) : json_null());
 	json_object_set_new(res, "verdict",
 			    json_string(!json_is_null(conn) ? "allow (established connection)"
 							    : action_name(fw->rules[rule].action)));

@@ -323,12 +323,17 @@ fw_bypass(const struct hv_pkt_meta *m)
 	return false;
 }
 
-/* What the classifier sees of a packet from policy segment PSEG to DPSEG. */
+/*
+ * What the classifier sees of a packet from policy segment PSEG to DPSEG
+ * that came in on the port the policy numbers IN_PORT (0: one it does not name).
+ */
 static inline void
-fw_pkt_of(const struct hv_pkt_meta *m, uint16_t pseg, uint16_t dpseg, struct hv_fw_pkt *k)
+fw_pkt_of(const struct hv_pkt_meta *m, uint16_t pseg, uint16_t dpseg, uint8_t in_port,
+	  struct hv_fw_pkt *k)
 {
 	k->family = m->l3 == HV_L3_IPV4 ? 4 : 6;
 	k->proto = m->l4_proto;
+	k->in_port = in_port;
 	k->src_seg = pseg;
 	k->dst_seg = dpseg; /* another segment's when the packet is routed */
 	memcpy(k->src, m->src_ip, 16);
@@ -356,7 +361,7 @@ fw_recheck(struct worker_ctx *c, const struct hv_fw *fw, uint32_t slot)
 	const struct hv_fw_pkt *kp = &k;
 	uint32_t rule;
 
-	hv_fw_pkt_of_entry(c->st->seg_pol, e, &k);
+	hv_fw_pkt_of_entry(c->st->seg_pol, c->st->port_pol, e, &k);
 	hv_fw_classify(fw, &kp, 1, &rule);
 	if (fw->rules[rule].action != HV_FW_ALLOW)
 		return false;
@@ -582,7 +587,8 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	if (n_cls == 0)
 		return;
 	for (uint16_t i = 0; i < n_cls; i++) {
-		fw_pkt_of(&meta[cls[i]], pseg, c->st->seg_pol[dseg[cls[i]]], &fk[i]);
+		fw_pkt_of(&meta[cls[i]], pseg, c->st->seg_pol[dseg[cls[i]]],
+			  c->st->port_pol[in->id], &fk[i]);
 		fkp[i] = &fk[i];
 	}
 	hv_fw_classify(fw, fkp, n_cls, res);

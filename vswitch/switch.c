@@ -495,9 +495,12 @@ hv_switch_publish(struct hv_switch *sw)
 	}
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++)
 		st->seg_pol[s] = hv_switch_policy_seg(sw, sw->fw, (uint16_t)s);
-	for (unsigned i = 0; i < HV_MAX_PORTS; i++)
-		if (sw->ports[i] != NULL)
+	for (unsigned i = 0; i < HV_MAX_PORTS; i++) {
+		if (sw->ports[i] != NULL) {
 			st->port_conn_limit[i] = port_conn_limit(sw->fw, sw->ports[i]->name);
+			st->port_pol[i] = hv_fw_port_id(sw->fw, sw->ports[i]->name);
+		}
+	}
 	for (unsigned s = 0; s < HV_MAX_SEGMENTS; s++) {
 		if (sw->segments[s] == NULL)
 			continue;

@@ -145,6 +145,10 @@ struct hv_dp_state {
 	struct hv_gw *gw;
 	/* per port: the policy file's conn-limit of its guest NIC, 0 none */
 	uint32_t port_conn_limit[HV_MAX_PORTS];
+	/* per port slot: the id the policy in force gives the port's name in its
+	 * `port` terms (hv_fw_port_id), 0 when it names none; set at every
+	 * publish, so a port added later, or re-added under its name, matches */
+	uint8_t port_pol[HV_MAX_PORTS];
 	/* the overlay in force (NULL: none); immutable, see vxlan/vxlan.h */
 	const struct hv_vx_state *vx;
 	/* per worker: the (port, queue) pairs it polls */
@@ -245,11 +249,15 @@ struct hv_worker {
 
 /*
  * The opening packet of connection E as the classifier sees it, SEG_POL
- * mapping switch segments to policy segments: what a policy re-check
- * (datapath) and the cut count of an apply (control) classify.
+ * mapping switch segments to policy segments and PORT_POL port slots to the
+ * policy's port ids: what a policy re-check (datapath) and the cut count of
+ * an apply (control) classify. Its ingress port is the initiator's, the
+ * port the connection was opened from, whichever way the packet that
+ * triggers the re-check goes.
  */
 static inline void
-hv_fw_pkt_of_entry(const uint16_t *seg_pol, const struct hv_ct_entry *e, struct hv_fw_pkt *k)
+hv_fw_pkt_of_entry(const uint16_t *seg_pol, const uint8_t *port_pol, const struct hv_ct_entry *e,
+		   struct hv_fw_pkt *k)
 {
 	const struct hv_ct_end *o = (e->flags & HV_CT_F_ORIG_B) ? &e->key.b : &e->key.a;
 	const struct hv_ct_end *r = (e->flags & HV_CT_F_ORIG_B) ? &e->key.a : &e->key.b;
@@ -260,6 +268,7 @@ hv_fw_pkt_of_entry(const uint16_t *seg_pol, const struct hv_ct_entry *e, struct 
 	k->dst_seg = r->seg < HV_MAX_SEGMENTS ? seg_pol[r->seg] : HV_FW_SEG_UNNAMED;
 	memcpy(k->src, o->addr, 16);
 	memcpy(k->dst, r->addr, 16);
+	k->in_port = e->in_port < HV_MAX_PORTS ? port_pol[e->in_port] : 0;
 	k->sport = k->dport = 0;
 	if (k->proto == 6 || k->proto == 17) {
 		k->sport = o->port;

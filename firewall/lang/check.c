@@ -89,6 +89,8 @@ struct checker {
 	struct hv_prog *g;
 	struct hv_diags *d;
 	struct smap segs, svcs, sets, guests;
+	HV_VEC(const char *) ports; /* the policy's port names; id = index + 1 */
+	bool ports_full;	    /* said once: more than HV_IR_MAX_PORTS */
 };
 
 static void
@@ -589,10 +591,85 @@ struct alt {
 	uint16_t seg;
 	bool has_prefix;
 	struct hv_prefix p;
+	uint8_t port; /* ingress port id, 0 any */
 };
 
 typedef HV_VEC(struct alt) alt_vec;
 typedef HV_VEC(struct hv_ir_rule) ir_vec;
+
+/* Number port NAME of term T (the same name, the same id); NAME outlives the IR. */
+static bool
+port_id(struct checker *c, struct hv_term *t, const char *name)
+{
+	for (size_t i = 0; i < c->ports.n; i++) {
+		if (strcmp(c->ports.v[i], name) == 0) {
+			t->port_id = (uint8_t)(i + 1);
+			return true;
+		}
+	}
+	if (c->ports.n >= HV_IR_MAX_PORTS) {
+		if (c->ports_full)
+			return false;
+		c->ports_full = true;
+		hv_diag_add(c->d, HV_DIAG_ERROR, t->ref.loc,
+			    "the classifier keeps the ingress port in one byte; name fewer ports",
+			    "the policy names more than %u ports", HV_IR_MAX_PORTS);
+		return false;
+	}
+	*VEC_PUSH(&c->ports) = name;
+	t->port_id = (uint8_t)c->ports.n;
+	return true;
+}
+
+/*
+ * nic GUEST.NIC: the port `lab up` creates for that NIC, GUEST-NIC. A guest
+ * name may hold '.', so every split is tried.
+ */
+static bool
+nic_port(struct checker *c, struct hv_term *t)
+{
+	const char *name = t->ref.name;
+	const struct hv_guest *gu = NULL;
+	const char *nic = NULL;
+
+	for (const char *dot = strchr(name, '.'); dot && !nic; dot = strchr(dot + 1, '.')) {
+		char *g = hv_strndup(name, (size_t)(dot - name));
+		const struct hv_guest *cand = smap_get(&c->guests, g);
+		free(g);
+		if (cand == NULL)
+			continue;
+		gu = cand;
+		for (size_t j = 0; j < cand->nics.n; j++)
+			if (strcmp(cand->nics.v[j].name, dot + 1) == 0)
+				nic = cand->nics.v[j].name;
+	}
+	if (gu == NULL) {
+		struct hv_ref r = {hv_strndup(name, (size_t)(strchr(name, '.') - name)),
+				   t->ref.loc};
+		undefined(c, &r, "guest", &c->guests, NULL, NULL);
+		free(r.name);
+		return false;
+	}
+	if (nic == NULL) {
+		char *hint = hv_asprintf("its nics: %s%s", gu->nics.n ? gu->nics.v[0].name : "none",
+					 gu->nics.n > 1 ? ", ..." : "");
+		hv_diag_add(c->d, HV_DIAG_ERROR, t->ref.loc, hint, "guest '%s' has no nic '%s'",
+			    gu->name, name + strlen(gu->name) + 1);
+		free(hint);
+		return false;
+	}
+	if (t->port == NULL)
+		t->port = hv_asprintf("%s-%s", gu->name, nic);
+	if (!hv_port_name_valid(t->port)) {
+		hv_diag_add(
+			c->d, HV_DIAG_ERROR, t->ref.loc,
+			"hvnetd port names have at most 31 bytes; shorten the guest or nic name",
+			"the port of nic %s, '%s', is longer than %d bytes", name, t->port,
+			HV_PORT_NAME_MAX);
+		return false;
+	}
+	return port_id(c, t, t->port);
+}
 
 static bool
 resolve_endpoint(struct checker *c, struct hv_endpoint *e)
@@ -657,6 +734,14 @@ resolve_endpoint(struct checker *c, struct hv_endpoint *e)
 			break;
 		case HV_TERM_PREFIX:
 			break;
+		case HV_TERM_PORT:
+			if (!port_id(c, t, t->ref.name))
+				ok = false;
+			break;
+		case HV_TERM_NIC:
+			if (!nic_port(c, t))
+				ok = false;
+			break;
 		}
 	}
 	return ok;
@@ -683,15 +768,18 @@ in_some_segment(const struct hv_prog *g, const struct hv_prefix *p)
 }
 
 /*
- * An endpoint as alternatives, each (segment or any, prefix or none).
- * Where-terms (segments, guests) are alternatives; address terms (prefixes,
- * sets) narrow them, and are alternatives among themselves.
+ * An endpoint as alternatives, each (segment or any, prefix or none, ingress
+ * port or any). Where-terms (segments, guests) are alternatives; address
+ * terms (prefixes, sets) narrow them, and are alternatives among themselves;
+ * port terms narrow the result again, and are alternatives among themselves.
  */
 static void
 expand_endpoint(struct checker *c, const struct hv_endpoint *e, alt_vec *out)
 {
 	alt_vec where = {0};
 	HV_VEC(struct hv_loc_prefix) addrs = {0};
+	HV_VEC(uint8_t) ports = {0};
+	size_t first = out->n;
 
 	if (e->any) {
 		*VEC_PUSH(out) = (struct alt){.seg = HV_SEG_ANY};
@@ -717,13 +805,21 @@ expand_endpoint(struct checker *c, const struct hv_endpoint *e, alt_vec *out)
 			const struct hv_set *s = t->target;
 			for (size_t j = 0; j < s->members.n; j++)
 				*VEC_PUSH(&addrs) = s->members.v[j];
+		} else if (t->kind == HV_TERM_PORT || t->kind == HV_TERM_NIC) {
+			bool dup = false; /* `nic g.n port g-n`: one port, once */
+			for (size_t j = 0; j < ports.n; j++)
+				dup |= ports.v[j] == t->port_id;
+			if (!dup)
+				*VEC_PUSH(&ports) = t->port_id;
 		} else {
 			*VEC_PUSH(&addrs) = (struct hv_loc_prefix){t->prefix, t->ref.loc};
 		}
 	}
-	if (where.n == 0) {
+	if (where.n == 0 && addrs.n == 0) {
+		*VEC_PUSH(out) = (struct alt){.seg = HV_SEG_ANY}; /* ports alone */
+	} else if (where.n == 0) {
 		for (size_t i = 0; i < addrs.n; i++)
-			*VEC_PUSH(out) = (struct alt){HV_SEG_ANY, true, addrs.v[i].p};
+			*VEC_PUSH(out) = (struct alt){HV_SEG_ANY, true, addrs.v[i].p, 0};
 	} else if (addrs.n == 0) {
 		for (size_t i = 0; i < where.n; i++)
 			*VEC_PUSH(out) = where.v[i];
@@ -743,18 +839,32 @@ expand_endpoint(struct checker *c, const struct hv_endpoint *e, alt_vec *out)
 					const struct hv_prefix *sn = &s->subnets.v[k].p;
 					fam |= sn->family == a->family;
 					if (hv_prefix_contains(sn, a))
-						*VEC_PUSH(out) = (struct alt){w->seg, true, *a};
+						*VEC_PUSH(out) = (struct alt){w->seg, true, *a, 0};
 					else if (hv_prefix_contains(a, sn))
-						*VEC_PUSH(out) = (struct alt){w->seg, true, *sn};
+						*VEC_PUSH(out) = (struct alt){w->seg, true, *sn, 0};
 				}
 				/* a segment without a subnet of that family: the address narrows it */
 				if (!fam)
-					*VEC_PUSH(out) = (struct alt){w->seg, true, *a};
+					*VEC_PUSH(out) = (struct alt){w->seg, true, *a, 0};
 			}
 		}
 	}
+	if (ports.n != 0) {
+		/* each alternative once per port, in the order the ports are written */
+		size_t n = out->n - first;
+		for (size_t j = 1; j < ports.n; j++) {
+			for (size_t i = 0; i < n; i++) {
+				struct alt a = out->v[first + i]; /* VEC_PUSH may move out->v */
+				*VEC_PUSH(out) = a;
+			}
+		}
+		for (size_t j = 0; j < ports.n; j++)
+			for (size_t i = 0; i < n; i++)
+				out->v[first + j * n + i].port = ports.v[j];
+	}
 	VEC_FREE(&where);
 	VEC_FREE(&addrs);
+	VEC_FREE(&ports);
 }
 
 /* endpoints given only by addresses must reach some segment */
@@ -784,8 +894,8 @@ check_endpoint_in_segment(struct checker *c, const struct hv_endpoint *e, const 
 				if (!any_segment_has_subnet(c->g, s->members.v[j].p.family) ||
 				    in_some_segment(c->g, &s->members.v[j].p))
 					return;
-		} else {
-			return;
+		} else if (t->kind != HV_TERM_PORT && t->kind != HV_TERM_NIC) {
+			return; /* a port narrows the addresses; it does not place them */
 		}
 	}
 	hv_diag_add(
@@ -874,6 +984,7 @@ expand_rule(struct checker *c, struct hv_rule *r, ir_vec *out, uint32_t idx, con
 				else
 					e->dst.family = fam;
 				e->proto = v->proto;
+				e->in_port = s->port;
 				e->dport_lo = v->lo;
 				e->dport_hi = v->hi;
 				e->icmp_type = v->icmp_type;
@@ -973,6 +1084,10 @@ check_policy(struct checker *c)
 	}
 	ir->entries = entries.v;
 	ir->n_entries = entries.n;
+	ir->ports = c->ports.v;
+	ir->n_ports = c->ports.n;
+	c->ports.v = NULL;
+	c->ports.n = c->ports.cap = 0;
 	smap_free(&labels);
 	return ir;
 }
@@ -1006,6 +1121,7 @@ hv_lang_check(struct hv_prog *g, struct hv_diags *d)
 	smap_free(&c.svcs);
 	smap_free(&c.sets);
 	smap_free(&c.guests);
+	VEC_FREE(&c.ports);
 	if (d->n_errors) {
 		hv_ir_free(ir);
 		return NULL;
@@ -1020,5 +1136,15 @@ hv_ir_free(struct hv_ir *ir)
 		return;
 	free(ir->rules);
 	free(ir->entries);
+	free(ir->ports);
 	free(ir);
+}
+
+uint8_t
+hv_ir_port_id(const struct hv_ir *ir, const char *name)
+{
+	for (size_t i = 0; ir != NULL && i < ir->n_ports; i++)
+		if (strcmp(ir->ports[i], name) == 0)
+			return (uint8_t)(i + 1);
+	return 0;
 }

@@ -191,13 +191,17 @@ enum hv_term_kind {
 	HV_TERM_GUEST,	 /* guest NAME */
 	HV_TERM_SET,	 /* @NAME or set NAME */
 	HV_TERM_PREFIX,	 /* an address or prefix */
+	HV_TERM_PORT,	 /* port NAME: the ingress switch port (source only) */
+	HV_TERM_NIC,	 /* nic GUEST.NIC: the port lab up gives that NIC (source only) */
 };
 
 struct hv_term {
 	enum hv_term_kind kind;
 	struct hv_ref ref;
 	struct hv_prefix prefix;
-	void *target; /* resolved: struct hv_segment, hv_guest or hv_set */
+	void *target;	 /* resolved: struct hv_segment, hv_guest or hv_set */
+	uint8_t port_id; /* HV_TERM_PORT, HV_TERM_NIC: its id in hv_ir.ports, set by the checker */
+	char *port;	 /* HV_TERM_NIC: the port's name, GUEST-NIC, set by the checker */
 };
 
 struct hv_endpoint {
@@ -339,12 +343,24 @@ void hv_prog_free(struct hv_prog *p);
 
 #define HV_SEG_ANY 0xffff
 
+/*
+ * Port names a policy may use in `port NAME` terms: hvnetd's port names
+ * (1-31 letters, digits, '-', '_', '.'). The IR numbers the distinct names
+ * of a policy from 1 (hv_ir.ports[id - 1]); 0 is "no port term", which an
+ * entry reads as any port and a packet as a port the policy does not name.
+ * The classifier keeps the id in one byte.
+ */
+#define HV_PORT_NAME_MAX 31
+#define HV_IR_MAX_PORTS	 255
+bool hv_port_name_valid(const char *s);
+
 struct hv_ir_rule {
 	uint32_t rule;	  /* index into hv_ir.rules (the source rule) */
 	uint16_t src_seg; /* HV_SEG_ANY or a segment id */
 	uint16_t dst_seg;
-	uint8_t family; /* 0: any (no address constraint on either side), 4, 6 */
-	uint8_t proto;	/* HV_PROTO_ANY or a number */
+	uint8_t family;	 /* 0: any (no address constraint on either side), 4, 6 */
+	uint8_t proto;	 /* HV_PROTO_ANY or a number */
+	uint8_t in_port; /* 0: any ingress port; else the id of a name in hv_ir.ports */
 	int16_t icmp_type;
 	struct hv_prefix src, dst; /* plen 0: any address of the family */
 	uint16_t dport_lo, dport_hi;
@@ -366,7 +382,14 @@ struct hv_ir {
 	size_t n_entries;
 	enum hv_action default_action; /* block when the policy has no default */
 	bool default_log;
+	/* the port names of the policy's `port` terms, in order of first use;
+	 * name i has id i + 1; the strings belong to the program */
+	const char **ports;
+	size_t n_ports;
 };
+
+/* The id of port NAME in IR (1..n_ports), or 0 when the policy does not name it. */
+uint8_t hv_ir_port_id(const struct hv_ir *ir, const char *name);
 
 /* Resolve and check P; on success (no errors) return its IR. */
 struct hv_ir *hv_lang_check(struct hv_prog *p, struct hv_diags *d);
@@ -386,11 +409,13 @@ struct hv_trace_pkt {
 	struct hv_prefix src, dst; /* host prefixes */
 	uint16_t sport, dport;
 	int16_t icmp_type;
-	uint16_t src_seg, dst_seg; /* HV_SEG_ANY: from the addresses */
+	uint16_t src_seg, dst_seg;	    /* HV_SEG_ANY: from the addresses */
+	char in_port[HV_PORT_NAME_MAX + 1]; /* the ingress port; "": none given */
 };
 
 /* "tcp 10.30.0.11:40000 -> 10.20.0.21:5432", "icmp 10.0.0.1 -> 10.0.0.2",
- * "udp [2001:db8::1]:53 -> [2001:db8::2]:53"; on failure ERR says why. */
+ * "udp [2001:db8::1]:53 -> [2001:db8::2]:53", each optionally followed by
+ * "port NAME", the ingress port; on failure ERR says why. */
 bool hv_trace_parse(const char *s, struct hv_trace_pkt *pkt, char *err, size_t errlen);
 
 struct hv_trace_result {

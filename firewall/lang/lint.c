@@ -8,7 +8,10 @@
  *    a single entry of some earlier rule. This is sound (a reported rule
  *    really never decides a packet) but not complete: a rule covered only
  *    by the union of several earlier entries is not reported.
- *  - a set or service that nothing uses.
+ *  - a set or service that nothing uses;
+ *  - a `port NAME` term in a file with guests, where NAME is no guest NIC's
+ *    port (lab up names them GUEST-NIC; GUEST is known for a one-NIC guest);
+ *    a file without guests takes its ports from the command line.
  *
  * The shadow check compares pairs of entries; it stops, with a note, after
  * HV_LINT_BUDGET comparisons so that a 100,000-rule file stays fast.
@@ -40,6 +43,8 @@ covers(const struct hv_ir_rule *a, const struct hv_ir_rule *b)
 {
 	if (!side_covers(a->src_seg, &a->src, a->family, b->src_seg, &b->src, b->family) ||
 	    !side_covers(a->dst_seg, &a->dst, a->family, b->dst_seg, &b->dst, b->family))
+		return false;
+	if (a->in_port != 0 && a->in_port != b->in_port)
 		return false;
 	if (a->proto != HV_PROTO_ANY && a->proto != b->proto)
 		return false;
@@ -127,6 +132,64 @@ lint_unused(const struct hv_ir *ir, struct hv_diags *d)
 				    "service '%s' is never used", g->services.v[i].name);
 }
 
+/*
+ * A `port` term that names no guest NIC's port. `hvnetctl lab up` names the
+ * port of NIC N of guest G "G-N"; hvnetd also gives a one-NIC guest's NIC
+ * file settings on a port named "G" (conn-limit, vswitch/switch.c), so both
+ * are known names here.
+ */
+static void
+lint_ports(const struct hv_ir *ir, struct hv_diags *d)
+{
+	const struct hv_prog *g = ir->prog;
+	size_t n = 0, k = 0;
+	char(*names)[2 * HV_PORT_NAME_MAX + 2];
+	const char **cands;
+
+	if (ir->policy == NULL || ir->n_ports == 0 || g->guests.n == 0)
+		return;
+	for (size_t i = 0; i < g->guests.n; i++)
+		n += g->guests.v[i].nics.n + (g->guests.v[i].nics.n == 1);
+	names = hv_xcalloc(n + 1, sizeof(*names));
+	cands = hv_xcalloc(n + 1, sizeof(*cands));
+	for (size_t i = 0; i < g->guests.n; i++) {
+		const struct hv_guest *gu = &g->guests.v[i];
+		for (size_t j = 0; j < gu->nics.n; j++, k++) {
+			snprintf(names[k], sizeof(names[k]), "%s-%s", gu->name, gu->nics.v[j].name);
+			cands[k] = names[k];
+		}
+		if (gu->nics.n == 1) {
+			snprintf(names[k], sizeof(names[k]), "%s", gu->name);
+			cands[k] = names[k];
+			k++;
+		}
+	}
+	for (size_t i = 0; i < ir->policy->rules.n; i++) {
+		const struct hv_endpoint *e = &ir->policy->rules.v[i].from;
+		for (size_t t = 0; t < e->terms.n; t++) {
+			const struct hv_term *term = &e->terms.v[t];
+			bool known = false;
+			if (term->kind != HV_TERM_PORT)
+				continue;
+			for (size_t j = 0; j < k && !known; j++)
+				known = strcmp(names[j], term->ref.name) == 0;
+			if (known)
+				continue;
+			const char *near = hv_closest(term->ref.name, cands, k);
+			char *hint =
+				near ? hv_asprintf("did you mean '%s'?", near)
+				     : hv_strdup(
+					       "lab up names a guest NIC's port GUEST-NIC; a port from hvnetd's command line is fine");
+			hv_diag_add(d, HV_DIAG_WARNING, term->ref.loc, hint,
+				    "port '%s' is no guest NIC's port in this file",
+				    term->ref.name);
+			free(hint);
+		}
+	}
+	free(names);
+	free(cands);
+}
+
 void
 hv_lang_lint(const struct hv_ir *ir, struct hv_diags *d)
 {
@@ -142,4 +205,5 @@ hv_lang_lint(const struct hv_ir *ir, struct hv_diags *d)
 				    ir->rules[i].never);
 	lint_shadow(ir, d);
 	lint_unused(ir, d);
+	lint_ports(ir, d);
 }

@@ -27,7 +27,8 @@ struct parser {
 };
 
 static const char *const reserved[] = {
-	"any", "tcp", "udp", "icmp", "icmpv6", "segment", "guest", "set", "service", "log", "from",
+	"any", "tcp",	  "udp", "icmp", "icmpv6", "segment", "guest",
+	"set", "service", "log", "from", "port",   "nic",
 };
 
 static const struct tok *
@@ -643,6 +644,45 @@ starts_svc(const struct tok *t)
 	return hv_parse_svc_item(t->text, &it, &err);
 }
 
+/*
+ * port NAME: the switch port a packet came in on. NAME is an hvnetd port
+ * name (docs/control.md), which may start with a digit. nic GUEST.NIC: the
+ * port of that NIC of the file's guest (the checker resolves it). Only the
+ * source has either: the classifier runs before the egress port is known.
+ */
+static bool
+port_term(struct parser *p, struct hv_term *term, bool is_from)
+{
+	const struct tok *kw = next(p), *t = peek(p);
+	const bool nic = term->kind == HV_TERM_NIC;
+
+	if (!is_from) {
+		hv_diag_add(
+			p->d, HV_DIAG_ERROR, kw->loc,
+			"write the port on the source side; name the destination by segment, guest or address",
+			"a destination cannot be a port: the firewall decides before the port a packet leaves by is known");
+		if (t->kind == T_WORD)
+			next(p);
+		return false;
+	}
+	if (nic) {
+		if (t->kind != T_WORD || !hv_name_valid(t->text) || strchr(t->text, '.') == NULL) {
+			expected(p, "GUEST.NIC",
+				 "a guest of this file and one of its nics, such as web1.eth0");
+			return false;
+		}
+	} else if (t->kind != T_WORD || !hv_port_name_valid(t->text)) {
+		expected(
+			p, "a port name",
+			"a port name has 1-31 letters, digits, '-', '_' or '.', as hvnetctl port list shows it");
+		return false;
+	}
+	term->ref.name = hv_strdup(t->text);
+	term->ref.loc = t->loc;
+	next(p);
+	return true;
+}
+
 static bool
 endpoint(struct parser *p, struct hv_endpoint *e, bool is_from)
 {
@@ -661,6 +701,12 @@ endpoint(struct parser *p, struct hv_endpoint *e, bool is_from)
 			next(p);
 			term->kind = HV_TERM_SET;
 			if (!take_ref(p, "set", &term->ref)) {
+				e->terms.n--;
+				return false;
+			}
+		} else if (is_word(t, "port") || is_word(t, "nic")) {
+			term->kind = is_word(t, "port") ? HV_TERM_PORT : HV_TERM_NIC;
+			if (!port_term(p, term, is_from)) {
 				e->terms.n--;
 				return false;
 			}
@@ -695,7 +741,7 @@ endpoint(struct parser *p, struct hv_endpoint *e, bool is_from)
 			e->terms.n--;
 			expected(
 				p,
-				is_from ? "a source (segment, guest, @set, address or any) or '->'"
+				is_from ? "a source (segment, guest, @set, address, port or any) or '->'"
 					: "a destination (segment, guest, @set, address or any), a service, or end of line",
 				NULL);
 			return false;
@@ -703,7 +749,7 @@ endpoint(struct parser *p, struct hv_endpoint *e, bool is_from)
 	}
 	if (e->terms.n == 0) {
 		expected(p,
-			 is_from ? "a source: any, a segment, a guest, @set or an address"
+			 is_from ? "a source: any, a segment, a guest, @set, an address or a port"
 				 : "a destination: any, a segment, a guest, @set or an address",
 			 NULL);
 		return false;
@@ -1512,8 +1558,10 @@ free_refs(void *vec)
 static void
 free_endpoint(struct hv_endpoint *e)
 {
-	for (size_t i = 0; i < e->terms.n; i++)
+	for (size_t i = 0; i < e->terms.n; i++) {
 		free(e->terms.v[i].ref.name);
+		free(e->terms.v[i].port);
+	}
 	VEC_FREE(&e->terms);
 }
 

@@ -116,6 +116,12 @@ print_endpoint(FILE *f, const struct hv_prog *g, const struct hv_endpoint *e)
 			hv_prefix_format(&t->prefix, b, sizeof(b));
 			fputs(b, f);
 			break;
+		case HV_TERM_PORT:
+			fprintf(f, "port %s", t->ref.name);
+			break;
+		case HV_TERM_NIC:
+			fprintf(f, "nic %s", t->ref.name);
+			break;
 		}
 	}
 }
@@ -442,6 +448,8 @@ hv_ir_print(FILE *f, const struct hv_ir *ir)
 			fputc('\n', f);
 		}
 	}
+	for (size_t i = 0; i < ir->n_ports; i++)
+		fprintf(f, "port %zu %s\n", i + 1, ir->ports[i]);
 	for (size_t i = 0; i < ir->n_entries; i++) {
 		const struct hv_ir_rule *e = &ir->entries[i];
 		const struct hv_rule *r = ir->rules[e->rule].rule;
@@ -451,6 +459,8 @@ hv_ir_print(FILE *f, const struct hv_ir *ir)
 			r->label ? r->label : "", hv_action_name(r->action), r->log ? " log" : "",
 			e->family ? '0' + e->family : '*');
 		print_side(f, g, e->src_seg, &e->src);
+		if (e->in_port)
+			fprintf(f, " port=%s", ir->ports[e->in_port - 1]);
 		fputs(" -> ", f);
 		print_side(f, g, e->dst_seg, &e->dst);
 		const char *pn = hv_proto_name(e->proto);

@@ -106,6 +106,39 @@ hv_trace_parse(const char *s, struct hv_trace_pkt *pkt, char *err, size_t errlen
 	b = a + strlen(a);
 	while (b > a && isspace((unsigned char)b[-1]))
 		b--;
+	/* DESTINATION [port NAME]: the port the packet came in on */
+	for (const char *q = a; q < b; q++) {
+		if (!isspace((unsigned char)*q))
+			continue;
+		const char *kw = q;
+		while (kw < b && isspace((unsigned char)*kw))
+			kw++;
+		if (b - kw < 4 || strncmp(kw, "port", 4) != 0 ||
+		    (kw + 4 < b && !isspace((unsigned char)kw[4])))
+			break;
+		const char *nm = kw + 4;
+		while (nm < b && isspace((unsigned char)*nm))
+			nm++;
+		size_t nl = (size_t)(b - nm);
+		if (nl == 0 || nl > HV_PORT_NAME_MAX || memchr(nm, ' ', nl) ||
+		    memchr(nm, '\t', nl)) {
+			snprintf(
+				err, errlen,
+				"expected 'port NAME' after the destination, NAME a port name of 1-%d characters",
+				HV_PORT_NAME_MAX);
+			return false;
+		}
+		memcpy(pkt->in_port, nm, nl);
+		pkt->in_port[nl] = '\0';
+		if (!hv_port_name_valid(pkt->in_port)) {
+			snprintf(err, errlen,
+				 "bad port name '%s': letters, digits, '-', '_' and '.' only",
+				 pkt->in_port);
+			return false;
+		}
+		b = q;
+		break;
+	}
 	if (!parse_endpoint(a, (size_t)(b - a), &pkt->dst, &pkt->dport, &hp)) {
 		snprintf(err, errlen,
 			 "bad destination '%.*s': expected ADDRESS[:PORT] or [IPV6]:PORT",
@@ -155,9 +188,13 @@ side_match(uint16_t es, const struct hv_prefix *ep, uint16_t ps, const struct hv
 }
 
 static bool
-entry_match(const struct hv_ir_rule *e, const struct hv_trace_pkt *p)
+entry_match(const struct hv_ir *ir, const struct hv_ir_rule *e, const struct hv_trace_pkt *p)
 {
 	if (e->family && e->family != p->src.family)
+		return false;
+	/* a packet from a port the policy does not name matches no port term */
+	if (e->in_port &&
+	    (e->in_port > ir->n_ports || strcmp(ir->ports[e->in_port - 1], p->in_port) != 0))
 		return false;
 	if (!side_match(e->src_seg, &e->src, p->src_seg, &p->src) ||
 	    !side_match(e->dst_seg, &e->dst, p->dst_seg, &p->dst))
@@ -186,7 +223,7 @@ hv_trace_run(const struct hv_ir *ir, const struct hv_trace_pkt *pkt_in, struct h
 	res->src_seg_known = pkt.src_seg != HV_SEG_ANY;
 	res->dst_seg_known = pkt.dst_seg != HV_SEG_ANY;
 	for (size_t i = 0; i < ir->n_entries; i++) {
-		if (entry_match(&ir->entries[i], &pkt)) {
+		if (entry_match(ir, &ir->entries[i], &pkt)) {
 			res->entry = &ir->entries[i];
 			res->rule = ir->rules[res->entry->rule].rule;
 			res->action = res->rule->action;
@@ -255,6 +292,12 @@ hv_trace_explain(FILE *f, const struct hv_ir *ir, const struct hv_trace_pkt *pkt
 		    ports);
 	explain_end(f, ir, "destination", &pkt->dst, res->dst_seg_known, res->dst_seg, pkt->dport,
 		    ports);
+	if (pkt->in_port[0])
+		fprintf(f, "  %-12s %s%s\n", "in port", pkt->in_port,
+			hv_ir_port_id(ir, pkt->in_port) ? ""
+							: ", which no rule of the policy names");
+	else if (ir->n_ports)
+		fprintf(f, "  %-12s none given: rules with a port term do not match\n", "in port");
 	fprintf(f, "verdict: %s%s\n", hv_action_name(res->action), res->log ? ", logged" : "");
 	if (res->entry) {
 		const struct hv_rule *r = res->rule;
@@ -265,7 +308,9 @@ hv_trace_explain(FILE *f, const struct hv_ir *ir, const struct hv_trace_pkt *pkt
 		const struct hv_ir_rule *e = res->entry;
 		char b[64];
 		fputs("  because", f);
-		if (e->src_seg == HV_SEG_ANY && e->src.plen == 0)
+		if (e->src_seg == HV_SEG_ANY && e->src.plen == 0 && e->in_port)
+			fprintf(f, " the source came in on port %s", ir->ports[e->in_port - 1]);
+		else if (e->src_seg == HV_SEG_ANY && e->src.plen == 0)
 			fputs(" the source may be anything", f);
 		else {
 			fputs(" the source is", f);
@@ -275,6 +320,8 @@ hv_trace_explain(FILE *f, const struct hv_ir *ir, const struct hv_trace_pkt *pkt
 				hv_prefix_format(&e->src, b, sizeof(b));
 				fprintf(f, "%s in %s", e->src_seg != HV_SEG_ANY ? " and" : "", b);
 			}
+			if (e->in_port)
+				fprintf(f, " and came in on port %s", ir->ports[e->in_port - 1]);
 		}
 		if (e->dst_seg == HV_SEG_ANY && e->dst.plen == 0)
 			fputs(", the destination may be anything", f);

@@ -348,6 +348,19 @@ hv_name_valid(const char *s)
 }
 
 bool
+hv_port_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > HV_PORT_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
+bool
 hv_parse_u32(const char *s, uint32_t *v)
 {
 	char *end;

@@ -4,7 +4,13 @@
  * checker and linter. A file that checks clean must also survive the
  * canonical printer: printing it and reading the print back must give the
  * same IR, byte for byte in its dump (abort otherwise).
+ *
+ * The first line, with a leading '#' dropped, is also read as a `policy
+ * trace` packet (hv_trace_parse, 'port NAME' included); when it parses and
+ * the file checks, that packet is traced, and so is a fixed one from each
+ * port the policy names.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +40,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hv_prog *p;
 	struct hv_ir *ir;
 
+	struct hv_trace_pkt line_pkt;
+	bool have_line_pkt;
+	char line[256], line_err[160];
+	size_t ll = 0, skip = size && data[0] == '#' ? 1 : 0;
+
 	if (size > 64 * 1024)
 		return 0; /* bigger inputs only slow the fuzzer down; limits are unit-tested */
+	while (skip + ll < size && ll < sizeof(line) - 1 && data[skip + ll] != '\n' &&
+	       data[skip + ll] != '\0')
+		ll++;
+	memcpy(line, data + skip, ll);
+	line[ll] = '\0';
+	have_line_pkt = hv_trace_parse(line, &line_pkt, line_err, sizeof(line_err));
 	p = hv_lang_parse_buffer("fuzz.hvnet", (const char *)data, size, false, &d);
 	ir = hv_lang_check(p, &d);
 	if (ir != NULL) {
@@ -47,7 +64,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FILE *f;
 
 		hv_lang_lint(ir, &d);
-		if (hv_trace_parse("tcp 10.0.0.1:1000 -> 10.0.0.2:22", &pkt, err, sizeof(err))) {
+		for (size_t i = 0; i < 2 + ir->n_ports; i++) {
+			if (i == 0 && !have_line_pkt)
+				continue;
+			if (i == 0)
+				pkt = line_pkt;
+			else if (!hv_trace_parse("tcp 10.0.0.1:1000 -> 10.0.0.2:22", &pkt, err,
+						 sizeof(err)))
+				abort();
+			if (i >= 2) /* from each named port in turn */
+				snprintf(pkt.in_port, sizeof(pkt.in_port), "%s", ir->ports[i - 2]);
 			hv_trace_run(ir, &pkt, &res);
 			f = fopen("/dev/null", "w");
 			if (f) {

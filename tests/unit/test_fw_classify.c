@@ -4,9 +4,10 @@
  *
  * Random policies (segments with IPv4 and IPv6 subnets, sets, guests,
  * services with port ranges, ICMP types and bare protocols, rules with every
- * kind of endpoint) are written as text, read by the language library, and
- * compiled to rte_acl; random packets (addresses drawn from subnets, sets,
- * guests and elsewhere; ports at and around every range edge) are classified
+ * kind of endpoint, ingress-port terms among them) are written as text, read
+ * by the language library, and compiled to rte_acl; random packets (addresses
+ * drawn from subnets, sets, guests and elsewhere; ports at and around every
+ * range edge; ingress ports named by the policy or not) are classified
  * both ways, and the deciding rule must be the same for every packet. A
  * policy segment the switch lacks, and a switch segment the policy does not
  * name, are part of every run. Seeds are printed so that a failure can be
@@ -52,6 +53,8 @@ pick(uint32_t n)
 
 /* --- the reference: the IR's first match, walked linearly --- */
 
+#define N_INPORTS 5 /* ingress ports p0..p4; rules name p0..p3 only */
+
 static bool
 prefix_match(const struct hv_prefix *p, const uint8_t *a)
 {
@@ -72,13 +75,16 @@ seg_match(uint16_t ir_seg, uint16_t pkt_seg)
 	return ir_seg == pkt_seg;
 }
 
+/* PORT: the name of the port the packet came in on */
 static uint32_t
-linear(const struct hv_ir *ir, const struct hv_fw_pkt *p)
+linear(const struct hv_ir *ir, const struct hv_fw_pkt *p, const char *port)
 {
 	for (size_t i = 0; i < ir->n_entries; i++) {
 		const struct hv_ir_rule *e = &ir->entries[i];
 
 		if (e->family != 0 && e->family != p->family)
+			continue;
+		if (e->in_port != 0 && strcmp(ir->ports[e->in_port - 1], port) != 0)
 			continue;
 		if (!seg_match(e->src_seg, p->src_seg) || !seg_match(e->dst_seg, p->dst_seg))
 			continue;
@@ -173,15 +179,25 @@ emit_item(struct gen *g)
 	}
 }
 
+/* SRC: a source, which may name ingress ports */
 static void
-emit_endpoint(struct gen *g)
+emit_endpoint(struct gen *g, bool src)
 {
 	unsigned n;
 
+	if (src && pick(6) == 0) {
+		/* ports alone */
+		n = 1 + pick(2);
+		for (unsigned i = 0; i < n; i++)
+			emit(g, " port p%u", pick(N_INPORTS - 1));
+		return;
+	}
 	if (pick(5) == 0) {
 		emit(g, "any");
 		return;
 	}
+	if (src && pick(4) == 0)
+		emit(g, " port p%u", pick(N_INPORTS - 1));
 	n = 1 + pick(2);
 	for (unsigned i = 0; i < n; i++) {
 		switch (pick(7)) {
@@ -237,9 +253,9 @@ gen_policy(struct gen *g, unsigned n_rules)
 	emit(g, "policy {\n");
 	for (unsigned r = 0; r < n_rules; r++) {
 		emit(g, "  r%u: %s ", r, actions[pick(3)]);
-		emit_endpoint(g);
+		emit_endpoint(g, true);
 		emit(g, " -> ");
-		emit_endpoint(g);
+		emit_endpoint(g, false);
 		switch (pick(4)) {
 		case 0:
 			break;
@@ -352,15 +368,19 @@ run_one(uint64_t seed, unsigned n_rules, unsigned n_pkts)
 		struct hv_fw_pkt pk[64];
 		const struct hv_fw_pkt *pp[64];
 		uint32_t res[64];
+		char port[64][8];
 		unsigned n = 1 + pick(64);
 
 		for (unsigned i = 0; i < n; i++) {
 			gen_pkt(&g, &pk[i], n_switch_segs);
+			/* the id the switch publishes for the port's name */
+			snprintf(port[i], sizeof(port[i]), "p%u", pick(N_INPORTS));
+			pk[i].in_port = hv_fw_port_id(fw, port[i]);
 			pp[i] = &pk[i];
 		}
 		hv_fw_classify(fw, pp, n, res);
 		for (unsigned i = 0; i < n; i++) {
-			uint32_t want = linear(ir, &pk[i]);
+			uint32_t want = linear(ir, &pk[i], port[i]);
 
 			if (res[i] != want && mismatches++ < 5) {
 				char s[64], t[64];
@@ -370,10 +390,10 @@ run_one(uint64_t seed, unsigned n_rules, unsigned n_pkts)
 				inet_ntop(pk[i].family == 4 ? AF_INET : AF_INET6, pk[i].dst, t,
 					  sizeof(t));
 				fprintf(stderr,
-					"seed %llu: proto %u %s:%u (seg %u) -> %s:%u (seg %u): "
+					"seed %llu: proto %u %s:%u (seg %u, port %s) -> %s:%u (seg %u): "
 					"classifier %s, linear %s\n",
 					(unsigned long long)seed, pk[i].proto, s, pk[i].sport,
-					pk[i].src_seg, t, pk[i].dport, pk[i].dst_seg,
+					pk[i].src_seg, port[i], t, pk[i].dport, pk[i].dst_seg,
 					fw->rules[res[i]].id, fw->rules[want].id);
 			}
 		}
@@ -496,6 +516,80 @@ test_known_verdicts(void **state)
 	hv_diags_free(&d);
 }
 
+/* Ingress-port terms: what a reader of the rules expects, in both families. */
+static void
+test_port_verdicts(void **state)
+{
+	static const char text[] =
+		"segment app { subnet 10.30.0.0/24, fd00:30::/64 }\n"
+		"policy {\n"
+		"  a-web: allow port web-a -> app tcp/80\n"
+		"  b-ssh: allow app 10.30.0.12 fd00:30::12 port web-b port web-c -> app tcp/22\n"
+		"  no-web: block any -> app tcp/80\n"
+		"  any-ssh: reject app -> app tcp/22\n"
+		"  default allow\n"
+		"}\n";
+	struct hv_diags d = {0};
+	struct hv_prog *prog = hv_lang_parse_buffer("p.hvnet", text, sizeof(text) - 1, false, &d);
+	struct hv_ir *ir = hv_lang_check(prog, &d);
+	struct hv_fw *fw;
+	char err[128];
+	struct {
+		uint8_t family;
+		const char *port, *src, *dst;
+		uint16_t dport;
+		const char *want;
+	} cases[] = {
+		{4, "web-a", "10.30.0.11", "10.30.0.20", 80, "a-web"},
+		{6, "web-a", "fd00:30::11", "fd00:30::20", 80, "a-web"},
+		/* another guest's port, even with web-a's address: not a-web */
+		{4, "web-b", "10.30.0.11", "10.30.0.20", 80, "no-web"},
+		{6, "web-b", "fd00:30::11", "fd00:30::20", 80, "no-web"},
+		/* a port the policy does not name matches only rules without a port */
+		{4, "other", "10.30.0.11", "10.30.0.20", 80, "no-web"},
+		{4, "", "10.30.0.11", "10.30.0.20", 80, "no-web"},
+		/* port and address narrow each other; the ports are alternatives */
+		{4, "web-b", "10.30.0.12", "10.30.0.20", 22, "b-ssh"},
+		{4, "web-c", "10.30.0.12", "10.30.0.20", 22, "b-ssh"},
+		{6, "web-c", "fd00:30::12", "fd00:30::20", 22, "b-ssh"},
+		{4, "web-a", "10.30.0.12", "10.30.0.20", 22, "any-ssh"},
+		{4, "web-b", "10.30.0.13", "10.30.0.20", 22, "any-ssh"},
+		{4, "web-a", "10.30.0.11", "10.30.0.20", 443, "default"},
+	};
+
+	(void)state;
+	assert_non_null(ir);
+	assert_int_equal(ir->n_ports, 3);
+	fw = hv_fw_build(prog, ir, 1, "ports", err, sizeof(err));
+	assert_non_null(fw);
+	assert_int_equal(hv_fw_port_id(fw, "web-a"), 1);
+	assert_int_equal(hv_fw_port_id(fw, "web-c"), 3);
+	assert_int_equal(hv_fw_port_id(fw, "other"), 0);
+	assert_int_equal(hv_fw_port_id(NULL, "web-a"), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hv_fw_pkt p = {.family = cases[i].family,
+				      .proto = 6,
+				      .src_seg = 0,
+				      .dst_seg = 0,
+				      .sport = 40000,
+				      .dport = cases[i].dport,
+				      .in_port = hv_fw_port_id(fw, cases[i].port)};
+		const struct hv_fw_pkt *pp = &p;
+		uint32_t r;
+		int af = p.family == 4 ? AF_INET : AF_INET6;
+
+		assert_int_equal(inet_pton(af, cases[i].src, p.src), 1);
+		assert_int_equal(inet_pton(af, cases[i].dst, p.dst), 1);
+		hv_fw_classify(fw, &pp, 1, &r);
+		if (strcmp(fw->rules[r].id, cases[i].want) != 0)
+			fprintf(stderr, "case %zu: got %s, want %s\n", i, fw->rules[r].id,
+				cases[i].want);
+		assert_string_equal(fw->rules[r].id, cases[i].want);
+	}
+	hv_fw_free(fw);
+	hv_diags_free(&d);
+}
+
 /* EAL leaves /var/run/dpdk/PREFIX behind, and each run has a prefix of its own */
 static void
 eal_rundir_remove(const char *rundir)
@@ -521,6 +615,7 @@ main(int argc, char **argv)
 		       prefix,	"--no-telemetry", NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_verdicts),
+		cmocka_unit_test(test_port_verdicts),
 		cmocka_unit_test(test_differential_small),
 		cmocka_unit_test(test_differential_large),
 	};

@@ -183,6 +183,118 @@ trace_is_first_match(void **state)
 	hv_diags_free(&d);
 }
 
+/* `port NAME` terms: trace by ingress port, its parse, the explanation */
+static void
+trace_by_port(void **state)
+{
+	static const char text[] = "segment app { subnet 10.30.0.0/24, fd00:30::/64 }\n"
+				   "policy {\n"
+				   "\ta: allow port web-a -> app tcp/80\n"
+				   "\tb: allow app 10.30.0.12 port web-b port web-c -> any\n"
+				   "\tc: block app -> app tcp/80\n"
+				   "\tdefault allow\n"
+				   "}\n";
+	struct hv_diags d = {0};
+	struct hv_prog *p;
+	struct hv_ir *ir = check_text(text, &d, &p);
+	struct hv_trace_pkt tp;
+	struct hv_trace_result res;
+	char err[160], *out = NULL;
+	size_t len = 0;
+	FILE *f;
+	(void)state;
+
+	assert_non_null(ir);
+	assert_int_equal(ir->n_ports, 3);
+	assert_int_equal(hv_ir_port_id(ir, "web-a"), 1);
+	assert_int_equal(hv_ir_port_id(ir, "web-c"), 3);
+	assert_int_equal(hv_ir_port_id(ir, "web-d"), 0);
+	trace(ir, "tcp 10.30.0.11:1000 -> 10.30.0.20:80 port web-a", "a", HV_ALLOW);
+	trace(ir, "tcp [fd00:30::11]:1000 -> [fd00:30::20]:80   port   web-a", "a", HV_ALLOW);
+	/* the same packet from another port, or with no port: the port rule does not match */
+	trace(ir, "tcp 10.30.0.11:1000 -> 10.30.0.20:80 port web-b", "c", HV_BLOCK);
+	trace(ir, "tcp 10.30.0.11:1000 -> 10.30.0.20:80", "c", HV_BLOCK);
+	trace(ir, "tcp 10.30.0.12:1000 -> 10.30.0.20:80 port web-c", "b", HV_ALLOW);
+	trace(ir, "tcp 10.30.0.13:1000 -> 10.30.0.20:80 port web-c", "c", HV_BLOCK);
+	trace(ir, "icmp 10.30.0.12 -> 10.30.0.20 port web-b", "b", HV_ALLOW);
+
+	assert_true(hv_trace_parse("tcp 10.30.0.11:1 -> 10.30.0.20:80 port web-a", &tp, err,
+				   sizeof(err)));
+	assert_string_equal(tp.in_port, "web-a");
+	assert_int_equal(tp.dport, 80);
+	assert_false(hv_trace_parse("tcp 10.0.0.1:1 -> 10.0.0.2:2 port", &tp, err, sizeof(err)));
+	assert_non_null(strstr(err, "port NAME"));
+	assert_false(
+		hv_trace_parse("tcp 10.0.0.1:1 -> 10.0.0.2:2 port a b", &tp, err, sizeof(err)));
+	assert_false(
+		hv_trace_parse("tcp 10.0.0.1:1 -> 10.0.0.2:2 port a/b", &tp, err, sizeof(err)));
+	assert_non_null(strstr(err, "bad port name"));
+	assert_false(hv_trace_parse("tcp 10.0.0.1:1 -> 10.0.0.2:2 port "
+				    "a-port-name-longer-than-31-chars",
+				    &tp, err, sizeof(err)));
+	assert_false(hv_trace_parse("tcp 10.0.0.1:1 -> 10.0.0.2:2 prt a", &tp, err, sizeof(err)));
+
+	/* explain names the port and why the rule matched */
+	assert_true(hv_trace_parse("tcp 10.30.0.11:1000 -> 10.30.0.20:80 port web-a", &tp, err,
+				   sizeof(err)));
+	hv_trace_run(ir, &tp, &res);
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	hv_trace_explain(f, ir, &tp, &res);
+	fclose(f);
+	assert_non_null(strstr(out, "in port      web-a\n"));
+	assert_non_null(strstr(out, "the source came in on port web-a"));
+	free(out);
+	assert_true(hv_trace_parse("tcp 10.30.0.11:1000 -> 10.30.0.20:80 port zz", &tp, err,
+				   sizeof(err)));
+	hv_trace_run(ir, &tp, &res);
+	out = NULL;
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	hv_trace_explain(f, ir, &tp, &res);
+	fclose(f);
+	assert_non_null(strstr(out, "zz, which no rule of the policy names"));
+	free(out);
+	hv_ir_free(ir);
+	hv_prog_free(p);
+	hv_diags_free(&d);
+
+	/* the canonical form keeps the terms and reads back to the same rule list */
+	memset(&d, 0, sizeof(d));
+	ir = check_text(text, &d, &p);
+	assert_non_null(ir);
+	out = NULL;
+	f = open_memstream(&out, &len);
+	hv_prog_print(f, p);
+	fclose(f);
+	assert_non_null(strstr(out, "b: allow app 10.30.0.12 port web-b port web-c -> any"));
+	{
+		struct hv_diags d2 = {0};
+		struct hv_prog *p2;
+		struct hv_ir *ir2 = check_text(out, &d2, &p2);
+		char *a = NULL, *b = NULL;
+		size_t la = 0, lb = 0;
+		FILE *fa = open_memstream(&a, &la), *fb = open_memstream(&b, &lb);
+
+		assert_non_null(ir2);
+		hv_ir_print(fa, ir);
+		hv_ir_print(fb, ir2);
+		fclose(fa);
+		fclose(fb);
+		assert_string_equal(a, b);
+		assert_non_null(strstr(a, "port=web-c -> * any"));
+		free(a);
+		free(b);
+		hv_ir_free(ir2);
+		hv_prog_free(p2);
+		hv_diags_free(&d2);
+	}
+	free(out);
+	hv_ir_free(ir);
+	hv_prog_free(p);
+	hv_diags_free(&d);
+}
+
 static void
 prefixes(void **state)
 {
@@ -218,6 +330,7 @@ main(void)
 		cmocka_unit_test(diagnostics_are_capped_and_counted),
 		cmocka_unit_test(rule_expansion_is_capped),
 		cmocka_unit_test(trace_is_first_match),
+		cmocka_unit_test(trace_by_port),
 		cmocka_unit_test(prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

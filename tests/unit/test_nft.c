@@ -315,6 +315,28 @@ refusals_name_what_and_where(void **state)
 	compiled_free(&c);
 }
 
+/* an ingress-port term has no nft match in table inet: a clear refusal
+ * naming the rule, its location and the feature; nothing is built */
+static void
+port_terms_are_refused(void **state)
+{
+	(void)state;
+	struct compiled c;
+	const char *src = "segment app { subnet 10.30.0.0/24 }\n"
+			  "policy {\n"
+			  "\tweb: allow app -> app tcp/80\n"
+			  "\tallow app 10.30.0.11 port web1 -> app tcp/22\n"
+			  "\tdefault block\n"
+			  "}\n";
+
+	compile_text(&c, src, NULL);
+	assert_null(c.nft);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(c.err, "rule t.hvnet:4 (t.hvnet:4:2)"));
+	assert_non_null(strstr(c.err, "cannot express 'port web1' (the ingress port)"));
+	compiled_free(&c);
+}
+
 /* --gateways (the kernel lab): rules between segments go to chain routed
  * with iifname and oifname; frames to a bridge's gateway MAC skip the
  * bridged rules only for a family the segment has a gateway of */
@@ -485,6 +507,7 @@ main(void)
 		cmocka_unit_test(mirrors_for_tc),
 		cmocka_unit_test(named_and_anonymous_sets),
 		cmocka_unit_test(refusals_name_what_and_where),
+		cmocka_unit_test(port_terms_are_refused),
 		cmocka_unit_test(gateways_route_by_bridge),
 		cmocka_unit_test(mirrors_as_dup),
 	};
