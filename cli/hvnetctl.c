@@ -665,9 +665,7 @@ print_vtep_show(json_t *r)
 	printf("local %s on uplink %s, UDP port %lld, TTL %lld, learn %s\n", s_of(r, "local"),
 	       s_of(r, "uplink"), i_of(r, "udp_port"), i_of(r, "ttl"),
 	       json_is_true(json_object_get(r, "learn")) ? "yes" : "no");
-	printf("uplink MTU %lld, overlay MTU %lld, outer UDP checksum by %s\n",
-	       i_of(r, "uplink_mtu"), i_of(r, "mtu"),
-	       json_is_true(json_object_get(r, "csum_offload")) ? "the uplink" : "hvnetd");
+	printf("uplink MTU %lld, overlay MTU %lld\n", i_of(r, "uplink_mtu"), i_of(r, "mtu"));
 	printf("VNIs:");
 	json_array_foreach(json_object_get(r, "vnis"), i, v)
 		printf(" %s=%lld", s_of(v, "segment"), i_of(v, "vni"));

@@ -124,7 +124,6 @@ overlay_conf(struct hv_switch *sw, const struct hv_fw *fw, struct hv_vx_conf *co
 	conf->learn = o->learn;
 	conf->uplink = up->id;
 	conf->uplink_mtu = up->mtu;
-	conf->csum_offload = up->tx_udp_csum;
 	/* the underlay is only as large as the kernel interface under the uplink */
 	kmtu = uplink_kernel_mtu(up);
 	if (kmtu != 0 && kmtu < conf->uplink_mtu)

@@ -817,12 +817,6 @@ vx_send(struct worker_ctx *c, const struct hv_vx_state *vx, uint16_t in_port, ui
 		count_drop_from(c, in_port, seg, why);
 		return false;
 	}
-	if (vx->csum_offload) {
-		/* hv_vx_encap left the outer UDP checksum to the uplink */
-		out->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
-		out->l2_len = 14;
-		out->l3_len = 20;
-	}
 	HV_CNT_ADD(c->w->vx.encap, 1);
 	HV_CNT_ADD(c->w->port[slot].tx_packets, 1);
 	HV_CNT_ADD(c->w->port[slot].tx_bytes, rte_pktmbuf_pkt_len(out));

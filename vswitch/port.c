@@ -250,16 +250,6 @@ port_configure(struct hv_switch *sw, struct hv_port *p, char *err, size_t err_si
 		return -ENOTSUP;
 	}
 	memset(&conf, 0, sizeof(conf));
-	/*
-	 * An uplink leaves the outer UDP checksum of VXLAN to a device that
-	 * offers it: a NIC, or a vhost-user peer that takes partial checksums
-	 * (net_vhost computes it itself when the guest does not). A tap's
-	 * offload is software in the PMD, no better than hvnetd's own.
-	 */
-	p->tx_udp_csum = hv_port_is_uplink(p) && p->kind != HV_PORT_TAP &&
-			 (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
-	if (p->tx_udp_csum)
-		conf.txmode.offloads = RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
 	rc = rte_eth_dev_configure(p->eth_port, p->nb_rxq, p->nb_txq, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->eth_port, &nb_rxd, &nb_txd);

@@ -96,7 +96,6 @@ struct hv_port {
 	bool mirror_dest; /* option mirror=yes: sends mirror copies only, never polled or flooded */
 	bool portsec_off; /* port-security=no: no checks even where the file binds the NIC */
 	bool portsec_lock; /* port-security=lock: learn and lock where the file binds nothing */
-	bool tx_udp_csum;  /* an uplink whose device computes UDP checksums (offload enabled) */
 	uint32_t mac_limit;
 	uint8_t mac[6];	 /* guest-side MAC where hvnet sets one (tap), else the ethdev's */
 	char netns[64];	 /* tap: namespace the interface was moved to */

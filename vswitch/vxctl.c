@@ -102,7 +102,6 @@ h_vtep_show(struct hv_control *c, json_t *args, struct reply_err *e)
 	json_object_set_new(res, "learn", json_boolean(vx->learn));
 	json_object_set_new(res, "uplink_mtu", json_integer(vx->uplink_mtu));
 	json_object_set_new(res, "mtu", json_integer(vx->mtu));
-	json_object_set_new(res, "csum_offload", json_boolean(vx->csum_offload));
 	json_object_set_new(res, "vnis", vnis);
 	json_object_set_new(res, "peers", peers);
 	return res;

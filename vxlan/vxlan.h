@@ -74,7 +74,6 @@ struct hv_vx_conf {
 	uint16_t uplink; /* port slot of the uplink */
 	uint8_t uplink_mac[6];
 	uint16_t uplink_mtu;		  /* IP MTU of the uplink */
-	bool csum_offload;		  /* the uplink computes outer UDP checksums */
 	uint32_t seg_vni[HV_VX_MAX_SEGS]; /* per switch segment, HV_VX_NO_VNI when none */
 	uint16_t n_peers;
 	struct {
@@ -93,7 +92,6 @@ struct hv_vx_state {
 	uint16_t udp_port;
 	uint8_t ttl;
 	bool learn;
-	bool csum_offload; /* hv_vx_encap leaves the UDP checksum to the uplink */
 	uint16_t uplink_mtu;
 	uint16_t mtu; /* the overlay MTU: uplink_mtu - HV_VX_OVERHEAD */
 	uint32_t seg_vni[HV_VX_MAX_SEGS];
@@ -205,9 +203,7 @@ uint16_t hv_vx_flow_port(const struct hv_pkt_meta *m);
  * from the uplink's MAC to the VTEP's resolved MAC, IPv4 (DF set, the
  * configured TTL, ID 0, header checksum), UDP from SPORT to the overlay port
  * with its checksum computed over the whole packet (never 0: 0xffff instead),
- * or with ST->csum_offload the pseudo header's sum for the uplink to finish
- * (the caller marks the mbuf), and the VXLAN header (I flag, VNI, reserved
- * bits 0).
+ * and the VXLAN header (I flag, VNI, reserved bits 0).
  * Returns HV_DROP_NONE, HV_DROP_VXLAN_NO_NEIGHBOUR when the VTEP's MAC is
  * not resolved, or HV_DROP_VXLAN_TOO_BIG when the outer IPv4 packet would
  * pass 65535 bytes (BUF untouched). Thread-safe.
