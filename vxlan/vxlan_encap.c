@@ -40,6 +40,57 @@ ld32(const uint8_t *p)
 	return v;
 }
 
+/*
+ * The UDP checksum of the datagram at UDP (ULEN bytes) inside the IPv4
+ * header IP, in network order as it is stored, 0 sent as 0xffff. The same
+ * value as rte_ipv4_udptcp_cksum(), which adds 16-bit words one at a time;
+ * this adds 32-bit halves of 64-bit loads into a 64-bit sum and folds once
+ * at the end (RFC 1071: a ones' complement sum may be taken over any word
+ * size and in either byte order), several times faster over a frame.
+ */
+static uint16_t
+udp_cksum(const uint8_t *ip, const uint8_t *udp, uint32_t ulen)
+{
+	const uint8_t *p = udp;
+	uint32_t n = ulen;
+	uint64_t s;
+
+	/* the pseudo header: addresses, protocol and length, as stored */
+	s = (uint64_t)ld32(ip + 12) + ld32(ip + 16) + rte_cpu_to_be_16(17) +
+	    rte_cpu_to_be_16((uint16_t)ulen);
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w = ld64(p);
+
+		s += (w & 0xffffffffu) + (w >> 32);
+	}
+	if (n >= 4) {
+		s += ld32(p);
+		p += 4;
+		n -= 4;
+	}
+	if (n >= 2) {
+		uint16_t h;
+
+		memcpy(&h, p, 2);
+		s += h;
+		p += 2;
+		n -= 2;
+	}
+	if (n != 0) {
+		uint16_t h = 0;
+
+		memcpy(&h, p, 1); /* the odd byte, padded with zero, in storage order */
+		s += h;
+	}
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = ~s & 0xffff;
+	return s == 0 ? 0xffff : (uint16_t)s;
+}
+
 uint16_t
 hv_vx_flow_port(const struct hv_pkt_meta *m)
 {
@@ -114,7 +165,7 @@ hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni, uint16_t 
 	 * checksum it cost more (bench/RESULTS.md), and no other uplink kind
 	 * offers the offload.
 	 */
-	c = rte_ipv4_udptcp_cksum((const struct rte_ipv4_hdr *)ip, udp);
+	c = udp_cksum(ip, udp, ulen);
 	memcpy(udp + 6, &c, 2);
 	return HV_DROP_NONE;
 }

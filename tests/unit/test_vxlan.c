@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include <rte_ip.h>
+
 #include "vxlan/vxlan.h"
 
 /* scapy: Ether(52:54:00:00:00:01 > :02)/IP(10.30.0.1 > 10.30.0.2, id 1)/ICMP echo/"hvnet" */
@@ -516,6 +518,41 @@ test_neigh_ask(void **state)
 	assert_memory_equal(mac, MAC_A, 6);
 }
 
+/* The outer UDP checksum, for every inner length up to 300 bytes and random
+ * contents, is the one DPDK's reference computes (and 0 goes out as 0xffff). */
+static void
+test_encap_cksum(void **state)
+{
+	struct pair *p = pair_make();
+	uint16_t vb = p->a->peers[0].vtep;
+	uint8_t buf[HV_VX_HDR_LEN + 300];
+	uint32_t seed = 12345;
+
+	(void)state;
+	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B, 1);
+	for (uint32_t n = 14; n <= 300; n++) {
+		for (int round = 0; round < 4; round++) {
+			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(buf + 14);
+			uint8_t *udp = buf + 34;
+			uint16_t got, want;
+
+			for (uint32_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[HV_VX_HDR_LEN + i] = (uint8_t)(seed >> 16);
+			}
+			if (round == 3) /* all ones: sums that fold to 0xffff */
+				memset(buf + HV_VX_HDR_LEN, 0xff, n);
+			assert_int_equal(hv_vx_encap(p->a, vb, 300, (uint16_t)(49152 + n), buf, n),
+					 HV_DROP_NONE);
+			memcpy(&got, udp + 6, 2);
+			memset(udp + 6, 0, 2);
+			want = rte_ipv4_udptcp_cksum(ip, udp);
+			assert_int_equal(got, want);
+		}
+	}
+	pair_free(p);
+}
+
 static void
 test_flow_port(void **state)
 {
@@ -579,7 +616,8 @@ main(void)
 		cmocka_unit_test(test_build_errors), cmocka_unit_test(test_encap_exact),
 		cmocka_unit_test(test_decap_drops),  cmocka_unit_test(test_decap_nested),
 		cmocka_unit_test(test_arp),	     cmocka_unit_test(test_neigh_ask),
-		cmocka_unit_test(test_flow_port),    cmocka_unit_test(test_learn),
+		cmocka_unit_test(test_flow_port),    cmocka_unit_test(test_encap_cksum),
+		cmocka_unit_test(test_learn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
