@@ -137,7 +137,8 @@ hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint6
 	ihl = (uint32_t)(ip[0] & 0xf) * 4;
 	tot = rd16(ip + 2);
 	if (ihl < IPV4_HDR || at(frame, len, ETH_HDR, ihl) == NULL || tot < ihl ||
-	    tot > len - ETH_HDR || rte_raw_cksum(ip, ihl) != 0xffff) {
+	    tot > len - ETH_HDR ||
+	    (ihl == IPV4_HDR ? hv_vx_ip4_sum(ip) : rte_raw_cksum(ip, ihl)) != 0xffff) {
 		rx->drop = HV_DROP_VXLAN_OUTER_MALFORMED;
 		return;
 	}

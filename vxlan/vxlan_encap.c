@@ -147,7 +147,8 @@ hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni, uint16_t 
 	wr16(ip + 10, 0);
 	memcpy(ip + 12, st->local_ip, 4);
 	memcpy(ip + 16, st->vtep_ip[vtep], 4);
-	c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip); /* in network order */
+	c = hv_vx_ip4_sum(ip);		    /* with the checksum 0; in network order */
+	c = c == 0xffff ? c : (uint16_t)~c; /* as rte_ipv4_cksum() */
 	memcpy(ip + 10, &c, 2);
 	wr16(udp, sport);
 	wr16(udp + 2, st->udp_port);

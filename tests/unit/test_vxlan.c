@@ -548,6 +548,11 @@ test_encap_cksum(void **state)
 			memset(udp + 6, 0, 2);
 			want = rte_ipv4_udptcp_cksum(ip, udp);
 			assert_int_equal(got, want);
+			/* and the outer IPv4 header's, as DPDK computes it and as decap checks it */
+			assert_int_equal(hv_vx_ip4_sum(buf + 14), 0xffff);
+			memcpy(&got, buf + 24, 2);
+			memset(buf + 24, 0, 2);
+			assert_int_equal(got, rte_ipv4_cksum(ip));
 		}
 	}
 	pair_free(p);
