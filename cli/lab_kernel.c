@@ -649,6 +649,22 @@ struct tc_mirror_job {
 	size_t n_dests;
 };
 
+/* A new-object request of TYPE for the tc object of PARENT on IFINDEX, in BUF. */
+static struct nlmsghdr *
+tc_msg(char *buf, uint16_t type, int ifindex, uint32_t parent)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct tcmsg *tcm;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	return nlh;
+}
+
 /* inside the switch namespace: one classifier of a tc mirror on one port */
 static int
 tc_mirror_setup(void *arg)
@@ -667,26 +683,17 @@ tc_mirror_setup(void *arg)
 	if (buf == NULL)
 		return -ENOMEM;
 	/* the clsact qdisc, once per port */
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWQDISC;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
-	tcm->tcm_family = AF_UNSPEC;
-	tcm->tcm_ifindex = ifindex;
+	nlh = tc_msg(buf, RTM_NEWQDISC, ifindex, TC_H_CLSACT);
+	tcm = mnl_nlmsg_get_payload(nlh);
 	tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
-	tcm->tcm_parent = TC_H_CLSACT;
 	mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
 	rc = rt_request(nlh);
 	if (rc != 0 && rc != -EEXIST)
 		goto free_buf;
 
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWTFILTER;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
-	tcm->tcm_family = AF_UNSPEC;
-	tcm->tcm_ifindex = ifindex;
-	tcm->tcm_parent = TC_H_MAKE(TC_H_CLSACT, j->egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
+	nlh = tc_msg(buf, RTM_NEWTFILTER, ifindex,
+		     TC_H_MAKE(TC_H_CLSACT, j->egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS));
+	tcm = mnl_nlmsg_get_payload(nlh);
 	tcm->tcm_info = TC_H_MAKE((uint32_t)j->prio << 16, htons(ETH_P_ALL));
 	mnl_attr_put_strz(nlh, TCA_KIND, "bpf");
 	struct nlattr *opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);

@@ -432,6 +432,24 @@ test_differential_large(void **state)
 }
 
 /* A fixed policy: what a reader of nist-800-125b expects, rule by rule. */
+/* Classify P, its addresses SRC and DST (text), and assert that rule WANT decides (case I). */
+static uint32_t
+expect_rule(struct hv_fw *fw, struct hv_fw_pkt *p, const char *src, const char *dst,
+	    const char *want, size_t i)
+{
+	const struct hv_fw_pkt *pp = p;
+	int af = p->family == 4 ? AF_INET : AF_INET6;
+	uint32_t r;
+
+	assert_int_equal(inet_pton(af, src, p->src), 1);
+	assert_int_equal(inet_pton(af, dst, p->dst), 1);
+	hv_fw_classify(fw, &pp, 1, &r);
+	if (strcmp(fw->rules[r].id, want) != 0)
+		fprintf(stderr, "case %zu: got %s, want %s\n", i, fw->rules[r].id, want);
+	assert_string_equal(fw->rules[r].id, want);
+	return r;
+}
+
 static void
 test_known_verdicts(void **state)
 {
@@ -489,17 +507,8 @@ test_known_verdicts(void **state)
 				      .dst_seg = cases[i].ds,
 				      .sport = cases[i].sport,
 				      .dport = cases[i].dport};
-		const struct hv_fw_pkt *pp = &p;
-		uint32_t r;
-		int af = p.family == 4 ? AF_INET : AF_INET6;
+		uint32_t r = expect_rule(fw, &p, cases[i].src, cases[i].dst, cases[i].want, i);
 
-		assert_int_equal(inet_pton(af, cases[i].src, p.src), 1);
-		assert_int_equal(inet_pton(af, cases[i].dst, p.dst), 1);
-		hv_fw_classify(fw, &pp, 1, &r);
-		if (strcmp(fw->rules[r].id, cases[i].want) != 0)
-			fprintf(stderr, "case %zu: got %s, want %s\n", i, fw->rules[r].id,
-				cases[i].want);
-		assert_string_equal(fw->rules[r].id, cases[i].want);
 		hv_fw_count(fw, (unsigned)(i % 2), r, 100);
 	}
 	{
@@ -574,17 +583,8 @@ test_port_verdicts(void **state)
 				      .sport = 40000,
 				      .dport = cases[i].dport,
 				      .in_port = hv_fw_port_id(fw, cases[i].port)};
-		const struct hv_fw_pkt *pp = &p;
-		uint32_t r;
-		int af = p.family == 4 ? AF_INET : AF_INET6;
 
-		assert_int_equal(inet_pton(af, cases[i].src, p.src), 1);
-		assert_int_equal(inet_pton(af, cases[i].dst, p.dst), 1);
-		hv_fw_classify(fw, &pp, 1, &r);
-		if (strcmp(fw->rules[r].id, cases[i].want) != 0)
-			fprintf(stderr, "case %zu: got %s, want %s\n", i, fw->rules[r].id,
-				cases[i].want);
-		assert_string_equal(fw->rules[r].id, cases[i].want);
+		expect_rule(fw, &p, cases[i].src, cases[i].dst, cases[i].want, i);
 	}
 	hv_fw_free(fw);
 	hv_diags_free(&d);
