@@ -77,6 +77,19 @@ hv_start() {
 
 hv_pid() { cat "$HV_TMP/$HV_ID-$1.pid"; }
 
+# hv_underlay A B: a veth pair A-B in this namespace for two hosts' uplinks,
+# removed at exit; no IPv6 of its own, no offloads (the frames af_packet
+# reads are what went on the wire), both ends up.
+hv_underlay() {
+	ip link add "$1" type veth peer name "$2" || hv_fail "underlay veth $1-$2"
+	HV_LINKS+=("$1")
+	for l in "$1" "$2"; do
+		sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1"
+		ethtool -K "$l" gro off tx off tso off gso off >/dev/null 2>&1
+		ip link set "$l" up
+	done
+}
+
 # hv_ctl NAME args...: hvnetctl against instance NAME.
 hv_ctl() {
 	local name=$HV_ID-$1

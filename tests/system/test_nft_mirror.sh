@@ -21,13 +21,28 @@ mirror_cleanup() {
 }
 trap mirror_cleanup EXIT
 
-probe() { # LAB -> the flows the ids guest saw, one "proto src > dst" a line
+# ids_start LAB FILTER: capture on LAB's ids guest into $HV_TMP/LAB.pcap (pid in IDS_PID)
+ids_start() {
+	ip netns exec "$1-ids" tcpdump -i eth0 -U -nn -w "$HV_TMP/$1.pcap" "$2" >/dev/null 2>&1 &
+	IDS_PID=$!
+	HV_PIDS+=("$IDS_PID")
+	for _ in $(seq 50); do [ -s "$HV_TMP/$1.pcap" ] && break; sleep 0.1; done
+}
+
+# ids_seen LAB: stop the capture; the flows it holds, one "proto src > dst" a line
+ids_seen() {
+	sleep 1
+	kill "$IDS_PID"
+	wait "$IDS_PID" 2>/dev/null
+	tcpdump -r "$HV_TMP/$1.pcap" -nn 2>/dev/null |
+		sed -E 's/^[0-9:.]+ IP ([0-9.]+)\.([0-9]+) > ([0-9.]+)\.([0-9]+): (Flags|UDP).*/\5 \1 > \3.\4/; s/^[0-9:.]+ IP ([0-9.]+) > ([0-9.]+): ICMP (echo request|echo reply).*/ICMP \1 > \2 \3/; s/^Flags/TCP/' |
+		sort -u
+}
+
+probe() { # LAB -> the flows the ids guest saw
 	local lab=$1
 	in_g() { local g=$1; shift; ip netns exec "$lab-$g" "$@"; }
-	in_g ids tcpdump -i eth0 -U -nn -w "$HV_TMP/$lab.pcap" 'ip and not arp' >/dev/null 2>&1 &
-	local td=$!
-	HV_PIDS+=($td)
-	for _ in $(seq 50); do [ -s "$HV_TMP/$lab.pcap" ] && break; sleep 0.1; done
+	ids_start "$lab" 'ip and not arp'
 	in_g web1 ping -c1 -W1 10.0.0.12 >/dev/null || hv_fail "$lab: web1 -> web2 ping (allowed) failed"
 	in_g db1 ping -c1 -W1 10.0.0.22 >/dev/null || hv_fail "$lab: db1 -> db2 ping (allowed) failed"
 	in_g web1 /usr/bin/python3 -c '
@@ -38,12 +53,7 @@ except OSError: pass'
 	in_g db1 /usr/bin/python3 -c '
 import socket
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"q", ("10.0.0.22", 9999))'
-	sleep 1
-	kill "$td"
-	wait "$td" 2>/dev/null
-	tcpdump -r "$HV_TMP/$lab.pcap" -nn 2>/dev/null |
-		sed -E 's/^[0-9:.]+ IP ([0-9.]+)\.([0-9]+) > ([0-9.]+)\.([0-9]+): (Flags|UDP).*/\5 \1 > \3.\4/; s/^[0-9:.]+ IP ([0-9.]+) > ([0-9.]+): ICMP (echo request|echo reply).*/ICMP \1 > \2 \3/; s/^Flags/TCP/' |
-		sort -u
+	ids_seen "$lab"
 }
 
 for dp in hvnetd kernel; do
@@ -105,10 +115,7 @@ probe_tc() { # LAB -> the unicast flows the ids guest saw (the kernel lab's
 	# copies: docs/nftables.md, "tc mirred")
 	local lab=$1
 	in_g() { local g=$1; shift; ip netns exec "$lab-$g" "$@"; }
-	in_g ids tcpdump -i eth0 -U -nn -w "$HV_TMP/$lab.pcap" 'ip and not ip multicast' >/dev/null 2>&1 &
-	local td=$!
-	HV_PIDS+=($td)
-	for _ in $(seq 50); do [ -s "$HV_TMP/$lab.pcap" ] && break; sleep 0.1; done
+	ids_start "$lab" 'ip and not ip multicast'
 	in_g web1 ping -c1 -W1 10.0.0.12 >/dev/null || hv_fail "$lab: web1 -> web2 ping (allowed) failed"
 	in_g web1 ping -c1 -W1 10.0.0.13 >/dev/null || hv_fail "$lab: web1 -> web3 ping (allowed) failed"
 	in_g web1 /usr/bin/python3 -c '
@@ -121,12 +128,7 @@ except OSError: pass'
 import socket
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"q", ("10.0.0.13", 9999))
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"q", ("10.0.0.11", 9999))'
-	sleep 1
-	kill "$td"
-	wait "$td" 2>/dev/null
-	tcpdump -r "$HV_TMP/$lab.pcap" -nn 2>/dev/null |
-		sed -E 's/^[0-9:.]+ IP ([0-9.]+)\.([0-9]+) > ([0-9.]+)\.([0-9]+): (Flags|UDP).*/\5 \1 > \3.\4/; s/^[0-9:.]+ IP ([0-9.]+) > ([0-9.]+): ICMP (echo request|echo reply).*/ICMP \1 > \2 \3/; s/^Flags/TCP/' |
-		sort -u
+	ids_seen "$lab"
 }
 for dp in hvnetd kernel; do
 	lab=$HV_ID-t$dp

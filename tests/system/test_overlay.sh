@@ -11,13 +11,7 @@ hv_setup
 
 ua=${HV_ID}ua
 ub=${HV_ID}ub
-ip link add "$ua" type veth peer name "$ub" || hv_fail "underlay veth"
-HV_LINKS+=("$ua")
-for l in "$ua" "$ub"; do
-	sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1"
-	ethtool -K "$l" gro off tx off tso off gso off >/dev/null 2>&1
-	ip link set "$l" up
-done
+hv_underlay "$ua" "$ub"
 
 policy() { # policy LOCAL PEER: host files differ in the overlay block only
 	cat <<EOF

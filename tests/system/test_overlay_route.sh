@@ -15,13 +15,7 @@ PROBE="$HV_ROOT/tests/system/fwprobe.py"
 
 ua=${HV_ID}ua
 ub=${HV_ID}ub
-ip link add "$ua" type veth peer name "$ub" || hv_fail "underlay veth"
-HV_LINKS+=("$ua")
-for l in "$ua" "$ub"; do
-	sysctl -qw "net.ipv6.conf.$l.disable_ipv6=1"
-	ethtool -K "$l" gro off tx off tso off gso off >/dev/null 2>&1
-	ip link set "$l" up
-done
+hv_underlay "$ua" "$ub"
 
 policy() { # policy HOST LOCAL PEER: the hosts' files differ in the log and overlay only
 	cat <<EOF
