@@ -12,15 +12,19 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_errno.h>
-#include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+#include <rte_random.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "firewall/conntrack.h"
 
@@ -79,46 +83,293 @@ hv_ct_timeout_from_name(const char *name)
 
 /* ---- the table ---- */
 
+/*
+ * The index: buckets of eight ways, each a 16-bit signature of the hash
+ * (0: a free way) and an entry index, one cache line a bucket. A key has a
+ * first bucket (the hash's low bits) and a second one (the first XOR a
+ * function of the signature, so either one names the other) and lives in
+ * the first unless it was full; a bucket counts how many of its keys live in
+ * their second, and a lookup reads that one only when there are some. The
+ * key itself is in the entry's first line, with its expiry: an established
+ * packet costs the bucket and the entry, where rte_hash, with its separate
+ * key store, cost a bucket, a key slot and then the entry (bench/RESULTS.md).
+ * There are a quarter as many buckets as entries (twice the ways needed),
+ * and an insert whose two buckets are full moves one resident of either to
+ * its other bucket; a key that still finds no way is refused as a full
+ * table. Worker only: the control thread reads entries, never buckets.
+ */
+#define CT_WAYS 8
+
+static uint32_t hash_seed[2] = {0x6876, 0x1f3d5b79}; /* see hash_words() */
+static bool hash_seeded;
+
+struct hv_ct_bucket {
+	uint16_t sig[CT_WAYS];
+	uint32_t idx[CT_WAYS];
+	uint32_t over; /* keys whose first bucket this is, living in their second */
+	uint32_t pad[3];
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct hv_ct_bucket) == 64, "a bucket is one cache line");
+_Static_assert(sizeof(struct hv_ct_key) == 48, "the key is six words");
+
+#define CT_ABSENT (-1) /* lookup_start: no candidate, no second bucket to read */
+#define CT_SEARCH \
+	(-2) /* lookup_start: look again in _finish (several candidates, a second bucket) */
+
+static inline uint16_t
+ct_sig(uint32_t h)
+{
+	uint16_t s = (uint16_t)(h >> 16);
+
+	return s != 0 ? s : 1;
+}
+
+static inline uint32_t
+ct_alt(const struct hv_ct *ct, uint32_t b, uint16_t sig)
+{
+	return (b ^ (((uint32_t)sig * 0x9e3779b1u) >> 13 | 1)) & ct->bk_mask;
+}
+
+/* The ways of B holding signature SIG: bit 2w for way w. */
+static inline uint32_t
+bucket_hits(const struct hv_ct_bucket *b, uint16_t sig)
+{
+#ifdef __SSE2__
+	__m128i v = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)(const void *)b->sig),
+				    _mm_set1_epi16((short)sig));
+
+	return (uint32_t)_mm_movemask_epi8(v) & 0x5555u;
+#else
+	uint32_t m = 0;
+
+	for (unsigned w = 0; w < CT_WAYS; w++)
+		if (b->sig[w] == sig)
+			m |= 1u << (2 * w);
+	return m;
+#endif
+}
+
+static inline bool
+key_eq(const struct hv_ct_key *x, const struct hv_ct_key *y)
+{
+	uint64_t a[6], b[6];
+
+	memcpy(a, x, sizeof(a));
+	memcpy(b, y, sizeof(b));
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
+		(a[5] ^ b[5])) == 0;
+}
+
+static inline int32_t
+bucket_find(const struct hv_ct *ct, const struct hv_ct_bucket *b, const struct hv_ct_key *k,
+	    uint16_t sig)
+{
+	for (uint32_t m = bucket_hits(b, sig); m != 0; m &= m - 1) {
+		uint32_t i = b->idx[__builtin_ctz(m) >> 1];
+
+		if (key_eq(&ct->e[i].key, k))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+/* The entry holding key K of hash H, or -1 (expired or not). */
+static int32_t
+ct_find(const struct hv_ct *ct, const struct hv_ct_key *k, uint32_t h)
+{
+	uint32_t b = h & ct->bk_mask;
+	uint16_t sig = ct_sig(h);
+	int32_t i = bucket_find(ct, &ct->bk[b], k, sig);
+
+	if (i >= 0 || ct->bk[b].over == 0)
+		return i;
+	return bucket_find(ct, &ct->bk[ct_alt(ct, b, sig)], k, sig);
+}
+
+static bool
+bucket_put(struct hv_ct_bucket *b, uint16_t sig, uint32_t slot)
+{
+	uint32_t m = bucket_hits(b, 0);
+	unsigned w;
+
+	if (m == 0)
+		return false;
+	w = (unsigned)__builtin_ctz(m) >> 1;
+	b->idx[w] = slot;
+	b->sig[w] = sig;
+	return true;
+}
+
+/* Make a way in bucket B by moving a resident to its other bucket. */
+static bool
+bucket_make_room(struct hv_ct *ct, uint32_t b)
+{
+	struct hv_ct_bucket *bb = &ct->bk[b];
+
+	for (unsigned w = 0; w < CT_WAYS; w++) {
+		uint16_t sig = bb->sig[w];
+		uint32_t slot = bb->idx[w], other = ct_alt(ct, b, sig);
+
+		if (!bucket_put(&ct->bk[other], sig, slot))
+			continue;
+		bb->sig[w] = 0;
+		if ((ct->e[slot].hash & ct->bk_mask) == b)
+			bb->over++; /* left its first bucket */
+		else
+			ct->bk[other].over--; /* back in its first */
+		return true;
+	}
+	return false;
+}
+
+static bool
+ct_insert(struct hv_ct *ct, uint32_t h, uint32_t slot)
+{
+	uint32_t b1 = h & ct->bk_mask;
+	uint16_t sig = ct_sig(h);
+	uint32_t b2 = ct_alt(ct, b1, sig);
+
+	if (bucket_put(&ct->bk[b1], sig, slot))
+		return true;
+	if (bucket_put(&ct->bk[b2], sig, slot) ||
+	    (bucket_make_room(ct, b2) && bucket_put(&ct->bk[b2], sig, slot))) {
+		ct->bk[b1].over++;
+		return true;
+	}
+	return bucket_make_room(ct, b1) && bucket_put(&ct->bk[b1], sig, slot);
+}
+
+static void
+ct_remove(struct hv_ct *ct, uint32_t slot, uint32_t h)
+{
+	uint32_t b1 = h & ct->bk_mask;
+	uint16_t sig = ct_sig(h);
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct hv_ct_bucket *b = &ct->bk[pass == 0 ? b1 : ct_alt(ct, b1, sig)];
+
+		for (uint32_t m = bucket_hits(b, sig); m != 0; m &= m - 1) {
+			unsigned w = (unsigned)__builtin_ctz(m) >> 1;
+
+			if (b->idx[w] != slot)
+				continue;
+			b->sig[w] = 0;
+			if (pass == 1)
+				ct->bk[b1].over--;
+			return;
+		}
+	}
+}
+
+uint32_t
+hv_ct_bucket_of(const struct hv_ct *ct, uint32_t hash, bool second)
+{
+	uint32_t b = hash & ct->bk_mask;
+
+	return second ? ct_alt(ct, b, ct_sig(hash)) : b;
+}
+
+const char *
+hv_ct_verify(const struct hv_ct *ct)
+{
+	uint32_t nb = ct->bk_mask + 1, indexed = 0, free_n = 0, used = 0;
+	uint32_t *over = calloc(nb, sizeof(*over));
+	const char *bad = NULL;
+
+	if (over == NULL)
+		return "out of memory";
+	for (uint32_t i = 0; i < ct->capacity; i++) {
+		const struct hv_ct_entry *e = &ct->e[i];
+		uint32_t first = e->hash & ct->bk_mask;
+
+		if (!e->used)
+			continue;
+		used++;
+		if (ct_find(ct, &e->key, e->hash) != (int32_t)i)
+			bad = "a live entry that lookup does not find";
+		else if (bucket_find(ct, &ct->bk[first], &e->key, ct_sig(e->hash)) < 0)
+			over[first]++;
+	}
+	for (uint32_t b = 0; b < nb && bad == NULL; b++) {
+		const struct hv_ct_bucket *bb = &ct->bk[b];
+
+		if (over[b] != bb->over)
+			bad = "a bucket's count of keys in their second bucket is wrong";
+		for (unsigned w = 0; w < CT_WAYS && bad == NULL; w++) {
+			const struct hv_ct_entry *e;
+			uint32_t first;
+
+			if (bb->sig[w] == 0)
+				continue;
+			indexed++;
+			if (bb->idx[w] >= ct->capacity) {
+				bad = "a way indexes past the entries";
+				break;
+			}
+			e = &ct->e[bb->idx[w]];
+			first = e->hash & ct->bk_mask;
+			if (!e->used)
+				bad = "a way indexes a free entry";
+			else if (bb->sig[w] != ct_sig(e->hash))
+				bad = "a way's signature is not its entry's";
+			else if (b != first && b != ct_alt(ct, first, bb->sig[w]))
+				bad = "an entry in neither of its buckets";
+		}
+	}
+	free(over);
+	if (bad != NULL)
+		return bad;
+	if (indexed != used || used != ct->count)
+		return "the ways, the live entries and the count disagree";
+	for (uint32_t s = ct->free_head; s != HV_CT_NIL; s = ct->e[s].next)
+		if (s >= ct->capacity || ct->e[s].used || ++free_n > ct->capacity)
+			return "the free chain holds a live entry or loops";
+	if (free_n + used != ct->capacity)
+		return "entries neither live nor free";
+	return NULL;
+}
+
 struct hv_ct *
 hv_ct_create(const struct hv_ct_conf *conf, char *err, size_t errlen)
 {
-	struct rte_hash_parameters hp = {0};
 	struct hv_ct *ct;
+	uint32_t nb;
 
-	if (conf->capacity < 64 || conf->mgmt_reserve >= conf->capacity) {
-		snprintf(err, errlen, "connection table of %u with a reserve of %u: too small",
-			 conf->capacity, conf->mgmt_reserve);
+	if (conf->capacity < 64 || conf->mgmt_reserve >= conf->capacity ||
+	    conf->capacity > (1u << 30)) {
+		snprintf(err, errlen, "connection table of %u with a reserve of %u: %s",
+			 conf->capacity, conf->mgmt_reserve,
+			 conf->capacity > (1u << 30) ? "too large" : "too small");
 		return NULL;
+	}
+	nb = rte_align32pow2(conf->capacity / 4);
+	if (!hash_seeded) {
+		uint64_t r = rte_rand();
+
+		hash_seed[0] = (uint32_t)r;
+		hash_seed[1] = (uint32_t)(r >> 32);
+		hash_seeded = true;
 	}
 	ct = rte_zmalloc_socket("hv_ct", sizeof(*ct), RTE_CACHE_LINE_SIZE, conf->socket_id);
 	if (ct == NULL)
 		goto nomem;
 	ct->e = rte_zmalloc_socket("hv_ct_entries", sizeof(*ct->e) * conf->capacity,
 				   RTE_CACHE_LINE_SIZE, conf->socket_id);
-	if (ct->e == NULL)
+	ct->bk = rte_zmalloc_socket("hv_ct_buckets", sizeof(*ct->bk) * nb, RTE_CACHE_LINE_SIZE,
+				    conf->socket_id);
+	if (ct->e == NULL || ct->bk == NULL)
 		goto nomem_ct;
-	hp.name = conf->name;
-	hp.entries = conf->capacity;
-	hp.key_len = sizeof(struct hv_ct_key);
-	hp.hash_func = rte_hash_crc;
-	hp.socket_id = conf->socket_id;
-	/* every one of `capacity` keys fits, whatever their hashes */
-	hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-	ct->h = rte_hash_create(&hp);
-	if (ct->h == NULL) {
-		snprintf(err, errlen, "cannot create connection table %s: %s", conf->name,
-			 rte_strerror(rte_errno));
-		rte_free(ct->e);
-		rte_free(ct);
-		return NULL;
-	}
 	/*
 	 * Touch every page now: without hugepages the memory arrives lazily, and
 	 * faulting it in while connections open cut the first fill of a table
 	 * of 1,000,000 to a tenth of the steady setup rate (bench/RESULTS.md).
 	 */
 	memset(ct->e, 0, sizeof(*ct->e) * conf->capacity);
-	rte_hash_reset(ct->h);
+	memset(ct->bk, 0, sizeof(*ct->bk) * nb);
+	for (uint32_t i = 0; i < conf->capacity; i++)
+		ct->e[i].next = i + 1 < conf->capacity ? i + 1 : HV_CT_NIL;
+	ct->free_head = 0;
+	ct->bk_mask = nb - 1;
 	ct->capacity = conf->capacity;
 	ct->mgmt_reserve = conf->mgmt_reserve;
 	ct->port_limit = conf->port_limit;
@@ -138,6 +389,8 @@ hv_ct_create(const struct hv_ct_conf *conf, char *err, size_t errlen)
 		ct->head[i] = ct->tail[i] = HV_CT_NIL;
 	return ct;
 nomem_ct:
+	rte_free(ct->bk);
+	rte_free(ct->e);
 	rte_free(ct);
 nomem:
 	snprintf(err, errlen, "out of memory for a connection table of %u", conf->capacity);
@@ -149,7 +402,7 @@ hv_ct_free(struct hv_ct *ct)
 {
 	if (ct == NULL)
 		return;
-	rte_hash_free(ct->h);
+	rte_free(ct->bk);
 	rte_free(ct->e);
 	rte_free(ct);
 }
@@ -249,10 +502,16 @@ _Static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "the key words assume little
 _Static_assert(offsetof(struct hv_ct_key, b) == 20 && offsetof(struct hv_ct_key, family) == 40,
 	       "the key layout the words are built for");
 
+/*
+ * The hash's secret, drawn when the first table is created (before any
+ * worker runs, and the same for every table: a packet handed to another
+ * worker keeps its hash), so that a guest cannot choose keys that collide in
+ * the index, as Linux seeds its conntrack hash (nf_conntrack_hash_rnd).
+ */
 static inline uint32_t
 hash_words(const uint64_t *w)
 {
-	uint32_t a = 0x6876, b = 0x1f3d5b79;
+	uint32_t a = hash_seed[0], b = hash_seed[1];
 
 	/* two independent chains: the CRC instruction's latency, not its rate, bounds one */
 	a = rte_hash_crc_8byte(w[0], a);
@@ -450,8 +709,10 @@ hv_ct_delete(struct hv_ct *ct, uint32_t slot)
 		return;
 	write_begin(e);
 	list_del(ct, slot);
-	rte_hash_del_key_with_hash(ct->h, &e->key, e->hash);
+	ct_remove(ct, slot, e->hash);
 	e->used = 0;
+	e->next = ct->free_head;
+	ct->free_head = slot;
 	write_end(e);
 	CT_SET(ct->count, ct->count - 1);
 	if (!(e->flags & HV_CT_F_MGMT))
@@ -466,7 +727,7 @@ hv_ct_delete(struct hv_ct *ct, uint32_t slot)
 static inline int32_t
 check_found(struct hv_ct *ct, int32_t pos, uint64_t now)
 {
-	if (pos < 0 || (uint32_t)pos >= ct->capacity || !ct->e[pos].used)
+	if (pos < 0)
 		return -1;
 	if (unlikely(ct->e[pos].expire <= now)) {
 		hv_ct_delete(ct, (uint32_t)pos);
@@ -479,27 +740,34 @@ check_found(struct hv_ct *ct, int32_t pos, uint64_t now)
 void
 hv_ct_lookup_start(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n, int32_t *pos)
 {
-	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
-	hash_sig_t sig[RTE_HASH_LOOKUP_BULK_MAX];
-
-	if (n > RTE_HASH_LOOKUP_BULK_MAX)
-		n = RTE_HASH_LOOKUP_BULK_MAX;
-	if (n == 0)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		keys[i] = &pkts[i]->key;
-		sig[i] = pkts[i]->hash;
-	}
-	rte_hash_lookup_with_hash_bulk(ct->h, keys, sig, n, pos);
-	/* the entries are cold: ask for all of them before touching any */
+	/* the buckets are cold: ask for all of them before reading any */
 	for (unsigned i = 0; i < n; i++)
-		if (pos[i] >= 0 && (uint32_t)pos[i] < ct->capacity)
-			rte_prefetch0(&ct->e[pos[i]]);
+		rte_prefetch0(&ct->bk[pkts[i]->hash & ct->bk_mask]);
+	for (unsigned i = 0; i < n; i++) {
+		const uint32_t h = pkts[i]->hash;
+		const struct hv_ct_bucket *b = &ct->bk[h & ct->bk_mask];
+		uint32_t m = bucket_hits(b, ct_sig(h));
+
+		if (likely(m != 0 && (m & (m - 1)) == 0)) {
+			const struct hv_ct_entry *e = &ct->e[b->idx[__builtin_ctz(m) >> 1]];
+
+			pos[i] = (int32_t)(e - ct->e);
+			rte_prefetch0(e);
+			rte_prefetch0((const char *)e + 64);
+			if (pkts[i]->kind == HV_CT_K_TCP)
+				rte_prefetch0((const char *)e + 128);
+		} else {
+			pos[i] = m == 0 && b->over == 0 ? CT_ABSENT : CT_SEARCH;
+		}
+	}
 }
 
 int32_t
-hv_ct_lookup_finish(struct hv_ct *ct, int32_t pos, uint64_t now)
+hv_ct_lookup_finish(struct hv_ct *ct, const struct hv_ct_pkt *p, int32_t pos, uint64_t now)
 {
+	/* the candidate may be another key with the same signature, or deleted since */
+	if (pos >= 0 ? !ct->e[pos].used || !key_eq(&ct->e[pos].key, &p->key) : pos == CT_SEARCH)
+		pos = ct_find(ct, &p->key, p->hash);
 	return check_found(ct, pos, now);
 }
 
@@ -507,17 +775,15 @@ void
 hv_ct_lookup_bulk(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n, uint64_t now,
 		  int32_t *slot)
 {
-	if (n > RTE_HASH_LOOKUP_BULK_MAX)
-		n = RTE_HASH_LOOKUP_BULK_MAX;
 	hv_ct_lookup_start(ct, pkts, n, slot);
 	for (unsigned i = 0; i < n; i++)
-		slot[i] = check_found(ct, slot[i], now);
+		slot[i] = hv_ct_lookup_finish(ct, pkts[i], slot[i], now);
 }
 
 int32_t
 hv_ct_lookup(struct hv_ct *ct, const struct hv_ct_pkt *p, uint64_t now)
 {
-	return check_found(ct, rte_hash_lookup_with_hash(ct->h, &p->key, p->hash), now);
+	return check_found(ct, ct_find(ct, &p->key, p->hash), now);
 }
 
 unsigned
@@ -947,6 +1213,9 @@ hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_pkt_meta
 	struct hv_ct_entry *e;
 	int32_t pos;
 
+	pos = ct_find(ct, &p->key, p->hash);
+	if (pos >= 0)
+		return pos; /* opened by an earlier packet of the same burst */
 	if (port_limit == 0)
 		port_limit = ct->port_limit;
 	if (port_limit && in_port < HV_CT_MAX_PORTS && ct->port_count[in_port] >= port_limit) {
@@ -965,14 +1234,14 @@ hv_ct_open(struct hv_ct *ct, const struct hv_ct_pkt *p, const struct hv_pkt_meta
 		*why = HV_DROP_CT_LIMIT_TABLE;
 		return -1;
 	}
-	pos = rte_hash_add_key_with_hash(ct->h, &p->key, p->hash);
-	if (pos < 0 || (uint32_t)pos >= ct->capacity) {
-		*why = HV_DROP_CT_LIMIT_TABLE;
+	/* count < capacity: a free entry exists */
+	pos = (int32_t)ct->free_head;
+	if (ct->free_head == HV_CT_NIL || !ct_insert(ct, p->hash, (uint32_t)pos)) {
+		*why = HV_DROP_CT_LIMIT_TABLE; /* or no way left in either bucket */
 		return -1;
 	}
 	e = &ct->e[pos];
-	if (e->used)
-		return pos; /* opened by an earlier packet of the same burst */
+	ct->free_head = e->next;
 	write_begin(e);
 	e->used = 1;
 	e->key = p->key;

@@ -32,7 +32,7 @@
 #include "common/drop.h"
 #include "packet/packet.h"
 
-struct rte_hash;
+struct hv_ct_bucket;
 
 #define HV_CT_MAX_PORTS 256
 #define HV_CT_MAX_SEGS	1024
@@ -90,7 +90,7 @@ struct hv_ct_end {
 };
 
 /*
- * 48 bytes, so that rte_hash compares keys with its 48-byte vector compare.
+ * 48 bytes, compared as six 64-bit words (the pads are always zero).
  * The canonical order puts the smaller endpoint first, comparing them as
  * two 64-bit words and one 32-bit word (any fixed total order would do).
  */
@@ -126,26 +126,32 @@ struct hv_ct_tcp_dir {
 };
 
 struct hv_ct_entry {
-	/* first cache line: what every packet of an established connection touches */
-	uint32_t seq; /* odd while the worker writes the entry */
+	/*
+	 * Line 0: what a lookup reads. The table's buckets hold a signature and
+	 * an entry index, and the key lives here: a lookup costs the bucket's
+	 * line and this one, and this one also says whether the entry is live.
+	 */
+	struct hv_ct_key key;
+	uint64_t expire; /* tsc */
+	uint32_t seq;	 /* odd while the worker writes the entry */
 	uint8_t used;
 	uint8_t state;	/* enum hv_ct_state */
 	uint8_t flags;	/* HV_CT_F_* */
-	uint8_t closer; /* TCP: direction of the first FIN */
-	uint32_t rule;	/* index of the admitting rule in the policy of epoch */
-	uint32_t hash;
-	uint32_t epoch; /* of the admitting policy, modulo 2^32 */
 	uint8_t pclass; /* HV_CT_P_*: which timeouts apply, without reading the key */
+	/* line 1: the rest of what every packet of an established connection touches */
+	uint32_t hash;
+	uint32_t rule;	/* index of the admitting rule in the policy of epoch */
+	uint32_t epoch; /* of the admitting policy, modulo 2^32 */
+	uint8_t closer; /* TCP: direction of the first FIN */
 	uint8_t pad[3];
-	uint64_t expire;	       /* tsc */
 	uint64_t packets[2], bytes[2]; /* original, reply */
-	/* the rest: TCP windows, the key, listing and limits */
+	uint16_t in_port;	       /* the initiator's port (hvnet slot) */
+	uint16_t seg;		       /* the initiator's segment */
+	uint32_t prev, next;	       /* early-drop list; next also chains free entries */
+	uint32_t pad2;
+	/* line 2: TCP windows, listing */
 	struct hv_ct_tcp_dir td[2];
-	struct hv_ct_key key;
-	uint16_t in_port;    /* the initiator's port (hvnet slot) */
-	uint16_t seg;	     /* the initiator's segment */
-	uint64_t created;    /* tsc */
-	uint32_t prev, next; /* early-drop list */
+	uint64_t created; /* tsc */
 } __attribute__((aligned(64)));
 
 struct hv_ct_conf {
@@ -189,8 +195,10 @@ struct hv_ct_mailbox {
 };
 
 struct hv_ct {
-	struct rte_hash *h;
-	struct hv_ct_entry *e; /* capacity entries, indexed by rte_hash position */
+	struct hv_ct_bucket *bk; /* bk_mask + 1 buckets (conntrack.c) */
+	struct hv_ct_entry *e;	 /* capacity entries */
+	uint32_t bk_mask;
+	uint32_t free_head; /* free entries, chained through next */
 	uint32_t capacity;
 	uint32_t mgmt_reserve;
 	uint32_t port_limit;
@@ -252,14 +260,15 @@ enum hv_drop_reason hv_ct_pkt_build(const struct hv_pkt_meta *m, const uint8_t *
 void hv_ct_lookup_bulk(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n,
 		       uint64_t now, int32_t *slot);
 /*
- * The same in two halves, so that other work can hide the entries' cache
- * misses: _start looks the keys up and prefetches the entries, POS[i] the
- * raw position or a negative value; _finish turns one into an entry index
- * or -1 (expired entries deleted). No table change may come in between.
+ * The same in two halves, so that other work can hide the cache misses:
+ * _start reads the keys' buckets and prefetches the candidate entries, POS[i]
+ * a candidate or a negative value; _finish compares the key of packet P
+ * with its candidate and turns it into an entry index or -1 (expired
+ * entries deleted). Deletions may come in between, no insertions.
  */
 void hv_ct_lookup_start(struct hv_ct *ct, const struct hv_ct_pkt *const *pkts, unsigned n,
 			int32_t *pos);
-int32_t hv_ct_lookup_finish(struct hv_ct *ct, int32_t pos, uint64_t now);
+int32_t hv_ct_lookup_finish(struct hv_ct *ct, const struct hv_ct_pkt *p, int32_t pos, uint64_t now);
 /* Look up one key; entry index or -1 (expired ones deleted, as above). */
 int32_t hv_ct_lookup(struct hv_ct *ct, const struct hv_ct_pkt *p, uint64_t now);
 
@@ -327,6 +336,15 @@ const char *hv_ct_timeout_name(enum hv_ct_timeout t);
 uint32_t hv_ct_timeout_default(enum hv_ct_timeout t);
 /* "tcp_established" -> its index, or -1 */
 int hv_ct_timeout_from_name(const char *name);
+
+/*
+ * For tests and fuzzers, O(capacity + buckets): the first (or SECOND)
+ * bucket of HASH, and a check of the index against the entries (every live
+ * entry indexed once and found, the counts of keys in their second bucket,
+ * the free chain): NULL, or what is wrong.
+ */
+uint32_t hv_ct_bucket_of(const struct hv_ct *ct, uint32_t hash, bool second);
+const char *hv_ct_verify(const struct hv_ct *ct);
 
 /* Direction of a packet of entry E: 0 original, 1 reply. */
 static inline unsigned

@@ -525,7 +525,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	}
 	HV_CNT_ADD(w->fw.checked, n_ip);
 	for (uint16_t i = 0; i < n_tr; i++)
-		slot[i] = hv_ct_lookup_finish(ct, slot[i], c->now);
+		slot[i] = hv_ct_lookup_finish(ct, &cp[tr[i]], slot[i], c->now);
 	for (uint16_t i = 0; i < n_tr; i++) {
 		const uint16_t k = tr[i];
 		const struct hv_pkt_meta *m = &meta[k];

@@ -235,7 +235,7 @@ main(int argc, char **argv)
 	       (double)replied / ((double)(t2 - t1) / hz) / 1e6,
 	       (double)(t2 - t1) / (double)(replied ? replied : 1));
 	printf("memory: a table of %u connections takes %.1f MiB of DPDK heap: %.0f bytes per "
-	       "connection (entry %zu bytes + hash key and buckets)\n",
+	       "connection (entry %zu bytes + its share of the index buckets)\n",
 	       n, (double)(after - before) / 1048576.0, (double)(after - before) / n,
 	       sizeof(struct hv_ct_entry));
 	hv_ct_free(ct);

@@ -12,7 +12,9 @@
 # memory per connection come from bench/fw/ctbench (one core, no I/O).
 #
 # Usage: bench/fw/run.sh [BUILD] ; env ROUNDS (3), SECONDS_PER_RUN (10),
-#        RULES (10000), FLOWS (100000), MACS (1000), SIZE (64), SKIP_OVS
+#        RULES (10000), FLOWS (100000), MACS (1000), SIZE (64), SKIP_OVS;
+#        SWITCHES (testpmd hvnetd ovs) picks and orders them, and hvnetd-b
+#        is hvnetd from the build BUILD_B: an A/B of two builds in one run
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
@@ -56,24 +58,29 @@ tag() { # JSON-LINE SWITCH CYCLES [EXTRA-JSON]
 }
 
 
-run_hvnetd() {
-	local extra
-	hvnetd_start "$1" --mem 1536 --segment bench --ct-max $((FLOWS * 2 + 65536)) \
+run_hvnetd() { # ROUND [CONFIG]
+	local extra l=${2:+$2-}$1 # a label per configuration and round
+	hvnetd_start "$l" --mem 1536 --segment bench --ct-max $((FLOWS * 2 + 65536)) \
 		--port "s0:vhost-user:bench:path=$DIR/s0.sock" \
 		--port "s1:vhost-user:bench:path=$DIR/s1.sock" \
 		--policy "$DIR/policy.hvnet" || return 1
-	r=$(gen "hvnetd-$1")
-	hvctl --json ct stats >"$OUT/hvnetd-ct-$1.json"
-	hvctl --json policy status >"$OUT/hvnetd-policy-$1.json"
-	hvctl --json stats >"$OUT/hvnetd-fw-$1.json"
+	r=$(gen "hvnetd-$l")
+	hvctl --json ct stats >"$OUT/hvnetd-ct-$l.json"
+	hvctl --json policy status >"$OUT/hvnetd-policy-$l.json"
+	hvctl --json stats >"$OUT/hvnetd-fw-$l.json"
 	extra=$(python3 -c "
 import json
-s=json.load(open('$OUT/hvnetd-fw-$1.json')); c=json.load(open('$OUT/hvnetd-ct-$1.json'))
-p=json.load(open('$OUT/hvnetd-policy-$1.json'))['current']
+s=json.load(open('$OUT/hvnetd-fw-$l.json')); c=json.load(open('$OUT/hvnetd-ct-$l.json'))
+p=json.load(open('$OUT/hvnetd-policy-$l.json'))['current']
 print(json.dumps({'connections': c['connections'], 'rules': p['rules'], 'entries': p['entries'],
   'established': s['firewall']['established']}))")
-	hvnetd_tag "$1" "$r" hvnetd "$extra"
+	hvnetd_tag "$l" "$r" "${2:-hvnetd}" "$extra"
 	hvnetd_stop
+}
+
+run_hvnetd-b() {
+	local HVNETD=${BUILD_B:?BUILD_B names the other build}/vswitch/hvnetd
+	run_hvnetd "$1" hvnetd-b
 }
 
 OVSDIR=$DIR/ovs
@@ -140,7 +147,7 @@ run_ovs() {
 python3 bench/fw/gen_policy.py "$RULES" >"$DIR/policy.hvnet"
 cp "$DIR/policy.hvnet" "$OUT/policy.hvnet"
 switches=${SWITCHES:-testpmd hvnetd ovs}
-[ -n "${SKIP_OVS:-}" ] && switches="testpmd hvnetd"
+[ -n "${SKIP_OVS:-}" ] && [ -z "${SWITCHES:-}" ] && switches="testpmd hvnetd"
 echo "bench-fw: $ROUNDS rounds x ($switches), ${SECS}s each, $RULES rules, $FLOWS flows both ways, $MACS MACs, ${SIZE}B"
 machine
 : >"$OUT/results.jsonl"
@@ -176,6 +183,12 @@ print()
 print("median hvnetd/testpmd: %.3f (min %.3f, max %.3f)" % (statistics.median(r1), min(r1), max(r1)))
 if r2:
     print("median hvnetd/OVS-ct: %.2f (min %.2f, max %.2f)" % (statistics.median(r2), min(r2), max(r2)))
+hb = by.get("hvnetd-b", [])
+if hb:
+    ab = [h["rx_pps"] / b["rx_pps"] for h, b in zip(hv, hb)]
+    print("median hvnetd/hvnetd-b: %.3f (min %.3f, max %.3f); cycles/pkt hvnetd %s, hvnetd-b %s" % (
+        statistics.median(ab), min(ab), max(ab),
+        " ".join("%.0f" % h["cycles_per_packet"] for h in hv), " ".join("%.0f" % b["cycles_per_packet"] for b in hb)))
 PY
 echo
 echo "connection setup and memory (bench/fw/ctbench, one core):"

@@ -95,6 +95,8 @@ check_books(void)
 				abort();
 			prev = s;
 		}
+	if (hv_ct_verify(ct) != NULL)
+		abort();
 }
 
 int

@@ -619,6 +619,152 @@ test_flush_and_keys(void **state)
 	assert_int_equal(ct->count, 0);
 }
 
+/* A UDP key of source port SPORT, its hash replaced by HASH (the table never rehashes a key). */
+static void
+forced(struct frame *f, struct hv_ct_pkt *p, uint16_t sport, uint32_t hash)
+{
+	udp(f, C, sport, S, 53);
+	build(f, p, 1);
+	p->hash = hash;
+}
+
+static int32_t
+forced_open(uint16_t sport, uint32_t hash, enum hv_drop_reason *why)
+{
+	struct frame f;
+	struct hv_ct_pkt p;
+
+	forced(&f, &p, sport, hash);
+	*why = HV_DROP_NONE;
+	return hv_ct_open(ct, &p, &f.m, f.b, f.len, 3, 1, true, 0, 0, 0, 1, now, why);
+}
+
+static int32_t
+forced_lookup(uint16_t sport, uint32_t hash)
+{
+	struct frame f;
+	struct hv_ct_pkt p;
+	const struct hv_ct_pkt *pp = &p;
+	int32_t one, bulk;
+
+	forced(&f, &p, sport, hash);
+	one = hv_ct_lookup(ct, &p, now);
+	hv_ct_lookup_bulk(ct, &pp, 1, now, &bulk);
+	assert_int_equal(one, bulk);
+	return one;
+}
+
+/*
+ * The index (buckets of signatures beside the entries): keys that share a
+ * first bucket spill into their second ones, keys with one hash are told
+ * apart by their keys, a full pair of buckets moves a resident away, and a
+ * key with no way left is refused as a full table. Hashes are forced.
+ */
+static void
+test_table_index(void **state)
+{
+	uint32_t x = 7, h1 = 0x00010000u | x, h2, hz, y, z;
+	enum hv_drop_reason why;
+	int32_t s[32];
+
+	(void)state;
+	/* eight keys fill bucket X, a ninth with another signature lives in its second */
+	for (unsigned i = 0; i < 8; i++)
+		assert_true((s[i] = forced_open((uint16_t)(100 + i), h1, &why)) >= 0);
+	h2 = 0x00020000u | x;
+	y = hv_ct_bucket_of(ct, h2, true);
+	assert_true((s[8] = forced_open(200, h2, &why)) >= 0);
+	assert_null(hv_ct_verify(ct));
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(forced_lookup((uint16_t)(100 + i), h1), s[i]);
+	assert_int_equal(forced_lookup(200, h2), s[8]);
+	/* same hash, other key: not found, and found once opened */
+	assert_int_equal(forced_lookup(108, h1), -1);
+	/* fill Y's remaining seven ways with keys whose first bucket is Y */
+	hz = 0x00030000u | y;
+	z = hv_ct_bucket_of(ct, hz, true);
+	assert_true(z != x);
+	for (unsigned i = 0; i < 7; i++)
+		assert_true(forced_open((uint16_t)(300 + i), hz, &why) >= 0);
+	assert_null(hv_ct_verify(ct));
+	/* X and Y full: one of Y's own keys moves to its second bucket Z */
+	assert_true((s[9] = forced_open(201, h2, &why)) >= 0);
+	assert_null(hv_ct_verify(ct));
+	assert_int_equal(forced_lookup(201, h2), s[9]);
+	for (unsigned i = 0; i < 7; i++)
+		assert_true(forced_lookup((uint16_t)(300 + i), hz) >= 0);
+	/* delete everything: the index is empty again, every count back to zero */
+	for (uint32_t i = 0; i < ct->capacity; i++)
+		hv_ct_delete(ct, i);
+	assert_int_equal(ct->count, 0);
+	assert_null(hv_ct_verify(ct));
+	assert_int_equal(forced_lookup(100, h1), -1);
+	/* sixteen keys of one hash fill both its buckets, and a seventeenth has no way left */
+	for (unsigned i = 0; i < 16; i++)
+		assert_true(forced_open((uint16_t)(400 + i), 0x00050000u | 100, &why) >= 0);
+	assert_int_equal(forced_open(416, 0x00050000u | 100, &why), -1);
+	assert_int_equal(why, HV_DROP_CT_LIMIT_TABLE);
+	assert_int_equal(ct->count, 16);
+	assert_null(hv_ct_verify(ct));
+	for (unsigned i = 0; i < 16; i++)
+		assert_true(forced_lookup((uint16_t)(400 + i), 0x00050000u | 100) >= 0);
+}
+
+/* A full table of real keys: every one found, one at a time and in bulk, after churn too. */
+static void
+test_table_full(void **state)
+{
+	struct frame f[64];
+	struct hv_ct_pkt p[64];
+	const struct hv_ct_pkt *pp[64];
+	int32_t slot[64];
+	enum hv_drop_reason why;
+
+	(void)state;
+	for (uint32_t i = 0; i < ct->capacity; i++) {
+		struct frame g;
+		struct hv_ct_pkt q;
+
+		udp(&g, C, (uint16_t)(10000 + i), S, 53);
+		build(&g, &q, 1);
+		assert_true(hv_ct_open(ct, &q, &g.m, g.b, g.len, 3, 1, true, 0, 0, 0, 1, now,
+				       &why) >= 0);
+	}
+	assert_int_equal(ct->count, ct->capacity);
+	assert_null(hv_ct_verify(ct));
+	/* delete every third, reopen them: churn through the free chain */
+	for (uint32_t i = 0; i < ct->capacity; i += 3)
+		hv_ct_delete(ct, i);
+	assert_null(hv_ct_verify(ct));
+	for (uint32_t i = 0; i < ct->capacity; i++) {
+		struct frame g;
+		struct hv_ct_pkt q;
+
+		udp(&g, C, (uint16_t)(10000 + i), S, 53);
+		build(&g, &q, 1);
+		if (hv_ct_lookup(ct, &q, now) < 0)
+			assert_true(hv_ct_open(ct, &q, &g.m, g.b, g.len, 3, 1, true, 0, 0, 0, 1,
+					       now, &why) >= 0);
+	}
+	assert_int_equal(ct->count, ct->capacity);
+	assert_null(hv_ct_verify(ct));
+	for (uint32_t base = 0; base < ct->capacity; base += 64) {
+		for (unsigned j = 0; j < 64; j++) {
+			udp(&f[j], C, (uint16_t)(10000 + base + j), S, 53);
+			build(&f[j], &p[j], 1);
+			pp[j] = &p[j];
+		}
+		hv_ct_lookup_bulk(ct, pp, 64, now, slot);
+		for (unsigned j = 0; j < 64; j++) {
+			struct hv_ct_entry e;
+
+			assert_true(slot[j] >= 0);
+			assert_true(hv_ct_snapshot(ct, (uint32_t)slot[j], &e));
+			assert_memory_equal(&e.key, &p[j].key, sizeof(e.key));
+		}
+	}
+}
+
 /* EAL leaves /var/run/dpdk/PREFIX behind, and each run has a prefix of its own */
 static void
 eal_rundir_remove(const char *rundir)
@@ -696,6 +842,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_and_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_age_paced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
 	};
 
 	(void)argc;
