@@ -662,9 +662,10 @@ print_vtep_show(json_t *r)
 		printf("overlay configured but not active: %s\n", s_of(r, "error"));
 		return;
 	}
-	printf("local %s on uplink %s, UDP port %lld, TTL %lld, learn %s\n", s_of(r, "local"),
-	       s_of(r, "uplink"), i_of(r, "udp_port"), i_of(r, "ttl"),
-	       json_is_true(json_object_get(r, "learn")) ? "yes" : "no");
+	printf("local %s on uplink %s, UDP port %lld, TTL %lld, learn %s, UDP checksum %s\n",
+	       s_of(r, "local"), s_of(r, "uplink"), i_of(r, "udp_port"), i_of(r, "ttl"),
+	       json_is_true(json_object_get(r, "learn")) ? "yes" : "no",
+	       json_is_true(json_object_get(r, "udp_checksum")) ? "computed" : "0 (RFC 7348)");
 	printf("uplink MTU %lld, overlay MTU %lld\n", i_of(r, "uplink_mtu"), i_of(r, "mtu"));
 	printf("VNIs:");
 	json_array_foreach(json_object_get(r, "vnis"), i, v)

@@ -901,6 +901,9 @@ vxlan_add(const char *name, uint32_t vni, const struct hv_overlay *ov, int ul, c
 	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(ov->port ? ov->port : 4789));
 	mnl_attr_put_u8(nlh, IFLA_VXLAN_TTL, ov->ttl ? ov->ttl : 64);
 	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 1);
+	/* the outer UDP checksum over IPv4 as hvnetd sends it: 0 unless `udp-checksum yes` */
+	if (ov->local.family == 4)
+		mnl_attr_put_u8(nlh, IFLA_VXLAN_UDP_CSUM, ov->udp_csum ? 1 : 0);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
 	rc = rt_request(nlh);

@@ -122,6 +122,7 @@ overlay_conf(struct hv_switch *sw, const struct hv_fw *fw, struct hv_vx_conf *co
 	conf->udp_port = o->port;
 	conf->ttl = o->ttl;
 	conf->learn = o->learn;
+	conf->udp_csum = o->udp_csum;
 	conf->uplink = up->id;
 	conf->uplink_mtu = up->mtu;
 	/* the underlay is only as large as the kernel interface under the uplink */

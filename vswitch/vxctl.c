@@ -100,6 +100,7 @@ h_vtep_show(struct hv_control *c, json_t *args, struct reply_err *e)
 	json_object_set_new(res, "udp_port", json_integer(vx->udp_port));
 	json_object_set_new(res, "ttl", json_integer(vx->ttl));
 	json_object_set_new(res, "learn", json_boolean(vx->learn));
+	json_object_set_new(res, "udp_checksum", json_boolean(vx->udp_csum));
 	json_object_set_new(res, "uplink_mtu", json_integer(vx->uplink_mtu));
 	json_object_set_new(res, "mtu", json_integer(vx->mtu));
 	json_object_set_new(res, "vnis", vnis);

@@ -72,6 +72,7 @@ struct hv_vx_conf {
 	uint16_t udp_port; /* 0: 4789 */
 	uint8_t ttl;	   /* 0: 64 */
 	bool learn;
+	bool udp_csum;	 /* compute the outer UDP checksum; else 0 (RFC 7348 5) */
 	uint16_t uplink; /* port slot of the uplink */
 	uint8_t uplink_mac[6];
 	uint16_t uplink_mtu;		  /* IP MTU of the uplink */
@@ -93,6 +94,7 @@ struct hv_vx_state {
 	uint16_t udp_port;
 	uint8_t ttl;
 	bool learn;
+	bool udp_csum;
 	uint16_t uplink_mtu;
 	uint16_t mtu; /* the overlay MTU: uplink_mtu - HV_VX_OVERHEAD */
 	uint32_t seg_vni[HV_VX_MAX_SEGS];

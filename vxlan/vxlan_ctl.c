@@ -104,6 +104,7 @@ hv_vx_state_build(struct hv_vx_ctl *x, const struct hv_vx_conf *conf, char *err,
 	st->udp_port = conf->udp_port ? conf->udp_port : HV_VX_PORT;
 	st->ttl = conf->ttl ? conf->ttl : HV_VX_TTL;
 	st->learn = conf->learn;
+	st->udp_csum = conf->udp_csum;
 	st->uplink_mtu = conf->uplink_mtu;
 	st->mtu = (uint16_t)(conf->uplink_mtu - HV_VX_OVERHEAD);
 	st->neigh = x->neigh;

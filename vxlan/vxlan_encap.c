@@ -161,13 +161,17 @@ hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni, uint16_t 
 	vx[6] = (uint8_t)vni;
 	vx[7] = 0;
 	/*
-	 * Pseudo header, UDP and VXLAN headers and the inner frame; 0 is sent as
-	 * 0xffff. Computed here: left to a vhost-user uplink as a partial
-	 * checksum it cost more (bench/RESULTS.md), and no other uplink kind
-	 * offers the offload.
+	 * 0 unless the overlay block says `udp-checksum yes` (RFC 7348 5: it
+	 * SHOULD be sent as 0; Linux's udpcsum and OVS's csum are off unless
+	 * asked for). Else the pseudo header, UDP and VXLAN headers and the
+	 * inner frame, a sum of 0 sent as 0xffff; computed here: left to a
+	 * vhost-user uplink as a partial checksum it cost more
+	 * (bench/RESULTS.md), and no other uplink kind offers the offload.
 	 */
-	c = udp_cksum(ip, udp, ulen);
-	memcpy(udp + 6, &c, 2);
+	if (st->udp_csum) {
+		c = udp_cksum(ip, udp, ulen);
+		memcpy(udp + 6, &c, 2);
+	}
 	return HV_DROP_NONE;
 }
 

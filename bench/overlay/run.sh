@@ -12,7 +12,7 @@
 #             the generator sends on s1 is VXLAN, which hvnetd decapsulates
 #             and switches to s0; what it sends on s0 hvnetd switches to the
 #             hosts it learned behind the peer and encapsulates (outer UDP
-#             source port from the flow hash, UDP checksum, DF, TTL 64)
+#             source port from the flow hash, UDP checksum 0, DF, TTL 64)
 # with hvgen --reply, so the firewall sees one connection per flow, both
 # ways, in local-fw and overlay. Every overlay round runs encapsulation one way and decapsulation the
 # other, on hvnetd's one worker. Frame sizes are the inner frames' (SIZE);
@@ -21,7 +21,10 @@
 # The generator runs on CPU 0, hvnetd's worker on CPU 1.
 #
 # Usage: bench/overlay/run.sh [BUILD] ; env ROUNDS (11), SECONDS_PER_RUN (3),
-#        FLOWS (1000), MACS (1000), SIZE (64)
+#        FLOWS (1000), MACS (1000), SIZE (64), CONFIGS (local local-fw overlay
+#        overlay-csum; overlay-csum computes the outer UDP checksum, which
+#        RFC 7348 says should be 0 and the default overlay sends as 0;
+#        overlay-b is the overlay with hvnetd of the build BUILD_B, for an A/B)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
@@ -37,6 +40,8 @@ overlay {
 }
 P
 grep -v '^overlay\|^	\|^}' "$DIR/overlay.hvnet" >"$DIR/local.hvnet"
+# overlay-csum: the same with the outer UDP checksum computed (`udp-checksum yes`)
+sed 's/^	peer .*/&\n	udp-checksum yes/' "$DIR/overlay.hvnet" >"$DIR/overlay-csum.hvnet"
 cp "$DIR"/*.hvnet "$OUT/"
 
 run_local() { # ROUND [-fw: with the policy]
@@ -52,28 +57,40 @@ run_local() { # ROUND [-fw: with the policy]
 
 run_local-fw() { run_local "$1" -fw; }
 
-run_overlay() {
-	local upmac extra
-	hvnetd_start "overlay-$1" --mem 1024 --segment lab --policy "$DIR/overlay.hvnet" \
+run_overlay() { # ROUND [CONFIG]
+	local upmac extra cfg=${2:-overlay}
+	set -- "$1"
+	local pol=$DIR/overlay.hvnet
+	[ "$cfg" = overlay-csum ] && pol=$DIR/overlay-csum.hvnet
+	hvnetd_start "$cfg-$1" --mem 1024 --segment lab --policy "$pol" \
 		--port "s0:vhost-user:lab:path=$DIR/s0.sock" \
 		--port "s1:vhost-user:-:path=$DIR/s1.sock" || return 1
 	hvctl vtep neigh 192.0.2.2 "$GEN_VTEP_MAC" >/dev/null || { echo "vtep neigh failed" >&2; return 1; }
 	upmac=$(hvctl --json port show s1 | python3 -c "import json,sys; print(json.load(sys.stdin)['mac'])")
 	GEN_EXTRA="--reply --vxlan 300 --vtep-mac $upmac"
-	r=$(gen "overlay-$1")
-	hvctl --json vtep show >"$OUT/vtep-$1.json"
+	r=$(gen "$cfg-$1")
+	hvctl --json vtep show >"$OUT/vtep-$cfg-$1.json"
 	extra=$(python3 -c "
 import json
-v = json.load(open('$OUT/vtep-$1.json'))
+v = json.load(open('$OUT/vtep-$cfg-$1.json'))
 p = v['peers'][0]
 print(json.dumps({'vtep': {'counters': v['counters'], 'peer_rx': p['rx_packets'], 'peer_tx': p['tx_packets'],
   'peer_macs': p['macs'], 'drops': {k: n for k, n in v['drops'].items() if n}}}))")
-	hvnetd_tag "overlay-$1" "$r" overlay "$extra"
+	hvnetd_tag "$cfg-$1" "$r" "$cfg" "$extra"
 	hvnetd_stop
 }
 
-echo "bench-overlay: $ROUNDS rounds x (local, local-fw, overlay), ${SECS}s each, $FLOWS flows both ways, $MACS MACs, ${SIZE}B inner frames"
-bench_rounds local local-fw overlay
+run_overlay-csum() { run_overlay "$1" overlay-csum; }
+
+# overlay-b: the overlay with hvnetd of the build BUILD_B, for an A/B of two builds
+run_overlay-b() {
+	local HVNETD=${BUILD_B:?BUILD_B names the other build}/vswitch/hvnetd
+	run_overlay "$1" overlay-b
+}
+
+configs=${CONFIGS:-local local-fw overlay overlay-csum}
+echo "bench-overlay: $ROUNDS rounds x ($configs), ${SECS}s each, $FLOWS flows both ways, $MACS MACs, ${SIZE}B inner frames"
+bench_rounds $configs
 echo
-python3 bench/summary.py "$OUT/results.jsonl" local-fw overlay
+case " $configs " in *" local-fw "*" overlay "*) python3 bench/summary.py "$OUT/results.jsonl" local-fw overlay ;; esac
 echo "raw results: $OUT/"

@@ -302,6 +302,7 @@ struct hv_overlay {
 	uint16_t port; /* 4789 unless set */
 	uint8_t ttl;
 	bool learn;
+	bool udp_csum; /* udp-checksum yes: compute the outer UDP checksum (RFC 7348: 0) */
 	HV_VEC(struct hv_peer) peers;
 };
 

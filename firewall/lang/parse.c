@@ -1133,7 +1133,23 @@ peer_seg(struct parser *p, void *arg)
 	return PUSH_REF(p, "segment", &peer->segments);
 }
 
-static const char *const overlay_kw[] = {"local", "dev", "port", "ttl", "learn", "peer"};
+static const char *const overlay_kw[] = {"local", "dev",	  "port", "ttl",
+					 "learn", "udp-checksum", "peer"};
+
+/* yes or no, into *V */
+static bool
+take_yes_no(struct parser *p, bool *v)
+{
+	if (accept_word(p, "yes"))
+		*v = true;
+	else if (accept_word(p, "no"))
+		*v = false;
+	else {
+		expected(p, "yes or no", NULL);
+		return false;
+	}
+	return true;
+}
 
 static bool
 overlay_item(struct parser *p, const struct tok *kw, void *obj)
@@ -1175,17 +1191,10 @@ overlay_item(struct parser *p, const struct tok *kw, void *obj)
 		o->ttl = (uint8_t)v;
 		return true;
 	}
-	if (strcmp(k, "learn") == 0) {
-		if (accept_word(p, "yes"))
-			o->learn = true;
-		else if (accept_word(p, "no"))
-			o->learn = false;
-		else {
-			expected(p, "yes or no", NULL);
-			return false;
-		}
-		return true;
-	}
+	if (strcmp(k, "learn") == 0)
+		return take_yes_no(p, &o->learn);
+	if (strcmp(k, "udp-checksum") == 0)
+		return take_yes_no(p, &o->udp_csum);
 	struct hv_peer *peer = VEC_PUSH(&o->peers);
 	if (!take_prefix(p, "a peer VTEP address", true, false, &lp)) {
 		o->peers.n--;

@@ -313,7 +313,8 @@ print_overlay(FILE *f, const struct hv_overlay *o)
 	} else if (o->dev) {
 		fprintf(f, "\tdev %s\n", o->dev);
 	}
-	fprintf(f, "\tport %u\n\tttl %u\n\tlearn %s\n", o->port, o->ttl, o->learn ? "yes" : "no");
+	fprintf(f, "\tport %u\n\tttl %u\n\tlearn %s\n\tudp-checksum %s\n", o->port, o->ttl,
+		o->learn ? "yes" : "no", o->udp_csum ? "yes" : "no");
 	for (size_t i = 0; i < o->peers.n; i++) {
 		const struct hv_peer *p = &o->peers.v[i];
 		hv_prefix_format(&p->addr, b, sizeof(b));

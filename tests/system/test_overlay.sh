@@ -13,7 +13,7 @@ ua=${HV_ID}ua
 ub=${HV_ID}ub
 hv_underlay "$ua" "$ub"
 
-policy() { # policy LOCAL PEER: host files differ in the overlay block only
+policy() { # policy LOCAL PEER [SETTING]: host files differ in the overlay block only
 	cat <<EOF
 segment app  { vni 300 }
 segment mgmt { vni 100 }
@@ -27,10 +27,12 @@ policy {
 overlay {
 	local $1 dev up
 	peer $2
+	${3:-}
 }
 EOF
 }
-policy 192.0.2.1 192.0.2.2 >"$HV_TMP/a.hvnet"
+# A computes its outer UDP checksums; B sends 0, RFC 7348's default
+policy 192.0.2.1 192.0.2.2 "udp-checksum yes" >"$HV_TMP/a.hvnet"
 policy 192.0.2.2 192.0.2.1 >"$HV_TMP/b.hvnet"
 
 hv_start a --segment app --segment mgmt --port "up:af_packet:-:iface=$ua" --policy "$HV_TMP/a.hvnet"
@@ -50,8 +52,11 @@ hv_pass "guest ports get the overlay MTU (b1: 1450); a1, given 1500, is warned a
 hv_assert_eq 1450 "$(hv_json a 'r["mtu"]' vtep show)" "overlay MTU (uplink 1500 - 50)"
 hv_assert_eq "300" "$(hv_json a '[v["vni"] for v in r["vnis"] if v["segment"]=="app"][0]' vtep show)" "VNI of app"
 
-# the underlay capture, from before the first packet
+# the underlay capture, from before the first packet, on both ends: an
+# af_packet port sends past the qdisc, so each end sees what arrives there
 tcpdump -i "$ua" -w "$HV_TMP/underlay.pcap" -U udp port 4789 >/dev/null 2>&1 &
+HV_PIDS+=($!)
+tcpdump -i "$ub" -w "$HV_TMP/underlay-b.pcap" -U udp port 4789 >/dev/null 2>&1 &
 HV_PIDS+=($!)
 sleep 0.5
 
@@ -126,16 +131,19 @@ hv_pass "IPv6 across the overlay; a 1500-byte packet gets ICMPv6 packet too big,
 
 # the underlay, as tshark decodes it
 sleep 0.5
-kill "${HV_PIDS[-1]}" 2>/dev/null
+kill "${HV_PIDS[-1]}" "${HV_PIDS[-2]}" 2>/dev/null
 sleep 0.5
-fields=$(tshark -r "$HV_TMP/underlay.pcap" -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE \
-	-d udp.port==4789,vxlan -Y "vxlan && icmp" \
-	-T fields -E occurrence=f -e vxlan.vni -e ip.checksum.status -e udp.checksum.status \
-	-e ip.flags.df 2>/dev/null | sort -u)
-# the outer headers (first occurrence): checksum status 1 is "good"
-hv_assert_eq "$(printf '300\t1\t1\t1')" "$(echo "$fields" | head -1)" "tshark: VNI, outer IP and UDP checksum status, DF"
-[ "$(echo "$fields" | wc -l)" -eq 1 ] || hv_fail "tshark: more than one kind of VXLAN packet: $fields"
-hv_pass "tshark: ICMP inside VXLAN with VNI 300, outer IPv4 and UDP checksums good, DF set"
+fields=$(for f in underlay underlay-b; do
+	tshark -r "$HV_TMP/$f.pcap" -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+		-d udp.port==4789,vxlan -Y "vxlan && icmp" -T fields -E occurrence=f -e ip.src \
+		-e vxlan.vni -e ip.checksum.status -e udp.checksum.status -e ip.flags.df 2>/dev/null
+done | sort -u)
+# the outer headers (first occurrence): checksum status 1 is "good", 3 "not present" (0)
+hv_assert_eq "$(printf '192.0.2.1\t300\t1\t1\t1\n192.0.2.2\t300\t1\t3\t1')" "$fields" \
+	"tshark: outer source, VNI, outer IP and UDP checksum status, DF"
+hv_assert_eq "True False" "$(hv_json a 'r["udp_checksum"]' vtep show) $(hv_json b 'r["udp_checksum"]' vtep show)" \
+	"vtep show: udp_checksum on A and B"
+hv_pass "tshark: ICMP inside VXLAN with VNI 300, DF set, outer IPv4 checksums good; UDP checksum good from A (udp-checksum yes), 0 from B (the default)"
 
 # host B's second worker tracked connections of frames from the overlay
 hv_assert_eq 2 "$(hv_json b 'r["workers"]' version)" "host B workers"

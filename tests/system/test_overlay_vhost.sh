@@ -4,7 +4,7 @@
 # forwarding into net_pcap, so the capture holds exactly what the uplink
 # delivered). A guest's broadcast pings, head-end replicated, must reach the
 # peer as VXLAN with VNI 300 and outer IPv4 and UDP checksums (computed by
-# hvnetd) that tshark finds correct.
+# hvnetd, `udp-checksum yes`) that tshark finds correct.
 . "$(dirname "$0")/lib.sh"
 hv_setup
 command -v dpdk-testpmd >/dev/null || hv_fail "dpdk-testpmd not installed (dpdk package)"
@@ -16,6 +16,7 @@ policy { allow app -> app; default block }
 overlay {
 	local 192.0.2.1 dev up
 	peer 192.0.2.2
+	udp-checksum yes
 }
 EOF
 hv_start a --segment app --port "up:vhost-user:-:path=$HV_TMP/up.sock,mode=server" \

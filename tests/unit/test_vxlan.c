@@ -201,7 +201,7 @@ struct pair {
 };
 
 static struct pair *
-pair_make(void)
+pair_make_csum(bool udp_csum)
 {
 	struct pair *p = calloc(1, sizeof(*p));
 	struct hv_vx_conf *c;
@@ -209,6 +209,7 @@ pair_make(void)
 
 	assert_non_null(p);
 	c = conf_make(IP_A, MAC_A, &IP_B, 1);
+	c->udp_csum = udp_csum;
 	p->a = hv_vx_state_build(&p->xa, c, err, sizeof(err));
 	free(c);
 	c = conf_make(IP_B, MAC_B, &IP_A, 1);
@@ -219,6 +220,13 @@ pair_make(void)
 	hv_vx_ctl_commit(&p->xa, p->a, NULL, NULL);
 	hv_vx_ctl_commit(&p->xb, p->b, NULL, NULL);
 	return p;
+}
+
+/* Two hosts as the overlay block makes them by default: the outer UDP checksum 0 */
+static struct pair *
+pair_make(void)
+{
+	return pair_make_csum(false);
 }
 
 static void
@@ -249,7 +257,23 @@ test_encap_exact(void **state)
 	assert_int_equal(buf[0], 0xee);
 	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B, 1);
 	assert_int_equal(hv_vx_encap(p->a, vb, 300, 50000, buf, (uint32_t)n), HV_DROP_NONE);
-	assert_memory_equal(buf, want, HV_VX_HDR_LEN);
+	/* by default the UDP checksum (bytes 40-41) is 0, as RFC 7348 says it should be */
+	assert_memory_equal(buf, want, 40);
+	assert_int_equal(buf[40] | buf[41], 0);
+	assert_memory_equal(buf + 42, want + 42, HV_VX_HDR_LEN - 42);
+	/* with `udp-checksum yes`, scapy's checksum too */
+	{
+		struct pair *q = pair_make_csum(true);
+		uint8_t cb[256];
+
+		memcpy(cb + HV_VX_HDR_LEN, buf + HV_VX_HDR_LEN, n);
+		hv_vx_neigh_set(&q->a->neigh[q->a->peers[0].vtep], MAC_B, 1);
+		assert_int_equal(
+			hv_vx_encap(q->a, q->a->peers[0].vtep, 300, 50000, cb, (uint32_t)n),
+			HV_DROP_NONE);
+		assert_memory_equal(cb, want, HV_VX_HDR_LEN);
+		pair_free(q);
+	}
 
 	hv_vx_rx(p->b, buf, (uint32_t)(HV_VX_HDR_LEN + n), 5, &rx, reply, sizeof(reply));
 	assert_int_equal(rx.kind, HV_VX_RX_DECAP);
@@ -523,7 +547,7 @@ test_neigh_ask(void **state)
 static void
 test_encap_cksum(void **state)
 {
-	struct pair *p = pair_make();
+	struct pair *p = pair_make_csum(true);
 	uint16_t vb = p->a->peers[0].vtep;
 	uint8_t buf[HV_VX_HDR_LEN + 300];
 	uint32_t seed = 12345;
