@@ -1685,8 +1685,8 @@ uplink_rx(struct worker_ctx *c, const struct hv_port *up, struct rte_mbuf **pkts
 			vx_drop(c, up->id, HV_DROP_VXLAN_NO_OVERLAY, m);
 			continue;
 		}
-		hv_vx_rx(vx, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), c->now,
-			 &rx, reply, sizeof(reply));
+		hv_vx_rx(vx, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &rx,
+			 reply, sizeof(reply));
 		if (rx.neigh_learned)
 			HV_CNT_ADD(w->vx.neigh_learned, 1);
 		if (rx.kind == HV_VX_RX_ARP) {

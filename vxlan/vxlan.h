@@ -52,7 +52,6 @@
 struct hv_vx_neigh {
 	uint64_t mac;	    /* the 6 MAC bytes in the low 48 bits, bit 48: valid; atomic */
 	uint64_t asked_tsc; /* last ARP request sent for it; atomic */
-	uint64_t seen_tsc;  /* last ARP or VXLAN packet from it; atomic */
 };
 #define HV_VX_NEIGH_VALID  (1ull << 48)
 #define HV_VX_NEIGH_STATIC (1ull << 49) /* configured: never asked for, never overwritten */
@@ -110,6 +109,13 @@ struct hv_vx_state {
 	uint16_t flood_n[HV_VX_MAX_SEGS];
 	uint8_t vtep_ip[HV_VX_MAX_VTEPS][4]; /* by VTEP index; 0.0.0.0 unused */
 	struct hv_vx_neigh *neigh;	     /* HV_VX_MAX_VTEPS entries, mutable */
+	/*
+	 * The outer headers' fixed part (source MAC, IPv4 with TTL, DF and the
+	 * local address, the UDP port, the I flag), copied whole for each frame
+	 * and completed, and the sum of its IPv4 header words (host order).
+	 */
+	uint8_t hdr[64] __attribute__((aligned(16)));
+	uint32_t hdr_ip_sum;
 	uint32_t n_flood;
 	uint16_t flood[]; /* VTEP indices */
 };
@@ -207,11 +213,11 @@ struct hv_vx_rx {
  * correct header checksum, not a fragment, to the local address, UDP to the
  * overlay port, 8-byte VXLAN header with the I flag, a known VNI, a sender
  * that is a peer of the VNI, and an inner frame that is not VXLAN to the
- * overlay port again (nesting is bounded at one level). NOW_TSC stamps the
- * neighbour entry. Thread-safe (atomic neighbour stores).
+ * overlay port again (nesting is bounded at one level).
+ * Thread-safe (atomic neighbour stores).
  */
-void hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint64_t now_tsc,
-	      struct hv_vx_rx *rx, uint8_t *reply, size_t reply_size);
+void hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, struct hv_vx_rx *rx,
+	      uint8_t *reply, size_t reply_size);
 
 /* ---- transmit (vxlan_encap.c) ---- */
 
@@ -227,12 +233,16 @@ uint16_t hv_vx_flow_port(const struct hv_pkt_meta *m);
  * (INNER_LEN bytes, no VLAN tag) sent to VTEP index VTEP with VNI: Ethernet
  * from the uplink's MAC to the VTEP's resolved MAC, IPv4 (DF set, the
  * configured TTL, ID 0, header checksum), UDP from SPORT to the overlay port
- * with its checksum computed over the whole packet (never 0: 0xffff instead),
- * and the VXLAN header (I flag, VNI, reserved bits 0).
+ * with its checksum 0, or computed over the whole packet with `udp-checksum
+ * yes` (never 0 then: 0xffff instead), and the VXLAN header (I flag, VNI,
+ * reserved bits 0).
  * Returns HV_DROP_NONE, HV_DROP_VXLAN_NO_NEIGHBOUR when the VTEP's MAC is
  * not resolved, or HV_DROP_VXLAN_TOO_BIG when the outer IPv4 packet would
  * pass 65535 bytes (BUF untouched). Thread-safe.
  */
+/* Fill ST's header template from its addresses, port and TTL (hv_vx_state_build). */
+void hv_vx_hdr_init(struct hv_vx_state *st);
+
 enum hv_drop_reason hv_vx_encap(const struct hv_vx_state *st, uint16_t vtep, uint32_t vni,
 				uint16_t sport, uint8_t *buf, uint32_t inner_len);
 
@@ -275,7 +285,7 @@ hv_vx_neigh_mac(const struct hv_vx_neigh *n, uint8_t mac[6])
 }
 
 /* Store MAC for N, unless N is static; true when it was unresolved or different. */
-bool hv_vx_neigh_set(struct hv_vx_neigh *n, const uint8_t mac[6], uint64_t now_tsc);
+bool hv_vx_neigh_set(struct hv_vx_neigh *n, const uint8_t mac[6]);
 /* Make N a static entry for MAC (control thread; workers see it at once). */
 void hv_vx_neigh_set_static(struct hv_vx_neigh *n, const uint8_t mac[6]);
 

@@ -105,6 +105,7 @@ hv_vx_state_build(struct hv_vx_ctl *x, const struct hv_vx_conf *conf, char *err,
 	st->ttl = conf->ttl ? conf->ttl : HV_VX_TTL;
 	st->learn = conf->learn;
 	st->udp_csum = conf->udp_csum;
+	hv_vx_hdr_init(st);
 	st->uplink_mtu = conf->uplink_mtu;
 	st->mtu = (uint16_t)(conf->uplink_mtu - HV_VX_OVERHEAD);
 	st->neigh = x->neigh;
@@ -246,13 +247,12 @@ hv_vx_vni_seg(const struct hv_vx_state *st, uint32_t vni)
 }
 
 bool
-hv_vx_neigh_set(struct hv_vx_neigh *n, const uint8_t mac[6], uint64_t now_tsc)
+hv_vx_neigh_set(struct hv_vx_neigh *n, const uint8_t mac[6])
 {
 	uint64_t v = HV_VX_NEIGH_VALID, old;
 
 	for (int i = 0; i < 6; i++)
 		v |= (uint64_t)mac[i] << (8 * (5 - i));
-	__atomic_store_n(&n->seen_tsc, now_tsc, __ATOMIC_RELAXED);
 	old = __atomic_load_n(&n->mac, __ATOMIC_RELAXED);
 	if (old == v || (old & HV_VX_NEIGH_STATIC))
 		return false;

@@ -38,8 +38,8 @@ rd16(const uint8_t *p)
 }
 
 static void
-arp_in(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint64_t now,
-       struct hv_vx_rx *rx, uint8_t *reply, size_t reply_size)
+arp_in(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, struct hv_vx_rx *rx,
+       uint8_t *reply, size_t reply_size)
 {
 	const uint8_t *a = at(frame, len, ETH_HDR, ARP_LEN);
 	const struct hv_vx_peer *peer;
@@ -58,7 +58,7 @@ arp_in(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint64_
 	/* a request or a reply from a VTEP tells us its MAC */
 	peer = hv_vx_peer_find(st, a + 14);
 	if (peer != NULL && !(a[8] & 1))
-		rx->neigh_learned = hv_vx_neigh_set(&st->neigh[peer->vtep], a + 8, now);
+		rx->neigh_learned = hv_vx_neigh_set(&st->neigh[peer->vtep], a + 8);
 	if (op != 1 || memcmp(a + 24, st->local_ip, 4) != 0 || (a[8] & 1) ||
 	    reply_size < ETH_HDR + ARP_LEN)
 		return;
@@ -106,8 +106,8 @@ inner_is_vxlan(const struct hv_vx_state *st, const uint8_t *in, uint32_t n)
 }
 
 void
-hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint64_t now_tsc,
-	 struct hv_vx_rx *rx, uint8_t *reply, size_t reply_size)
+hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, struct hv_vx_rx *rx,
+	 uint8_t *reply, size_t reply_size)
 {
 	const uint8_t *e, *ip, *udp, *vx;
 	const struct hv_vx_peer *peer;
@@ -122,7 +122,7 @@ hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint6
 		return;
 	}
 	if (rd16(e + 12) == ETH_P_ARP) {
-		arp_in(st, frame, len, now_tsc, rx, reply, reply_size);
+		arp_in(st, frame, len, rx, reply, reply_size);
 		return;
 	}
 	if (rd16(e + 12) != ETH_P_IPV4 || (e[0] & 1)) {
@@ -204,7 +204,7 @@ hv_vx_rx(const struct hv_vx_state *st, const uint8_t *frame, uint32_t len, uint6
 		return;
 	}
 	if (!(e[6] & 1))
-		rx->neigh_learned = hv_vx_neigh_set(&st->neigh[peer->vtep], e + 6, now_tsc);
+		rx->neigh_learned = hv_vx_neigh_set(&st->neigh[peer->vtep], e + 6);
 	rx->seg = (uint16_t)seg;
 	rx->vtep = peer->vtep;
 	rx->kind = HV_VX_RX_DECAP;

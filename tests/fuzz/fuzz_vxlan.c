@@ -63,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		host_b = host(&xb, 2, 1);
 		/* A knows B's underlay MAC, so that it can encapsulate */
 		hv_vx_neigh_set(&host_a->neigh[host_a->peers[0].vtep],
-				(const uint8_t[6]){2, 0, 0, 0, 0, 2}, 1);
+				(const uint8_t[6]){2, 0, 0, 0, 0, 2});
 	}
 	if (size > 65535)
 		return 0;
@@ -71,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (copy == NULL)
 		return 0;
 	memcpy(copy, data, size);
-	hv_vx_rx(host_b, copy, (uint32_t)size, 1, &rx, reply, sizeof(reply));
+	hv_vx_rx(host_b, copy, (uint32_t)size, &rx, reply, sizeof(reply));
 	switch (rx.kind) {
 	case HV_VX_RX_DROP:
 		if (rx.drop == HV_DROP_NONE || rx.drop >= HV_DROP_MAX)
@@ -97,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (hv_vx_encap(host_a, host_a->peers[0].vtep, rx.vni, 50000, buf, rx.inner_len) !=
 		    HV_DROP_NONE)
 			abort();
-		hv_vx_rx(host_b, buf, HV_VX_HDR_LEN + rx.inner_len, 2, &rx2, reply, sizeof(reply));
+		hv_vx_rx(host_b, buf, HV_VX_HDR_LEN + rx.inner_len, &rx2, reply, sizeof(reply));
 		/* the same frame, unless it is VXLAN itself (nesting is refused) */
 		if (rx2.kind == HV_VX_RX_DECAP) {
 			if (rx2.inner_len != rx.inner_len || rx2.seg != rx.seg ||

@@ -143,7 +143,7 @@ test_indices_stable(void **state)
 	v2 = hv_vx_peer_find(st, IP_B)->vtep;
 	v3 = hv_vx_peer_find(st, IP_C)->vtep;
 	assert_int_not_equal(v2, v3);
-	hv_vx_neigh_set(&x->neigh[v3], MAC_B, 1);
+	hv_vx_neigh_set(&x->neigh[v3], MAC_B);
 	free(c);
 	c = conf_make(IP_A, MAC_A, one, 1);
 	st2 = hv_vx_state_build(x, c, err, sizeof(err));
@@ -255,7 +255,7 @@ test_encap_exact(void **state)
 	assert_int_equal(hv_vx_encap(p->a, vb, 300, 50000, buf, (uint32_t)n),
 			 HV_DROP_VXLAN_NO_NEIGHBOUR);
 	assert_int_equal(buf[0], 0xee);
-	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B, 1);
+	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B);
 	assert_int_equal(hv_vx_encap(p->a, vb, 300, 50000, buf, (uint32_t)n), HV_DROP_NONE);
 	/* by default the UDP checksum (bytes 40-41) is 0, as RFC 7348 says it should be */
 	assert_memory_equal(buf, want, 40);
@@ -267,7 +267,7 @@ test_encap_exact(void **state)
 		uint8_t cb[256];
 
 		memcpy(cb + HV_VX_HDR_LEN, buf + HV_VX_HDR_LEN, n);
-		hv_vx_neigh_set(&q->a->neigh[q->a->peers[0].vtep], MAC_B, 1);
+		hv_vx_neigh_set(&q->a->neigh[q->a->peers[0].vtep], MAC_B);
 		assert_int_equal(
 			hv_vx_encap(q->a, q->a->peers[0].vtep, 300, 50000, cb, (uint32_t)n),
 			HV_DROP_NONE);
@@ -275,7 +275,7 @@ test_encap_exact(void **state)
 		pair_free(q);
 	}
 
-	hv_vx_rx(p->b, buf, (uint32_t)(HV_VX_HDR_LEN + n), 5, &rx, reply, sizeof(reply));
+	hv_vx_rx(p->b, buf, (uint32_t)(HV_VX_HDR_LEN + n), &rx, reply, sizeof(reply));
 	assert_int_equal(rx.kind, HV_VX_RX_DECAP);
 	assert_int_equal(rx.seg, 3);
 	assert_int_equal(rx.vni, 300);
@@ -298,7 +298,7 @@ valid_packet(struct pair *p, uint8_t *buf)
 	size_t n = unhex(INNER_HEX, buf + HV_VX_HDR_LEN);
 	uint16_t vb = p->a->peers[0].vtep;
 
-	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B, 1);
+	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B);
 	assert_int_equal(hv_vx_encap(p->a, vb, 300, 50000, buf, (uint32_t)n), HV_DROP_NONE);
 	return HV_VX_HDR_LEN + n;
 }
@@ -311,7 +311,7 @@ rx_drop(struct pair *p, const uint8_t *buf, size_t len)
 	uint8_t *copy = malloc(len ? len : 1); /* exactly LEN bytes: ASan sees any overread */
 
 	memcpy(copy, buf, len);
-	hv_vx_rx(p->b, copy, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	hv_vx_rx(p->b, copy, (uint32_t)len, &rx, reply, sizeof(reply));
 	free(copy);
 	if (rx.kind == HV_VX_RX_DECAP)
 		return HV_DROP_NONE;
@@ -363,7 +363,7 @@ test_decap_drops(void **state)
 	memcpy(m, buf, len);
 	m[42] = 0x88;
 	m[49] = 0x01;
-	hv_vx_rx(p->b, m, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	hv_vx_rx(p->b, m, (uint32_t)len, &rx, reply, sizeof(reply));
 	assert_int_equal(rx.kind, HV_VX_RX_DECAP);
 	assert_true(rx.reserved_set);
 	/* unknown VNI */
@@ -443,14 +443,14 @@ test_learn(void **state)
 	(void)state;
 	buf[14 + 15] = 9; /* from 192.0.2.9 */
 	fix_ip_csum(buf + 14);
-	hv_vx_rx(p->b, buf, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	hv_vx_rx(p->b, buf, (uint32_t)len, &rx, reply, sizeof(reply));
 	assert_int_equal(rx.drop, HV_DROP_VXLAN_UNKNOWN_VTEP);
 	assert_false(rx.learn); /* learn no */
 	c = conf_make(IP_B, MAC_B, &IP_A, 1);
 	c->learn = true;
 	b2 = hv_vx_state_build(&p->xb, c, err, sizeof(err));
 	assert_non_null(b2);
-	hv_vx_rx(b2, buf, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	hv_vx_rx(b2, buf, (uint32_t)len, &rx, reply, sizeof(reply));
 	assert_int_equal(rx.drop, HV_DROP_VXLAN_UNKNOWN_VTEP);
 	assert_true(rx.learn);
 	assert_int_equal(rx.seg, 3);
@@ -465,7 +465,7 @@ test_learn(void **state)
 	c->n_peers = 2;
 	b2 = hv_vx_state_build(&p->xb, c, err, sizeof(err));
 	assert_non_null(b2);
-	hv_vx_rx(b2, buf, (uint32_t)len, 5, &rx, reply, sizeof(reply));
+	hv_vx_rx(b2, buf, (uint32_t)len, &rx, reply, sizeof(reply));
 	assert_int_equal(rx.kind, HV_VX_RX_DECAP);
 	assert_int_equal(b2->flood_n[3], 1);
 	assert_int_equal(b2->flood[b2->flood_off[3]], hv_vx_peer_find(b2, IP_A)->vtep);
@@ -493,7 +493,7 @@ test_arp(void **state)
 	assert_int_equal(hv_vx_arp_request(p->a, 200, req, sizeof(req)), 0); /* unused index */
 	n = hv_vx_arp_request(p->a, vb, req, sizeof(req));
 	/* B answers and learns A's MAC from the request */
-	hv_vx_rx(p->b, req, (uint32_t)n, 7, &rx, reply, sizeof(reply));
+	hv_vx_rx(p->b, req, (uint32_t)n, &rx, reply, sizeof(reply));
 	assert_int_equal(rx.kind, HV_VX_RX_ARP);
 	assert_int_equal(rx.reply_len, 42);
 	assert_true(rx.neigh_learned);
@@ -506,7 +506,7 @@ test_arp(void **state)
 	assert_memory_equal(reply + 14 + 14, IP_B, 4);
 	/* A learns B's MAC from the reply and sends no reply to a reply */
 	assert_false(hv_vx_neigh_mac(&p->a->neigh[vb], mac));
-	hv_vx_rx(p->a, reply, 42, 8, &rx, req, sizeof(req));
+	hv_vx_rx(p->a, reply, 42, &rx, req, sizeof(req));
 	assert_int_equal(rx.kind, HV_VX_RX_ARP);
 	assert_int_equal(rx.reply_len, 0);
 	assert_true(hv_vx_neigh_mac(&p->a->neigh[vb], mac));
@@ -528,16 +528,16 @@ test_neigh_ask(void **state)
 	assert_true(hv_vx_neigh_should_ask(&n, 5000, hz));
 	assert_false(hv_vx_neigh_should_ask(&n, 5500, hz)); /* within a second */
 	assert_true(hv_vx_neigh_should_ask(&n, 6001, hz));
-	hv_vx_neigh_set(&n, MAC_A, 6001);
+	hv_vx_neigh_set(&n, MAC_A);
 	assert_false(hv_vx_neigh_should_ask(&n, 8000, hz)); /* resolved: every 30 s */
 	assert_true(hv_vx_neigh_should_ask(&n, 6001 + 30 * hz, hz));
-	assert_false(hv_vx_neigh_set(&n, MAC_A, 1));
-	assert_true(hv_vx_neigh_set(&n, MAC_B, 1));
+	assert_false(hv_vx_neigh_set(&n, MAC_A));
+	assert_true(hv_vx_neigh_set(&n, MAC_B));
 	/* a static entry is never asked for and never overwritten by what arrives */
 	uint8_t mac[6];
 	hv_vx_neigh_set_static(&n, MAC_A);
 	assert_false(hv_vx_neigh_should_ask(&n, 6001 + 100 * hz, hz));
-	assert_false(hv_vx_neigh_set(&n, MAC_B, 1));
+	assert_false(hv_vx_neigh_set(&n, MAC_B));
 	assert_true(hv_vx_neigh_mac(&n, mac));
 	assert_memory_equal(mac, MAC_A, 6);
 }
@@ -553,7 +553,7 @@ test_encap_cksum(void **state)
 	uint32_t seed = 12345;
 
 	(void)state;
-	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B, 1);
+	hv_vx_neigh_set(&p->a->neigh[vb], MAC_B);
 	for (uint32_t n = 14; n <= 300; n++) {
 		for (int round = 0; round < 4; round++) {
 			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(buf + 14);
