@@ -92,5 +92,5 @@ configs=${CONFIGS:-local local-fw overlay overlay-csum}
 echo "bench-overlay: $ROUNDS rounds x ($configs), ${SECS}s each, $FLOWS flows both ways, $MACS MACs, ${SIZE}B inner frames"
 bench_rounds $configs
 echo
-case " $configs " in *" local-fw "*" overlay "*) python3 bench/summary.py "$OUT/results.jsonl" local-fw overlay ;; esac
+case " $configs " in *" local-fw "*"overlay "*) python3 bench/summary.py "$OUT/results.jsonl" local-fw overlay ;; esac
 echo "raw results: $OUT/"
