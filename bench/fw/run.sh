@@ -169,7 +169,7 @@ print()
 print("| round | testpmd io Mpps | hvnetd Mpps | OVS ct Mpps | hvnetd/testpmd | hvnetd/OVS | cyc/pkt testpmd, hvnetd, OVS | hvnetd connections | hvnetd drops |")
 print("|---|---|---|---|---|---|---|---|---|")
 r1, r2 = [], []
-for i in range(len(hv)):
+for i in range(len(hv) if tp else 0):
     t, h = tp[i], hv[i]
     o = ov[i] if i < len(ov) else None
     r1.append(h["rx_pps"] / t["rx_pps"])
@@ -180,7 +180,8 @@ for i in range(len(hv)):
         r1[-1], "%.2f" % r2[-1] if o else "-", t["cycles_per_packet"], h["cycles_per_packet"],
         "%.0f" % o["cycles_per_packet"] if o else "-", h.get("connections", 0), h.get("drops") or "none"))
 print()
-print("median hvnetd/testpmd: %.3f (min %.3f, max %.3f)" % (statistics.median(r1), min(r1), max(r1)))
+if r1:
+    print("median hvnetd/testpmd: %.3f (min %.3f, max %.3f)" % (statistics.median(r1), min(r1), max(r1)))
 if r2:
     print("median hvnetd/OVS-ct: %.2f (min %.2f, max %.2f)" % (statistics.median(r2), min(r2), max(r2)))
 hb = by.get("hvnetd-b", [])
