@@ -93,7 +93,8 @@ hv_ct_timeout_from_name(const char *name)
  * key itself is in the entry's first line, with its expiry: an established
  * packet costs the bucket and the entry, where rte_hash, with its separate
  * key store, cost a bucket, a key slot and then the entry (bench/RESULTS.md).
- * There are a quarter as many buckets as entries (twice the ways needed),
+ * There are at least a quarter as many buckets as entries (a power of two:
+ * at least twice the ways needed),
  * and an insert whose two buckets are full moves one resident of either to
  * its other bucket; a key that still finds no way is refused as a full
  * table. Worker only: the control thread reads entries, never buckets.
@@ -112,9 +113,9 @@ struct hv_ct_bucket {
 _Static_assert(sizeof(struct hv_ct_bucket) == 64, "a bucket is one cache line");
 _Static_assert(sizeof(struct hv_ct_key) == 48, "the key is six words");
 
-#define CT_ABSENT (-1) /* lookup_start: no candidate, no second bucket to read */
-#define CT_SEARCH \
-	(-2) /* lookup_start: look again in _finish (several candidates, a second bucket) */
+/* what lookup_start leaves for _finish besides a candidate */
+#define CT_ABSENT (-1) /* no candidate, and no key of this bucket lives in its second */
+#define CT_SEARCH (-2) /* several candidates, or a second bucket to read: look again */
 
 static inline uint16_t
 ct_sig(uint32_t h)
