@@ -139,12 +139,14 @@ port_json(struct hv_switch *sw, const struct hv_port *p, const struct hv_worker 
 	uint64_t drops;
 	json_t *opts = json_object();
 	json_t *dr = drop_object(pc->drops, &drops);
+	/* a vhost-user port has none: vswitch/vhost.c drives rte_vhost itself */
+	json_t *ethdev = p->eth_port == HV_NO_ETHDEV ? json_null() : json_integer(p->eth_port);
 
 	mac_str(p->mac, mac);
 	for (unsigned i = 0; i < p->spec.n_opts; i++)
 		json_object_set_new(opts, p->spec.opts[i].key, json_string(p->spec.opts[i].value));
 	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:b, s:i, s:i, s:o, s:I, s:I, s:I, "
-			 "s:I, s:I, s:o, s:s, s:s, s:i}",
+			 "s:I, s:I, s:o, s:s, s:s, s:o}",
 			 "name", p->name, "id", p->id, "kind", hv_port_kind_name(p->kind),
 			 "segment", hv_port_is_uplink(p) ? "-" : sw->segments[p->segment]->name,
 			 "state", port_state(p), "mac", mac, "mtu", p->mtu, "allow_vlan",
@@ -153,7 +155,7 @@ port_json(struct hv_switch *sw, const struct hv_port *p, const struct hv_worker 
 			 (json_int_t)pc->rx_packets, "rx_bytes", (json_int_t)pc->rx_bytes,
 			 "tx_packets", (json_int_t)pc->tx_packets, "tx_bytes",
 			 (json_int_t)pc->tx_bytes, "drops", (json_int_t)drops, "drop_reasons", dr,
-			 "netns", p->netns, "ifname", p->ifname, "ethdev", p->eth_port);
+			 "netns", p->netns, "ifname", p->ifname, "ethdev", ethdev);
 }
 
 static json_t *

@@ -19,6 +19,7 @@
 
 #include "packet/packet.h"
 #include "packet/reply.h"
+#include "vswitch/vhost.h"
 #include "vswitch/vswitch.h"
 
 struct hv_switch *hv_sw;
@@ -110,7 +111,10 @@ tx_flush(struct worker_ctx *c, uint16_t port_id)
 
 		for (uint16_t i = 0; i < b->n; i++)
 			bytes += rte_pktmbuf_pkt_len(b->pkts[i]);
-		sent = rte_eth_tx_burst(p->eth_port, q, b->pkts, b->n);
+		if (p->kind == HV_PORT_VHOST_USER)
+			sent = hv_vhost_tx(p, q, b->pkts, b->n);
+		else
+			sent = rte_eth_tx_burst(p->eth_port, q, b->pkts, b->n);
 		if (unlikely(sent < b->n)) {
 			for (uint16_t i = sent; i < b->n; i++)
 				bytes -= rte_pktmbuf_pkt_len(b->pkts[i]);
@@ -1804,7 +1808,10 @@ hv_worker_main(void *arg)
 			struct rte_mbuf *pkts[HV_BURST];
 			uint16_t n;
 
-			n = rte_eth_rx_burst(in->eth_port, rx->q[i].queue, pkts, HV_BURST);
+			if (in->kind == HV_PORT_VHOST_USER)
+				n = hv_vhost_rx(in, rx->q[i].queue, sw->pool, pkts, HV_BURST);
+			else
+				n = rte_eth_rx_burst(in->eth_port, rx->q[i].queue, pkts, HV_BURST);
 			if (n == 0)
 				continue;
 			total += n;

@@ -15,6 +15,7 @@
 #include <rte_ring.h>
 
 #include "common/log.h"
+#include "vswitch/vhost.h"
 #include "vswitch/vswitch.h"
 
 #define RX_DESC 1024
@@ -86,7 +87,6 @@ port_devargs(struct hv_switch *sw, struct hv_port *p, char *args, size_t size, c
 	case HV_PORT_VHOST_USER: {
 		const char *path = hv_port_spec_opt(spec, "path");
 		const char *mode = hv_port_spec_opt(spec, "mode");
-		bool client = false;
 
 		if (path == NULL || path[0] == '\0') {
 			snprintf(
@@ -100,18 +100,16 @@ port_devargs(struct hv_switch *sw, struct hv_port *p, char *args, size_t size, c
 				 p->name, path);
 			return -EINVAL;
 		}
-		if (mode != NULL && strcmp(mode, "client") == 0)
-			client = true;
-		else if (mode != NULL && strcmp(mode, "server") != 0) {
+		if (mode != NULL && strcmp(mode, "client") != 0 && strcmp(mode, "server") != 0) {
 			snprintf(
 				err, err_size,
 				"port '%s': mode=%s: expected client (QEMU owns the socket) or server (hvnetd does)",
 				p->name, mode);
 			return -EINVAL;
 		}
-		snprintf(p->devname, sizeof(p->devname), "net_vhost_hv%" PRIu64, seq);
-		n = snprintf(args, size, "iface=%s,queues=%u,client=%d", path, sw->n_workers,
-			     client);
+		/* no ethdev: vswitch/vhost.c drives rte_vhost itself */
+		snprintf(p->devname, sizeof(p->devname), "vhost-user");
+		n = snprintf(args, size, "%s", path);
 		break;
 	}
 	case HV_PORT_AF_PACKET: {
@@ -298,6 +296,16 @@ hv_port_open(struct hv_switch *sw, struct hv_port *p, char *err, size_t err_size
 	if (rc != 0)
 		return rc;
 
+	if (p->kind == HV_PORT_VHOST_USER) {
+		const char *mode = hv_port_spec_opt(&p->spec, "mode");
+
+		rc = hv_vhost_open(sw, p, args, mode != NULL && strcmp(mode, "client") == 0, err,
+				   err_size);
+		if (rc != 0)
+			return rc;
+		HV_INFO("port '%s' (vhost-user, %s) added", p->name, args);
+		return 0;
+	}
 	if (p->kind == HV_PORT_RING) {
 		rc = ring_port_create(sw, p, err, err_size);
 		if (rc != 0)
@@ -356,6 +364,10 @@ void
 hv_port_close(struct hv_switch *sw, struct hv_port *p)
 {
 	(void)sw;
+	if (p->kind == HV_PORT_VHOST_USER) {
+		hv_vhost_close(p);
+		return;
+	}
 	rte_eth_dev_stop(p->eth_port);
 	rte_eth_dev_close(p->eth_port);
 	if (p->kind == HV_PORT_RING) {
@@ -372,6 +384,8 @@ hv_port_link_up(const struct hv_port *p)
 {
 	struct rte_eth_link link;
 
+	if (p->kind == HV_PORT_VHOST_USER)
+		return __atomic_load_n(&p->vhost.vid, __ATOMIC_RELAXED) >= 0;
 	if (rte_eth_link_get_nowait(p->eth_port, &link) != 0)
 		return 0;
 	return link.link_status == RTE_ETH_LINK_UP;

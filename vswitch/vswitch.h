@@ -87,7 +87,7 @@ struct hv_port {
 	char devname[64]; /* DPDK vdev name, unique per process */
 	enum hv_port_kind kind;
 	uint16_t id;	   /* hvnet port slot, index in hv_dp_state.ports */
-	uint16_t eth_port; /* DPDK ethdev port id */
+	uint16_t eth_port; /* DPDK ethdev port id; HV_NO_ETHDEV for vhost-user */
 	uint16_t segment;  /* segment id */
 	uint16_t nb_rxq;
 	uint16_t nb_txq;
@@ -102,8 +102,20 @@ struct hv_port {
 	char ifname[32]; /* tap: kernel interface name (inside netns if any) */
 	uint16_t rxq_worker[HV_MAX_RXQ]; /* worker polling each rx queue, fixed at add */
 	struct rte_ring *rings[2];	 /* ring ports: rx, tx */
+	/*
+	 * vhost-user ports (vswitch/vhost.c): the one part of a published port
+	 * that changes, written by rte_vhost's thread as guests come and go
+	 * and read by workers with atomic loads.
+	 */
+	struct {
+		char path[108]; /* the vhost-user socket */
+		int vid;	/* the rte_vhost device, -1 while no guest is attached */
+		uint64_t ready; /* bit v: the guest has enabled vring v */
+	} vhost;
 	struct hv_port_spec spec;
 };
+
+#define HV_NO_ETHDEV UINT16_MAX
 
 /* An uplink carries the overlay and belongs to no segment. */
 static inline bool
@@ -418,11 +430,14 @@ const char *hv_port_spec_opt(const struct hv_port_spec *spec, const char *key);
  */
 int hv_port_spec_parse(const char *s, struct hv_port_spec *spec, char *err, size_t err_size);
 
-/* --- port.c: ethdev life cycle of one port --- */
+/* --- port.c: ethdev life cycle of one port (vhost-user: vswitch/vhost.c) --- */
 
-/* Create the ethdev for @p (fields from spec already set), configure and start it. */
+/*
+ * Create the ethdev for @p (fields from spec already set), configure and
+ * start it; for a vhost-user port, register its socket with rte_vhost.
+ */
 int hv_port_open(struct hv_switch *sw, struct hv_port *p, char *err, size_t err_size);
-/* Stop, close and remove the ethdev of @p. */
+/* Stop, close and remove the ethdev of @p (unregister its vhost-user socket). */
 void hv_port_close(struct hv_switch *sw, struct hv_port *p);
 /* Link state of @p: 1 up, 0 down. */
 int hv_port_link_up(const struct hv_port *p);

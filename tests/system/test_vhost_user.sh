@@ -37,10 +37,25 @@ guest_tx v2 "$HV_TMP/v2.sock" server &
 pid=$!
 for _ in $(seq 100); do [ -S "$HV_TMP/v2.sock" ] && break; sleep 0.02; done
 hv_ctl sw port add v2 vhost-user app path="$HV_TMP/v2.sock" mode=client >/dev/null || hv_fail "add v2"
+# the link follows the guest: up once rte_vhost has its device, down when it leaves
+st=
+for _ in $(seq 40); do
+	st=$(hv_json sw 'r["state"]' port show v2)
+	[ "$st" = up ] && break
+	sleep 0.05
+done
+hv_assert_eq up "$st" "v2's state while the guest runs"
+hv_assert_eq None "$(hv_json sw 'r["ethdev"]' port show v2)" "v2's ethdev (rte_vhost, no ethdev)"
 wait "$pid"
 rx2=$(hv_json sw 'r["rx_packets"]' port show v2)
 hv_assert_ge "$rx2" 100 "frames received on v2 (client mode)"
-hv_pass "client mode: hvnetd connected to the guest's socket; $rx2 frames"
+for _ in $(seq 40); do
+	st=$(hv_json sw 'r["state"]' port show v2)
+	[ "$st" = down ] && break
+	sleep 0.05
+done
+hv_assert_eq down "$st" "v2's state after the guest exited"
+hv_pass "client mode: hvnetd connected to the guest's socket; $rx2 frames; link up while the guest ran, down after"
 
 sleep 0.5
 kill $cap
@@ -51,6 +66,17 @@ hv_assert_ge "$n1" 100 "v1's broadcasts seen by g1"
 hv_assert_ge "$n2" 100 "v2's broadcasts seen by g1"
 hv_pass "g1 (tap, same segment) captured $n1 frames from v1 and $n2 from v2"
 
-hv_ctl sw port del v1 >/dev/null || hv_fail "del v1"
+# 3. removing a port while its guest is attached detaches the guest first
+guest_tx v1 "$HV_TMP/v1.sock" &
+pid=$!
+for _ in $(seq 40); do
+	[ "$(hv_json sw 'r["state"]' port show v1)" = up ] && break
+	sleep 0.05
+done
+hv_assert_eq up "$(hv_json sw 'r["state"]' port show v1)" "v1's state with a guest again"
+timeout 10 "$HVNETCTL" -s "/run/hvnet/$HV_ID-sw.sock" port del v1 >/dev/null || hv_fail "del v1 while its guest is attached"
+[ -e "$HV_TMP/v1.sock" ] && hv_fail "v1's socket file is still there after port del"
 hv_ctl sw port del v2 >/dev/null || hv_fail "del v2"
-hv_pass "both vhost-user ports removed"
+hv_assert_eq 1 "$(hv_json sw 'len(r)' port list)" "ports left (g1)"
+wait "$pid"
+hv_pass "both vhost-user ports removed, v1 while its guest was sending; the socket file is gone"
