@@ -10,14 +10,26 @@ command -v dpdk-testpmd >/dev/null || hv_fail "dpdk-testpmd not installed (dpdk 
 hv_start sw --segment app
 hv_guest sw g1 app 10.80.0.1/24
 
-# guest_tx NAME SOCKET [server]: a virtio-user guest sending broadcasts for 3 s
+# guest_tx NAME SOCKET [server]: a virtio-user guest sending broadcasts for
+# GUEST_SECS (3) seconds
 guest_tx() {
 	local name=$1 sock=$2 extra=${3:+,server=1}
-	sleep 3 | dpdk-testpmd -l 0,1 --no-pci --no-huge -m 256 --file-prefix "$HV_ID-$name" \
+	sleep "${GUEST_SECS:-3}" | dpdk-testpmd -l 0,1 --no-pci --no-huge -m 256 --file-prefix "$HV_ID-$name" \
 		--no-telemetry --log-level=error \
 		--vdev "net_virtio_user0,path=$sock,queues=1$extra,mac=02:76:68:00:00:0${name: -1}" -- \
 		--forward-mode=txonly --eth-peer=0,ff:ff:ff:ff:ff:ff --txpkts=64 --auto-start \
 		--total-num-mbufs=2048 --nb-cores=1 >"$HV_TMP/$name.log" 2>&1
+}
+
+# port_state PORT STATE: poll (40 tries) until PORT's state is STATE; prints the last one seen
+port_state() {
+	local st
+	for _ in $(seq 40); do
+		st=$(hv_json sw 'r["state"]' port show "$1")
+		[ "$st" = "$2" ] && break
+		sleep 0.05
+	done
+	echo "$st"
 }
 
 hv_in g1 tcpdump -i eth0 -n -e -U -w "$HV_TMP/g1.pcap" >/dev/null 2>&1 &
@@ -38,23 +50,12 @@ pid=$!
 for _ in $(seq 100); do [ -S "$HV_TMP/v2.sock" ] && break; sleep 0.02; done
 hv_ctl sw port add v2 vhost-user app path="$HV_TMP/v2.sock" mode=client >/dev/null || hv_fail "add v2"
 # the link follows the guest: up once rte_vhost has its device, down when it leaves
-st=
-for _ in $(seq 40); do
-	st=$(hv_json sw 'r["state"]' port show v2)
-	[ "$st" = up ] && break
-	sleep 0.05
-done
-hv_assert_eq up "$st" "v2's state while the guest runs"
+hv_assert_eq up "$(port_state v2 up)" "v2's state while the guest runs"
 hv_assert_eq None "$(hv_json sw 'r["ethdev"]' port show v2)" "v2's ethdev (rte_vhost, no ethdev)"
 wait "$pid"
 rx2=$(hv_json sw 'r["rx_packets"]' port show v2)
 hv_assert_ge "$rx2" 100 "frames received on v2 (client mode)"
-for _ in $(seq 40); do
-	st=$(hv_json sw 'r["state"]' port show v2)
-	[ "$st" = down ] && break
-	sleep 0.05
-done
-hv_assert_eq down "$st" "v2's state after the guest exited"
+hv_assert_eq down "$(port_state v2 down)" "v2's state after the guest exited"
 hv_pass "client mode: hvnetd connected to the guest's socket; $rx2 frames; link up while the guest ran, down after"
 
 sleep 0.5
@@ -67,14 +68,11 @@ hv_assert_ge "$n2" 100 "v2's broadcasts seen by g1"
 hv_pass "g1 (tap, same segment) captured $n1 frames from v1 and $n2 from v2"
 
 # 3. removing a port while its guest is attached detaches the guest first
-guest_tx v1 "$HV_TMP/v1.sock" &
+GUEST_SECS=10 guest_tx v1 "$HV_TMP/v1.sock" &
 pid=$!
-for _ in $(seq 40); do
-	[ "$(hv_json sw 'r["state"]' port show v1)" = up ] && break
-	sleep 0.05
-done
-hv_assert_eq up "$(hv_json sw 'r["state"]' port show v1)" "v1's state with a guest again"
+hv_assert_eq up "$(port_state v1 up)" "v1's state with a guest again"
 timeout 10 "$HVNETCTL" -s "/run/hvnet/$HV_ID-sw.sock" port del v1 >/dev/null || hv_fail "del v1 while its guest is attached"
+kill -0 "$pid" 2>/dev/null || hv_fail "the guest had left before port del: the test proves nothing"
 [ -e "$HV_TMP/v1.sock" ] && hv_fail "v1's socket file is still there after port del"
 hv_ctl sw port del v2 >/dev/null || hv_fail "del v2"
 hv_assert_eq 1 "$(hv_json sw 'len(r)' port list)" "ports left (g1)"
