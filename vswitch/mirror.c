@@ -1014,10 +1014,14 @@ hv_mirror_dp_build(const struct hv_switch *sw, struct hv_mirror_dp *dp)
 	memset(dp, 0, offsetof(struct hv_mirror_dp, seg_name));
 	for (unsigned p = 0; p < HV_MAX_PORTS; p++)
 		if (sw->ports[p] != NULL) {
-			/* the switch's side of the port (for a tap, p->mac is the guest's) */
+			/*
+			 * The switch's side of the port: p->mac, but for a tap that
+			 * is the guest's, and the switch's is the ethdev's.
+			 */
 			struct rte_ether_addr a;
 
-			if (rte_eth_macaddr_get(sw->ports[p]->eth_port, &a) == 0)
+			if (sw->ports[p]->kind == HV_PORT_TAP &&
+			    rte_eth_macaddr_get(sw->ports[p]->eth_port, &a) == 0)
 				memcpy(dp->port_mac[p], a.addr_bytes, 6);
 			else
 				memcpy(dp->port_mac[p], sw->ports[p]->mac, 6);

@@ -38,6 +38,8 @@
 	 (1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_HOST_ECN) | \
 	 (1ULL << VIRTIO_NET_F_HOST_UFO))
 
+_Static_assert(2 * HV_MAX_WORKERS <= HV_VHOST_MAX_VRINGS, "a worker's vrings beyond vhost.ready");
+
 static pthread_mutex_t vh_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hv_port *vh_ports[HV_MAX_LOCAL_PORTS]; /* by slot; under vh_lock */
 static struct rte_rcu_qsbr *vh_qsbr;
@@ -100,8 +102,8 @@ vh_vring_state_changed(int vid, uint16_t vring, int enable)
 {
 	struct hv_port *p;
 
-	if (vring >= 64)
-		return 0; /* beyond any queue a worker uses (2 x HV_MAX_WORKERS) */
+	if (vring >= HV_VHOST_MAX_VRINGS)
+		return 0; /* beyond any queue a worker uses */
 	pthread_mutex_lock(&vh_lock);
 	p = vh_find(vid);
 	if (p != NULL) {

@@ -31,10 +31,14 @@ int hv_vhost_open(struct hv_switch *sw, struct hv_port *p, const char *path, boo
 /* Unregister @p's socket; a guest still attached is detached first. */
 void hv_vhost_close(struct hv_port *p);
 
+/* vrings tracked in a port's vhost.ready: 2 x HV_MAX_WORKERS fit */
+#define HV_VHOST_MAX_VRINGS 64
+
 static inline bool
 hv_vhost_vring_ready(const struct hv_port *p, uint16_t vring)
 {
-	return vring < 64 && (__atomic_load_n(&p->vhost.ready, __ATOMIC_RELAXED) >> vring & 1);
+	return vring < HV_VHOST_MAX_VRINGS &&
+	       (__atomic_load_n(&p->vhost.ready, __ATOMIC_RELAXED) >> vring & 1);
 }
 
 /*

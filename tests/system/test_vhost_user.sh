@@ -39,6 +39,8 @@ sleep 1
 # 1. hvnetd is the server: it creates the socket, the guest connects
 hv_ctl sw port add v1 vhost-user app path="$HV_TMP/v1.sock" mode=server >/dev/null || hv_fail "add v1"
 [ -S "$HV_TMP/v1.sock" ] || hv_fail "server mode did not create $HV_TMP/v1.sock"
+# a mirror session reads every port's own MAC; a vhost-user port has no ethdev to ask
+hv_ctl sw mirror add cap segment app to pcap "$HV_TMP/cap.pcapng" >/dev/null || hv_fail "mirror add"
 guest_tx v1 "$HV_TMP/v1.sock"
 rx1=$(hv_json sw 'r["rx_packets"]' port show v1)
 hv_assert_ge "$rx1" 1000 "frames received on v1 (server mode)"
@@ -78,3 +80,7 @@ hv_ctl sw port del v2 >/dev/null || hv_fail "del v2"
 hv_assert_eq 1 "$(hv_json sw 'len(r)' port list)" "ports left (g1)"
 wait "$pid"
 hv_pass "both vhost-user ports removed, v1 while its guest was sending; the socket file is gone"
+
+bad=$(grep -c "Invalid port_id" "$HV_TMP/sw.log")
+hv_assert_eq 0 "$bad" "DPDK errors about invalid ethdev ids in hvnetd's log"
+hv_pass "hvnetd's log has no error about a vhost-user port's (absent) ethdev"
