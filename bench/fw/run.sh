@@ -13,7 +13,8 @@
 #
 # Usage: bench/fw/run.sh [BUILD] ; env ROUNDS (3), SECONDS_PER_RUN (10),
 #        RULES (10000), FLOWS (100000), MACS (1000), SIZE (64), SKIP_OVS;
-#        SWITCHES (testpmd hvnetd ovs) picks and orders them, and hvnetd-b
+#        SWITCHES (testpmd hvnetd ovs) picks and orders them; hvnetd-l2 is hvnetd
+#        without a policy (no firewall stage); hvnetd-b
 #        is hvnetd from the build BUILD_B: an A/B of two builds in one run
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -75,6 +76,17 @@ p=json.load(open('$OUT/hvnetd-policy-$l.json'))['current']
 print(json.dumps({'connections': c['connections'], 'rules': p['rules'], 'entries': p['entries'],
   'established': s['firewall']['established']}))")
 	hvnetd_tag "$l" "$r" "${2:-hvnetd}" "$extra"
+	hvnetd_stop
+}
+
+# the same switch without a policy: what the firewall stage costs, by difference
+run_hvnetd-l2() {
+	local l=l2-$1
+	hvnetd_start "$l" --mem 1536 --segment bench \
+		--port "s0:vhost-user:bench:path=$DIR/s0.sock" \
+		--port "s1:vhost-user:bench:path=$DIR/s1.sock" || return 1
+	r=$(gen "hvnetd-$l")
+	hvnetd_tag "$l" "$r" hvnetd-l2
 	hvnetd_stop
 }
 
@@ -184,6 +196,15 @@ if r1:
     print("median hvnetd/testpmd: %.3f (min %.3f, max %.3f)" % (statistics.median(r1), min(r1), max(r1)))
 if r2:
     print("median hvnetd/OVS-ct: %.2f (min %.2f, max %.2f)" % (statistics.median(r2), min(r2), max(r2)))
+l2 = by.get("hvnetd-l2", [])
+if l2:
+    fc = [h["rx_pps"] / l["rx_pps"] for h, l in zip(hv, l2)]
+    print("median hvnetd/hvnetd-l2 (the firewall stage's share): %.3f (min %.3f, max %.3f); cycles/pkt hvnetd-l2 %s" % (
+        statistics.median(fc), min(fc), max(fc), " ".join("%.0f" % l["cycles_per_packet"] for l in l2)))
+    if ov:
+        lo = [l["rx_pps"] / o["rx_pps"] for l, o in zip(l2, ov)]
+        print("median hvnetd-l2/OVS-ct (no firewall against OVS with conntrack): %.2f (min %.2f, max %.2f)" % (
+            statistics.median(lo), min(lo), max(lo)))
 hb = by.get("hvnetd-b", [])
 if hb:
     ab = [h["rx_pps"] / b["rx_pps"] for h, b in zip(hv, hb)]
