@@ -95,9 +95,9 @@ port_devargs(struct hv_switch *sw, struct hv_port *p, char *args, size_t size, c
 				p->name);
 			return -EINVAL;
 		}
-		if (strchr(path, ',') != NULL || strlen(path) >= 108) {
-			snprintf(err, err_size, "port '%s': path=%s: no commas, at most 107 bytes",
-				 p->name, path);
+		if (strlen(path) >= sizeof(p->vhost.path)) { /* a socket address's sun_path */
+			snprintf(err, err_size, "port '%s': path=%s: at most %zu bytes", p->name,
+				 path, sizeof(p->vhost.path) - 1);
 			return -EINVAL;
 		}
 		if (mode != NULL && strcmp(mode, "client") != 0 && strcmp(mode, "server") != 0) {

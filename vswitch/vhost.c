@@ -44,6 +44,16 @@ static pthread_mutex_t vh_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hv_port *vh_ports[HV_MAX_LOCAL_PORTS]; /* by slot; under vh_lock */
 static struct rte_rcu_qsbr *vh_qsbr;
 
+/* The registered port of socket @path. Under vh_lock. */
+static struct hv_port *
+vh_by_path(const char *path)
+{
+	for (unsigned i = 0; i < HV_MAX_LOCAL_PORTS; i++)
+		if (vh_ports[i] != NULL && strcmp(vh_ports[i]->vhost.path, path) == 0)
+			return vh_ports[i];
+	return NULL;
+}
+
 /* The registered port whose socket device @vid came in on. Under vh_lock. */
 static struct hv_port *
 vh_find(int vid)
@@ -52,10 +62,7 @@ vh_find(int vid)
 
 	if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0)
 		return NULL;
-	for (unsigned i = 0; i < HV_MAX_LOCAL_PORTS; i++)
-		if (vh_ports[i] != NULL && strcmp(vh_ports[i]->vhost.path, path) == 0)
-			return vh_ports[i];
-	return NULL;
+	return vh_by_path(path);
 }
 
 static int
@@ -128,6 +135,7 @@ hv_vhost_open(struct hv_switch *sw, struct hv_port *p, const char *path, bool cl
 	      size_t err_size)
 {
 	uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
+	const struct hv_port *other;
 	const char *what;
 
 	if (client)
@@ -141,13 +149,13 @@ hv_vhost_open(struct hv_switch *sw, struct hv_port *p, const char *path, bool cl
 	p->mac[5] = (uint8_t)p->id;
 
 	pthread_mutex_lock(&vh_lock);
-	for (unsigned i = 0; i < HV_MAX_LOCAL_PORTS; i++)
-		if (vh_ports[i] != NULL && strcmp(vh_ports[i]->vhost.path, path) == 0) {
-			snprintf(err, err_size, "port '%s': path=%s is the socket of port '%s'",
-				 p->name, path, vh_ports[i]->name);
-			pthread_mutex_unlock(&vh_lock);
-			return -EEXIST;
-		}
+	other = vh_by_path(path);
+	if (other != NULL) {
+		snprintf(err, err_size, "port '%s': path=%s is the socket of port '%s'", p->name,
+			 path, other->name);
+		pthread_mutex_unlock(&vh_lock);
+		return -EEXIST;
+	}
 	vh_qsbr = sw->qsbr;
 	vh_ports[p->id] = p;
 	pthread_mutex_unlock(&vh_lock);

@@ -31,8 +31,9 @@ struct rte_ring;
  * to, is immutable once published and is freed only after
  * rte_rcu_qsbr_synchronize() has seen every worker pass a quiescent point.
  * (One exception: a vhost-user port's vhost fields, which rte_vhost's
- * thread rewrites as guests come and go; vswitch/vhost.c.) Each worker writes only its own struct hv_worker (counters); the control
- * thread reads those counters with relaxed atomic loads.
+ * thread rewrites as guests come and go; vswitch/vhost.c.) Each worker
+ * writes only its own struct hv_worker (counters); the control thread reads
+ * those counters with relaxed atomic loads.
  */
 
 /*
