@@ -13,9 +13,9 @@
 #
 # Usage: bench/fw/run.sh [BUILD] ; env ROUNDS (3), SECONDS_PER_RUN (10),
 #        RULES (10000), FLOWS (100000), MACS (1000), SIZE (64), SKIP_OVS;
-#        SWITCHES (testpmd hvnetd ovs) picks and orders them; hvnetd-l2 is hvnetd
-#        without a policy (no firewall stage); hvnetd-b
-#        is hvnetd from the build BUILD_B: an A/B of two builds in one run
+#        SWITCHES (testpmd hvnetd ovs) picks and orders them; also hvnetd-l2,
+#        hvnetd without a policy (the firewall stage's price, by difference),
+#        and hvnetd-b, hvnetd from the build BUILD_B (an A/B of two builds)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
