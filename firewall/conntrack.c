@@ -150,15 +150,26 @@ bucket_hits(const struct hv_ct_bucket *b, uint16_t sig)
 #endif
 }
 
+static inline uint64_t
+key_word(const struct hv_ct_key *k, unsigned i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)k + 8 * i, sizeof(v));
+	return v;
+}
+
+/*
+ * Word by word from the two keys. Copying each key into an array first had
+ * GCC stage both through the stack in 16-byte halves and read them back in
+ * 8-byte words, on the path of every established packet.
+ */
 static inline bool
 key_eq(const struct hv_ct_key *x, const struct hv_ct_key *y)
 {
-	uint64_t a[6], b[6];
-
-	memcpy(a, x, sizeof(a));
-	memcpy(b, y, sizeof(b));
-	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
-		(a[5] ^ b[5])) == 0;
+	return ((key_word(x, 0) ^ key_word(y, 0)) | (key_word(x, 1) ^ key_word(y, 1)) |
+		(key_word(x, 2) ^ key_word(y, 2)) | (key_word(x, 3) ^ key_word(y, 3)) |
+		(key_word(x, 4) ^ key_word(y, 4)) | (key_word(x, 5) ^ key_word(y, 5))) == 0;
 }
 
 static inline int32_t
