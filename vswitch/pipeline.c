@@ -493,7 +493,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	struct hv_fw_pkt fk[HV_BURST];
 	const struct hv_fw_pkt *fkp[HV_BURST];
 	uint32_t res[HV_BURST];
-
+	uint64_t deleted;	 /* the table's deletions when the lookups finished */
 	uint32_t port_limit = 0; /* 0: the table's default (--port-conn-limit) */
 
 	if (pseg < HV_FW_MAX_SEGS && fw->seg_conn_limit[pseg])
@@ -530,6 +530,7 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 	HV_CNT_ADD(w->fw.checked, n_ip);
 	for (uint16_t i = 0; i < n_tr; i++)
 		slot[i] = hv_ct_lookup_finish(ct, &cp[tr[i]], slot[i], c->now);
+	deleted = ct->stats.deleted;
 	for (uint16_t i = 0; i < n_tr; i++) {
 		const uint16_t k = tr[i];
 		const struct hv_pkt_meta *m = &meta[k];
@@ -539,11 +540,12 @@ fw_stage(struct worker_ctx *c, const struct hv_fw *fw_c, const struct hv_port *i
 
 		/*
 		 * An earlier packet of this burst may have deleted the entry found
-		 * for this one (a reopen, a cut) and another reused its slot: look
-		 * such a packet up again.
+		 * for this one (a reopen, a cut): look such a packet up again. No
+		 * connection opens before the loop below, so a deleted entry is
+		 * still free here, and no deletion at all is the common case.
 		 */
-		if (slot[i] >= 0 && unlikely(ct->e[slot[i]].hash != cp[tr[i]].hash))
-			slot[i] = hv_ct_lookup(ct, &cp[tr[i]], c->now);
+		if (slot[i] >= 0 && unlikely(ct->stats.deleted != deleted) && !ct->e[slot[i]].used)
+			slot[i] = hv_ct_lookup(ct, &cp[k], c->now);
 		if (slot[i] >= 0) {
 			uint32_t s = (uint32_t)slot[i];
 
